@@ -73,6 +73,10 @@ case "$mode" in
       -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       run_ctest build/asan -E "install|fail"
+    if [ -f tools/kernel_matrix.sh ]; then
+      echo "== kernel tests across SIMD targets (SSE2, AVX-512, aarch64 under qemu)"
+      bash tools/kernel_matrix.sh
+    fi
     echo "== 3/3 format check"
     if command -v clang-format >/dev/null; then
       files=$(git ls-files '*.hpp' '*.cpp' 2>/dev/null || find include tests examples benchmarks -name '*.[ch]pp')

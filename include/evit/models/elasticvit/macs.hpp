@@ -174,6 +174,12 @@ inline double params(const space_descriptor& d, const arch& a) {
   return static_cast<double>(detail::count(d, a, detail::count_kind::params));
 }
 
+/// The official MACs count without validating `a` (for samplers that only create valid archs and
+/// call it millions of times). @pre `a` is valid in `d` and `d` is an ElasticViT-family space.
+inline double macs_unchecked(const space_descriptor& d, const arch& a) {
+  return static_cast<double>(detail::count(d, a, detail::count_kind::official));
+}
+
 /// The official MACs count of `a` in space Space (the official space by default).
 template <class Space = official_space>
 double macs(const arch& a) {
