@@ -17,7 +17,7 @@ namespace evit {
 
 namespace detail {
 
-/// "{16, 24}" or, for an arithmetic run of 3 or more values, "{80..160 step 16}".
+/// "{16, 24}" or, for an arithmetic run of 5 or more values, "{80..160 step 16}".
 template <class T>
 std::string describe_choices(const std::vector<T>& v) {
   std::ostringstream os;
@@ -30,7 +30,7 @@ std::string describe_choices(const std::vector<T>& v) {
     }
   };
   if constexpr (std::is_same_v<T, int>) {
-    bool arithmetic = v.size() >= 3;
+    bool arithmetic = v.size() >= 5;  // short sets read better listed
     for (std::size_t i = 2; arithmetic && i < v.size(); ++i)
       arithmetic = v[i] - v[i - 1] == v[1] - v[0];
     if (arithmetic) {
