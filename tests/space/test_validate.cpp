@@ -49,8 +49,8 @@ TEST_CASE("validate: each dimension names stage, layer, value and the allowed se
     CHECK(why(a) == "stage T4: depth 7 not in {1..6}");
   }
   SECTION("expand_ratio") {
-    a.layer(2, 1).expand_ratio = 2;
-    CHECK(why(a) == "stage C0 layer 1: expand_ratio 2 not in {3, 4, 5, 6}");
+    a.layer(2, 0).expand_ratio = 2;
+    CHECK(why(a) == "stage C0 layer 0: expand_ratio 2 not in {3, 4, 5, 6}");
   }
   SECTION("kernel_size") {
     a.layer(1, 0).kernel_size = 7;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // A small arbitrary-precision unsigned integer, only for exact counts of subnets: a layer-wise
-// space easily exceeds 2^64 (AutoFormer-B has more than 10^40 subnets).
+// space easily exceeds 2^64 (the official ElasticViT space made layer-wise has about 10^38).
 #pragma once
 
 #include <algorithm>

@@ -12,7 +12,9 @@ class hasher {
  public:
   constexpr explicit hasher(std::uint64_t seed = 0x6576697461726368ULL) : h_(seed) {}
   constexpr hasher& add(std::int64_t v) {
-    h_ = mix(h_ ^ mix(static_cast<std::uint64_t>(v) + 0x9e3779b97f4a7c15ULL));
+    // One multiply per value (rotate-xor-multiply); the splitmix64 finaliser in value() supplies
+    // the avalanche.
+    h_ = (((h_ << 23) | (h_ >> 41)) ^ static_cast<std::uint64_t>(v)) * 0x9fb21c651e98df25ULL;
     return *this;
   }
   constexpr std::uint64_t value() const { return mix(h_); }

@@ -130,6 +130,9 @@ class arch {
   const layer_dims& flat_layer(int i) const { return layers_[checked_flat(i)]; }
   layer_dims& flat_layer(int i) { return layers_[checked_flat(i)]; }
 
+  /// The layers of stage s, contiguous: stage_layers(s)[j] for 0 <= j < depth(s).
+  const layer_dims* stage_layers(int s) const { return layers_.data() + stage(s).offset; }
+
   /// Sets every layer of stage s to `d` (block-wise spaces share one setting per stage).
   void set_stage_layers(int s, const layer_dims& d) {
     const stage_entry& st = stage(s);
@@ -160,13 +163,19 @@ class arch {
 
   /// A 64-bit hash of the values, identical on every platform and compiler.
   std::uint64_t hash() const {
+    // Two 32-bit values per 64-bit word: lossless, and half the mixing work.
+    auto pair = [](std::int32_t hi, std::int32_t lo) {
+      return static_cast<std::int64_t>(
+          (static_cast<std::uint64_t>(static_cast<std::uint32_t>(hi)) << 32) |
+          static_cast<std::uint32_t>(lo));
+    };
     hasher h;
-    h.add(resolution_).add(num_stages_);
-    for (int s = 0; s < num_stages_; ++s) h.add(stages_[s].width).add(stages_[s].depth);
+    h.add(pair(resolution_, num_stages_));
+    for (int s = 0; s < num_stages_; ++s) h.add(pair(stages_[s].width, stages_[s].depth));
     for (int i = 0; i < num_layers_; ++i) {
       const layer_dims& l = layers_[i];
-      h.add(l.expand_ratio).add(l.kernel_size).add(l.mlp_ratio.num()).add(l.mlp_ratio.den());
-      h.add(l.num_heads).add(l.qk_scale).add(l.v_scale);
+      h.add(pair(l.expand_ratio, l.kernel_size)).add(pair(l.mlp_ratio.num(), l.mlp_ratio.den()));
+      h.add(pair(l.num_heads, l.qk_scale)).add(l.v_scale);
     }
     return h.value();
   }

@@ -79,15 +79,22 @@ arch sample_per_dimension(const space_descriptor& d, const width_chains& chains,
   arch a;
   a.set_resolution(detail::pick_uniform(d.resolution, g));
   int prev = 0;
-  std::vector<int> allowed;
   for (int s = 0; s < d.num_stages(); ++s) {
     const stage_descriptor& st = d.stages[s];
-    allowed.clear();
+    auto allowed = [&](std::size_t i) {
+      return chains.completions[s][i] != 0 && width_chains::compatible(d, s, prev, st.width[i]);
+    };
+    std::uint64_t n_allowed = 0;
+    for (std::size_t i = 0; i < st.width.size(); ++i) n_allowed += allowed(i) ? 1 : 0;
+    if (n_allowed == 0) throw infeasible("space " + d.name + ": the width rules leave no subnet");
+    // The k-th allowed width, without building a list (no allocation per draw).
+    std::uint64_t k = uniform_below(g, n_allowed);
+    int w = 0;
     for (std::size_t i = 0; i < st.width.size(); ++i)
-      if (chains.completions[s][i] != 0 && width_chains::compatible(d, s, prev, st.width[i]))
-        allowed.push_back(st.width[i]);
-    if (allowed.empty()) throw infeasible("space " + d.name + ": the width rules leave no subnet");
-    const int w = detail::pick_uniform(allowed, g);
+      if (allowed(i) && k-- == 0) {
+        w = st.width[i];
+        break;
+      }
     const int depth = detail::pick_uniform(st.depth, g);
     detail::fill_stage_layers(d, st, w, depth, a, g);
     prev = w;

@@ -95,7 +95,6 @@ struct rules_info<rules<R...>> {
   static constexpr bool non_decreasing = (std::is_same_v<R, non_decreasing_width> || ...);
   static constexpr bool has_blockwise = (std::is_same_v<R, blockwise> || ...);
   static constexpr bool has_layerwise = (std::is_same_v<R, layerwise> || ...);
-  static constexpr int num_same_width = (0 + ... + static_cast<int>(is_same_width<R>::value));
   template <class Rule>
   static void add_tie(std::vector<std::pair<int, int>>& out) {
     if constexpr (is_same_width<Rule>::value) out.emplace_back(Rule::first, Rule::second);
@@ -127,7 +126,10 @@ struct rules_info<rules<R...>> {
       return false;
     }
   }
-  static constexpr bool tied(int s) { return (ties_stage<R>(s) || ...); }
+  static constexpr bool tied(int s) {
+    (void)s;  // unused when there are no rules
+    return (false || ... || ties_stage<R>(s));
+  }
 };
 
 /// Filters a pack by a predicate into a std::tuple-like type list.

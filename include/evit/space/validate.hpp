@@ -104,8 +104,17 @@ inline void validate(const space_descriptor& d, const arch& a) {
     if (!contains(st.depth, depth))
       throw invalid_arch(detail::stage_prefix(st) + ": depth " + std::to_string(depth) +
                          " not in " + describe_choices(st.depth));
+    const layer_dims* layers = a.stage_layers(s);
     for (int j = 0; j < depth; ++j) {
-      const layer_dims& l = a.layer(s, j);
+      const layer_dims& l = layers[j];
+      // Block-wise: every layer must equal layer 0, so only layer 0's values need checking.
+      if (d.blockwise && j > 0) {
+        if (l != layers[0])
+          throw invalid_arch(detail::layer_prefix(st, j) +
+                             ": differs from layer 0, but the space is block-wise (all layers of "
+                             "a stage share their choices)");
+        continue;
+      }
       detail::check_layer_dim(st, j, "expand_ratio", st.expand_ratio, l.expand_ratio);
       detail::check_layer_dim(st, j, "kernel_size", st.kernel_size, l.kernel_size);
       detail::check_layer_dim(st, j, "mlp_ratio", st.mlp_ratio, l.mlp_ratio);
@@ -120,10 +129,6 @@ inline void validate(const space_descriptor& d, const arch& a) {
       } else {
         detail::check_layer_dim(st, j, "num_heads", st.num_heads, l.num_heads);
       }
-      if (d.blockwise && j > 0 && l != a.layer(s, 0))
-        throw invalid_arch(detail::layer_prefix(st, j) +
-                           ": differs from layer 0, but the space is block-wise (all layers of a "
-                           "stage share their choices)");
     }
   }
 }

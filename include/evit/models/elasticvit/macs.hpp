@@ -53,8 +53,8 @@ inline std::int64_t count(const space_descriptor& d, const arch& a, count_kind k
 
   // First conv: 3 -> Cf, k x k, stride 2 (+ BN affine for params).
   const int cf = a.width(0);
-  const i64 k0 = a.layer(0, 0).kernel_size;
-  i64 side = d.side_after(R, 0);
+  const i64 k0 = a.stage_layers(0)[0].kernel_size;
+  i64 side = d.stages[0].stride == 2 ? (R + 1) / 2 : R;
   total += params ? (3 * cf * k0 * k0 + 2 * cf) : (3 * cf * side * side * k0 * k0);
 
   // One MBConv layer: cin -> inner = cin * e -> c, k x k depthwise, stride, side_in -> side_out.
@@ -93,10 +93,11 @@ inline std::int64_t count(const space_descriptor& d, const arch& a, count_kind k
     const stage_descriptor& st = d.stages[s];
     const i64 c = a.width(s);
     const i64 side_in = side;
-    side = d.side_after(R, s);
+    if (st.stride == 2) side = (side + 1) / 2;  // as space_descriptor::side_after
     const i64 n = side * side;
+    const layer_dims* layers = a.stage_layers(s);
     for (int j = 0; j < a.depth(s); ++j) {
-      const layer_dims& l = a.layer(s, j);
+      const layer_dims& l = layers[j];
       const int stride = j == 0 ? st.stride : 1;
       const i64 layer_in_side = j == 0 ? side_in : side;
       if (st.kind == stage_kind::conv) {

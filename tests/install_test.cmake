@@ -1,0 +1,27 @@
+# ctest "install: ..." runs this with -DBUILD_DIR, -DSOURCE_DIR, -DWORK_DIR, -DGENERATOR, -DMODE:
+#   MODE=package: cmake --install to a prefix, move the prefix (relocatable), then configure,
+#                 build and run tests/install against the moved prefix with find_package(evit);
+#   MODE=subdirectory: configure tests/install with add_subdirectory(<source>), build, run.
+cmake_minimum_required(VERSION 3.21)
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  message("${out}")
+endfunction()
+
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+if(MODE STREQUAL "package")
+  run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
+  file(RENAME ${WORK_DIR}/prefix ${WORK_DIR}/moved-prefix)  # proves the package is relocatable
+  set(args -DCMAKE_PREFIX_PATH=${WORK_DIR}/moved-prefix)
+else()
+  set(args -DEVIT_SOURCE_DIR=${SOURCE_DIR})
+endif()
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install -B ${WORK_DIR}/build -G ${GENERATOR}
+    -DCMAKE_BUILD_TYPE=Release ${args})
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+run(${WORK_DIR}/build/consumer)
+file(REMOVE_RECURSE ${WORK_DIR})
