@@ -77,6 +77,8 @@ case "$mode" in
       echo "== kernel tests across SIMD targets (SSE2, AVX-512, aarch64 under qemu)"
       bash tools/kernel_matrix.sh
     fi
+    echo "== fuzzing the parsers (libFuzzer + ASan + UBSan)"
+    bash tools/fuzz.sh
     echo "== 3/3 format check"
     if command -v clang-format >/dev/null; then
       files=$(git ls-files '*.hpp' '*.cpp' 2>/dev/null || find include tests examples benchmarks -name '*.[ch]pp')
