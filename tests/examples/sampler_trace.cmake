@@ -1,0 +1,16 @@
+# Smoke runs of examples/sampler_trace (included by tests/examples/CMakeLists.txt).
+add_test(NAME "example: sampler_trace --help" COMMAND sampler_trace --help)
+set_tests_properties("example: sampler_trace --help" PROPERTIES
+  PASS_REGULAR_EXPRESSION "usage: sampler_trace")
+add_test(NAME "example: sampler_trace 300 steps with a CSV trace"
+  COMMAND sampler_trace --steps 300 --seed 3 --csv ${CMAKE_CURRENT_BINARY_DIR}/sampler_trace.csv)
+set_tests_properties("example: sampler_trace 300 steps with a CSV trace" PROPERTIES
+  PASS_REGULAR_EXPRESSION "complexity-aware +[0-9.]+ +\\[1[0-9][0-9]\\.[0-9], 1[0-9][0-9][0-9]\\.[0-9]\\].*100\\.0%.*trace written")
+add_test(NAME "example: sampler_trace every walk" COMMAND sampler_trace --steps 50 --walk cyclic)
+set_tests_properties("example: sampler_trace every walk" PROPERTIES
+  PASS_REGULAR_EXPRESSION "walk cyclic")
+add_test(NAME "example: sampler_trace rejects a bad flag" COMMAND sampler_trace --stepz 10)
+set_tests_properties("example: sampler_trace rejects a bad flag" PROPERTIES WILL_FAIL TRUE)
+add_test(NAME "example: sampler_trace names a bad flag" COMMAND sampler_trace --steps ten)
+set_tests_properties("example: sampler_trace names a bad flag" PROPERTIES
+  PASS_REGULAR_EXPRESSION "^sampler_trace: --steps needs an unsigned integer, got 'ten' \\(see --help\\)\n$")
