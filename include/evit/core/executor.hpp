@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+// Executors: how evit runs independent pieces of work. The library never starts threads on its
+// own; a caller who wants parallelism passes a thread_pool. Work items are indexed and write
+// disjoint outputs, so results never depend on the number of threads.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "evit/core/error.hpp"
+#include "evit/core/index.hpp"
+
+namespace evit {
+
+/// Runs everything on the calling thread, in index order.
+class sequential_executor {
+ public:
+  int num_threads() const { return 1; }
+  /// Calls fn(i, worker) for i in [0, n), worker = 0.
+  template <class F>
+  void parallel_for(Index n, F&& fn) const {
+    for (Index i = 0; i < n; ++i) fn(i, 0);
+  }
+};
+
+/// A fixed pool of worker threads (the calling thread takes part as worker 0).
+/// @code
+///   evit::thread_pool pool(2);
+///   pool.parallel_for(batch, [&](evit::Index b, int worker) { ... scratch[worker] ... });
+/// @endcode
+class thread_pool {
+ public:
+  explicit thread_pool(int threads) : n_(std::max(1, threads)) {
+    for (int t = 1; t < n_; ++t) workers_.emplace_back([this, t] { loop(t); });
+  }
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+  ~thread_pool() {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  int num_threads() const { return n_; }
+
+  /// Calls fn(i, worker) for i in [0, n), worker in [0, num_threads()), items taken dynamically;
+  /// returns when all are done. The first exception thrown by fn is rethrown here.
+  template <class F>
+  void parallel_for(Index n, F&& fn) {
+    if (n <= 0) return;
+    std::lock_guard<std::mutex> call_lock(call_m_);  // one parallel_for at a time per pool
+    std::function<void(Index, int)> job = [&fn](Index i, int w) { fn(i, w); };
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      job_ = &job;
+      n_items_ = n;
+      next_.store(0);
+      done_ = 0;
+      error_ = nullptr;
+      ++generation_;
+    }
+    cv_.notify_all();
+    run(0);
+    std::unique_lock<std::mutex> lock(m_);
+    done_cv_.wait(lock, [&] { return done_ == n_items_; });
+    job_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void run(int worker) {
+    for (;;) {
+      const Index i = next_.fetch_add(1);
+      if (i >= n_items_) return;
+      try {
+        (*job_)(i, worker);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(m_);
+        if (!error_) error_ = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(m_);
+      if (++done_ == n_items_) done_cv_.notify_all();
+    }
+  }
+  void loop(int worker) {
+    std::size_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(m_);
+        cv_.wait(lock, [&] { return stop_ || (generation_ != seen && job_ != nullptr); });
+        if (stop_) return;
+        seen = generation_;
+      }
+      run(worker);
+    }
+  }
+
+  int n_;
+  std::vector<std::thread> workers_;
+  std::mutex m_, call_m_;
+  std::condition_variable cv_, done_cv_;
+  std::function<void(Index, int)>* job_ = nullptr;
+  Index n_items_ = 0;
+  std::atomic<Index> next_{0};
+  Index done_ = 0;
+  std::size_t generation_ = 0;
+  std::exception_ptr error_;
+  bool stop_ = false;
+};
+
+}  // namespace evit
