@@ -96,7 +96,10 @@ class complexity_options {
     start_level_ = i;
     return *this;
   }
-  /// Draws of the space's sampler tried before moving the closest one into the window (default 4).
+  /// Draws of the space's sampler tried before moving the closest one into the window (default
+  /// 16). Accepted tries follow the space's distribution conditioned on the window exactly, and
+  /// the closest try is a good start for the constructive method: more tries, draws closer to
+  /// that distribution, fewer draws per second (benchmarks/RESULTS-sample.md has the trade-off).
   complexity_options& tries(int n) {
     tries_ = n;
     return *this;
@@ -130,7 +133,7 @@ class complexity_options {
   double window_ = 20e6;
   level_walk walk_ = level_walk::adjacent_step;
   int start_level_ = 0;
-  int tries_ = 4;
+  int tries_ = 16;
   int restarts_ = 4;
   smallest_policy smallest_ = smallest_policy::in_window;
   std::uint64_t seed_ = 0;
