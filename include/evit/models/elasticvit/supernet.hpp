@@ -217,7 +217,9 @@ class supernet {
   }
 
   const supernet_weights& weights() const { return w_; }
-  const space_descriptor& space() const { return Space::descriptor(); }
+  /// The space this supernet serves: Space's, or for a standalone subnet a space with only that
+  /// subnet's choices.
+  const space_descriptor& space() const { return w_.space(); }
   int num_classes() const { return space().constants.num_classes; }
 
   /// Logits of `batch` images (NCHW, 3 x R x R each, R = a.resolution()) into logits
@@ -276,6 +278,79 @@ class supernet {
     return o;
   }
 
+  /// Writes subnet `a` as a standalone safetensors file: only what `a` uses, sliced in place
+  /// order (first channels, the centre of 5x5 kernels, the Q/K/V row blocks, the relative-position
+  /// entries of its token grid), laid out as the supernet of a space whose only subnet is `a`; the
+  /// subnet (text form) and the space name go in the metadata. With `bn`, its recalibrated
+  /// statistics replace the supernet's. load_standalone() runs the file.
+  void export_subnet(const arch& a, const std::string& path,
+                     const bn_override* bn = nullptr) const {
+    const space_descriptor& d = space();
+    validate(d, a);
+    if (bn && bn->arch_ != a)
+      throw invalid_argument("export_subnet: the bn_override was made for " + bn->arch_text_);
+    const space_descriptor single = single_subnet_space(d, a);
+    io::safetensors_writer out;
+    std::vector<float> buf;
+    for (const tensor_spec& t : expected_tensors(single)) {
+      const tensor_spec& full = w_.spec(t.name);
+      const float* src = w_.tensor(t.name);
+      buf.assign(static_cast<std::size_t>(t.numel()), 0.f);
+      slice_into(t, full, src, d, single, buf.data());
+      if (bn) override_stats(*bn, t, buf);
+      out.add(t.name, t.shape, buf.data());
+    }
+    out.set_metadata("arch", evit::to_string(d, a));
+    out.set_metadata("space", d.name);
+    out.write(path);
+  }
+
+  /// Loads a file written by export_subnet: a supernet whose space holds only that subnet.
+  static supernet load_standalone(const std::string& path) {
+    const auto f = io::safetensors_file::open(path);
+    auto it = f.metadata().find("arch");
+    if (it == f.metadata().end()) throw format_error(path + ": no \"arch\" in the metadata");
+    auto sp = f.metadata().find("space");
+    if (sp == f.metadata().end() || sp->second != Space::descriptor().name)
+      throw format_error(path + ": metadata \"space\" is not \"" + Space::descriptor().name + "\"");
+    const arch a = parse_arch(Space::descriptor(), it->second);
+    auto single = std::make_shared<space_descriptor>(single_subnet_space(Space::descriptor(), a));
+    supernet net(supernet_weights::load(*single, f));
+    net.own_space_ = std::move(single);
+    return net;
+  }
+
+  /// The space whose only subnet is `a` (every choice list reduced to `a`'s value, every
+  /// supernet size to `a`'s size).
+  static space_descriptor single_subnet_space(const space_descriptor& d, const arch& a) {
+    validate(d, a);
+    if (!d.blockwise) throw invalid_argument("single_subnet_space: needs a block-wise space");
+    space_descriptor r = d;
+    r.name = d.name + " subnet";
+    r.resolution = {a.resolution()};
+    for (int s = 0; s < d.num_stages(); ++s) {
+      stage_descriptor& st = r.stages[static_cast<std::size_t>(s)];
+      const layer_dims& l = a.stage_layers(s)[0];
+      auto only = [](auto& v, auto x) {
+        if (!v.empty()) v = {x};
+      };
+      if (st.is_conv() && st.expand_ratio.back() > 1 && l.expand_ratio == 1)
+        throw invalid_argument("single_subnet_space: stage " + st.name +
+                               " with expansion 1 in a stage that can expand is not supported");
+      st.width = {a.width(s)};
+      st.depth = {a.depth(s)};
+      only(st.expand_ratio, l.expand_ratio);
+      only(st.kernel_size, l.kernel_size);
+      only(st.mlp_ratio, l.mlp_ratio);
+      only(st.qk_scale, l.qk_scale);
+      only(st.v_scale, l.v_scale);
+      st.max_width = a.width(s);
+      st.max_depth = a.depth(s);
+      st.max_heads = st.is_transformer() ? l.num_heads : 0;
+    }
+    return r;
+  }
+
   /// Loads an override saved by bn_override::save and checks it against this supernet.
   bn_override load_override(const std::string& path) const {
     const auto f = io::safetensors_file::open(path);
@@ -309,6 +384,80 @@ class supernet {
 
  private:
   explicit supernet(supernet_weights w) : w_(std::move(w)) { build_bn_slots(); }
+
+  /// Copies the part of supernet tensor `full` (values `src`) that a subnet tensor `t` holds.
+  static void slice_into(const tensor_spec& t, const tensor_spec& full, const float* src,
+                         const space_descriptor& d, const space_descriptor& single, float* dst) {
+    const std::string& n = t.name;
+    auto ends_with = [&n](const char* suffix) {
+      const std::string x(suffix);
+      return n.size() >= x.size() && n.compare(n.size() - x.size(), x.size(), x) == 0;
+    };
+    if (ends_with(".qkv.weight")) {
+      // Three row blocks at (0, Cmax, 2 Cmax) in the supernet, (0, C, 2 C) in the subnet.
+      const std::int64_t c = t.shape[1], cmax = full.shape[1];
+      const std::int64_t q = c, v = t.shape[0] - 2 * c;
+      const std::int64_t rows[3][3] = {{0, 0, q}, {cmax, c, q}, {2 * cmax, 2 * c, v}};
+      for (const auto& blk : rows)
+        for (std::int64_t r = 0; r < blk[2]; ++r)
+          std::copy(src + (blk[0] + r) * cmax, src + (blk[0] + r) * cmax + c,
+                    dst + (blk[1] + r) * c);
+      return;
+    }
+    if (ends_with(".attention_bias")) {
+      // Re-index relative offsets from the supernet's Rmax to the subnet's side.
+      const auto side_of = [](std::int64_t rows) {
+        return (static_cast<std::int64_t>(std::lround(std::sqrt(double(rows)))) + 1) / 2;
+      };
+      const std::int64_t r = side_of(t.shape[0]), rmax = side_of(full.shape[0]);
+      const std::int64_t h = t.shape[1], hmax = full.shape[1];
+      for (std::int64_t dy = -(r - 1); dy <= r - 1; ++dy)
+        for (std::int64_t dx = -(r - 1); dx <= r - 1; ++dx) {
+          const std::int64_t to = (dy + r - 1) * (2 * r - 1) + (dx + r - 1);
+          const std::int64_t from = (dy + rmax - 1) * (2 * rmax - 1) + (dx + rmax - 1);
+          std::copy(src + from * hmax, src + from * hmax + h, dst + to * h);
+        }
+      return;
+    }
+    (void)d;
+    (void)single;
+    // Everything else: the first entries of every dimension, except that a k x k kernel is the
+    // centre of the supernet's larger one.
+    const std::size_t rank = t.shape.size();
+    std::vector<std::int64_t> offset(rank, 0), stride_full(rank, 1), stride_sub(rank, 1);
+    if (rank == 4 && t.shape[2] < full.shape[2]) {
+      offset[2] = offset[3] = (full.shape[2] - t.shape[2]) / 2;
+    }
+    for (std::size_t i = rank; i-- > 1;) {
+      stride_full[i - 1] = stride_full[i] * full.shape[i];
+      stride_sub[i - 1] = stride_sub[i] * t.shape[i];
+    }
+    const std::int64_t total = t.numel();
+    for (std::int64_t k = 0; k < total; ++k) {
+      std::int64_t rem = k, at = 0;
+      for (std::size_t i = 0; i < rank; ++i) {
+        const std::int64_t idx = rem / stride_sub[i];
+        rem %= stride_sub[i];
+        at += (idx + offset[i]) * stride_full[i];
+      }
+      dst[k] = src[at];
+    }
+  }
+
+  /// Replaces BatchNorm running statistics by the override's.
+  static void override_stats(const bn_override& bn, const tensor_spec& t, std::vector<float>& buf) {
+    for (const char* suffix : {".running_mean", ".running_var"}) {
+      const std::string x(suffix);
+      if (t.name.size() <= x.size() || t.name.compare(t.name.size() - x.size(), x.size(), x))
+        continue;
+      const auto it = bn.by_name_.find(t.name.substr(0, t.name.size() - x.size()));
+      if (it == bn.by_name_.end()) return;
+      const auto& v = x == ".running_mean" ? it->second.mean : it->second.var;
+      std::copy(v.begin(), v.begin() + std::min(v.size(), buf.size()), buf.begin());
+    }
+  }
+
+  std::shared_ptr<space_descriptor> own_space_;  // a standalone subnet's space
 
   // ---- BatchNorm sites -------------------------------------------------------------------
   struct bn_slot_info {
