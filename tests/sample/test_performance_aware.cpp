@@ -103,7 +103,7 @@ TEST_CASE("memory_bank: fixed-point exp matches std::exp to 1e-7 and is pinned",
 }
 
 TEST_CASE("performance_aware_sampler: the exploit probability follows the official schedule",
-          "[sample][performance_aware]") {
+          "[sample][performance_aware][slow]") {
   const evit::performance_options o;
   auto p = [&](int epoch) { return static_cast<double>(o.exploit_ppm(epoch)) / 1e6; };
   CHECK(p(0) == 0.2);
