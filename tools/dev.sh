@@ -35,11 +35,16 @@ has_cpu_flag() { grep -qw "$1" /proc/cpuinfo 2>/dev/null; }
 opt_flags=""
 if has_cpu_flag avx2 && has_cpu_flag fma; then opt_flags="-mavx2 -mfma"; fi
 
-configure_build() {  # dir, extra cmake args...
+configure_build() {  # dir, cmake args... [--target T]
   local dir=$1; shift
-  cmake -S "$root" -B "$dir" -G Ninja "$@" > "$dir.configure.log" 2>&1 ||
+  local args=() target=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = --target ]; then target=(--target "$2"); shift 2; else args+=("$1"); shift; fi
+  done
+  mkdir -p "$(dirname "$dir")"
+  cmake -S "$root" -B "$dir" -G Ninja "${args[@]}" > "$dir.configure.log" 2>&1 ||
     { cat "$dir.configure.log"; return 1; }
-  cmake --build "$dir" -j "$jobs"
+  cmake --build "$dir" -j "$jobs" "${target[@]}"
 }
 
 run_ctest() {  # dir, extra ctest args...
@@ -73,6 +78,11 @@ case "$mode" in
       -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       run_ctest build/asan -E "install|fail"
+    echo "== ThreadSanitizer: concurrent forwards on one supernet"
+    configure_build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVIT_BUILD_BENCHMARKS=OFF \
+      -DEVIT_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS="-fsanitize=thread" \
+      -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" --target evit_test_runtime
+    TSAN_OPTIONS=halt_on_error=1 ./build/tsan/tests/evit_test_runtime
     if [ -f tools/kernel_matrix.sh ]; then
       echo "== kernel tests across SIMD targets (SSE2, AVX-512, aarch64 under qemu)"
       bash tools/kernel_matrix.sh
