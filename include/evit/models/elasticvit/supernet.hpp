@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -91,6 +92,12 @@ struct intermediates {
     std::vector<float> values;
   };
   std::map<std::string, tensor> by_name;
+};
+
+/// Seconds spent per block type, accumulated over forwards when a forward_workspace points to it.
+struct forward_profile {
+  double first_conv = 0, mbconv = 0, reduction = 0, attention = 0, ffn = 0, head = 0;
+  double total() const { return first_conv + mbconv + reduction + attention + ffn + head; }
 };
 
 /// Buffers of a forward pass, sized once for the largest subnet of a space and a batch capacity;
@@ -180,6 +187,9 @@ class forward_workspace {
     return buffer_.data() + batch_ * per_sample_ + worker * round(z_.scratch);
   }
   Index scratch_size() const { return z_.scratch; }
+
+  /// When set, forwards accumulate their time per block type here (adds clock reads).
+  forward_profile* profile = nullptr;
 
  private:
   static Index round(Index n) { return (n + 15) / 16 * 16; }
@@ -698,6 +708,14 @@ class supernet {
                              ", not for this subnet");
     ws.reserve(d, batch, exec.num_threads());
     const bn_mode m{this, use, calib};
+    using clock = std::chrono::steady_clock;
+    auto mark = clock::now();
+    auto account = [&](double forward_profile::*field) {
+      if (!ws.profile) return;
+      const auto now = clock::now();
+      ws.profile->*field += std::chrono::duration<double>(now - mark).count();
+      mark = now;
+    };
     const Index R = a.resolution();
     auto keep = [&](const std::string& name, int slot, Index c, Index side, bool tokens) {
       if (!inter) return;
@@ -726,6 +744,7 @@ class supernet {
       calibrate_bn(
           m, w_.first_bn, batch, cf, side * side, side * side, 1,
           [&](Index b) { return ws.act(b, 0); }, activation::hardswish, exec);
+    account(&forward_profile::first_conv);
     keep("first_conv", 0, cf, side, false);
 
     int cur = 0;  // slot holding the current feature map
@@ -747,6 +766,7 @@ class supernet {
           cur = next;
           cin = c;
         }
+        account(&forward_profile::mbconv);
       } else {
         // Layer 0's reduction MBConv (e6, k3, SE) runs on planes.
         const Index stride = st.stride;
@@ -766,6 +786,7 @@ class supernet {
           transpose(ws.act(b, out), c, side * side, ws.act(b, cur));
         });
         tokens = true;
+        account(&forward_profile::reduction);
         const Index n = side * side;
         for (int j = 0; j < a.depth(s); ++j) {
           const transformer_tensors& t =
@@ -792,10 +813,16 @@ class supernet {
             kernels::sample_norm(n, c, x, c, t.norm1_gamma, t.norm1_beta, 1e-5f, normed, c);
             kernels::attention(1, cfg, aw, normed, c, x, c, /*accumulate=*/true, ws.scratch(wk),
                                ws.scratch_size());
+          });
+          account(&forward_profile::attention);
+          exec.parallel_for(batch, [&](Index b, int wk) {
+            float* x = ws.act(b, cur);
+            float* normed = ws.act(b, 2);
             kernels::sample_norm(n, c, x, c, t.norm2_gamma, t.norm2_beta, 1e-5f, normed, c);
             kernels::mlp(n, c, hidden, c, normed, c, mw, activation::hardswish, x, c,
                          /*accumulate=*/true, ws.scratch(wk), ws.scratch_size());
           });
+          account(&forward_profile::ffn);
         }
         cin = c;
       }
@@ -843,6 +870,7 @@ class supernet {
       kernels::linear(1, hid, classes, hidden, hid, w_.classifier_w, hid, 0, w_.classifier_b,
                       logits + b * classes, classes);
     });
+    account(&forward_profile::head);
   }
 
   supernet_weights w_;

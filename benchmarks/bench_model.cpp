@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+// Question: how fast does a released ElasticViT subnet run from the full official supernet, batch
+// 1, one thread, compared with a dense GEMM on this machine in the same run; where does the time
+// go; and does switching subnets between calls cost anything?
+// Counters: MMACs (official count), GFLOPs (2 x corrected MACs / s), and frac_of_gemm (that rate
+// over BM_dense_gemm's). Set EVIT_BENCH_PROFILE=1 to print the per-block split.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include <evit/evit.hpp>
+
+namespace ev = evit::elasticvit;
+using S = ev::official_space;
+
+namespace {
+const ev::supernet<S>& net() {
+  static const auto n = std::make_unique<ev::supernet<S>>(ev::supernet<S>::random(1));
+  return *n;
+}
+std::vector<float> images(int r) {
+  evit::rng g(2);
+  std::vector<float> v(static_cast<std::size_t>(3 * r * r));
+  for (auto& x : v) x = static_cast<float>(2 * evit::uniform_real(g) - 1);
+  return v;
+}
+// A dense GEMM with evit's kernels at a typical transformer shape (196 x 192 x 768): the rate a
+// whole model would reach if every op ran at GEMM speed. Measured once, best of 5 rounds.
+double dense_gemm_gflops() {
+  static const double rate = [] {
+    const evit::Index m = 196, k = 192, n = 768;
+    std::vector<float> x(static_cast<std::size_t>(m * k), 0.5f),
+        w(static_cast<std::size_t>(n * k), 0.25f), y(static_cast<std::size_t>(m * n));
+    double best = 0;
+    for (int round = 0; round < 5; ++round) {
+      const int reps = 20;
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < reps; ++i) {
+        evit::kernels::linear(m, k, n, x.data(), k, w.data(), k, 0,
+                              static_cast<const float*>(nullptr), y.data(), n);
+        benchmark::DoNotOptimize(y.data());
+      }
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, 2.0 * m * k * n * reps / s * 1e-9);
+    }
+    return best;
+  }();
+  return rate;
+}
+
+void BM_dense_gemm(benchmark::State& st) {
+  for (auto _ : st) benchmark::DoNotOptimize(dense_gemm_gflops());
+  st.counters["GFLOPs"] = dense_gemm_gflops();
+}
+BENCHMARK(BM_dense_gemm)->Iterations(1);
+
+void BM_released(benchmark::State& st, const char* name) {
+  const evit::arch& a = ev::released(name);
+  const auto img = images(a.resolution());
+  std::vector<float> logits(1000);
+  ev::forward_workspace ws;
+  ev::forward_profile prof;
+  const bool profile = std::getenv("EVIT_BENCH_PROFILE") != nullptr;
+  if (profile) ws.profile = &prof;
+  net().forward(a, img.data(), 1, logits.data(), ws);  // warm-up, sizes the workspace
+  prof = {};
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : st) {
+    net().forward(a, img.data(), 1, logits.data(), ws);
+    benchmark::DoNotOptimize(logits.data());
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double macs = ev::macs(a), real = ev::macs_corrected(a);
+  const double gflops = 2 * real * static_cast<double>(st.iterations()) / secs * 1e-9;
+  st.counters["MMACs"] = macs / 1e6;
+  st.counters["GFLOPs"] = gflops;
+  st.counters["frac_of_gemm"] = gflops / dense_gemm_gflops();
+  if (profile && prof.total() > 0) {
+    const double t = prof.total();
+    std::printf(
+        "%-13s first_conv %4.1f%%  mbconv %4.1f%%  reduction %4.1f%%  attention %4.1f%%  "
+        "ffn %4.1f%%  head %4.1f%%\n",
+        name, 100 * prof.first_conv / t, 100 * prof.mbconv / t, 100 * prof.reduction / t,
+        100 * prof.attention / t, 100 * prof.ffn / t, 100 * prof.head / t);
+  }
+}
+BENCHMARK_CAPTURE(BM_released, T1, "elastic_T1")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_released, T2, "elastic_T2")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_released, S1, "elastic_S1")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_released, S2, "elastic_S2")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_released, M, "elastic_M")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_released, L1, "elastic_L1")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_released, L1_5, "elastic_L1.5")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_released, L2, "elastic_L2")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_released, L3, "elastic_L3")->Unit(benchmark::kMillisecond);
+
+// Switching: alternate two subnets of the same resolution (S2 and M, both 224) versus running
+// one of them twice; equal times mean switching costs nothing.
+void BM_switch(benchmark::State& st) {
+  const bool alternate = st.range(0) != 0;
+  const evit::arch& a = ev::released("elastic_S2");
+  const evit::arch& b = ev::released("elastic_M");
+  const auto img = images(224);
+  std::vector<float> logits(1000);
+  ev::forward_workspace ws;
+  net().forward(b, img.data(), 1, logits.data(), ws);
+  for (auto _ : st) {
+    net().forward(a, img.data(), 1, logits.data(), ws);
+    net().forward(alternate ? b : a, img.data(), 1, logits.data(), ws);
+    benchmark::DoNotOptimize(logits.data());
+  }
+}
+BENCHMARK(BM_switch)->Arg(0)->Arg(1)->ArgName("alternate")->Unit(benchmark::kMillisecond);
+}  // namespace
+
+BENCHMARK_MAIN();
