@@ -96,3 +96,15 @@ TEST_CASE("best_of_k_sampler: the lowest-score of k uniform candidates", "[sampl
   CHECK(ca.in_window(2, ca.cost(r.subnet)));
   CHECK_THROWS_AS(evit::best_of_k_sampler<official>(0), evit::invalid_argument);
 }
+
+TEST_CASE("make_complexity_aware_sampler / make_performance_aware_sampler: deduce the cost model",
+          "[sample][complexity_aware][performance_aware]") {
+  auto ca = evit::make_complexity_aware_sampler<official>(
+      [](const evit::arch& a) { return ev::macs(official::descriptor(), a); },
+      evit::complexity_options().levels(evit::levels_mmacs{200, 400}).seed(3));
+  CHECK(ca.num_levels() == 2);
+  CHECK(ca.in_window(ca.level(), ca.cost(ca.next())));
+  auto pa = evit::make_performance_aware_sampler<official>(evit_test::fast_macs{});
+  const evit::level_draw d = pa.next();
+  CHECK(pa.complexity().in_window(d.level, pa.complexity().cost(d.subnet)));
+}

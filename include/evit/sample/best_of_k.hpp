@@ -60,6 +60,8 @@ scored_arch best_of(int k, Draw&& draw, Score&& score) {
 /// @endcode
 template <class Space, class Engine = rng>
 class best_of_k_sampler {
+  EVIT_DETAIL_SAMPLER_CHECKS(Space, Engine);
+
  public:
   using space_type = Space;
   using engine_type = Engine;

@@ -20,6 +20,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -180,6 +181,9 @@ inline std::string format_cost(double v) {
 /// @endcode
 template <class Space, class Cost, class Engine = rng>
 class complexity_aware_sampler {
+  EVIT_DETAIL_SAMPLER_CHECKS(Space, Engine);
+  EVIT_DETAIL_COST_CHECK(Cost);
+
  public:
   using space_type = Space;
   using cost_type = Cost;
@@ -422,5 +426,18 @@ class complexity_aware_sampler {
   sample::detail::seek_scratch scratch_;
   draw_stats stats_;
 };
+
+/// Builds a complexity_aware_sampler, deducing the cost model's type.
+/// @code
+///   auto ca = evit::make_complexity_aware_sampler<evit::elasticvit::official_space>(
+///       [](const evit::arch& a) { return evit::elasticvit::macs(a); },
+///       evit::complexity_options().seed(7));
+/// @endcode
+template <class Space, class Engine = rng, class Cost>
+complexity_aware_sampler<Space, std::decay_t<Cost>, Engine> make_complexity_aware_sampler(
+    Cost&& cost, const complexity_options& opts = {}) {
+  return complexity_aware_sampler<Space, std::decay_t<Cost>, Engine>(std::forward<Cost>(cost),
+                                                                     opts);
+}
 
 }  // namespace evit

@@ -146,6 +146,9 @@ struct bank_stats {
 /// @endcode
 template <class Space, class Cost, class Engine = rng>
 class performance_aware_sampler {
+  EVIT_DETAIL_SAMPLER_CHECKS(Space, Engine);
+  EVIT_DETAIL_COST_CHECK(Cost);
+
  public:
   using space_type = Space;
   using cost_type = Cost;
@@ -438,5 +441,13 @@ class performance_aware_sampler {
   std::int64_t exploit_ppm_ = 0;
   bank_stats stats_;
 };
+
+/// Builds a performance_aware_sampler, deducing the cost model's type.
+template <class Space, class Engine = rng, class Cost>
+performance_aware_sampler<Space, std::decay_t<Cost>, Engine> make_performance_aware_sampler(
+    Cost&& cost, const complexity_options& copt = {}, const performance_options& popt = {}) {
+  return performance_aware_sampler<Space, std::decay_t<Cost>, Engine>(std::forward<Cost>(cost),
+                                                                      copt, popt);
+}
 
 }  // namespace evit

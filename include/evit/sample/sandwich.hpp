@@ -25,6 +25,8 @@ namespace evit {
 /// @endcode
 template <class Space, class Engine = rng>
 class sandwich_sampler {
+  EVIT_DETAIL_SAMPLER_CHECKS(Space, Engine);
+
  public:
   using space_type = Space;
   using engine_type = Engine;

@@ -28,6 +28,8 @@ enum class uniform_mode {
 /// @endcode
 template <class Space, class Engine = rng>
 class uniform_sampler {
+  EVIT_DETAIL_SAMPLER_CHECKS(Space, Engine);
+
  public:
   using space_type = Space;
   using engine_type = Engine;

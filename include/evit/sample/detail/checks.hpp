@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "evit/cost/cost_model.hpp"
 #include "evit/space/arch.hpp"
 #include "evit/space/search_space.hpp"
 
@@ -58,3 +59,22 @@ constexpr void check_score_fn() {
 }  // namespace detail
 }  // namespace sample
 }  // namespace evit
+
+/// Class-scope checks of a sampler's Space and Engine (so that a wrong argument stops at a
+/// message, before any member is instantiated).
+#define EVIT_DETAIL_SAMPLER_CHECKS(Space, Engine)                                       \
+  static_assert(::evit::is_search_space_v<Space>,                                       \
+                "evit samplers: Space must be an evit::search_space<...> type, e.g. "   \
+                "evit::elasticvit::official_space (see evit/space/search_space.hpp)");  \
+  static_assert(::evit::sample::detail::is_engine64<Engine>::value,                     \
+                "evit samplers: Engine must produce uniform 64-bit words (result_type " \
+                "std::uint64_t, min() == 0, max() == 2^64 - 1), e.g. evit::rng or "     \
+                "std::mt19937_64 (see evit/core/rng.hpp)")
+
+/// Class-scope check of a sampler's cost model (the message of evit::check_cost_model).
+#define EVIT_DETAIL_COST_CHECK(Cost)                                                       \
+  static_assert(::evit::is_cost_model_v<Cost>,                                             \
+                "evit samplers: Cost must be a cost model, callable as `double(const "     \
+                "evit::arch&)` on a const object, e.g. evit::elasticvit::macs_model<> or " \
+                "[](const evit::arch& a) { return evit::elasticvit::macs(a); } (see "      \
+                "evit/cost/cost_model.hpp)")
