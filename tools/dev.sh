@@ -12,7 +12,7 @@ jobs=${EVIT_JOBS:-$(nproc)}
 packages=(build-essential cmake ninja-build libeigen3-dev libxsimd-dev nlohmann-json3-dev
           catch2 libbenchmark-dev)
 if [ "$mode" = test ]; then
-  packages+=(g++-aarch64-linux-gnu qemu-user clang libclang-rt-14-dev clang-format)
+  packages+=(g++-aarch64-linux-gnu qemu-user clang libclang-rt-14-dev clang-format python3-torch)
 fi
 
 install_missing() {
