@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: MIT
+// Latency lookup tables: a subnet's latency as the sum of its blocks' latencies, each block looked
+// up by a key in nn-Meter's format (the format of the phone tables in
+// ../shared/reference/mobile-lut, whose README gives the grammar and the walk):
+//   firstconv_{R}_3_{Cf}_2_3
+//   conv_{hw}_{cin}_{cout}_{expansion}_{stride}_hard_swish_{kernel}_{se|nose}
+//   transds_{hw}_{cin}_{cout}_{stride}_6          a transformer stage's reduction MBConv
+//   transattn_{hw}_{C}_hard_swish_{v_scale}_ln     attention, at the stage's output side
+//   transffn_{hw}_{C}_{mlp_ratio}_hard_swish_ln    FFN
+//   mbpool_{hw}_{C}_{hidden}_{expand}_hard_swish   the head
+// Tables are JSON objects {key: milliseconds} read at run time, so a new device is a new file.
+// A key missing from a table is an evit::cost::missing_block error naming the key and the device,
+// never a silent zero.
+//   lut_blocks(d, a)              the walk: the blocks of subnet a, with their geometry and keys
+//   latency_table                 one device's table (load, save, lookup, predict)
+//   table_latency<Space>          a table as a cost model (shared, immutable)
+//   mobile_latency<Space>(dir, device)   the phone predictor: dir/device.json
+// Next: cost/block_profiler.hpp (a table of this machine, profiled with evit's kernels).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "evit/core/error.hpp"
+#include "evit/core/hash.hpp"
+#include "evit/models/elasticvit/macs.hpp"
+#include "evit/models/elasticvit/space.hpp"
+#include "evit/space/arch.hpp"
+#include "evit/space/descriptor.hpp"
+
+namespace evit {
+namespace cost {
+
+/// A block missing from a latency table (names the key and the device).
+class missing_block : public evit::error {
+ public:
+  missing_block(const std::string& key, const std::string& device)
+      : evit::error("latency table of device \"" + device + "\" has no block \"" + key + "\""),
+        key_(key),
+        device_(device) {}
+  const std::string& key() const { return key_; }
+  const std::string& device() const { return device_; }
+
+ private:
+  std::string key_, device_;
+};
+
+/// The block types of the tables.
+enum class block_kind : std::uint8_t { first_conv, conv, reduction, attention, ffn, head };
+
+/// One block of a subnet, with everything needed to name it (key) and to run it.
+struct lut_block {
+  block_kind kind = block_kind::conv;
+  int stage = -1;        ///< stage index in the space (-1 for the head)
+  int layer = 0;         ///< layer within the stage
+  int side_in = 0;       ///< input feature-map side
+  int side = 0;          ///< output feature-map side
+  int cin = 0;           ///< input channels
+  int cout = 0;          ///< output channels (C for attention and FFN)
+  int expand = 0;        ///< MBConv expansion; the head's per-token expansion
+  int stride = 1;        ///< MBConv stride
+  int kernel = 0;        ///< depthwise (or first conv) kernel
+  bool se = false;       ///< MBConv squeeze-excite
+  int v_scale = 0;       ///< attention
+  int qk_scale = 0;      ///< attention
+  int head_dim = 0;      ///< attention
+  rational mlp_ratio{};  ///< FFN
+  int hidden = 0;        ///< head: hidden width (1984)
+  int classes = 0;       ///< head: classes
+
+  /// The numeric fields of the key, in key order (what tables are indexed by).
+  std::array<std::int32_t, 8> fields() const {
+    std::array<std::int32_t, 8> f{};
+    f.fill(-1);
+    switch (kind) {
+      case block_kind::first_conv:
+        f = {side_in, 3, cout, stride, kernel, -1, -1, -1};
+        break;
+      case block_kind::conv:
+        f = {side_in, cin, cout, expand, stride, kernel, se ? 1 : 0, -1};
+        break;
+      case block_kind::reduction:
+        f = {side_in, cin, cout, stride, expand, -1, -1, -1};
+        break;
+      case block_kind::attention:
+        f = {side, cout, v_scale, -1, -1, -1, -1, -1};
+        break;
+      case block_kind::ffn:
+        f = {side, cout, mlp_ratio.num(), mlp_ratio.den(), -1, -1, -1, -1};
+        break;
+      case block_kind::head:
+        f = {side, cin, hidden, expand, -1, -1, -1, -1};
+        break;
+    }
+    return f;
+  }
+
+  /// The key in nn-Meter's format.
+  std::string key() const {
+    const std::string i = "_";
+    auto s = [](int v) { return std::to_string(v); };
+    switch (kind) {
+      case block_kind::first_conv:
+        return "firstconv_" + s(side_in) + "_3_" + s(cout) + i + s(stride) + i + s(kernel);
+      case block_kind::conv:
+        return "conv_" + s(side_in) + i + s(cin) + i + s(cout) + i + s(expand) + i + s(stride) +
+               "_hard_swish_" + s(kernel) + (se ? "_se" : "_nose");
+      case block_kind::reduction:
+        return "transds_" + s(side_in) + i + s(cin) + i + s(cout) + i + s(stride) + i + s(expand);
+      case block_kind::attention:
+        return "transattn_" + s(side) + i + s(cout) + "_hard_swish_" + s(v_scale) + "_ln";
+      case block_kind::ffn:
+        return "transffn_" + s(side) + i + s(cout) + i + mlp_text() + "_hard_swish_ln";
+      case block_kind::head:
+        return "mbpool_" + s(side) + i + s(cin) + i + s(hidden) + i + s(expand) + "_hard_swish";
+    }
+    return "?";
+  }
+
+ private:
+  std::string mlp_text() const {
+    if (mlp_ratio.is_integer()) return std::to_string(mlp_ratio.num());
+    std::ostringstream os;  // nn-Meter writes Python floats: 3.5
+    os << mlp_ratio.to_double();
+    return os.str();
+  }
+};
+
+/// The blocks of subnet `a` of an ElasticViT-family space `d`, in forward order (the walk of the
+/// mobile-lut README, with the model's real geometry): the first conv; every conv-stage layer
+/// (stride and input side apply to layer 0); per transformer stage its reduction MBConv (input
+/// side, stage stride, expansion 6) and every layer's attention and FFN at the output side; the
+/// head. @pre `a` is valid in `d` (not checked, for speed; see elasticvit::macs).
+inline void lut_blocks(const space_descriptor& d, const arch& a, std::vector<lut_block>& out) {
+  out.clear();
+  const int R = a.resolution();
+  lut_block b;
+  b.kind = block_kind::first_conv;
+  b.stage = 0;
+  b.side_in = R;
+  b.stride = d.stages[0].stride;
+  b.side = b.stride == 2 ? (R + 1) / 2 : R;
+  b.cin = 3;
+  b.cout = a.width(0);
+  b.kernel = a.stage_layers(0)[0].kernel_size;
+  out.push_back(b);
+  int side = b.side, cin = b.cout;
+  for (int s = 1; s < d.num_stages(); ++s) {
+    const stage_descriptor& st = d.stages[s];
+    const int c = a.width(s);
+    const layer_dims* layers = a.stage_layers(s);
+    if (!st.is_transformer()) {
+      for (int j = 0; j < a.depth(s); ++j) {
+        lut_block m;
+        m.kind = block_kind::conv;
+        m.stage = s;
+        m.layer = j;
+        m.stride = j == 0 ? st.stride : 1;
+        m.side_in = side;
+        m.side = m.stride == 2 ? (side + 1) / 2 : side;
+        m.cin = cin;
+        m.cout = c;
+        m.expand = layers[j].expand_ratio;
+        m.kernel = layers[j].kernel_size;
+        m.se = st.squeeze_excite;
+        out.push_back(m);
+        side = m.side;
+        cin = c;
+      }
+      continue;
+    }
+    lut_block r;
+    r.kind = block_kind::reduction;
+    r.stage = s;
+    r.stride = st.stride;
+    r.side_in = side;
+    r.side = st.stride == 2 ? (side + 1) / 2 : side;
+    r.cin = cin;
+    r.cout = c;
+    r.expand = 6;
+    r.kernel = 3;
+    r.se = true;
+    out.push_back(r);
+    side = r.side;
+    for (int j = 0; j < a.depth(s); ++j) {
+      lut_block t;
+      t.stage = s;
+      t.layer = j;
+      t.side_in = t.side = side;
+      t.cin = t.cout = c;
+      t.kind = block_kind::attention;
+      t.v_scale = layers[j].v_scale;
+      t.qk_scale = layers[j].qk_scale;
+      t.head_dim = st.head_dim;
+      out.push_back(t);
+      t.kind = block_kind::ffn;
+      t.v_scale = t.qk_scale = t.head_dim = 0;
+      t.mlp_ratio = layers[j].mlp_ratio;
+      out.push_back(t);
+    }
+    cin = c;
+  }
+  lut_block h;
+  h.kind = block_kind::head;
+  h.side_in = h.side = side;
+  h.cin = cin;
+  h.cout = d.constants.num_classes;
+  h.expand = d.constants.head_expand;
+  h.hidden = d.constants.head_hidden;
+  h.classes = d.constants.num_classes;
+  out.push_back(h);
+}
+
+inline std::vector<lut_block> lut_blocks(const space_descriptor& d, const arch& a) {
+  std::vector<lut_block> out;
+  lut_blocks(d, a, out);
+  return out;
+}
+
+namespace detail {
+
+/// A key in structured form: its block type and numeric fields.
+struct parsed_key {
+  block_kind kind = block_kind::conv;
+  std::array<std::int32_t, 8> f{};
+  friend bool operator==(const parsed_key& x, const parsed_key& y) {
+    return x.kind == y.kind && x.f == y.f;
+  }
+};
+struct parsed_key_hash {
+  std::size_t operator()(const parsed_key& k) const {
+    hasher h;
+    h.add(static_cast<int>(k.kind));
+    for (auto v : k.f) h.add(v);
+    return static_cast<std::size_t>(h.value());
+  }
+};
+
+/// Parses a key of the grammar above; false for any other text.
+inline bool parse_key(const std::string& key, parsed_key& out) {
+  std::vector<std::string> tok;
+  std::string cur;
+  for (char ch : key) {
+    if (ch == '_') {
+      tok.push_back(cur);
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  tok.push_back(cur);
+  auto num = [](const std::string& t, std::int32_t& v) {
+    if (t.empty() || t.size() > 7) return false;
+    v = 0;
+    for (char ch : t) {
+      if (ch < '0' || ch > '9') return false;
+      v = v * 10 + (ch - '0');
+    }
+    return true;
+  };
+  auto nums = [&](std::initializer_list<std::size_t> at, std::size_t n) {
+    if (tok.size() != n) return false;
+    std::size_t k = 0;
+    for (std::size_t i : at)
+      if (!num(tok[i], out.f[k++])) return false;
+    return true;
+  };
+  auto word = [&](std::size_t i, const char* w) { return i < tok.size() && tok[i] == w; };
+  out.f.fill(-1);
+  const std::string& p = tok[0];
+  if (p == "firstconv") {
+    out.kind = block_kind::first_conv;
+    return nums({1, 2, 3, 4, 5}, 6);
+  }
+  if (p == "conv") {  // conv hw cin cout e s hard swish k se
+    out.kind = block_kind::conv;
+    if (!nums({1, 2, 3, 4, 5, 8}, 10) || !word(6, "hard") || !word(7, "swish")) return false;
+    if (tok[9] != "se" && tok[9] != "nose") return false;
+    out.f[6] = tok[9] == "se" ? 1 : 0;
+    return true;
+  }
+  if (p == "transds") {
+    out.kind = block_kind::reduction;
+    return nums({1, 2, 3, 4, 5}, 6);
+  }
+  if (p == "transattn") {  // transattn hw C hard swish v ln
+    out.kind = block_kind::attention;
+    return nums({1, 2, 5}, 7) && word(3, "hard") && word(4, "swish") && word(6, "ln");
+  }
+  if (p == "transffn") {  // transffn hw C mlp hard swish ln
+    out.kind = block_kind::ffn;
+    if (!nums({1, 2, 3}, 7) || !word(4, "hard") || !word(5, "swish") || !word(6, "ln"))
+      return false;
+    out.f[3] = 1;  // integer mlp ratio: denominator 1
+    return true;
+  }
+  if (p == "mbpool") {  // mbpool hw C hidden e hard swish
+    out.kind = block_kind::head;
+    return nums({1, 2, 3, 4}, 7) && word(5, "hard") && word(6, "swish");
+  }
+  return false;
+}
+
+}  // namespace detail
+
+/// One device's block latencies in milliseconds, keyed as above.
+/// @code
+///   auto t = evit::cost::latency_table::load("../shared/reference/mobile-lut/pixel6.json");
+///   double ms = t.predict(evit::elasticvit::official_space::descriptor(), a);
+/// @endcode
+class latency_table {
+ public:
+  latency_table() = default;
+  explicit latency_table(std::string device) : device_(std::move(device)) {}
+
+  /// Reads a JSON object {key: ms}. The device name defaults to the file name without folder and
+  /// extension. @throws evit::format_error naming the file and the entry.
+  static latency_table load(const std::string& path, std::string device = "") {
+    std::ifstream f(path);
+    if (!f) throw format_error("latency table " + path + ": cannot open the file");
+    if (device.empty()) {
+      std::string name = path.substr(path.find_last_of("/\\") + 1);
+      device = name.substr(0, name.rfind('.'));
+    }
+    nlohmann::json j;
+    try {
+      f >> j;
+    } catch (const nlohmann::json::exception& e) {
+      throw format_error("latency table " + path + ": not JSON (" + e.what() + ")");
+    }
+    return from_json(j, device, path);
+  }
+
+  /// From a JSON object {key: ms}; `where` names the source in errors.
+  static latency_table from_json(const nlohmann::json& j, std::string device,
+                                 const std::string& where = "JSON") {
+    if (!j.is_object())
+      throw format_error("latency table " + where + ": expected an object {key: milliseconds}");
+    latency_table t(std::move(device));
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (!it.value().is_number())
+        throw format_error("latency table " + where + ": entry \"" + it.key() +
+                           "\" is not a number");
+      t.set(it.key(), it.value().get<double>());
+    }
+    return t;
+  }
+
+  nlohmann::json to_json() const {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& kv : by_key_) j[kv.first] = kv.second;
+    return j;
+  }
+  /// Writes the table as JSON (keys sorted, one per line).
+  void save(const std::string& path) const {
+    std::ofstream f(path);
+    if (!f) throw format_error("latency table " + path + ": cannot write the file");
+    f << to_json().dump(4) << "\n";
+    if (!f) throw format_error("latency table " + path + ": write failed");
+  }
+
+  const std::string& device() const { return device_; }
+  void set_device(std::string d) { device_ = std::move(d); }
+  std::size_t size() const { return by_key_.size(); }
+  bool contains(const std::string& key) const { return by_key_.count(key) != 0; }
+  bool contains(const lut_block& b) const {
+    return fast_.count(detail::parsed_key{b.kind, b.fields()}) != 0 || contains(b.key());
+  }
+  const std::map<std::string, double>& entries() const { return by_key_; }
+
+  /// The latency of block `key`. @throws missing_block naming key and device.
+  double at(const std::string& key) const {
+    auto it = by_key_.find(key);
+    if (it == by_key_.end()) throw missing_block(key, device_);
+    return it->second;
+  }
+  double at(const lut_block& b) const {
+    auto it = fast_.find(detail::parsed_key{b.kind, b.fields()});
+    if (it != fast_.end()) return it->second;
+    return at(b.key());
+  }
+
+  /// Sets (or replaces) one block's latency.
+  void set(const std::string& key, double ms) {
+    by_key_[key] = ms;
+    detail::parsed_key k;
+    if (detail::parse_key(key, k)) fast_[k] = ms;
+  }
+  void set(const lut_block& b, double ms) { set(b.key(), ms); }
+
+  /// Sum over the blocks of `a` (lut_blocks). @throws missing_block for the first block missing.
+  double predict(const space_descriptor& d, const arch& a) const {
+    thread_local std::vector<lut_block> blocks;
+    lut_blocks(d, a, blocks);
+    double total = 0;
+    for (const lut_block& b : blocks) total += at(b);
+    return total;
+  }
+  /// The keys of `a`'s blocks that the table lacks.
+  std::vector<std::string> missing(const space_descriptor& d, const arch& a) const {
+    std::vector<std::string> out;
+    for (const lut_block& b : lut_blocks(d, a))
+      if (!contains(b)) out.push_back(b.key());
+    return out;
+  }
+
+ private:
+  std::string device_;
+  std::map<std::string, double> by_key_;
+  std::unordered_map<detail::parsed_key, double, detail::parsed_key_hash> fast_;
+};
+
+/// A latency table as a cost model of space Space (milliseconds). Copies share the table.
+/// Validates the subnet (an arch of another space is an error, not a wrong number).
+template <class Space = elasticvit::official_space>
+class table_latency {
+ public:
+  static constexpr bool monotone = false;  // measured block times need not be
+
+  explicit table_latency(std::shared_ptr<const latency_table> t) : t_(std::move(t)) {
+    if (!t_) throw invalid_argument("table_latency: null table");
+    elasticvit::check_elasticvit_family(Space::descriptor());
+  }
+  explicit table_latency(latency_table t)
+      : table_latency(std::make_shared<const latency_table>(std::move(t))) {}
+
+  double operator()(const arch& a) const {
+    Space::validate(a);
+    return t_->predict(Space::descriptor(), a);
+  }
+  const latency_table& table() const { return *t_; }
+  const std::string& device() const { return t_->device(); }
+
+ private:
+  std::shared_ptr<const latency_table> t_;
+};
+
+/// The four phones of ../shared/reference/mobile-lut: pixel1, pixel4, pixel6, xiaomi11.
+inline const std::vector<std::string>& phone_devices() {
+  static const std::vector<std::string> d = {"pixel1", "pixel4", "pixel6", "xiaomi11"};
+  return d;
+}
+
+/// The latency predicted for `device` from the table `dir`/`device`.json (any file in the same
+/// format adds a device). @throws evit::format_error when the file is missing or malformed.
+/// @code
+///   auto pixel6 = evit::cost::mobile_latency("../shared/reference/mobile-lut", "pixel6");
+///   double ms = pixel6(evit::elasticvit::released("elastic_M"));   // 25.02
+/// @endcode
+template <class Space = elasticvit::official_space>
+table_latency<Space> mobile_latency(const std::string& dir, const std::string& device) {
+  return table_latency<Space>(latency_table::load(dir + "/" + device + ".json", device));
+}
+
+}  // namespace cost
+}  // namespace evit

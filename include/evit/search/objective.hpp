@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+// Objectives of a search: any cost model (callable as double(const evit::arch&)) with a sense.
+//   maximize(f), minimize(f)       one objective
+//   objectives(o0, o1, ...)         several (NSGA-II); a plain callable counts as maximize
+// evolutionary_search and random_search take one objective (a plain callable is maximised);
+// nsga2_search takes several. Objectives are called concurrently on the executor's threads unless
+// they declare `static constexpr bool sequential = true` (measured latency does): then the search
+// calls them on its own thread, in candidate order.
+// Next: search/options.hpp.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "evit/cost/adaptors.hpp"
+#include "evit/cost/cost_model.hpp"
+#include "evit/space/arch.hpp"
+
+namespace evit {
+
+/// Whether a search should make an objective large or small.
+enum class sense { maximize, minimize };
+
+/// One objective: a cost model and its sense.
+template <class F>
+struct objective {
+  F f;
+  evit::sense direction = evit::sense::maximize;
+  std::string name = "objective";
+
+  static constexpr bool sequential = cost::is_sequential_cost_model_v<F>;
+  double operator()(const arch& a) const { return static_cast<double>(f(a)); }
+  /// The value as a score to maximise.
+  double score(double value) const { return direction == evit::sense::maximize ? value : -value; }
+};
+
+/// Make f(a) as large as possible.
+template <class F>
+objective<std::decay_t<F>> maximize(F&& f, std::string name = "objective") {
+  check_cost_model<std::decay_t<F>>();
+  return {std::forward<F>(f), sense::maximize, std::move(name)};
+}
+/// Make f(a) as small as possible.
+template <class F>
+objective<std::decay_t<F>> minimize(F&& f, std::string name = "objective") {
+  check_cost_model<std::decay_t<F>>();
+  return {std::forward<F>(f), sense::minimize, std::move(name)};
+}
+
+namespace search {
+namespace detail {
+template <class T>
+struct is_objective : std::false_type {};
+template <class F>
+struct is_objective<objective<F>> : std::true_type {};
+
+/// A plain callable becomes maximize(f); an objective stays as it is.
+template <class T>
+auto as_objective(T&& t) {
+  if constexpr (is_objective<std::decay_t<T>>::value) {
+    return std::decay_t<T>(std::forward<T>(t));
+  } else {
+    static_assert(is_cost_model_v<std::decay_t<T>>,
+                  "evit searches: an objective must be callable as `double(const evit::arch&)` "
+                  "on a const object, or evit::maximize(f) / evit::minimize(f)");
+    return objective<std::decay_t<T>>{std::forward<T>(t), sense::maximize, "objective"};
+  }
+}
+}  // namespace detail
+}  // namespace search
+
+/// Several objectives, in order.
+template <class... O>
+class objective_set {
+ public:
+  static_assert(sizeof...(O) > 0, "evit::objectives: give at least one objective");
+  static constexpr std::size_t size = sizeof...(O);
+
+  explicit objective_set(O... o) : o_(std::move(o)...) {}
+
+  /// Whether objective i must run on the search's own thread.
+  static constexpr bool sequential(std::size_t i) {
+    constexpr bool flags[] = {O::sequential...};
+    return flags[i];
+  }
+  static constexpr bool any_sequential = (O::sequential || ...);
+  static constexpr bool any_parallel = (!O::sequential || ...);
+
+  /// Evaluates the objectives whose sequential flag equals `seq` into out[i].
+  void evaluate(const arch& a, double* out, bool seq) const {
+    evaluate_impl(a, out, seq, std::index_sequence_for<O...>{});
+  }
+  /// The value of objective i as a score to maximise.
+  double score(std::size_t i, double value) const {
+    double s = 0;
+    visit(i, [&](const auto& o) { s = o.score(value); });
+    return s;
+  }
+  evit::sense direction(std::size_t i) const {
+    evit::sense d = sense::maximize;
+    visit(i, [&](const auto& o) { d = o.direction; });
+    return d;
+  }
+  std::string name(std::size_t i) const {
+    std::string n;
+    visit(i, [&](const auto& o) { n = o.name; });
+    return n;
+  }
+
+ private:
+  template <std::size_t... I>
+  void evaluate_impl(const arch& a, double* out, bool seq, std::index_sequence<I...>) const {
+    ((O::sequential == seq ? void(out[I] = std::get<I>(o_)(a)) : void()), ...);
+  }
+  template <class Fn, std::size_t... I>
+  void visit_impl(std::size_t i, Fn& fn, std::index_sequence<I...>) const {
+    ((i == I ? fn(std::get<I>(o_)) : void()), ...);
+  }
+  template <class Fn>
+  void visit(std::size_t i, Fn&& fn) const {
+    visit_impl(i, fn, std::index_sequence_for<O...>{});
+  }
+  std::tuple<O...> o_;
+};
+
+/// objectives(maximize(accuracy), minimize(latency)): the objectives of nsga2_search.
+template <class... T>
+auto objectives(T&&... t) {
+  return objective_set<decltype(search::detail::as_objective(std::forward<T>(t)))...>(
+      search::detail::as_objective(std::forward<T>(t))...);
+}
+
+}  // namespace evit

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+// Search quality on a synthetic problem over the official space whose constrained optimum and
+// Pareto front are known exactly (synthetic.hpp: dynamic programming over the width chain).
+#include <vector>
+
+#include "evit/models/elasticvit/space.hpp"
+#include "evit/search/evolutionary.hpp"
+#include "evit/search/hypervolume.hpp"
+#include "evit/search/nsga2.hpp"
+#include "evit/search/random.hpp"
+
+#include "catch.hpp"
+#include "synthetic.hpp"
+
+using space = evit::elasticvit::official_space;
+
+namespace {
+const evit_test::synthetic_problem& problem() {
+  static const evit_test::synthetic_problem p = [] {
+    evit_test::synthetic_problem q(space::descriptor());
+    q.solve();
+    return q;
+  }();
+  return p;
+}
+}  // namespace
+
+TEST_CASE("synthetic problem: the DP optimum is a valid subnet with the claimed value and cost",
+          "[search][quality]") {
+  const auto& p = problem();
+  for (int lo : {20, 60, 150, 300}) {
+    evit::arch a;
+    const double best = p.optimum(lo, lo + 10, &a);
+    CAPTURE(lo);
+    REQUIRE(space::is_valid(a));
+    CHECK_THAT(p.value(a), Catch::Matchers::WithinRel(best, 1e-12));
+    CHECK(p.cost(a) >= lo);
+    CHECK(p.cost(a) <= lo + 10);
+  }
+  // The optimum dominates every random feasible subnet.
+  evit::rng g(5);
+  const double best = p.optimum(150, 160);
+  for (int i = 0; i < 3000; ++i) {
+    const evit::arch a = space::sample(g);
+    const int c = p.cost(a);
+    if (c >= 150 && c <= 160) REQUIRE(p.value(a) <= best + 1e-9);
+  }
+  // The front is a strict staircase.
+  const auto f = p.front();
+  REQUIRE(f.size() > 100);
+  for (std::size_t i = 1; i < f.size(); ++i) {
+    CHECK(f[i].first > f[i - 1].first);
+    CHECK(f[i].second > f[i - 1].second);
+  }
+}
+
+TEST_CASE(
+    "evolutionary_search: the ElasticViT preset reaches >= 99% of the exact optimum and "
+    "beats random search with as many evaluations",
+    "[search][quality][slow]") {
+  const auto& p = problem();
+  // A window of 10 cost units at a mid budget (the space's costs span 8 .. 418).
+  const int lo = 150, hi = 160;
+  const double best = p.optimum(lo, hi);
+  const auto con = evit::cost::within(p.cost_fn(), lo, hi, "synthetic cost");
+  const auto r =
+      evit::evolutionary_search<space>(p.value_fn(), con, evit::presets::elasticvit(), 1);
+  REQUIRE(r.ok());
+  CHECK(r.evaluations == 512 + 40 * 256);
+  const double found = r.best().value();
+  CAPTURE(found, best);
+  CHECK(found >= 0.99 * best);
+  CHECK(found <= best + 1e-9);
+  CHECK(p.cost(r.best().subnet) >= lo);
+  CHECK(p.cost(r.best().subnet) <= hi);
+  const auto rr = evit::random_search<space>(
+      p.value_fn(), con, evit::random_options().evaluations(static_cast<int>(r.evaluations)), 1);
+  REQUIRE(rr.evaluations == r.evaluations);
+  CAPTURE(rr.best().value());
+  CHECK(rr.best().value() < found);
+}
+
+TEST_CASE("nsga2_search: the front reaches >= 95% of the true hypervolume and beats random search",
+          "[search][quality][slow]") {
+  const auto& p = problem();
+  // Minimised form: (-value, cost); the reference is the min subnet's value and max cost + 1.
+  const std::vector<double> ref = {-p.value(space::min_arch()),
+                                   static_cast<double>(p.max_cost() + 1)};
+  std::vector<std::vector<double>> truth;
+  for (const auto& x : p.front()) truth.push_back({-x.second, static_cast<double>(x.first)});
+  const double true_hv = evit::hypervolume(truth, ref);
+  auto s = evit::make_nsga2<space>(
+      evit::objectives(evit::maximize(p.value_fn(), "value"), evit::minimize(p.cost_fn(), "cost")),
+      evit::cost::unconstrained(), evit::nsga2_options().population(100).generations(60), 1);
+  const auto r = s.run();
+  REQUIRE(r.ok());
+  std::vector<std::vector<double>> front;
+  for (const auto& e : r.ranked) front.push_back(s.minimised(e));
+  const double hv = evit::hypervolume(front, ref);
+  // Every front point is a real subnet with the recorded values.
+  for (const auto& e : r.ranked) {
+    REQUIRE(space::is_valid(e.subnet));
+    REQUIRE(e.values[0] == p.value(e.subnet));
+    REQUIRE(e.values[1] == p.cost(e.subnet));
+  }
+  const auto rr = evit::random_search<space>(
+      p.value_fn(), evit::cost::unconstrained(),
+      evit::random_options().evaluations(static_cast<int>(r.evaluations)).keep(1 << 20), 1);
+  std::vector<std::vector<double>> rfront;
+  for (const auto& e : rr.ranked) rfront.push_back({-e.values[0], double(p.cost(e.subnet))});
+  const double rhv = evit::hypervolume(rfront, ref);
+  CAPTURE(hv / true_hv, rhv / true_hv, r.evaluations);
+  CHECK(hv >= 0.95 * true_hv);
+  CHECK(hv <= true_hv * (1 + 1e-12));
+  CHECK(rhv < hv);
+}
