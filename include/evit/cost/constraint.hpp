@@ -19,6 +19,7 @@
 #include <sstream>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "evit/core/error.hpp"
@@ -218,7 +219,7 @@ struct is_constraint<all_of<C...>> : std::true_type {};
 
 /// True for constraint<F> and all_of<...>.
 template <class T>
-inline constexpr bool is_constraint_v = detail::is_constraint<T>::value;
+inline constexpr bool is_constraint_v = detail::is_constraint<std::remove_cv_t<T>>::value;
 
 }  // namespace cost
 }  // namespace evit
