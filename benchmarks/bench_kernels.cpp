@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: MIT
+// evit's kernels measured against this machine's own limits, all in one run so that ratios are
+// meaningful on a noisy shared machine (../shared/reference/anchors.md):
+//   peak_fma          independent FMA chains on the widest vector the build targets: the ceiling
+//                     every compute-bound figure is divided by (counter peak_frac);
+//   copy, memcpy      copy bandwidth, the ceiling of memory-bound ops (counter copy_frac: each op
+//                     against a vector copy of the same bytes, same cache level, same run);
+//   linear_*, mlp_*   ElasticViT shapes, sliced from a larger supernet weight vs a packed copy of
+//                     the slice vs Eigen's product on the slice;
+//   attention         GFLOP/s and the time split (qkv, v_conv, scores, softmax, av, proj);
+//   norms, softmax, activations, depthwise conv: GB/s.
+// JSON: --benchmark_format=json. ctest smoke-runs it with --benchmark_min_time=0.01, which this
+// program detects to register a reduced sweep (a few seconds in all).
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+#include <benchmark/benchmark.h>
+
+#include "evit/core/rng.hpp"
+#include "evit/kernels/kernels.hpp"
+#include "evit/nn/workspace.hpp"
+
+namespace {
+
+using evit::Index;
+using evit::kernels::activation;
+using Arch = evit::simd::default_arch;
+using B = xsimd::batch<float, Arch>;
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using clock_type = std::chrono::steady_clock;
+
+bool g_smoke = false;
+double g_peak_gflops = 0;  // measured once at start-up, single core
+
+std::vector<float> random_vector(Index n, std::uint64_t seed, double lo = -1, double hi = 1) {
+  evit::rng g(seed);
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = static_cast<float>(lo + (hi - lo) * evit::uniform_real(g));
+  return v;
+}
+
+// ---- machine limits --------------------------------------------------------------------------
+
+constexpr int kChains = 12;  // 12 independent chains cover FMA latency x throughput (4 x 2 + slack)
+
+double fma_loop(long iters) {
+  B acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = B(1.0f + 0.001f * float(c));
+  const B m(0.9999f), a(0.0001f);
+  for (long i = 0; i < iters; ++i)
+    for (int c = 0; c < kChains; ++c) acc[c] = xsimd::fma(acc[c], m, a);
+  B s(0.f);
+  for (int c = 0; c < kChains; ++c) s = s + acc[c];
+  return double(evit::simd::reduce_add(s));
+}
+
+double measure_peak_gflops(double seconds) {
+  long iters = 1 << 16;
+  double best = 0;
+  const auto end = clock_type::now() + std::chrono::duration<double>(seconds);
+  while (clock_type::now() < end) {
+    const auto t0 = clock_type::now();
+    volatile double sink = fma_loop(iters);
+    (void)sink;
+    const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
+    best = std::max(best, 2.0 * kChains * B::size * double(iters) / dt * 1e-9);
+    if (dt < 1e-3) iters *= 2;
+  }
+  return best;
+}
+
+void BM_peak_fma(benchmark::State& st) {
+  const long iters = 1 << 16;
+  for (auto _ : st) {
+    double r = fma_loop(iters);
+    benchmark::DoNotOptimize(r);
+  }
+  const double flops = 2.0 * kChains * B::size * double(iters);
+  st.counters["GFLOPS"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  st.SetLabel(std::string(Arch::name()) + ", " + std::to_string(B::size) + " lanes");
+}
+
+/// The copy every memory-bound op is compared with: a vector load/store loop (what an ideal
+/// streaming kernel does). glibc's memcpy is also benchmarked, but on this machine its
+/// `rep movsb` path runs at ~3 GB/s when the destination sits just past the source modulo 4 KiB
+/// (as two consecutive heap buffers do), far below what the hardware streams.
+void vector_copy(const float* src, float* dst, Index n) {
+  constexpr Index L = evit::simd::lanes_v<float, Arch>;
+  Index i = 0;
+  for (; i < n - n % L; i += L) {
+    B v = B::load_unaligned(src + i);
+    evit::simd::pin_register(v);  // keeps GCC from turning the loop back into a memcpy call
+    v.store_unaligned(dst + i);
+  }
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
+/// Seconds per copy of `bytes` (read + write; best of a few runs, same buffers reused, so the
+/// same cache level as an op that reads and writes that many bytes).
+double copy_seconds(std::size_t bytes) {
+  const Index n = static_cast<Index>(bytes / 8);
+  std::vector<float> a(n + 1, 1.f), b(n + 1, 2.f);
+  double best = 1e9;
+  const int reps =
+      std::max(1, int((g_smoke ? 1 : 20) * (1 << 20) / std::max<std::size_t>(bytes, 1)));
+  for (int t = 0; t < 5; ++t) {
+    const auto t0 = clock_type::now();
+    for (int r = 0; r < reps; ++r) {
+      vector_copy(a.data(), b.data(), n);
+      benchmark::ClobberMemory();
+    }
+    best = std::min(best, std::chrono::duration<double>(clock_type::now() - t0).count() / reps);
+  }
+  return best;
+}
+
+// args: bytes moved (read + write). copy = vector_copy, memcpy = glibc.
+void BM_copy(benchmark::State& st) {
+  const Index n = st.range(0) / 8;
+  std::vector<float> a(n, 1.f), b(n, 2.f);
+  for (auto _ : st) {
+    vector_copy(a.data(), b.data(), n);
+    benchmark::ClobberMemory();
+  }
+  st.counters["GBps"] =
+      benchmark::Counter(double(st.range(0)) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_memcpy(benchmark::State& st) {
+  const std::size_t bytes = static_cast<std::size_t>(st.range(0));
+  std::vector<char> a(bytes / 2, 1), b(bytes / 2, 2);
+  for (auto _ : st) {
+    std::memcpy(b.data(), a.data(), bytes / 2);
+    benchmark::ClobberMemory();
+  }
+  st.counters["GBps"] =
+      benchmark::Counter(double(bytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// Common counters of compute-bound benchmarks.
+void flop_counters(benchmark::State& st, double flops) {
+  st.counters["GFLOPS"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["peak_frac"] = benchmark::Counter(flops * 1e-9 / g_peak_gflops,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// Common counters of memory-bound benchmarks: GB/s and the fraction of the speed of a vector
+/// copy of as many bytes (copy_frac), measured right after the op.
+void byte_counters(benchmark::State& st, double bytes) {
+  const double t_copy = copy_seconds(static_cast<std::size_t>(bytes));
+  st.counters["GBps"] =
+      benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["copy_frac"] =
+      benchmark::Counter(t_copy, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// ---- linear and MLP --------------------------------------------------------------------------
+
+// args: tokens N, active width C, output ratio (out = ratio * C). The supernet weight is
+// [5 * 320, 320] (the widest ElasticViT fc1), the slice its top-left out x C block.
+constexpr Index kCmax = 320, kHiddenMax = 5 * kCmax;
+
+enum class variant { sliced, packed, eigen };
+
+void linear_bench(benchmark::State& st, variant v) {
+  const Index N = st.range(0), C = st.range(1), out = st.range(2) * C;
+  const auto w = random_vector(kHiddenMax * kCmax, 1, -0.1, 0.1);
+  const auto b = random_vector(kHiddenMax, 2);
+  const auto x = random_vector(N * C, 3);
+  std::vector<float> y(N * out);
+  std::vector<float> packed(out * C);
+  for (Index o = 0; o < out; ++o)
+    std::copy(w.data() + o * kCmax, w.data() + o * kCmax + C, packed.data() + o * C);
+  if (v == variant::eigen) {
+    Eigen::Map<const RowMatrix> W(w.data(), kHiddenMax, kCmax), X(x.data(), N, C);
+    RowMatrix Y(N, out);
+    for (auto _ : st) {
+      Y.noalias() = X * W.topLeftCorner(out, C).transpose();
+      benchmark::DoNotOptimize(Y.data());
+      benchmark::ClobberMemory();
+    }
+  } else {
+    const float* wp = v == variant::sliced ? w.data() : packed.data();
+    const Index ld = v == variant::sliced ? kCmax : C;
+    for (auto _ : st) {
+      evit::kernels::linear<Arch>(N, C, out, x.data(), C, wp, ld, 0, b.data(), y.data(), out);
+      benchmark::DoNotOptimize(y.data());
+      benchmark::ClobberMemory();
+    }
+  }
+  flop_counters(st, 2.0 * double(N) * double(C) * double(out));
+}
+
+void BM_linear_sliced(benchmark::State& st) { linear_bench(st, variant::sliced); }
+void BM_linear_packed(benchmark::State& st) { linear_bench(st, variant::packed); }
+void BM_linear_eigen(benchmark::State& st) { linear_bench(st, variant::eigen); }
+
+// args: tokens N, width C, mlp ratio.
+void mlp_bench(benchmark::State& st, bool sliced) {
+  const Index N = st.range(0), C = st.range(1),
+              hidden = evit::kernels::mlp_hidden(double(st.range(2)), C);
+  const auto w1 = random_vector(kHiddenMax * kCmax, 1, -0.1, 0.1),
+             b1 = random_vector(kHiddenMax, 2);
+  const auto w2 = random_vector(kCmax * kHiddenMax, 3, -0.05, 0.05), b2 = random_vector(kCmax, 4);
+  std::vector<float> p1(hidden * C), p2(C * hidden);
+  for (Index o = 0; o < hidden; ++o) std::copy(&w1[o * kCmax], &w1[o * kCmax] + C, &p1[o * C]);
+  for (Index o = 0; o < C; ++o)
+    std::copy(&w2[o * kHiddenMax], &w2[o * kHiddenMax] + hidden, &p2[o * hidden]);
+  const evit::kernels::mlp_weights<float> w =
+      sliced ? evit::kernels::mlp_weights<float>{w1.data(), kCmax,      b1.data(),
+                                                 w2.data(), kHiddenMax, b2.data()}
+             : evit::kernels::mlp_weights<float>{p1.data(), C,      b1.data(),
+                                                 p2.data(), hidden, b2.data()};
+  const auto x = random_vector(N * C, 5);
+  std::vector<float> y(N * C);
+  evit::nn::workspace<float> ws(evit::kernels::mlp_workspace_size(N, hidden));
+  for (auto _ : st) {
+    evit::kernels::mlp<Arch>(N, C, hidden, C, x.data(), C, w, activation::hardswish, y.data(), C,
+                             false, ws.data(), ws.size());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  flop_counters(st, 4.0 * double(N) * double(C) * double(hidden));
+}
+
+void BM_mlp_sliced(benchmark::State& st) { mlp_bench(st, true); }
+void BM_mlp_packed(benchmark::State& st) { mlp_bench(st, false); }
+
+// ---- attention --------------------------------------------------------------------------------
+
+// args: side (N = side²), C, v_scale, Cmax, Rmax. ElasticViT layer: interleaved heads, relative
+// bias, V conv, Hardswish before proj.
+void BM_attention(benchmark::State& st) {
+  const Index side = st.range(0), C = st.range(1), v = st.range(2), c_max = st.range(3),
+              r_max = st.range(4);
+  const Index h_max = c_max / 16, dv_max = 64;
+  const auto qkv = random_vector((2 * c_max + h_max * dv_max) * c_max, 1, -0.1, 0.1);
+  const auto proj = random_vector(c_max * h_max * dv_max, 2, -0.05, 0.05);
+  const auto pb = random_vector(c_max, 3);
+  const auto rel = random_vector((2 * r_max - 1) * (2 * r_max - 1) * h_max, 4);
+  const auto vc = random_vector(h_max * dv_max * 9, 5, -0.3, 0.3);
+  auto w = evit::kernels::attention_weights<float>::elasticvit(qkv.data(), c_max, proj.data(),
+                                                               h_max * dv_max, pb.data())
+               .with_rel_bias(rel.data(), r_max, h_max)
+               .with_v_conv(vc.data());
+  const auto cfg = evit::kernels::attention_config::fixed_head_dim(side, C, 16, 1, v)
+                       .with_pre_proj(activation::hardswish);
+  const Index N = cfg.tokens, h = cfg.heads, dv = cfg.v_dim, hdv = h * dv;
+  const auto x = random_vector(N * C, 6);
+  std::vector<float> y(N * C);
+  evit::nn::workspace<float> ws(evit::kernels::attention_workspace_size<Arch, float>(cfg));
+  evit::kernels::attention_profile prof;
+  for (auto _ : st) {
+    evit::kernels::attention<Arch>(1, cfg, w, x.data(), C, y.data(), C, false, ws.data(), ws.size(),
+                                   &prof);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * N * C * cfg.qkv_width() + 2.0 * 9 * N * hdv + 2.0 * h * N * N * 16 +
+                       2.0 * h * N * N * dv + 2.0 * N * hdv * C;
+  flop_counters(st, flops);
+  const double total = std::max(prof.total(), 1e-12);
+  st.counters["t_qkv"] = prof.qkv / total;
+  st.counters["t_vconv"] = prof.v_conv / total;
+  st.counters["t_scores"] = prof.scores / total;
+  st.counters["t_softmax"] = prof.softmax / total;
+  st.counters["t_av"] = prof.av / total;
+  st.counters["t_proj"] = prof.proj / total;
+}
+
+// ---- memory-bound ops -------------------------------------------------------------------------
+
+// args: N, C.
+void BM_sample_norm(benchmark::State& st) {
+  const Index N = st.range(0), C = st.range(1);
+  const auto x = random_vector(N * C, 1), g = random_vector(C, 2), b = random_vector(C, 3);
+  std::vector<float> y(N * C);
+  for (auto _ : st) {
+    evit::kernels::sample_norm<Arch>(N, C, x.data(), C, g.data(), b.data(), 1e-5f, y.data(), C);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  byte_counters(st, 2.0 * 4.0 * double(N * C));
+}
+
+void BM_layer_norm(benchmark::State& st) {
+  const Index N = st.range(0), C = st.range(1);
+  const auto x = random_vector(N * C, 1), g = random_vector(C, 2), b = random_vector(C, 3);
+  std::vector<float> y(N * C);
+  for (auto _ : st) {
+    evit::kernels::layer_norm_rows<Arch>(N, C, x.data(), C, g.data(), b.data(), 1e-5f, y.data(), C);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  byte_counters(st, 2.0 * 4.0 * double(N * C));
+}
+
+// args: C, HW.
+void BM_batch_norm_hswish(benchmark::State& st) {
+  const Index C = st.range(0), HW = st.range(1);
+  const auto x = random_vector(C * HW, 1), m = random_vector(C, 2),
+             v = random_vector(C, 3, 0.5, 1.5);
+  std::vector<float> y(C * HW);
+  const evit::kernels::batch_norm_params<float> bn{m.data(), v.data(), nullptr, nullptr, 1e-5f};
+  for (auto _ : st) {
+    evit::kernels::batch_norm_nchw<Arch>(C, HW, x.data(), bn, y.data(), activation::hardswish);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  byte_counters(st, 2.0 * 4.0 * double(C * HW));
+}
+
+// args: N (rows and columns of the logits).
+void BM_softmax(benchmark::State& st) {
+  const Index N = st.range(0);
+  const auto x0 = random_vector(N * N, 1, -5, 5);
+  std::vector<float> x = x0;
+  for (auto _ : st) {
+    evit::kernels::softmax_rows<Arch>(N, N, x.data(), N);
+    benchmark::DoNotOptimize(x.data());
+    benchmark::ClobberMemory();
+  }
+  byte_counters(st, 2.0 * 4.0 * double(N * N));
+}
+
+// args: n elements; one benchmark per activation.
+void activation_bench(benchmark::State& st, activation a) {
+  const Index n = st.range(0);
+  auto x = random_vector(n, 1, -4, 4);
+  for (auto _ : st) {
+    evit::kernels::activate<Arch>(a, x.data(), n);
+    benchmark::DoNotOptimize(x.data());
+    benchmark::ClobberMemory();
+    // Hardswish maps [-4, 4] into itself, GELU too; ReLU converges to the positive part.
+  }
+  byte_counters(st, 2.0 * 4.0 * double(n));
+}
+void BM_hardswish(benchmark::State& st) { activation_bench(st, activation::hardswish); }
+void BM_gelu_erf(benchmark::State& st) { activation_bench(st, activation::gelu_erf); }
+void BM_gelu_tanh(benchmark::State& st) { activation_bench(st, activation::gelu_tanh); }
+
+// args: C, side, k, stride. MBConv depthwise conv with fused BatchNorm + Hardswish; the k = 3
+// kernels are cropped from 5x5 supernet kernels.
+void BM_depthwise_conv(benchmark::State& st) {
+  const Index C = st.range(0), H = st.range(1), k = st.range(2), s = st.range(3);
+  const Index Ho = evit::kernels::conv_out_size(H, k, s, k / 2);
+  const auto x = random_vector(C * H * H, 1), w = random_vector(C * 25, 2);
+  const auto sc = random_vector(C, 3, 0.5, 1.5), sh = random_vector(C, 4);
+  std::vector<float> y(C * Ho * Ho);
+  evit::nn::workspace<float> ws(
+      evit::kernels::depthwise_conv2d_workspace_size<Arch, float>(H, H, k, s));
+  const auto ep = evit::kernels::epilogue<float>{}
+                      .with_row_scale(sc.data())
+                      .with_row_bias(sh.data())
+                      .with_activation(activation::hardswish);
+  for (auto _ : st) {
+    evit::kernels::depthwise_conv2d<Arch>(C, H, H, x.data(), k, s, w.data(), 5, y.data(), ep,
+                                          ws.data(), ws.size());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  byte_counters(st, 4.0 * double(C * H * H + C * Ho * Ho));
+  flop_counters(st, 2.0 * double(C * Ho * Ho * k * k));
+}
+
+// args: C (= out = in), HW. The pointwise convs of an MBConv (expand / project).
+void BM_pointwise_conv(benchmark::State& st) {
+  const Index C = st.range(0), out = st.range(1), HW = st.range(2);
+  const auto w = random_vector(out * C, 1), x = random_vector(C * HW, 2);
+  std::vector<float> y(out * HW);
+  evit::nn::workspace<float> ws(evit::kernels::pointwise_conv_workspace_size<Arch, float>(C));
+  for (auto _ : st) {
+    evit::kernels::pointwise_conv<Arch>(out, C, HW, w.data(), C, x.data(), y.data(),
+                                        evit::kernels::epilogue<float>{}, ws.data(), ws.size());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  flop_counters(st, 2.0 * double(out * C * HW));
+}
+
+void register_all() {
+  using benchmark::RegisterBenchmark;
+  RegisterBenchmark("peak_fma", BM_peak_fma);
+  for (long kb : g_smoke ? std::vector<long>{64} : std::vector<long>{64, 1024, 16384}) {
+    RegisterBenchmark("copy", BM_copy)->Arg(kb * 1024)->ArgName("bytes");
+    RegisterBenchmark("memcpy", BM_memcpy)->Arg(kb * 1024)->ArgName("bytes");
+  }
+
+  const std::vector<long> tokens =
+      g_smoke ? std::vector<long>{4, 64} : std::vector<long>{4, 16, 64, 256};
+  const std::vector<long> widths =
+      g_smoke ? std::vector<long>{48, 320} : std::vector<long>{48, 96, 160, 320};
+  const std::vector<long> ratios = g_smoke ? std::vector<long>{4} : std::vector<long>{1, 4, 5};
+  for (auto fn : {std::make_pair("linear_sliced", BM_linear_sliced),
+                  std::make_pair("linear_packed", BM_linear_packed),
+                  std::make_pair("linear_eigen", BM_linear_eigen)})
+    RegisterBenchmark(fn.first, fn.second)
+        ->ArgsProduct({tokens, widths, ratios})
+        ->ArgNames({"N", "C", "ratio"});
+  for (auto fn :
+       {std::make_pair("mlp_sliced", BM_mlp_sliced), std::make_pair("mlp_packed", BM_mlp_packed)})
+    RegisterBenchmark(fn.first, fn.second)
+        ->ArgsProduct({tokens, widths, {4}})
+        ->ArgNames({"N", "C", "ratio"});
+
+  // (side, C, v_scale, Cmax, Rmax) per ElasticViT transformer stage.
+  std::vector<std::vector<long>> att = {
+      {2, 320, 2, 320, 4},  {4, 320, 2, 320, 4}, {4, 192, 2, 288, 8}, {8, 192, 2, 288, 8},
+      {8, 128, 2, 160, 16}, {16, 64, 2, 96, 16}, {16, 96, 4, 96, 16}};
+  if (g_smoke) att = {{4, 192, 2, 288, 8}, {8, 128, 2, 160, 16}};
+  for (const auto& a : att)
+    RegisterBenchmark("attention", BM_attention)
+        ->Args(a)
+        ->ArgNames({"side", "C", "v", "Cmax", "Rmax"});
+
+  const std::vector<std::vector<long>> norms =
+      g_smoke ? std::vector<std::vector<long>>{{64, 96}}
+              : std::vector<std::vector<long>>{{16, 320}, {64, 96}, {256, 64}};
+  for (const auto& a : norms) {
+    RegisterBenchmark("sample_norm", BM_sample_norm)->Args(a)->ArgNames({"N", "C"});
+    RegisterBenchmark("layer_norm", BM_layer_norm)->Args(a)->ArgNames({"N", "C"});
+  }
+  RegisterBenchmark("batch_norm_hswish", BM_batch_norm_hswish)
+      ->Args({96, 56 * 56})
+      ->ArgNames({"C", "HW"});
+  for (long n : g_smoke ? std::vector<long>{64} : std::vector<long>{16, 64, 256})
+    RegisterBenchmark("softmax", BM_softmax)->Arg(n)->ArgName("N");
+  for (long n : g_smoke ? std::vector<long>{16384} : std::vector<long>{16384, 262144}) {
+    RegisterBenchmark("hardswish", BM_hardswish)->Arg(n)->ArgName("n");
+    RegisterBenchmark("gelu_erf", BM_gelu_erf)->Arg(n)->ArgName("n");
+    RegisterBenchmark("gelu_tanh", BM_gelu_tanh)->Arg(n)->ArgName("n");
+  }
+  std::vector<std::vector<long>> dw = {
+      {72, 56, 3, 1}, {72, 56, 5, 2}, {144, 28, 5, 1}, {240, 14, 3, 2}, {576, 7, 3, 1}};
+  if (g_smoke) dw = {{72, 28, 3, 1}, {72, 28, 5, 2}};
+  for (const auto& a : dw)
+    RegisterBenchmark("depthwise_conv", BM_depthwise_conv)
+        ->Args(a)
+        ->ArgNames({"C", "H", "k", "stride"});
+  std::vector<std::vector<long>> pw = {
+      {24, 144, 3136}, {144, 24, 3136}, {48, 288, 196}, {288, 288, 49}};
+  if (g_smoke) pw = {{48, 288, 196}};
+  for (const auto& a : pw)
+    RegisterBenchmark("pointwise_conv", BM_pointwise_conv)->Args(a)->ArgNames({"in", "out", "HW"});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const std::string key = "--benchmark_min_time=";
+    if (a.rfind(key, 0) == 0 && std::atof(a.c_str() + key.size()) < 0.1) g_smoke = true;
+  }
+  if (std::getenv("EVIT_BENCH_SMOKE")) g_smoke = true;
+  g_peak_gflops = measure_peak_gflops(g_smoke ? 0.02 : 0.3);
+  benchmark::AddCustomContext("evit_arch", Arch::name());
+  benchmark::AddCustomContext("evit_peak_gflops", std::to_string(g_peak_gflops));
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+// Element-wise activations (ReLU, Hardswish, Hardsigmoid, GELU erf/tanh), scalar and vector
+// forms, in place on strided rows. The GEMM and convolution epilogues (kernels/epilogue.hpp)
+// reuse the same per-element functions, so a fused activation is bit-identical to this one.
+#pragma once
+
+#include <cmath>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+#include "evit/core/index.hpp"
+#include "evit/simd/arch.hpp"
+
+namespace evit::kernels {
+
+/// The activations ElasticViT and AutoFormer use. `none` is the identity.
+enum class activation { none, relu, hardswish, hardsigmoid, gelu_erf, gelu_tanh };
+
+/// Printable name ("hardswish", ...).
+inline const char* activation_name(activation a) noexcept {
+  switch (a) {
+    case activation::none:
+      return "none";
+    case activation::relu:
+      return "relu";
+    case activation::hardswish:
+      return "hardswish";
+    case activation::hardsigmoid:
+      return "hardsigmoid";
+    case activation::gelu_erf:
+      return "gelu_erf";
+    case activation::gelu_tanh:
+      return "gelu_tanh";
+  }
+  return "?";
+}
+
+namespace detail {
+
+template <activation A>
+using act_tag = std::integral_constant<activation, A>;
+
+/// Calls `f(act_tag<a>{})`: one switch per call turns the run-time activation into a
+/// compile-time one, so inner loops carry no branch.
+template <class F>
+inline decltype(auto) dispatch_activation(activation a, F&& f) {
+  switch (a) {
+    case activation::relu:
+      return f(act_tag<activation::relu>{});
+    case activation::hardswish:
+      return f(act_tag<activation::hardswish>{});
+    case activation::hardsigmoid:
+      return f(act_tag<activation::hardsigmoid>{});
+    case activation::gelu_erf:
+      return f(act_tag<activation::gelu_erf>{});
+    case activation::gelu_tanh:
+      return f(act_tag<activation::gelu_tanh>{});
+    case activation::none:
+      break;
+  }
+  return f(act_tag<activation::none>{});
+}
+
+/// min(max(x, 0), 6) with plain comparisons: std::fmin/fmax are libm calls at -O2/-O3.
+template <class T>
+inline T relu6(T x) noexcept {
+  const T r = x > T(0) ? x : T(0);
+  return r < T(6) ? r : T(6);
+}
+
+// Hardswish = x * relu6(x + 3) / 6 and Hardsigmoid = relu6(x + 3) / 6, as PyTorch defines them.
+// GELU(erf) = x/2 (1 + erf(x / sqrt 2)); GELU(tanh) = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715
+// x^3))).
+template <activation A, class T>
+inline T apply_scalar(T x) noexcept {
+  if constexpr (A == activation::relu) {
+    return x > T(0) ? x : T(0);
+  } else if constexpr (A == activation::hardswish) {
+    return x * relu6(x + T(3)) * T(1.0 / 6.0);
+  } else if constexpr (A == activation::hardsigmoid) {
+    return relu6(x + T(3)) * T(1.0 / 6.0);
+  } else if constexpr (A == activation::gelu_erf) {
+    return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+  } else if constexpr (A == activation::gelu_tanh) {
+    const T u = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
+    return T(0.5) * x * (T(1) + std::tanh(u));
+  } else {
+    return x;
+  }
+}
+
+template <activation A, class T, class Arch>
+inline xsimd::batch<T, Arch> apply_vector(const xsimd::batch<T, Arch>& x) noexcept {
+  using B = xsimd::batch<T, Arch>;
+  if constexpr (A == activation::relu) {
+    return xsimd::max(x, B(T(0)));
+  } else if constexpr (A == activation::hardswish) {
+    const B r = xsimd::min(xsimd::max(x + B(T(3)), B(T(0))), B(T(6)));
+    return x * r * B(T(1.0 / 6.0));
+  } else if constexpr (A == activation::hardsigmoid) {
+    return xsimd::min(xsimd::max(x + B(T(3)), B(T(0))), B(T(6))) * B(T(1.0 / 6.0));
+  } else if constexpr (A == activation::gelu_erf) {
+    return B(T(0.5)) * x * (B(T(1)) + xsimd::erf(x * B(T(0.70710678118654752440))));
+  } else if constexpr (A == activation::gelu_tanh) {
+    const B u = B(T(0.79788456080286535588)) * (x + B(T(0.044715)) * x * x * x);
+    return B(T(0.5)) * x * (B(T(1)) + xsimd::tanh(u));
+  } else {
+    return x;
+  }
+}
+
+template <activation A, class Arch, class T>
+inline void activate_span(T* x, Index n) noexcept {
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  const Index nv = n - n % L;
+  for (Index i = 0; i < nv; i += L)
+    apply_vector<A>(B::load_unaligned(x + i)).store_unaligned(x + i);
+  for (Index i = nv; i < n; ++i) x[i] = apply_scalar<A>(x[i]);
+}
+
+}  // namespace detail
+
+/// Applies `a` in place to `x[0, n)`.
+/// @pre n >= 0; x != nullptr when n > 0.
+template <class Arch = simd::default_arch, class T>
+void activate(activation a, T* x, Index n) {
+  EVIT_ASSERT(n >= 0 && (n == 0 || x != nullptr));
+  detail::dispatch_activation(
+      a, [&](auto tag) { detail::activate_span<decltype(tag)::value, Arch>(x, n); });
+}
+
+/// Applies `a` in place to rows x rows of `cols` elements, `ld` apart (reads and writes exactly
+/// `[0, rows) x [0, cols)`).
+/// @pre rows, cols >= 0; ld >= cols.
+template <class Arch = simd::default_arch, class T>
+void activate_rows(activation a, T* x, Index rows, Index cols, Index ld) {
+  EVIT_ASSERT(rows >= 0 && cols >= 0 && ld >= cols);
+  if (a == activation::none) return;
+  detail::dispatch_activation(a, [&](auto tag) {
+    for (Index r = 0; r < rows; ++r)
+      detail::activate_span<decltype(tag)::value, Arch>(x + r * ld, cols);
+  });
+}
+
+}  // namespace evit::kernels

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: MIT
+// Elastic multi-head self-attention on sliced supernet weights (spec §2.2):
+//   qkv      three row blocks of one weight, first `in` columns, each written into its column
+//            range of one [N, h (2 dqk + dv)] buffer (kernels/linear.hpp, linear_blocks);
+//   heads    ElasticViT's interleaved split (head i = columns [i S, (i + 1) S), S = 2 dqk + dv,
+//            as q | k | v) or the standard blocked split (per-head prefixes of the Q, K, V
+//            blocks, AutoFormer);
+//   V conv   optional 3x3 depthwise conv of V over the token grid, channel i * dv + t;
+//   logits   q kᵀ / sqrt(dqk) + optional relative-position bias (table indexed with Rmax, the
+//            first h columns), softmax over keys;
+//   output   o = concat_i(P v_i), optional activation (Hardswish), proj W_p[:out, :h dv] + b_p.
+// Everything runs per sample from a caller-provided workspace (attention_workspace_size): no
+// allocation, no weight copy. Read kernels/mlp.hpp next.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "evit/core/index.hpp"
+#include "evit/kernels/activation.hpp"
+#include "evit/kernels/conv.hpp"
+#include "evit/kernels/epilogue.hpp"
+#include "evit/kernels/gemm.hpp"
+#include "evit/kernels/linear.hpp"
+#include "evit/kernels/softmax.hpp"
+#include "evit/simd/arch.hpp"
+
+namespace evit::kernels {
+
+/// How the qkv output splits into heads.
+enum class qkv_layout {
+  interleaved,  ///< ElasticViT: view y as (N, h, 2 dqk + dv); head i = q_i | k_i | v_i
+  blocked,      ///< standard: q_i, k_i, v_i are the i-th head_dim slices of the Q, K, V blocks
+};
+
+/// The supernet tensors of one attention layer, read in place. A layer with `in` active inputs
+/// reads the first `in` columns of `qkv`; rows come from the three blocks below.
+template <class T>
+struct attention_weights {
+  const T* qkv = nullptr;       ///< row-major [rows_max, in_max]
+  Index qkv_ld = 0;             ///< in_max
+  Index q_row0 = 0;             ///< first row of the Q block (0)
+  Index k_row0 = 0;             ///< first row of the K block (ElasticViT: Cmax)
+  Index v_row0 = 0;             ///< first row of the V block (ElasticViT: 2 Cmax)
+  const T* qkv_bias = nullptr;  ///< supernet qkv bias (same row indexing) or nullptr
+  const T* proj = nullptr;      ///< row-major [out_max, hdv_max]
+  Index proj_ld = 0;            ///< hdv_max
+  const T* proj_bias = nullptr;
+  const T* rel_bias = nullptr;  ///< [(2 Rmax - 1)², Hmax] row-major, or nullptr
+  Index rel_side_max = 0;       ///< Rmax: the stage's largest token-grid side
+  Index rel_heads_max = 0;      ///< Hmax: columns of the table
+  const T* v_conv = nullptr;    ///< depthwise weight [hdv_max, 1, 3, 3], or nullptr
+
+  /// ElasticViT's qkv blocks: Q rows from 0, K rows from Cmax, V rows from 2 Cmax, no bias.
+  static attention_weights elasticvit(const T* qkv_w, Index c_max, const T* proj_w,
+                                      Index proj_in_max, const T* proj_b) {
+    attention_weights a;
+    a.qkv = qkv_w;
+    a.qkv_ld = c_max;
+    a.q_row0 = 0;
+    a.k_row0 = c_max;
+    a.v_row0 = 2 * c_max;
+    a.proj = proj_w;
+    a.proj_ld = proj_in_max;
+    a.proj_bias = proj_b;
+    return a;
+  }
+  attention_weights& with_rel_bias(const T* table, Index side_max, Index heads_max) {
+    rel_bias = table;
+    rel_side_max = side_max;
+    rel_heads_max = heads_max;
+    return *this;
+  }
+  attention_weights& with_v_conv(const T* w) {
+    v_conv = w;
+    return *this;
+  }
+};
+
+/// Active sizes of one attention call.
+struct attention_config {
+  Index tokens = 0;  ///< N per sample
+  Index side = 0;    ///< token-grid side (side² = N); needed by rel_bias and v_conv
+  Index in = 0;      ///< active input width C
+  Index heads = 0;   ///< h
+  Index qk_dim = 0;  ///< per-head q/k width dqk
+  Index v_dim = 0;   ///< per-head v width dv
+  Index out = 0;     ///< proj output width (normally C)
+  qkv_layout layout = qkv_layout::interleaved;
+  activation pre_proj = activation::none;  ///< ElasticViT: hardswish
+
+  /// Fixed head dimension (ElasticViT): h = C / head_dim, dqk = head_dim * qk_scale,
+  /// dv = head_dim * v_scale.
+  static attention_config fixed_head_dim(Index side, Index C, Index head_dim, Index qk_scale = 1,
+                                         Index v_scale = 1) {
+    attention_config c;
+    c.tokens = side * side;
+    c.side = side;
+    c.in = C;
+    c.out = C;
+    c.heads = C / head_dim;
+    c.qk_dim = head_dim * qk_scale;
+    c.v_dim = head_dim * v_scale;
+    return c;
+  }
+  /// Fixed qkv width (heads vary, head_dim = qkv_width / heads; standard ViT / AutoFormer).
+  static attention_config fixed_qkv_width(Index tokens, Index C, Index heads, Index qkv_width) {
+    attention_config c;
+    c.tokens = tokens;
+    c.in = C;
+    c.out = C;
+    c.heads = heads;
+    c.qk_dim = qkv_width / heads;
+    c.v_dim = qkv_width / heads;
+    c.layout = qkv_layout::blocked;
+    return c;
+  }
+  attention_config& with_layout(qkv_layout l) {
+    layout = l;
+    return *this;
+  }
+  attention_config& with_pre_proj(activation a) {
+    pre_proj = a;
+    return *this;
+  }
+  /// Width of the qkv output: h (2 dqk + dv).
+  Index qkv_width() const { return heads * (2 * qk_dim + v_dim); }
+  /// Columns of head i's q, k, v inside the qkv output.
+  Index q_col(Index i) const {
+    return layout == qkv_layout::interleaved ? i * (2 * qk_dim + v_dim) : i * qk_dim;
+  }
+  Index k_col(Index i) const {
+    return layout == qkv_layout::interleaved ? i * (2 * qk_dim + v_dim) + qk_dim
+                                             : heads * qk_dim + i * qk_dim;
+  }
+  Index v_col(Index i) const {
+    return layout == qkv_layout::interleaved ? i * (2 * qk_dim + v_dim) + 2 * qk_dim
+                                             : 2 * heads * qk_dim + i * v_dim;
+  }
+};
+
+/// Seconds spent per phase, accumulated over calls when a pointer is passed to attention().
+struct attention_profile {
+  double qkv = 0, v_conv = 0, scores = 0, softmax = 0, av = 0, proj = 0;
+  double total() const { return qkv + v_conv + scores + softmax + av + proj; }
+};
+
+namespace detail {
+/// Elements rounded up to 64 bytes, so that every carved buffer starts cache-line aligned
+/// when the workspace does.
+template <class T>
+constexpr Index round_up64(Index n) {
+  constexpr Index q = Index(64 / sizeof(T)) > 0 ? Index(64 / sizeof(T)) : 1;
+  return (n + q - 1) / q * q;
+}
+}  // namespace detail
+
+/// Workspace (elements of T) of attention() for `cfg`; independent of the batch size.
+template <class Arch = simd::default_arch, class T = float>
+constexpr Index attention_workspace_size(const attention_config& cfg, bool with_v_conv = true) {
+  const Index N = cfg.tokens, hdv = cfg.heads * cfg.v_dim;
+  using detail::round_up64;
+  return round_up64<T>(N * cfg.qkv_width()) + (with_v_conv ? round_up64<T>(N * hdv) : 0) +
+         round_up64<T>(cfg.qk_dim * N) + round_up64<T>(N * N) + round_up64<T>(N * hdv) +
+         round_up64<T>(std::max(gemm_nn_workspace_size<Arch, T>(std::max(N, cfg.qk_dim)),
+                                depthwise_conv3x3_tokens_workspace_size(cfg.v_dim)));
+}
+
+/// Multi-head self-attention of `batch` samples of cfg.tokens tokens each:
+/// out[b] = [accumulate ? out[b] : 0] + proj(act(concat_i softmax(q_i k_iᵀ / sqrt(dqk) + B_i)
+/// v_i)).
+/// @param x,ldx    input tokens, batch * N rows, ldx >= cfg.in.
+/// @param out,ldo  output, batch * N rows, ldo >= cfg.out; may be the same buffer as x (each
+///                 sample's inputs are consumed before its outputs are written).
+/// @param ws,ws_size workspace of attention_workspace_size<Arch, T>(cfg, w.v_conv != nullptr).
+/// @param prof     optional per-phase timing (adds clock reads; nullptr for none).
+/// @pre cfg sizes >= 1; side * side == tokens if w.rel_bias or w.v_conv; side <= rel_side_max
+///      and heads <= rel_heads_max with a bias table.
+template <class Arch = simd::default_arch, class T>
+void attention(Index batch, const attention_config& cfg, const attention_weights<T>& w, const T* x,
+               Index ldx, T* out, Index ldo, bool accumulate, T* ws, Index ws_size,
+               attention_profile* prof = nullptr) {
+  const Index N = cfg.tokens, h = cfg.heads, dqk = cfg.qk_dim, dv = cfg.v_dim;
+  const Index S = cfg.qkv_width(), hdv = h * dv;
+  EVIT_ASSERT(batch >= 0 && N >= 1 && h >= 1 && dqk >= 1 && dv >= 1 && cfg.in >= 1);
+  EVIT_ASSERT(ldx >= cfg.in && ldo >= cfg.out && cfg.in <= w.qkv_ld && hdv <= w.proj_ld);
+  EVIT_ASSERT((!w.rel_bias && !w.v_conv) || cfg.side * cfg.side == N);
+  EVIT_ASSERT(!w.rel_bias || (cfg.side <= w.rel_side_max && h <= w.rel_heads_max));
+  EVIT_ASSERT((ws_size >= attention_workspace_size<Arch, T>(cfg, w.v_conv != nullptr)));
+  (void)ws_size;
+  using detail::round_up64;
+  T* y = ws;  // qkv output [N, S]
+  T* vc = y + round_up64<T>(N * S);
+  T* kt = vc + (w.v_conv ? round_up64<T>(N * hdv) : 0);  // one head's kᵀ [dqk, N]
+  T* sc = kt + round_up64<T>(dqk * N);                   // one head's logits [N, N]
+  T* o = sc + round_up64<T>(N * N);                      // head outputs [N, h dv]
+  T* aux = o + round_up64<T>(N * hdv);
+  const Index aux_size = round_up64<T>(std::max(gemm_nn_workspace_size<Arch, T>(std::max(N, dqk)),
+                                                depthwise_conv3x3_tokens_workspace_size(dv)));
+  const T scale = T(1.0 / std::sqrt(double(dqk)));
+  const row_block blocks[3] = {
+      {w.q_row0, h * dqk, 0}, {w.k_row0, h * dqk, h * dqk}, {w.v_row0, hdv, 2 * h * dqk}};
+  using clock = std::chrono::steady_clock;
+  auto t0 = prof ? clock::now() : clock::time_point{};
+  auto lap = [&](double attention_profile::*slot) {
+    if (!prof) return;
+    const auto t1 = clock::now();
+    prof->*slot += std::chrono::duration<double>(t1 - t0).count();
+    t0 = t1;
+  };
+  const Index R = w.rel_side_max, rel_w = 2 * R - 1, side = cfg.side;
+  for (Index b = 0; b < batch; ++b) {
+    const T* xb = x + b * N * ldx;
+    T* ob = out + b * N * ldo;
+    if (prof) t0 = clock::now();
+    linear_blocks<Arch>(N, cfg.in, xb, ldx, w.qkv, w.qkv_ld, w.qkv_bias, blocks, 3, y, S);
+    lap(&attention_profile::qkv);
+    if (w.v_conv) {
+      for (Index i = 0; i < h; ++i)
+        depthwise_conv3x3_tokens<Arch>(side, dv, y + cfg.v_col(i), S, w.v_conv + i * dv * 9,
+                                       vc + i * dv, hdv, aux, aux_size);
+      lap(&attention_profile::v_conv);
+    }
+    for (Index i = 0; i < h; ++i) {
+      // logits = (q_i · k_iᵀ) / sqrt(dqk): kᵀ is copied (dqk x N, activations only) so that the
+      // product runs on gemm_nn's broadcast tile instead of 16-long dot products.
+      const T* k = y + cfg.k_col(i);
+      for (Index n = 0; n < N; ++n)
+        for (Index d = 0; d < dqk; ++d) kt[d * N + n] = k[n * S + d];
+      gemm_nn<Arch>(N, N, dqk, y + cfg.q_col(i), S, kt, N, sc, N, epilogue<T>{}.with_alpha(scale),
+                    aux, aux_size);
+      lap(&attention_profile::scores);
+      if (w.rel_bias) {
+        // B_i[p, q] = table[(y1 - y2 + R - 1) (2R - 1) + (x1 - x2 + R - 1), i]; along a key row
+        // y2 the index falls by one per step in x2.
+        const T* tab = w.rel_bias + i;
+        const Index hm = w.rel_heads_max;
+        for (Index y1 = 0; y1 < side; ++y1)
+          for (Index x1 = 0; x1 < side; ++x1) {
+            T* row = sc + (y1 * side + x1) * N;
+            for (Index y2 = 0; y2 < side; ++y2) {
+              const T* base = tab + ((y1 - y2 + R - 1) * rel_w + (x1 + R - 1)) * hm;
+              T* dst = row + y2 * side;
+              for (Index x2 = 0; x2 < side; ++x2) dst[x2] += base[-x2 * hm];
+            }
+          }
+      }
+      softmax_rows<Arch>(N, N, sc, N);
+      lap(&attention_profile::softmax);
+      const T* v = w.v_conv ? vc + i * dv : y + cfg.v_col(i);
+      const Index ldv = w.v_conv ? hdv : S;
+      gemm_nn<Arch>(N, dv, N, sc, N, v, ldv, o + i * dv, hdv,
+                    epilogue<T>{}.with_activation(cfg.pre_proj), aux, aux_size);
+      lap(&attention_profile::av);
+    }
+    linear<Arch>(N, hdv, cfg.out, o, hdv, w.proj, w.proj_ld, 0, w.proj_bias, ob, ldo,
+                 activation::none, accumulate);
+    lap(&attention_profile::proj);
+  }
+}
+
+}  // namespace evit::kernels

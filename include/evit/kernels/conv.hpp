@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: MIT
+// Convolutions and pooling of ElasticViT's MBConv blocks on NCHW images (one image per call;
+// channel c's plane starts at c * H * W), all on sliced supernet weights read in place:
+//   depthwise_conv2d         k x k, stride 1 or 2, padding k/2, kernel cropped from the centre
+//                            of a larger supernet kernel (k = 3 from 5 x 5, spec §2.1);
+//   depthwise_conv3x3_tokens the 3x3 depthwise conv on V over the token grid (channels last);
+//   pointwise_conv           1x1 convolution = W[:out, :in] · X (kernels/gemm.hpp, gemm_nn);
+//   conv2d                   dense k x k convolution by im2col + gemm_nn (the 3x3 stride-2 first
+//                            conv from 3 channels);
+//   squeeze_excite           avg-pool, 1x1 + bias + ReLU, 1x1 + bias + Hardsigmoid, multiply;
+//   avg_pool_2x2             the MBConv shortcut's pooling (pad 1 on odd sides, zeros counted);
+//   global_avg_pool, mean_rows.
+// Every output stage takes an epilogue (kernels/epilogue.hpp): BatchNorm as row_scale/row_bias
+// per output channel, an activation, and `accumulate` for residual adds.
+#pragma once
+
+#include <algorithm>
+
+#include <xsimd/xsimd.hpp>
+
+#include "evit/core/index.hpp"
+#include "evit/kernels/activation.hpp"
+#include "evit/kernels/epilogue.hpp"
+#include "evit/kernels/gemm.hpp"
+#include "evit/simd/arch.hpp"
+#include "evit/simd/compat.hpp"
+
+namespace evit::kernels {
+
+/// Output side of a convolution or pooling: (in + 2 pad - k) / stride + 1.
+constexpr Index conv_out_size(Index in, Index k, Index stride, Index pad) {
+  return (in + 2 * pad - k) / stride + 1;
+}
+
+// ---- depthwise k x k, NCHW --------------------------------------------------------------------
+
+/// Workspace (elements) of depthwise_conv2d: one zero-padded input plane, split into even and
+/// odd columns when stride = 2 so that both strides load contiguous vectors, plus one vector of
+/// slack per row for the ragged last output vector.
+template <class Arch = simd::default_arch, class T = float>
+constexpr Index depthwise_conv2d_workspace_size(Index H, Index W, Index k, Index stride) {
+  const Index L = simd::lanes_v<T, Arch>;
+  const Index hp = H + 2 * (k / 2), wp = W + 2 * (k / 2);
+  return stride == 1 ? hp * (wp + 2 * L) : 2 * hp * ((wp + 1) / 2 + 2 * L);
+}
+
+namespace detail {
+
+/// `RR` output rows from row oy times `NV` vectors of L outputs from column ox: RR * NV
+/// independent accumulation chains (FMA latency x throughput needs about 8; a single chain of
+/// k² dependent FMAs would run at a quarter of the FMA rate).
+template <class Arch, int KS, int S, int RR, int NV, activation Act, class T>
+inline void dw_tile(const T* even, const T* odd, Index pw, Index oy, Index ox, Index Wo, Index k,
+                    const T* wk, Index wld, T* y, Index c, const epilogue<T>& ep) noexcept {
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  const Index kk = KS > 0 ? KS : k;
+  B acc[RR][NV];
+  EVIT_UNROLL
+  for (int r = 0; r < RR; ++r) EVIT_UNROLL
+  for (int v = 0; v < NV; ++v) acc[r][v] = B(T(0));
+  for (Index ky = 0; ky < kk; ++ky) {
+    const T* wr = wk + ky * wld;
+    EVIT_UNROLL
+    for (Index kx = 0; kx < kk; ++kx) {
+      const B wv(wr[kx]);
+      const T* base = S == 1 ? even + ox + kx : ((kx & 1) ? odd : even) + ox + kx / 2;
+      EVIT_UNROLL
+      for (int r = 0; r < RR; ++r) EVIT_UNROLL
+      for (int v = 0; v < NV; ++v)
+        acc[r][v] =
+            xsimd::fma(wv, B::load_unaligned(base + ((oy + r) * S + ky) * pw + v * L), acc[r][v]);
+    }
+  }
+  EVIT_UNROLL
+  for (int r = 0; r < RR; ++r) EVIT_UNROLL
+  for (int v = 0; v < NV; ++v)
+    store_epilogue<Act, Arch>(acc[r][v], y + (oy + r) * Wo + ox + v * L, c, ox + v * L,
+                              std::min<Index>(L, Wo - ox - v * L), ep);
+}
+
+/// Output rows [oy, oy + RR) of one plane: pairs of vectors, then a last single vector.
+template <class Arch, int KS, int S, int RR, activation Act, class T>
+inline void dw_row_block(const T* even, const T* odd, Index pw, Index oy, Index Wo, Index k,
+                         const T* wk, Index wld, T* y, Index c, const epilogue<T>& ep) noexcept {
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  Index ox = 0;
+  for (; ox + L < Wo; ox += 2 * L)  // at least one full vector and part of a second
+    dw_tile<Arch, KS, S, RR, 2, Act>(even, odd, pw, oy, ox, Wo, k, wk, wld, y, c, ep);
+  if (ox < Wo) dw_tile<Arch, KS, S, RR, 1, Act>(even, odd, pw, oy, ox, Wo, k, wk, wld, y, c, ep);
+}
+
+/// One output plane. KS > 0: compile-time kernel side; KS == 0: run-time side `k`.
+template <class Arch, int KS, int S, activation Act, class T>
+void dw_plane(const T* even, const T* odd, Index pw, Index Ho, Index Wo, Index k, const T* wk,
+              Index wld, T* y, Index c, const epilogue<T>& ep) noexcept {
+  constexpr int RR = 4;
+  Index oy = 0;
+  for (; oy < Ho - Ho % RR; oy += RR)
+    dw_row_block<Arch, KS, S, RR, Act>(even, odd, pw, oy, Wo, k, wk, wld, y, c, ep);
+  for (; oy < Ho; ++oy)
+    dw_row_block<Arch, KS, S, 1, Act>(even, odd, pw, oy, Wo, k, wk, wld, y, c, ep);
+}
+
+}  // namespace detail
+
+/// Depthwise k x k convolution, stride 1 or 2, padding k/2, no bias, on C channels of an H x W
+/// image, with the kernel of channel c taken from the centre of a `w_side` x `w_side` supernet
+/// kernel: w[c * w_side² + (off + ky) * w_side + off + kx], off = (w_side - k) / 2 (k = 3 from
+/// 5 x 5: the [1:4, 1:4] crop). Output: C planes of conv_out_size(H, k, stride, k/2) x
+/// conv_out_size(W, ...), then the epilogue with row = channel (e.g. BatchNorm + Hardswish).
+/// @param ws,ws_size workspace of depthwise_conv2d_workspace_size<Arch, T>(H, W, k, stride).
+/// @pre k odd, 1 <= k <= w_side, (w_side - k) even; stride in {1, 2}; ep.col_bias == nullptr;
+///      y does not overlap x.
+template <class Arch = simd::default_arch, class T>
+void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stride, const T* w,
+                      Index w_side, T* y, const epilogue<T>& ep, T* ws, Index ws_size) {
+  EVIT_ASSERT(C >= 0 && H >= 1 && W >= 1 && k >= 1 && k % 2 == 1 && k <= w_side);
+  EVIT_ASSERT((w_side - k) % 2 == 0 && (stride == 1 || stride == 2) && ep.col_bias == nullptr);
+  EVIT_ASSERT((ws_size >= depthwise_conv2d_workspace_size<Arch, T>(H, W, k, stride)));
+  (void)ws_size;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  const Index p = k / 2, hp = H + 2 * p, wp = W + 2 * p;
+  const Index Ho = conv_out_size(H, k, stride, p), Wo = conv_out_size(W, k, stride, p);
+  const Index off = (w_side - k) / 2;
+  // Row pitch of the padded planes: two vectors of slack for the ragged last vector pair.
+  const Index pw = stride == 1 ? wp + 2 * L : (wp + 1) / 2 + 2 * L;
+  T* even = ws;
+  T* odd = ws + hp * pw;
+  // The borders of the padded planes stay zero for every channel; only the interior is rewritten.
+  std::fill(ws, ws + (stride == 1 ? 1 : 2) * hp * pw, T(0));
+  detail::dispatch_activation(ep.act, [&](auto tag) {
+    constexpr activation A = decltype(tag)::value;
+    for (Index c = 0; c < C; ++c) {
+      const T* xc = x + c * H * W;
+      if (stride == 1) {
+        for (Index r = 0; r < H; ++r)
+          std::copy(xc + r * W, xc + r * W + W, even + (r + p) * pw + p);
+      } else {
+        // Input column q sits at padded column q + p: even ones go to `even`, odd to `odd`.
+        const Index qe = p % 2, qo = 1 - qe;  // first input column of each parity
+        for (Index r = 0; r < H; ++r) {
+          const T* xr = xc + r * W;
+          T* e = even + (r + p) * pw + (qe + p) / 2;
+          T* o = odd + (r + p) * pw + (qo + p) / 2;
+          for (Index q = qe; q < W; q += 2) *e++ = xr[q];
+          for (Index q = qo; q < W; q += 2) *o++ = xr[q];
+        }
+      }
+      const T* wk = w + c * w_side * w_side + off * w_side + off;
+      T* yc = y + c * Ho * Wo;
+      if (stride == 1) {
+        if (k == 3)
+          detail::dw_plane<Arch, 3, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yc, c, ep);
+        else if (k == 5)
+          detail::dw_plane<Arch, 5, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yc, c, ep);
+        else
+          detail::dw_plane<Arch, 0, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yc, c, ep);
+      } else {
+        if (k == 3)
+          detail::dw_plane<Arch, 3, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yc, c, ep);
+        else if (k == 5)
+          detail::dw_plane<Arch, 5, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yc, c, ep);
+        else
+          detail::dw_plane<Arch, 0, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yc, c, ep);
+      }
+    }
+  });
+}
+
+// ---- depthwise 3x3 on the token grid, channels last ---------------------------------------------
+
+/// Workspace of depthwise_conv3x3_tokens: the C x 9 kernel transposed to 9 x C.
+constexpr Index depthwise_conv3x3_tokens_workspace_size(Index C) { return 9 * C; }
+
+/// 3x3 depthwise convolution, stride 1, padding 1, no bias, over a side x side token grid with
+/// channels last: y[t, c] = sum over the 3x3 neighbours u of t of w[c * 9 + tap] * x[u, c],
+/// token index = row * side + col. ElasticViT's conv on V (spec §2.2) calls it once per head with
+/// that head's dv channels (x = the head's v columns inside the qkv output, w = the supernet
+/// weight + head * dv * 9, y = the head's columns of a [N, h * dv] buffer).
+/// @param ws,ws_size workspace of depthwise_conv3x3_tokens_workspace_size(C) elements.
+/// @pre ldx, ldy >= C; y does not overlap x.
+template <class Arch = simd::default_arch, class T>
+void depthwise_conv3x3_tokens(Index side, Index C, const T* x, Index ldx, const T* w, T* y,
+                              Index ldy, T* ws, Index ws_size) {
+  EVIT_ASSERT(side >= 0 && C >= 0 && ldx >= C && ldy >= C);
+  EVIT_ASSERT(ws_size >= depthwise_conv3x3_tokens_workspace_size(C));
+  (void)ws_size;
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  T* wt = ws;  // wt[tap * C + c]
+  for (Index c = 0; c < C; ++c)
+    for (Index tap = 0; tap < 9; ++tap) wt[tap * C + c] = w[c * 9 + tap];
+  for (Index oy = 0; oy < side; ++oy)
+    for (Index ox = 0; ox < side; ++ox) {
+      const Index ky0 = oy == 0 ? 1 : 0, ky1 = oy == side - 1 ? 2 : 3;
+      const Index kx0 = ox == 0 ? 1 : 0, kx1 = ox == side - 1 ? 2 : 3;
+      T* yt = y + (oy * side + ox) * ldy;
+      Index c = 0;
+      for (; c < C - C % L; c += L) {
+        B acc(T(0));
+        for (Index ky = ky0; ky < ky1; ++ky)
+          for (Index kx = kx0; kx < kx1; ++kx) {
+            const T* src = x + ((oy + ky - 1) * side + (ox + kx - 1)) * ldx + c;
+            acc = xsimd::fma(B::load_unaligned(wt + (ky * 3 + kx) * C + c), B::load_unaligned(src),
+                             acc);
+          }
+        acc.store_unaligned(yt + c);
+      }
+      for (; c < C; ++c) {
+        T acc = T(0);
+        for (Index ky = ky0; ky < ky1; ++ky)
+          for (Index kx = kx0; kx < kx1; ++kx)
+            acc += wt[(ky * 3 + kx) * C + c] * x[((oy + ky - 1) * side + (ox + kx - 1)) * ldx + c];
+        yt[c] = acc;
+      }
+    }
+}
+
+// ---- 1x1 and dense convolutions ---------------------------------------------------------------
+
+/// Workspace of pointwise_conv (gemm_nn's panel).
+template <class Arch = simd::default_arch, class T = float>
+constexpr Index pointwise_conv_workspace_size(Index in) {
+  return gemm_nn_workspace_size<Arch, T>(in);
+}
+
+/// 1x1 convolution of one NCHW image: y[o, p] = ep(sum_i W[o, i] x[i, p]) for o < out, i < in,
+/// p < HW, with W the supernet weight [out_max, in_max(, 1, 1)] read in place (ldw = in_max).
+/// BatchNorm goes in the epilogue (row_scale/row_bias from batch_norm_coefficients).
+template <class Arch = simd::default_arch, class T>
+void pointwise_conv(Index out, Index in, Index HW, const T* w, Index ldw, const T* x, T* y,
+                    const epilogue<T>& ep, T* ws, Index ws_size) {
+  gemm_nn<Arch>(out, HW, in, w, ldw, x, HW, y, HW, ep, ws, ws_size);
+}
+
+/// Workspace of conv2d: the im2col matrix (in * k * k) x (Ho * Wo), plus gemm_nn's panel.
+template <class Arch = simd::default_arch, class T = float>
+constexpr Index conv2d_workspace_size(Index in, Index H, Index W, Index k, Index stride,
+                                      Index pad) {
+  return in * k * k * conv_out_size(H, k, stride, pad) * conv_out_size(W, k, stride, pad) +
+         gemm_nn_workspace_size<Arch, T>(in * k * k);
+}
+
+/// Dense k x k convolution (groups = 1) of one NCHW image by im2col + gemm_nn: the first `out`
+/// filters and the first `in` input channels of a supernet weight [out_max, in_max, k, k]
+/// (ldw = in_max * k * k; the slice is read in place). ElasticViT's first conv is
+/// conv2d(C_f, 3, R, R, x, 3, 2, 1, w, 27, y, ep) with BatchNorm + Hardswish in `ep`.
+template <class Arch = simd::default_arch, class T>
+void conv2d(Index out, Index in, Index H, Index W, const T* x, Index k, Index stride, Index pad,
+            const T* w, Index ldw, T* y, const epilogue<T>& ep, T* ws, Index ws_size) {
+  EVIT_ASSERT(out >= 0 && in >= 0 && H >= 1 && W >= 1 && k >= 1 && stride >= 1 && pad >= 0);
+  EVIT_ASSERT(ldw >= in * k * k);
+  EVIT_ASSERT((ws_size >= conv2d_workspace_size<Arch, T>(in, H, W, k, stride, pad)));
+  const Index Ho = conv_out_size(H, k, stride, pad), Wo = conv_out_size(W, k, stride, pad);
+  const Index n = Ho * Wo, K = in * k * k;
+  T* col = ws;  // col[(ci * k + ky) * k + kx][oy * Wo + ox]
+  for (Index ci = 0; ci < in; ++ci)
+    for (Index ky = 0; ky < k; ++ky)
+      for (Index kx = 0; kx < k; ++kx) {
+        T* dst = col + ((ci * k + ky) * k + kx) * n;
+        for (Index oy = 0; oy < Ho; ++oy) {
+          const Index iy = oy * stride + ky - pad;
+          for (Index ox = 0; ox < Wo; ++ox) {
+            const Index ix = ox * stride + kx - pad;
+            dst[oy * Wo + ox] =
+                (iy >= 0 && iy < H && ix >= 0 && ix < W) ? x[(ci * H + iy) * W + ix] : T(0);
+          }
+        }
+      }
+  gemm_nn<Arch>(out, n, K, w, ldw, col, n, y, n, ep, ws + K * n, ws_size - K * n);
+}
+
+// ---- pooling, squeeze-excite -------------------------------------------------------------------
+
+/// out[c] = mean of the HW elements of plane c (NCHW).
+template <class Arch = simd::default_arch, class T>
+void global_avg_pool(Index C, Index HW, const T* x, T* out) {
+  EVIT_ASSERT(C >= 0 && HW >= 1);
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  for (Index c = 0; c < C; ++c) {
+    const T* xc = x + c * HW;
+    B acc(T(0));
+    Index i = 0;
+    for (; i < HW - HW % L; i += L) acc = acc + B::load_unaligned(xc + i);
+    T s = simd::reduce_add(acc);
+    for (; i < HW; ++i) s += xc[i];
+    out[c] = s / T(HW);
+  }
+}
+
+/// out[c] = mean over rows r of x[r * ld + c] (the token mean-pool of ElasticViT's head).
+template <class Arch = simd::default_arch, class T>
+void mean_rows(Index rows, Index cols, const T* x, Index ld, T* out) {
+  EVIT_ASSERT(rows >= 1 && cols >= 0 && ld >= cols);
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  const T inv = T(1) / T(rows);
+  Index c = 0;
+  for (; c < cols - cols % L; c += L) {
+    B acc(T(0));
+    for (Index r = 0; r < rows; ++r) acc = acc + B::load_unaligned(x + r * ld + c);
+    (acc * B(inv)).store_unaligned(out + c);
+  }
+  for (; c < cols; ++c) {
+    T s = T(0);
+    for (Index r = 0; r < rows; ++r) s += x[r * ld + c];
+    out[c] = s * inv;
+  }
+}
+
+/// Output side of avg_pool_2x2: ceil(side / 2) (padding 1 on odd sides, else 0).
+constexpr Index avg_pool_2x2_out_size(Index side) { return (side + 1) / 2; }
+
+/// The MBConv shortcut's average pooling on C planes (NCHW): kernel 2, stride 2, padding 1 when
+/// the side is odd (per dimension), count_include_pad = true, so every window divides by 4
+/// (PyTorch's avg_pool2d(x, 2, 2, padding = side % 2)). With odd sides the padded zero row and
+/// column come first, so output (oy, ox) covers input rows 2 oy - pad_h, 2 oy - pad_h + 1.
+template <class Arch = simd::default_arch, class T>
+void avg_pool_2x2(Index C, Index H, Index W, const T* x, T* y) {
+  EVIT_ASSERT(C >= 0 && H >= 1 && W >= 1);
+  const Index ph = H % 2, pw = W % 2;
+  const Index Ho = avg_pool_2x2_out_size(H), Wo = avg_pool_2x2_out_size(W);
+  for (Index c = 0; c < C; ++c) {
+    const T* xc = x + c * H * W;
+    T* yc = y + c * Ho * Wo;
+    for (Index oy = 0; oy < Ho; ++oy)
+      for (Index ox = 0; ox < Wo; ++ox) {
+        T s = T(0);
+        for (Index dy = 0; dy < 2; ++dy) {
+          const Index iy = 2 * oy - ph + dy;
+          if (iy < 0 || iy >= H) continue;
+          for (Index dx = 0; dx < 2; ++dx) {
+            const Index ix = 2 * ox - pw + dx;
+            if (ix >= 0 && ix < W) s += xc[iy * W + ix];
+          }
+        }
+        yc[oy * Wo + ox] = s * T(0.25);
+      }
+  }
+}
+
+/// Squeeze-excite weights of one supernet block; a block with `inner` active channels and
+/// `reduced` = inner / 4 uses W1[:reduced, :inner] + b1[:reduced] and W2[:inner, :reduced] +
+/// b2[:inner] (spec §2.1: the reduction is relative to the expanded width).
+template <class T>
+struct squeeze_excite_weights {
+  const T* w1 = nullptr;  ///< [reduced_max, inner_max]
+  Index ld1 = 0;          ///< inner_max
+  const T* b1 = nullptr;
+  const T* w2 = nullptr;  ///< [inner_max, reduced_max]
+  Index ld2 = 0;          ///< reduced_max
+  const T* b2 = nullptr;
+};
+
+/// Workspace of squeeze_excite: inner + reduced elements.
+constexpr Index squeeze_excite_workspace_size(Index inner, Index reduced) {
+  return inner + reduced;
+}
+
+/// In place on `inner` planes of HW (NCHW): s = Hardsigmoid(W2 · ReLU(W1 · avgpool(x) + b1) + b2),
+/// x[c, :] *= s[c].
+template <class Arch = simd::default_arch, class T>
+void squeeze_excite(Index inner, Index reduced, Index HW, T* x, const squeeze_excite_weights<T>& se,
+                    T* ws, Index ws_size) {
+  EVIT_ASSERT(inner >= 0 && reduced >= 0 && HW >= 1 && reduced <= se.ld2 && inner <= se.ld1);
+  EVIT_ASSERT(ws_size >= squeeze_excite_workspace_size(inner, reduced));
+  (void)ws_size;
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  T* pooled = ws;
+  T* z = ws + inner;
+  global_avg_pool<Arch>(inner, HW, x, pooled);
+  gemm_nt<Arch>(1, reduced, inner, pooled, inner, se.w1, se.ld1, z, reduced,
+                epilogue<T>{}.with_col_bias(se.b1).with_activation(activation::relu));
+  gemm_nt<Arch>(1, inner, reduced, z, reduced, se.w2, se.ld2, pooled, inner,
+                epilogue<T>{}.with_col_bias(se.b2).with_activation(activation::hardsigmoid));
+  for (Index c = 0; c < inner; ++c) {
+    T* xc = x + c * HW;
+    const B s(pooled[c]);
+    Index i = 0;
+    for (; i < HW - HW % L; i += L) (B::load_unaligned(xc + i) * s).store_unaligned(xc + i);
+    for (; i < HW; ++i) xc[i] *= pooled[c];
+  }
+}
+
+}  // namespace evit::kernels

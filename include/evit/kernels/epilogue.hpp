@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// What a GEMM or convolution does with its accumulators before storing them: scale, per-row and
+// per-column bias (a linear bias, a folded BatchNorm), an activation, and an optional add into
+// the output (a residual). Applied exactly once per output element. Used by kernels/gemm.hpp and
+// kernels/conv.hpp.
+#pragma once
+
+#include <xsimd/xsimd.hpp>
+
+#include "evit/core/index.hpp"
+#include "evit/kernels/activation.hpp"
+
+namespace evit::kernels {
+
+/// The fused output stage: for output element (i, j),
+/// `c(i, j) = [accumulate ? c(i, j) : 0] + act(alpha * row_scale[i] * acc + row_bias[i] +
+/// col_bias[j])`. Null pointers mean "absent" (scale 1, bias 0). Rows are output channels of a
+/// convolution or tokens of a linear layer; columns are pixels or output features.
+/// @code
+///   auto ep =
+///   evit::kernels::epilogue<float>{}.with_col_bias(b).with_activation(activation::hardswish);
+/// @endcode
+template <class T>
+struct epilogue {
+  T alpha = T(1);
+  const T* row_scale = nullptr;  ///< [rows]: e.g. gamma / sqrt(var + eps) of a BatchNorm
+  const T* row_bias = nullptr;   ///< [rows]: e.g. beta - mean * scale of a BatchNorm
+  const T* col_bias = nullptr;   ///< [cols]: the bias of a linear layer
+  activation act = activation::none;
+  bool accumulate = false;  ///< add into the output (residual connections), after `act`
+
+  epilogue& with_alpha(T a) {
+    alpha = a;
+    return *this;
+  }
+  epilogue& with_row_scale(const T* s) {
+    row_scale = s;
+    return *this;
+  }
+  epilogue& with_row_bias(const T* b) {
+    row_bias = b;
+    return *this;
+  }
+  epilogue& with_col_bias(const T* b) {
+    col_bias = b;
+    return *this;
+  }
+  epilogue& with_activation(activation a) {
+    act = a;
+    return *this;
+  }
+  epilogue& with_accumulate(bool on = true) {
+    accumulate = on;
+    return *this;
+  }
+};
+
+namespace detail {
+
+/// Epilogue of `n` contiguous outputs of row `i`, columns from `j`, held in `v` (one batch;
+/// n <= batch size, `n < size` stores only the first n lanes and reads no column past them).
+template <activation Act, class Arch, class T>
+inline void store_epilogue(xsimd::batch<T, Arch> v, T* c, Index i, Index j, Index n,
+                           const epilogue<T>& ep) noexcept {
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  T s = ep.alpha;
+  if (ep.row_scale) s *= ep.row_scale[i];
+  v = v * B(s);
+  if (ep.row_bias) v = v + B(ep.row_bias[i]);
+  if (n == L) {
+    if (ep.col_bias) v = v + B::load_unaligned(ep.col_bias + j);
+    v = apply_vector<Act>(v);
+    if (ep.accumulate) v = v + B::load_unaligned(c);
+    v.store_unaligned(c);
+  } else {
+    alignas(64) T tmp[L];
+    v.store_unaligned(tmp);
+    for (Index t = 0; t < n; ++t) {
+      T x = tmp[t];
+      if (ep.col_bias) x += ep.col_bias[j + t];
+      x = apply_scalar<Act>(x);
+      c[t] = ep.accumulate ? c[t] + x : x;
+    }
+  }
+}
+
+/// Scalar epilogue of one output (tails).
+template <activation Act, class T>
+inline void store_epilogue_scalar(T acc, T* c, Index i, Index j, const epilogue<T>& ep) noexcept {
+  T s = ep.alpha;
+  if (ep.row_scale) s *= ep.row_scale[i];
+  T x = acc * s;
+  if (ep.row_bias) x += ep.row_bias[i];
+  if (ep.col_bias) x += ep.col_bias[j];
+  x = apply_scalar<Act>(x);
+  *c = ep.accumulate ? *c + x : x;
+}
+
+}  // namespace detail
+}  // namespace evit::kernels

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: MIT
+// evit's own register-blocked xsimd GEMMs, in the two forms elastic layers need:
+//   gemm_nt  C = A · Bᵀ, both operands contiguous along the reduction (linear layers: X · Wᵀ with
+//            W a row-major [out_max, in_max] slice; no packing, no workspace);
+//   gemm_nn  C = A · B, B contiguous along the output columns (1x1 convolutions W · X on NCHW
+//            images, attention P · V; workspace only for the ragged right edge).
+// Both fuse the epilogue of kernels/epilogue.hpp. Read kernels/linear.hpp next.
+//
+// Why not Eigen's GEMM: Eigen 3.4 heap-allocates its blocking buffers on every product (STYLE.md
+// §2.2), and it packs (copies and transposes) the weight slice on every call, which at
+// ElasticViT's token counts (N = 4..256) costs as much as the product itself. Both forms here
+// read the operands in place through (pointer, leading dimension) views:
+//   * gemm_nt vectorises along the reduction: an MR x L tile of accumulators (MR tokens times L
+//     weight rows, L = lanes) is reduced by one transposing horizontal add into L contiguous
+//     outputs per token, so a weight slice is read directly from the supernet buffer.
+//   * gemm_nn broadcasts A (the weights, read in place) against K x (NV*L) panels of B (the
+//     activations), each copied once into a small workspace, with an MR x (NV*L) register tile.
+// Neither blocks the reduction dimension: ElasticViT's widest reduction is 1920 (the head), so a
+// whole reduction fits in L2, and an unsplit reduction lets the epilogue run exactly once.
+#pragma once
+
+#include <algorithm>
+
+#include <xsimd/xsimd.hpp>
+
+#include "evit/core/index.hpp"
+#include "evit/kernels/activation.hpp"
+#include "evit/kernels/epilogue.hpp"
+#include "evit/simd/arch.hpp"
+#include "evit/simd/compat.hpp"
+
+/// Full unrolling of the register-tile loops, so that arrays of batches become registers.
+#if defined(__clang__)
+#define EVIT_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define EVIT_UNROLL _Pragma("GCC unroll 32")
+#else
+#define EVIT_UNROLL
+#endif
+
+namespace evit::kernels {
+
+/// Register-tile sizes of the GEMMs for element type T on Arch (compile-time, per STYLE rule 5
+/// the only non-type template parameters outside space/).
+template <class T, class Arch>
+struct gemm_tiles {
+  static constexpr int lanes = static_cast<int>(xsimd::batch<T, Arch>::size);
+  static constexpr int regs = simd::vector_registers_v<Arch>;
+  /// gemm_nt: a tile of nt_tm tokens x nt_tn weight rows: nt_tm * nt_tn accumulators (at least
+  /// 12 with 16 registers: FMA latency 4 x 2 FMAs per cycle needs 8 independent chains, and 12
+  /// leave slack) plus nt_tm + 1 operand registers. Tokens share every weight load and weights
+  /// every token load, which keeps the loop FMA-bound rather than load-bound.
+  static constexpr int nt_tn = lanes >= 16 ? 8 : 4;
+  static constexpr int nt_tm = regs >= 32 ? (lanes >= 16 ? 2 : 4) : 3;
+  /// gemm_nn: rows per tile and vectors per row (accumulators: nn_mr * nn_nv).
+  static constexpr int nn_nv = 2;
+  static constexpr int nn_mr = regs >= 32 ? 12 : 6;
+  static constexpr int nn_nr = nn_nv * lanes;
+};
+
+namespace detail {
+
+// ---- gemm_nt ---------------------------------------------------------------------------------
+
+/// One TM x TN tile of gemm_nt at token rows `arow` and weight rows `brow` (pointers clamped to
+/// valid rows past the edges: the tile recomputes them and stores only mvalid x nvalid results).
+/// `cbp` is the column-bias pattern of the tile (cbp[t * TN + r] = col_bias[j + r]).
+template <class Arch, int TM, int TN, activation Act, class T>
+inline void nt_tile(Index K, const T* const* arow, const T* const* brow, T* c, Index ldc, Index i,
+                    Index mvalid, Index nvalid, const T* cbp, const epilogue<T>& ep) noexcept {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int L = static_cast<int>(B::size);
+  constexpr int NA = TM * TN, G = (NA + L - 1) / L;
+  B acc[NA];
+  EVIT_UNROLL
+  for (int q = 0; q < NA; ++q) acc[q] = B(T(0));
+  Index k = 0;
+  for (; k < K - K % L; k += L) {
+    B av[TM];
+    EVIT_UNROLL
+    for (int t = 0; t < TM; ++t) av[t] = B::load_unaligned(arow[t] + k);
+    EVIT_UNROLL
+    for (int r = 0; r < TN; ++r) {
+      B bv = B::load_unaligned(brow[r] + k);
+      simd::pin_register(bv);
+      EVIT_UNROLL
+      for (int t = 0; t < TM; ++t) acc[t * TN + r] = xsimd::fma(av[t], bv, acc[t * TN + r]);
+    }
+  }
+  alignas(64) T out[G * L];
+  for (int g = 0; g < G; ++g) {
+    // A copy, so that `acc` itself never has its address taken and stays in registers; the last
+    // group is padded with zeros when the tile is not a multiple of the lanes.
+    B grp[L];
+    EVIT_UNROLL
+    for (int q = 0; q < L; ++q) grp[q] = g * L + q < NA ? acc[g * L + q] : B(T(0));
+    simd::transpose_add(grp).store_aligned(out + g * L);
+  }
+  if (k < K) {  // reduction tail: fewer than L elements
+    for (int t = 0; t < TM; ++t)
+      for (int r = 0; r < TN; ++r) {
+        T s = T(0);
+        for (Index kk = k; kk < K; ++kk) s += arow[t][kk] * brow[r][kk];
+        out[t * TN + r] += s;
+      }
+  }
+  // Epilogue on whole vectors of the flat (token, row) tile, then one contiguous copy per token.
+  alignas(64) T rsp[G * L], rbp[G * L], cin[G * L];
+  if (ep.row_scale || ep.row_bias)
+    for (int t = 0; t < TM; ++t)
+      for (int r = 0; r < TN; ++r) {
+        const Index row = i + std::min<Index>(t, mvalid - 1);
+        rsp[t * TN + r] = ep.row_scale ? ep.row_scale[row] : T(1);
+        rbp[t * TN + r] = ep.row_bias ? ep.row_bias[row] : T(0);
+      }
+  const bool full = nvalid == TN;
+  if (ep.accumulate)
+    for (int t = 0; t < TM && t < mvalid; ++t) {
+      if (full)
+        std::copy(c + t * ldc, c + t * ldc + TN, cin + t * TN);
+      else
+        std::copy(c + t * ldc, c + t * ldc + nvalid, cin + t * TN);
+    }
+  for (int g = 0; g < G; ++g) {
+    B v = B::load_aligned(out + g * L) * B(ep.alpha);
+    if (ep.row_scale) v = v * B::load_aligned(rsp + g * L);
+    if (ep.row_bias) v = v + B::load_aligned(rbp + g * L);
+    if (ep.col_bias) v = v + B::load_unaligned(cbp + g * L);
+    v = apply_vector<Act>(v);
+    if (ep.accumulate) v = v + B::load_aligned(cin + g * L);
+    v.store_aligned(out + g * L);
+  }
+  for (int t = 0; t < TM && t < mvalid; ++t) {
+    if (full)
+      std::copy(out + t * TN, out + t * TN + TN, c + t * ldc);
+    else
+      std::copy(out + t * TN, out + t * TN + nvalid, c + t * ldc);
+  }
+}
+
+/// Rows [i0, i1) of gemm_nt with TM x TN tiles.
+template <class Arch, int TM, int TN, activation Act, class T>
+inline void nt_panel(Index i0, Index i1, Index N, Index K, const T* A, Index lda, const T* Bm,
+                     Index ldb, T* C, Index ldc, const epilogue<T>& ep) noexcept {
+  constexpr int L = static_cast<int>(xsimd::batch<T, Arch>::size);
+  alignas(64) T cbp[(TM * TN + L - 1) / L * L] = {};
+  for (Index j = 0; j < N; j += TN) {
+    const Index nvalid = std::min<Index>(TN, N - j);
+    const T* brow[TN];
+    for (int r = 0; r < TN; ++r) brow[r] = Bm + std::min<Index>(j + r, N - 1) * ldb;
+    if (ep.col_bias)
+      for (int t = 0; t < TM; ++t)
+        for (int r = 0; r < TN; ++r) cbp[t * TN + r] = ep.col_bias[std::min<Index>(j + r, N - 1)];
+    for (Index i = i0; i < i1; i += TM) {
+      const Index mvalid = std::min<Index>(TM, i1 - i);
+      const T* arow[TM];
+      for (int t = 0; t < TM; ++t) arow[t] = A + std::min<Index>(i + t, i1 - 1) * lda;
+      nt_tile<Arch, TM, TN, Act>(K, arow, brow, C + i * ldc + j, ldc, i, mvalid, nvalid, cbp, ep);
+    }
+  }
+}
+
+template <class Arch, activation Act, class T>
+void gemm_nt_impl(Index M, Index N, Index K, const T* A, Index lda, const T* Bm, Index ldb, T* C,
+                  Index ldc, const epilogue<T>& ep) noexcept {
+  using tiles = gemm_tiles<T, Arch>;
+  constexpr int TM = tiles::nt_tm, TN = tiles::nt_tn, L = tiles::lanes;
+  // Token blocks whose rows stay in L1/L2 while a block of TN weight rows is swept over them.
+  const Index mb = std::max<Index>(TM, (Index(16384) / std::max<Index>(K, 1)) / TM * TM);
+  const Index m_full = M / TM * TM;
+  for (Index i0 = 0; i0 < m_full; i0 += mb)
+    nt_panel<Arch, TM, TN, Act>(i0, std::min(m_full, i0 + mb), N, K, A, lda, Bm, ldb, C, ldc, ep);
+  // Leftover rows (and M = 1, a matrix-vector product): one token against 2L weight rows, so
+  // that the tile still has enough independent accumulators and no token is recomputed.
+  for (Index i = m_full; i < M; ++i)
+    nt_panel<Arch, 1, (L >= 8 ? L : 8), Act>(i, i + 1, N, K, A, lda, Bm, ldb, C, ldc, ep);
+}
+
+// ---- gemm_nn ---------------------------------------------------------------------------------
+
+template <class Arch, int MR, int NV, activation Act, class T>
+inline void nn_tile(Index K, const T* a, Index lda, const T* b, Index ldb, T* c, Index ldc, Index i,
+                    Index j, Index ncols, const epilogue<T>& ep) noexcept {
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = static_cast<Index>(B::size);
+  B acc[MR][NV];
+  EVIT_UNROLL
+  for (int r = 0; r < MR; ++r) EVIT_UNROLL
+  for (int v = 0; v < NV; ++v) acc[r][v] = B(T(0));
+  for (Index k = 0; k < K; ++k) {
+    B bv[NV];
+    EVIT_UNROLL
+    for (int v = 0; v < NV; ++v) bv[v] = B::load_unaligned(b + k * ldb + v * L);
+    EVIT_UNROLL
+    for (int r = 0; r < MR; ++r) {
+      const B av(a[r * lda + k]);
+      EVIT_UNROLL
+      for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) {
+      const Index n = std::min<Index>(L, ncols - v * L);
+      if (n > 0) store_epilogue<Act, Arch>(acc[r][v], c + r * ldc + v * L, i + r, j + v * L, n, ep);
+    }
+}
+
+template <class Arch, int MR, int NV, activation Act, class T>
+inline void nn_rows(Index rows, Index K, const T* a, Index lda, const T* b, Index ldb, T* c,
+                    Index ldc, Index i, Index j, Index ncols, const epilogue<T>& ep) noexcept {
+  Index r = 0;
+  for (; r + MR <= rows; r += MR)
+    nn_tile<Arch, MR, NV, Act>(K, a + r * lda, lda, b, ldb, c + r * ldc, ldc, i + r, j, ncols, ep);
+  if constexpr (MR > 1) {
+    if (r < rows) {
+      constexpr int next = MR > 8 ? 8 : (MR > 4 ? 4 : MR / 2);
+      nn_rows<Arch, next, NV, Act>(rows - r, K, a + r * lda, lda, b, ldb, c + r * ldc, ldc, i + r,
+                                   j, ncols, ep);
+    }
+  }
+}
+
+template <class Arch, activation Act, class T>
+void gemm_nn_impl(Index M, Index N, Index K, const T* A, Index lda, const T* Bm, Index ldb, T* C,
+                  Index ldc, const epilogue<T>& ep, T* ws) noexcept {
+  using tiles = gemm_tiles<T, Arch>;
+  using B = xsimd::batch<T, Arch>;
+  constexpr int MR = tiles::nn_mr, NV = tiles::nn_nv, NR = tiles::nn_nr, L = tiles::lanes;
+  // Every K x NR panel of B is copied once into the workspace (contiguous, zero-padded at the
+  // ragged edge) and then swept by all row tiles of A: B's rows are one image plane apart, and
+  // reading them in place costs a TLB miss per row.
+  for (Index j = 0; j < N; j += NR) {
+    const Index nc = std::min<Index>(NR, N - j);
+    if (nc == NR) {
+      for (Index k = 0; k < K; ++k)
+        for (int v = 0; v < NV; ++v)
+          B::load_unaligned(Bm + k * ldb + j + v * L).store_unaligned(ws + k * NR + v * L);
+    } else {
+      for (Index k = 0; k < K; ++k) {
+        T* dst = ws + k * NR;
+        const T* src = Bm + k * ldb + j;
+        Index t = 0;
+        for (; t < nc; ++t) dst[t] = src[t];
+        for (; t < NR; ++t) dst[t] = T(0);
+      }
+    }
+    nn_rows<Arch, MR, NV, Act>(M, K, A, lda, ws, NR, C + j, ldc, 0, j, nc, ep);
+  }
+}
+
+}  // namespace detail
+
+/// C[M, N] = epilogue(A[M, K] · B[N, K]ᵀ). Element (i, k) of A is `A[i * lda + k]`, element
+/// (j, k) of B is `B[j * ldb + k]`: a linear layer Y = X · Wᵀ passes the tokens as A and the
+/// weight slice `W + r0 * in_max` (ld = in_max) as B. Reads exactly rows [0, M) x [0, K) of A
+/// and [0, N) x [0, K) of B; writes (and, with `ep.accumulate`, reads) [0, M) x [0, N) of C.
+/// No workspace, no allocation.
+/// @pre M, N, K >= 0; lda, ldb >= K; ldc >= N; C does not overlap A or B.
+template <class Arch = simd::default_arch, class T>
+void gemm_nt(Index M, Index N, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
+             Index ldc, const epilogue<T>& ep = {}) {
+  EVIT_ASSERT(M >= 0 && N >= 0 && K >= 0);
+  EVIT_ASSERT(lda >= K && ldb >= K && ldc >= N);
+  if (M == 0 || N == 0) return;
+  EVIT_ASSERT(C != nullptr && (K == 0 || (A != nullptr && B != nullptr)));
+  detail::dispatch_activation(ep.act, [&](auto tag) {
+    detail::gemm_nt_impl<Arch, decltype(tag)::value>(M, N, K, A, lda, B, ldb, C, ldc, ep);
+  });
+}
+
+/// Workspace (elements of T) that gemm_nn needs for a reduction of length K (one packed K x nn_nr
+/// panel of B).
+template <class Arch = simd::default_arch, class T = float>
+constexpr Index gemm_nn_workspace_size(Index K) {
+  return K * gemm_tiles<T, Arch>::nn_nr;
+}
+
+/// C[M, N] = epilogue(A[M, K] · B[K, N]). Element (i, k) of A is `A[i * lda + k]`, element (k, j)
+/// of B is `B[k * ldb + j]`: a 1x1 convolution on an NCHW image passes the weight slice as A and
+/// the image (ld = H*W) as B. Reads exactly [0, M) x [0, K) of A and [0, K) x [0, N) of B. Each
+/// K x nn_nr panel of B (activations, never weights) is copied into `ws` before use.
+/// @param ws,ws_size workspace of at least gemm_nn_workspace_size<Arch, T>(K) elements.
+/// @pre M, N, K >= 0; lda >= K; ldb, ldc >= N; C does not overlap A, B or ws.
+template <class Arch = simd::default_arch, class T>
+void gemm_nn(Index M, Index N, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
+             Index ldc, const epilogue<T>& ep, T* ws, Index ws_size) {
+  EVIT_ASSERT(M >= 0 && N >= 0 && K >= 0);
+  EVIT_ASSERT(lda >= K && ldb >= N && ldc >= N);
+  if (M == 0 || N == 0) return;
+  EVIT_ASSERT(C != nullptr && (K == 0 || (A != nullptr && B != nullptr)));
+  EVIT_ASSERT((K == 0 || (ws != nullptr && ws_size >= gemm_nn_workspace_size<Arch, T>(K))));
+  (void)ws_size;
+  detail::dispatch_activation(ep.act, [&](auto tag) {
+    detail::gemm_nn_impl<Arch, decltype(tag)::value>(M, N, K, A, lda, B, ldb, C, ldc, ep, ws);
+  });
+}
+
+}  // namespace evit::kernels

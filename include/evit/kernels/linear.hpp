@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+// Sliced linear layers on a row-major [out_max, in_max] supernet weight: the active rows are a
+// block starting at row r0, the active inputs are always the first `in` columns (spec §2).
+// linear_blocks writes several row blocks of one weight into column ranges of one output, which
+// is ElasticViT's qkv (Q, K and V row blocks) without concatenating anything. Built on
+// kernels/gemm.hpp; read kernels/attention.hpp next.
+#pragma once
+
+#include "evit/core/index.hpp"
+#include "evit/kernels/activation.hpp"
+#include "evit/kernels/epilogue.hpp"
+#include "evit/kernels/gemm.hpp"
+#include "evit/simd/arch.hpp"
+
+namespace evit::kernels {
+
+/// y[rows, out] = act(x[rows, in] · W[r0 : r0 + out, 0 : in]ᵀ + bias[r0 : r0 + out])
+/// (plus the old y when `accumulate`).
+/// @param x,ldx    tokens, row-major, ldx >= in.
+/// @param w,ldw    the whole supernet weight (ldw = in_max); rows r0..r0+out-1 and columns
+///                 0..in-1 are read in place.
+/// @param bias     the whole supernet bias (entries r0..r0+out-1 are read), or nullptr.
+/// @param y,ldy    output, row-major, ldy >= out; must not overlap x or w.
+/// No workspace; no allocation.
+/// @code
+///   // fc1 of an ElasticViT MLP: hidden = floor(ratio * C) rows of a [5 Cmax, Cmax] weight
+///   evit::kernels::linear(N, C, hidden, x, C, fc1_w, Cmax, 0, fc1_b, h, hidden,
+///                         evit::kernels::activation::hardswish);
+/// @endcode
+template <class Arch = simd::default_arch, class T>
+void linear(Index rows, Index in, Index out, const T* x, Index ldx, const T* w, Index ldw, Index r0,
+            const T* bias, T* y, Index ldy, activation act = activation::none,
+            bool accumulate = false) {
+  EVIT_ASSERT(rows >= 0 && in >= 0 && out >= 0 && r0 >= 0 && in <= ldw);
+  epilogue<T> ep;
+  ep.col_bias = bias ? bias + r0 : nullptr;
+  ep.act = act;
+  ep.accumulate = accumulate;
+  gemm_nt<Arch>(rows, out, in, x, ldx, w + r0 * ldw, ldw, y, ldy, ep);
+}
+
+/// One row block of a stacked weight, written to a column range of the output.
+struct row_block {
+  Index w_row0 = 0;  ///< first supernet row of the block
+  Index rows = 0;    ///< active rows (= output columns written)
+  Index y_col0 = 0;  ///< first output column
+};
+
+/// For each block b: y[:, b.y_col0 : b.y_col0 + b.rows] = x · W[b.w_row0 : +b.rows, 0 : in]ᵀ
+/// (+ bias[b.w_row0 : +b.rows]). ElasticViT's qkv is three blocks {0, h·dqk, 0},
+/// {Cmax, h·dqk, h·dqk}, {2·Cmax, h·dv, 2·h·dqk} (spec §2.2); the output is never concatenated
+/// from pieces, each block's product lands in its place.
+/// @pre blocks write disjoint column ranges inside [0, ldy).
+template <class Arch = simd::default_arch, class T>
+void linear_blocks(Index rows, Index in, const T* x, Index ldx, const T* w, Index ldw,
+                   const T* bias, const row_block* blocks, Index nblocks, T* y, Index ldy) {
+  EVIT_ASSERT(nblocks >= 0 && (nblocks == 0 || blocks != nullptr));
+  for (Index b = 0; b < nblocks; ++b) {
+    EVIT_ASSERT(blocks[b].y_col0 >= 0 && blocks[b].y_col0 + blocks[b].rows <= ldy);
+    linear<Arch>(rows, in, blocks[b].rows, x, ldx, w, ldw, blocks[b].w_row0, bias,
+                 y + blocks[b].y_col0, ldy);
+  }
+}
+
+}  // namespace evit::kernels

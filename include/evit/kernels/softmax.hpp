@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// Numerically stable softmax over rows, vectorised, in place (attention probabilities).
+#pragma once
+
+#include <cmath>
+#include <limits>
+
+#include <xsimd/xsimd.hpp>
+
+#include "evit/core/index.hpp"
+#include "evit/simd/arch.hpp"
+#include "evit/simd/compat.hpp"
+
+namespace evit::kernels {
+
+namespace detail {
+
+/// Softmax of one row of n >= 1 elements, in place: x <- exp(x - max) / sum.
+template <class Arch, class T>
+inline void softmax_row(T* x, Index n) noexcept {
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  T m = -std::numeric_limits<T>::infinity();
+  const Index nv = n - n % L;
+  Index i = 0;
+  if (n >= L) {
+    B vm = B::load_unaligned(x);
+    for (i = L; i < nv; i += L) vm = xsimd::max(vm, B::load_unaligned(x + i));
+    m = simd::reduce_max(vm);
+  }
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  // A row of -inf (everything masked) stays finite: exp(-inf - 0) = 0, and the sum guard below.
+  if (!(m > -std::numeric_limits<T>::infinity())) m = T(0);
+  B vs(T(0));
+  const B vmax(m);
+  for (i = 0; i < nv; i += L) {
+    const B e = xsimd::exp(B::load_unaligned(x + i) - vmax);
+    e.store_unaligned(x + i);
+    vs = vs + e;
+  }
+  T s = simd::reduce_add(vs);
+  for (; i < n; ++i) {
+    x[i] = std::exp(x[i] - m);
+    s += x[i];
+  }
+  const T inv = s > T(0) ? T(1) / s : T(0);
+  const B vinv(inv);
+  for (i = 0; i < nv; i += L) (B::load_unaligned(x + i) * vinv).store_unaligned(x + i);
+  for (; i < n; ++i) x[i] *= inv;
+}
+
+}  // namespace detail
+
+/// Row-wise softmax, in place, of `rows` rows of `cols` elements `ld` apart: each row becomes
+/// exp(x - max(x)) / sum(exp(x - max(x))). Reads and writes exactly [0, rows) x [0, cols).
+/// @pre rows, cols >= 0; ld >= cols.
+template <class Arch = simd::default_arch, class T>
+void softmax_rows(Index rows, Index cols, T* x, Index ld) {
+  EVIT_ASSERT(rows >= 0 && cols >= 0 && ld >= cols);
+  if (cols == 0) return;
+  for (Index r = 0; r < rows; ++r) detail::softmax_row<Arch>(x + r * ld, cols);
+}
+
+}  // namespace evit::kernels

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MIT
+// kernels/conv.hpp: depthwise convolutions (both strides, cropped kernels, fused BN +
+// activation), the token-grid conv on V, 1x1 and dense convolutions, squeeze-excite and pooling.
+#include <vector>
+
+#include "evit/kernels/conv.hpp"
+#include "evit/kernels/reference.hpp"
+
+#include "kernel_test_util.hpp"
+
+using evit::Index;
+using evit::kernels::activation;
+using evit::kernels::epilogue;
+namespace ref = evit::kernels::reference;
+using evit::test::exact_buffer;
+
+// Sums of at most k² <= 49 (depthwise) or in k² <= 27 (dense) products of values in [-1, 1],
+// then a scale/shift and an activation: 2 (terms + 8) u terms, rounded up to 1e-5 absolute and
+// relative.
+static constexpr double conv_tol = 1e-5;
+
+TEMPLATE_LIST_TEST_CASE("depthwise_conv2d: k x k, stride 1 and 2, cropped supernet kernels",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  EVIT_SKIP_UNAVAILABLE(Arch);
+  constexpr Index L = evit::simd::lanes_v<float, Arch>;
+  const auto kw =
+      GENERATE(std::vector<Index>{3, 3}, std::vector<Index>{3, 5}, std::vector<Index>{5, 5},
+               std::vector<Index>{1, 5}, std::vector<Index>{7, 7});
+  const Index k = kw[0], w_side = kw[1];
+  const Index stride = GENERATE(1, 2);
+  const Index H = GENERATE_COPY(1, 2, 3, 8, L + 1, 2 * L + 3);
+  const Index W = GENERATE_COPY(1, 4, 7, L, 2 * L + 1);
+  const Index C = 3;
+  CAPTURE(Arch::name(), k, w_side, stride, H, W, C);
+  evit::rng g(51);
+  const Index c_max = 5;  // the supernet weight has more channels than the slice reads
+  const Index Ho = evit::kernels::conv_out_size(H, k, stride, k / 2),
+              Wo = evit::kernels::conv_out_size(W, k, stride, k / 2);
+  exact_buffer<float> x(C * H * W, 1), w(c_max * w_side * w_side), y(C * Ho * Wo), scale(c_max),
+      shift(c_max);
+  evit::test::fill_uniform(g, x);
+  evit::test::fill_uniform(g, w);
+  evit::test::fill_uniform(g, scale, 0.5, 1.5);
+  evit::test::fill_uniform(g, shift);
+  const auto ep = epilogue<float>{}
+                      .with_row_scale(scale.data())
+                      .with_row_bias(shift.data())
+                      .with_activation(activation::hardswish);
+  const Index wsn = evit::kernels::depthwise_conv2d_workspace_size<Arch, float>(H, W, k, stride);
+  exact_buffer<float> ws(wsn);
+  evit::kernels::depthwise_conv2d<Arch>(C, H, W, x.data(), k, stride, w.data(), w_side, y.data(),
+                                        ep, ws.data(), wsn);
+  std::vector<double> expect(C * Ho * Wo);
+  ref::depthwise_conv2d(C, H, W, x.data(), k, stride, w.data(), w_side, expect.data(), ep);
+  evit::test::check_close("depthwise_conv2d", C * Ho, Wo, y.data(), Wo, expect.data(), Wo, conv_tol,
+                          conv_tol);
+}
+
+TEST_CASE("depthwise_conv2d: k = 3 of a 5x5 kernel is the centre crop [1:4, 1:4]",
+          "[kernels][conv]") {
+  // One channel, an impulse at the centre of a 5x5 image: the output is the flipped kernel, so
+  // it shows exactly which 3x3 taps were used.
+  std::vector<float> w(25), x(25, 0.f), y(25);
+  for (Index i = 0; i < 25; ++i) w[i] = float(i);
+  x[12] = 1.f;
+  std::vector<float> ws(evit::kernels::depthwise_conv2d_workspace_size<>(5, 5, 3, 1));
+  evit::kernels::depthwise_conv2d(1, 5, 5, x.data(), 3, 1, w.data(), 5, y.data(), epilogue<float>{},
+                                  ws.data(), Index(ws.size()));
+  for (Index dy = -1; dy <= 1; ++dy)
+    for (Index dx = -1; dx <= 1; ++dx) {
+      CAPTURE(dy, dx);
+      // y(2 + dy, 2 + dx) = w[1 - dy + 1][1 - dx + 1] of the 5x5 kernel: taps (1..3, 1..3).
+      CHECK(y[(2 + dy) * 5 + 2 + dx] == w[(2 - dy) * 5 + (2 - dx)]);
+    }
+}
+
+TEMPLATE_LIST_TEST_CASE("depthwise_conv3x3_tokens: channels-last 3x3 over the token grid",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  EVIT_SKIP_UNAVAILABLE(Arch);
+  constexpr Index L = evit::simd::lanes_v<float, Arch>;
+  const Index side = GENERATE(1, 2, 3, 5);
+  const Index C = GENERATE_COPY(1, L - 1, L + 1, 32);
+  const Index ldx = C + 3, ldy = C + 1;
+  CAPTURE(Arch::name(), side, C, ldx, ldy);
+  evit::rng g(52);
+  const Index N = side * side;
+  exact_buffer<float> x(evit::test::view_size(N, C, ldx)), w(C * 9),
+      y(evit::test::view_size(N, C, ldy)),
+      ws(evit::kernels::depthwise_conv3x3_tokens_workspace_size(C));
+  evit::test::fill_uniform(g, x);
+  evit::test::fill_uniform(g, w);
+  evit::kernels::depthwise_conv3x3_tokens<Arch>(side, C, x.data(), ldx, w.data(), y.data(), ldy,
+                                                ws.data(), ws.size());
+  std::vector<double> expect(N * C);
+  ref::depthwise_conv3x3_tokens(side, C, x.data(), ldx, w.data(), expect.data(), C);
+  evit::test::check_close("depthwise_conv3x3_tokens", N, C, y.data(), ldy, expect.data(), C,
+                          conv_tol, conv_tol);
+}
+
+TEMPLATE_LIST_TEST_CASE("conv2d: the 3x3 stride-2 first conv from 3 channels, sliced filters",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  EVIT_SKIP_UNAVAILABLE(Arch);
+  const Index R = GENERATE(1, 2, 7, 16, 17);
+  const Index out = GENERATE(1, 16, 24);
+  CAPTURE(Arch::name(), R, out);
+  evit::rng g(53);
+  const Index out_max = 24, in = 3, k = 3;
+  const Index Ro = evit::kernels::conv_out_size(R, k, 2, 1);
+  exact_buffer<float> x(in * R * R), w(out_max * in * k * k), y(out * Ro * Ro), scale(out_max),
+      shift(out_max);
+  evit::test::fill_uniform(g, x);
+  evit::test::fill_uniform(g, w);
+  evit::test::fill_uniform(g, scale, 0.5, 1.5);
+  evit::test::fill_uniform(g, shift);
+  const auto ep = epilogue<float>{}
+                      .with_row_scale(scale.data())
+                      .with_row_bias(shift.data())
+                      .with_activation(activation::hardswish);
+  const Index wsn = evit::kernels::conv2d_workspace_size<Arch, float>(in, R, R, k, 2, 1);
+  exact_buffer<float> ws(wsn);
+  evit::kernels::conv2d<Arch>(out, in, R, R, x.data(), k, 2, 1, w.data(), in * k * k, y.data(), ep,
+                              ws.data(), wsn);
+  std::vector<double> expect(out * Ro * Ro);
+  ref::conv2d(out, in, R, R, x.data(), k, 2, 1, w.data(), in * k * k, expect.data(), ep);
+  evit::test::check_close("conv2d", out, Ro * Ro, y.data(), Ro * Ro, expect.data(), Ro * Ro,
+                          conv_tol, conv_tol);
+}
+
+TEMPLATE_LIST_TEST_CASE("pointwise_conv: 1x1 slice of [out_max, in_max] with BN and residual",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  EVIT_SKIP_UNAVAILABLE(Arch);
+  constexpr Index L = evit::simd::lanes_v<float, Arch>;
+  const Index out = GENERATE(1, 7, 24);
+  const Index in = GENERATE(1, 16, 33);
+  const Index HW = GENERATE_COPY(1, 4, 2 * L + 1, 49);
+  CAPTURE(Arch::name(), out, in, HW);
+  evit::rng g(54);
+  const Index out_max = 24, in_max = 40;
+  exact_buffer<float> w(out_max * in_max), x(in * HW), y(out * HW), scale(out_max), shift(out_max);
+  for (auto* b : {&w, &x, &y, &shift}) evit::test::fill_uniform(g, *b);
+  evit::test::fill_uniform(g, scale, 0.5, 1.5);
+  std::vector<float> old(y.data(), y.data() + y.size());
+  const auto ep =
+      epilogue<float>{}.with_row_scale(scale.data()).with_row_bias(shift.data()).with_accumulate();
+  const Index wsn = evit::kernels::pointwise_conv_workspace_size<Arch, float>(in);
+  exact_buffer<float> ws(wsn);
+  evit::kernels::pointwise_conv<Arch>(out, in, HW, w.data(), in_max, x.data(), y.data(), ep,
+                                      ws.data(), wsn);
+  std::vector<double> expect(out * HW);
+  ref::gemm_nn(out, HW, in, w.data(), in_max, x.data(), HW, expect.data(), HW, ep, old.data(), HW);
+  // Products of length in <= 33 of O(1) values: 2 (in + 8) u in <= 1e-5.
+  evit::test::check_close("pointwise_conv", out, HW, y.data(), HW, expect.data(), HW, conv_tol,
+                          conv_tol);
+}
+
+TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoid, in place",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  EVIT_SKIP_UNAVAILABLE(Arch);
+  const Index inner = GENERATE(4, 18, 96);
+  const Index HW = GENERATE(1, 9, 49);
+  const Index reduced = inner / 4;
+  CAPTURE(Arch::name(), inner, reduced, HW);
+  evit::rng g(55);
+  const Index inner_max = 144, reduced_max = inner_max / 4;
+  exact_buffer<float> w1(reduced_max * inner_max), b1(reduced_max), w2(inner_max * reduced_max),
+      b2(inner_max), x(inner * HW),
+      ws(evit::kernels::squeeze_excite_workspace_size(inner, reduced));
+  for (auto* b : {&w1, &b1, &w2, &b2}) evit::test::fill_uniform(g, *b);
+  evit::test::fill_uniform(g, x, -2.0, 2.0);
+  const evit::kernels::squeeze_excite_weights<float> se{w1.data(), inner_max,   b1.data(),
+                                                        w2.data(), reduced_max, b2.data()};
+  std::vector<double> expect(inner * HW);
+  ref::squeeze_excite(inner, reduced, HW, x.data(), se, expect.data());
+  evit::kernels::squeeze_excite<Arch>(inner, reduced, HW, x.data(), se, ws.data(), ws.size());
+  evit::test::check_close("squeeze_excite", inner, HW, x.data(), HW, expect.data(), HW, conv_tol,
+                          conv_tol);
+}
+
+TEMPLATE_LIST_TEST_CASE("avg_pool_2x2: PyTorch's padding-1-on-odd rule, zeros counted",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  EVIT_SKIP_UNAVAILABLE(Arch);
+  const Index H = GENERATE(1, 2, 3, 7, 8);
+  const Index W = GENERATE(1, 5, 6);
+  CAPTURE(Arch::name(), H, W);
+  evit::rng g(56);
+  const Index C = 3, Ho = evit::kernels::avg_pool_2x2_out_size(H),
+              Wo = evit::kernels::avg_pool_2x2_out_size(W);
+  exact_buffer<float> x(C * H * W), y(C * Ho * Wo);
+  evit::test::fill_uniform(g, x);
+  evit::kernels::avg_pool_2x2<Arch>(C, H, W, x.data(), y.data());
+  std::vector<double> expect(C * Ho * Wo);
+  ref::avg_pool_2x2(C, H, W, x.data(), expect.data());
+  evit::test::check_close("avg_pool_2x2", C * Ho, Wo, y.data(), Wo, expect.data(), Wo, 1e-6);
+  if (H == 3 && W == 5) {  // hand-checked corner: window {pad, pad, pad, x[0,0]} / 4
+    CHECK(y[0] == x[0] * 0.25f);
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("global_avg_pool and mean_rows: means of planes and of token rows",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  EVIT_SKIP_UNAVAILABLE(Arch);
+  constexpr Index L = evit::simd::lanes_v<float, Arch>;
+  const Index n = GENERATE_COPY(1, L - 1, L + 1, 49);
+  const Index C = GENERATE_COPY(1, L + 3);
+  CAPTURE(Arch::name(), n, C);
+  evit::rng g(57);
+  exact_buffer<float> x(C * n), out(C);
+  evit::test::fill_uniform(g, x);
+  std::vector<double> expect(C, 0.0);
+  for (Index c = 0; c < C; ++c) {
+    for (Index p = 0; p < n; ++p) expect[c] += x[c * n + p];
+    expect[c] /= double(n);
+  }
+  evit::kernels::global_avg_pool<Arch>(C, n, x.data(), out.data());
+  evit::test::check_close("global_avg_pool", 1, C, out.data(), C, expect.data(), C, 1e-6);
+  // The same numbers as n rows of C channels.
+  exact_buffer<float> xt(n * C);
+  for (Index c = 0; c < C; ++c)
+    for (Index p = 0; p < n; ++p) xt[p * C + c] = x[c * n + p];
+  evit::kernels::mean_rows<Arch>(n, C, xt.data(), C, out.data());
+  evit::test::check_close("mean_rows", 1, C, out.data(), C, expect.data(), C, 1e-6);
+}

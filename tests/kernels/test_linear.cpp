@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+// kernels/linear.hpp: sliced linear layers read the supernet weight in place, give the same bits
+// as the same op on a packed copy of the slice, and match the double reference for many slices
+// of one weight; linear_blocks assembles ElasticViT's qkv without concatenation.
+#include <vector>
+
+#include "evit/kernels/linear.hpp"
+#include "evit/kernels/reference.hpp"
+
+#include "kernel_test_util.hpp"
+
+using evit::Index;
+using evit::kernels::activation;
+namespace ref = evit::kernels::reference;
+using evit::test::exact_buffer;
+
+namespace {
+// Dot products of length `in` with |x|, |w| <= 1 plus a bias: the error bound 2 (in + 8) u
+// sum|x w| of test_gemm.cpp, bounded here by sum|x w| <= in (+1 for the bias).
+double linear_tol(Index in) {
+  return 2.0 * double(in + 8) * evit::test::unit_roundoff<float>() * double(in + 1);
+}
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("linear: several slices of one supernet weight match the reference",
+                        "[kernels][linear]", evit::test::archs) {
+  using Arch = TestType;
+  EVIT_SKIP_UNAVAILABLE(Arch);
+  constexpr Index L = evit::simd::lanes_v<float, Arch>;
+  const Index out_max = 3 * L + 5, in_max = 2 * L + 7;
+  evit::rng g(31);
+  // The supernet weight and bias: exact size, so a slice reading past row out_max - 1 or
+  // column in_max - 1 of the last row is an ASan error.
+  exact_buffer<float> w(out_max * in_max), b(out_max);
+  evit::test::fill_uniform(g, w);
+  evit::test::fill_uniform(g, b);
+  const Index rows = GENERATE(1, 4, 9);
+  // (r0, out, in): active = max, active = 1, the last row only, odd sizes, just below/above L.
+  const auto sl = GENERATE_COPY(
+      std::vector<Index>{0, out_max, in_max}, std::vector<Index>{0, 1, 1},
+      std::vector<Index>{out_max - 1, 1, in_max}, std::vector<Index>{3, L - 1, L + 1},
+      std::vector<Index>{L, L + 1, L - 1}, std::vector<Index>{1, 2 * L + 3, in_max - 2});
+  const Index r0 = sl[0], out = sl[1], in = sl[2];
+  const activation act = GENERATE(activation::none, activation::hardswish);
+  const Index ldx = evit::test::next_prime(in), ldy = evit::test::next_prime(out + 1);
+  CAPTURE(Arch::name(), rows, r0, out, in, out_max, in_max, ldx, ldy);
+  exact_buffer<float> x(evit::test::view_size(rows, in, ldx), 1),
+      y(evit::test::view_size(rows, out, ldy));
+  evit::test::fill_uniform(g, x);
+  evit::kernels::linear<Arch>(rows, in, out, x.data(), ldx, w.data(), in_max, r0, b.data(),
+                              y.data(), ldy, act);
+  std::vector<double> expect(rows * out);
+  ref::linear(rows, in, out, x.data(), ldx, w.data(), in_max, r0, b.data(), expect.data(), out,
+              act);
+  evit::test::check_close("linear", rows, out, y.data(), ldy, expect.data(), out, linear_tol(in));
+
+  // Same op on a packed contiguous copy of the slice: bit-identical, i.e. slicing changes
+  // nothing but where the weights are read from.
+  std::vector<float> packed(out * in), pb(b.data() + r0, b.data() + r0 + out);
+  for (Index o = 0; o < out; ++o)
+    for (Index k = 0; k < in; ++k) packed[o * in + k] = w[(r0 + o) * in_max + k];
+  exact_buffer<float> y2(evit::test::view_size(rows, out, ldy));
+  evit::kernels::linear<Arch>(rows, in, out, x.data(), ldx, packed.data(), in, 0, pb.data(),
+                              y2.data(), ldy, act);
+  for (Index r = 0; r < rows; ++r)
+    for (Index o = 0; o < out; ++o) {
+      CAPTURE(r, o);
+      REQUIRE(y2[r * ldy + o] == y[r * ldy + o]);
+    }
+}
+
+TEMPLATE_LIST_TEST_CASE("linear: accumulate adds into the output (residual)", "[kernels][linear]",
+                        evit::test::archs) {
+  using Arch = TestType;
+  EVIT_SKIP_UNAVAILABLE(Arch);
+  evit::rng g(32);
+  const Index rows = 7, in = 19, out = 23;
+  exact_buffer<float> w(out * in), x(rows * in), y(rows * out);
+  evit::test::fill_uniform(g, w);
+  evit::test::fill_uniform(g, x);
+  evit::test::fill_uniform(g, y);
+  std::vector<double> expect(rows * out);
+  ref::linear(rows, in, out, x.data(), in, w.data(), in, 0, (const float*)nullptr, expect.data(),
+              out);
+  for (Index i = 0; i < rows * out; ++i) expect[i] += y[i];
+  evit::kernels::linear<Arch>(rows, in, out, x.data(), in, w.data(), in, 0, (const float*)nullptr,
+                              y.data(), out, activation::none, true);
+  evit::test::check_close("linear accumulate", rows, out, y.data(), out, expect.data(), out,
+                          linear_tol(in) + 4e-7);
+}
+
+TEMPLATE_LIST_TEST_CASE("linear_blocks: ElasticViT qkv rows land in their column ranges",
+                        "[kernels][linear]", evit::test::archs) {
+  using Arch = TestType;
+  EVIT_SKIP_UNAVAILABLE(Arch);
+  evit::rng g(33);
+  // Supernet: Cmax = 48 (qkv weight [6 Cmax, Cmax]); subnet C = 32, h = 2, dqk = 16, dv = 32.
+  const Index c_max = 48, C = 32, h = 2, dqk = 16, dv = 32, N = 5;
+  exact_buffer<float> w(6 * c_max * c_max), b(6 * c_max), x(N * C);
+  evit::test::fill_uniform(g, w);
+  evit::test::fill_uniform(g, b);
+  evit::test::fill_uniform(g, x);
+  const Index S = h * (2 * dqk + dv);
+  const evit::kernels::row_block blocks[3] = {
+      {0, h * dqk, 0}, {c_max, h * dqk, h * dqk}, {2 * c_max, h * dv, 2 * h * dqk}};
+  exact_buffer<float> y(N * S);
+  evit::kernels::linear_blocks<Arch>(N, C, x.data(), C, w.data(), c_max, b.data(), blocks, 3,
+                                     y.data(), S);
+  // Reference: the concatenated W' of spec §2.2, row by row.
+  std::vector<double> expect(N * S);
+  for (Index j = 0; j < S; ++j) {
+    const Index r = j < h * dqk       ? j
+                    : j < 2 * h * dqk ? c_max + (j - h * dqk)
+                                      : 2 * c_max + (j - 2 * h * dqk);
+    std::vector<double> col(N);
+    ref::linear(N, C, 1, x.data(), C, w.data(), c_max, r, b.data(), col.data(), 1);
+    for (Index n = 0; n < N; ++n) expect[n * S + j] = col[n];
+  }
+  evit::test::check_close("qkv blocks", N, S, y.data(), S, expect.data(), S, linear_tol(C));
+}
