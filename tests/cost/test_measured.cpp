@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Measured latency, this machine's block table and peak memory (on the mini space's random
-// supernet, so that the tests stay fast).
+// Measured latency, this machine's block table and peak memory. The tests that run forwards use
+// a micro ElasticViT-family space (a few channels at 32x32), so that they stay fast under the
+// sanitizers too.
 #include <cstdio>
 #include <set>
 #include <string>
@@ -16,11 +17,31 @@
 #include "catch.hpp"
 
 namespace ev = evit::elasticvit;
-using mini = ev::mini_space;
 
 namespace {
-const ev::supernet<mini>& net() {
-  static const ev::supernet<mini> n = ev::supernet<mini>::random(3);
+struct micro_name {
+  static constexpr const char* name = "elasticvit-micro";
+};
+using micro = evit::search_space<
+    evit::space_name<micro_name>, evit::resolution<32, 48>,  //
+    ev::first_conv<evit::width<8, 16>>,                      //
+    ev::stem<evit::width<8, 16>, evit::depth<1, 2>, evit::kernel<3, 5>>,
+    evit::conv_stage<evit::width<16, 24>, evit::depth<1, 2>, evit::expansion<2, 3>,
+                     evit::kernel<3, 5>, evit::stride<2>>,
+    evit::conv_stage<evit::width<24, 32>, evit::depth<1, 2>, evit::expansion<2, 3>, evit::kernel<3>,
+                     evit::stride<2>, evit::squeeze_excite<true>>,
+    evit::transformer_stage<evit::width<32, 48>, evit::depth<1, 2>, evit::mlp_ratio<2, 3>,
+                            evit::v_scale<2, 3>, evit::qk_scale<1>, evit::head_dim<16>,
+                            evit::stride<2>>,
+    evit::transformer_stage<evit::width<48, 64>, evit::depth<1, 2>, evit::mlp_ratio<2, 3>,
+                            evit::v_scale<2, 3>, evit::qk_scale<1>, evit::head_dim<16>,
+                            evit::stride<1>>,
+    evit::rules<evit::same_width<0, 1>, evit::non_decreasing_width, evit::blockwise>,
+    evit::num_classes<10>, evit::head_hidden<64>, evit::head_expand<6>>;
+using mini = ev::mini_space;
+
+const ev::supernet<micro>& net() {
+  static const ev::supernet<micro> n = ev::supernet<micro>::random(3);
   return n;
 }
 }  // namespace
@@ -46,7 +67,7 @@ TEST_CASE("measured_latency: median with an interval, cached, bounded repeats", 
   evit::cost::measured_latency lat(net(), evit::cost::timing().warmup(1).repeats(3, 9).target(1e9));
   STATIC_REQUIRE(decltype(lat)::sequential);
   STATIC_REQUIRE(!decltype(lat)::monotone);
-  const evit::arch a = mini::max_arch();
+  const evit::arch a = micro::max_arch();
   const auto s = lat.measure(a);
   CHECK(s.median_ms > 0);
   CHECK(s.lo_ms <= s.median_ms);
@@ -57,11 +78,11 @@ TEST_CASE("measured_latency: median with an interval, cached, bounded repeats", 
   CHECK(lat.measure_again(a).repeats == 3);
   CHECK(lat.size() == 1);
   // An unreachable target stops at the maximum.
-  evit::cost::measured_latency strict(net(),
-                                      evit::cost::timing().warmup(0).repeats(3, 6).target(1e-12));
-  CHECK(strict.measure(mini::min_arch()).repeats == 6);
+  evit::cost::measured_latency strict(
+      net(), evit::cost::timing().warmup(0).repeats(3, 6).target(1e-12).max_seconds(600));
+  CHECK(strict.measure(micro::min_arch()).repeats == 6);
   evit::arch bad = a;
-  bad.set_width(7, 48);
+  bad.set_width(5, 80);
   CHECK_THROWS_AS(lat(bad), evit::invalid_arch);
   CHECK_THROWS_AS(evit::cost::measured_latency(net(), evit::cost::timing().repeats(5, 2)),
                   evit::invalid_argument);
@@ -71,7 +92,8 @@ TEST_CASE("measured_latency: median with an interval, cached, bounded repeats", 
 }
 
 TEST_CASE("all_blocks: every block of every subnet, once", "[cost][lut]") {
-  for (const evit::space_descriptor* d : {&mini::descriptor(), &ev::official_space::descriptor()}) {
+  for (const evit::space_descriptor* d :
+       {&micro::descriptor(), &mini::descriptor(), &ev::official_space::descriptor()}) {
     std::set<std::string> keys;
     for (const auto& b : evit::cost::all_blocks(*d)) REQUIRE(keys.insert(b.key()).second);
     evit::rng g(1);
@@ -88,14 +110,14 @@ TEST_CASE("all_blocks: every block of every subnet, once", "[cost][lut]") {
 }
 
 TEST_CASE("block_profiler: profiles each block once, sums them, saves the table", "[cost][lut]") {
-  auto prof = std::make_shared<evit::cost::block_profiler<mini>>(
+  auto prof = std::make_shared<evit::cost::block_profiler<micro>>(
       net(), evit::cost::timing().warmup(1).repeats(3).max_seconds(0.2), "test-machine");
-  const evit::cost::local_latency<mini> lat(prof);
+  const evit::cost::local_latency<micro> lat(prof);
   STATIC_REQUIRE(decltype(lat)::sequential);
-  const evit::arch a = mini::max_arch();
+  const evit::arch a = micro::max_arch();
   const double p = lat(a);
   CHECK(p > 0);
-  const auto blocks = evit::cost::lut_blocks(mini::descriptor(), a);
+  const auto blocks = evit::cost::lut_blocks(micro::descriptor(), a);
   std::set<std::string> distinct;
   double sum = 0;
   for (const auto& b : blocks) {
@@ -112,8 +134,8 @@ TEST_CASE("block_profiler: profiles each block once, sums them, saves the table"
   prof->table().save(path);
   const auto back = evit::cost::latency_table::load(path, "test-machine");
   std::remove(path.c_str());
-  CHECK(back.predict(mini::descriptor(), a) == p);
-  evit::cost::block_profiler<mini> other(net());
+  CHECK(back.predict(micro::descriptor(), a) == p);
+  evit::cost::block_profiler<micro> other(net());
   other.merge(back);
   CHECK(other.predict(a) == p);
   CHECK(other.profiled() == 0);
@@ -122,23 +144,23 @@ TEST_CASE("block_profiler: profiles each block once, sums them, saves the table"
   evit::cost::measured_latency whole(net(), evit::cost::timing().repeats(5));
   const double m = whole(a);
   CAPTURE(p, m);
-  CHECK(p > 0.2 * m);
-  CHECK(p < 5 * m);
+  CHECK(p > 0.1 * m);
+  CHECK(p < 10 * m);
 }
 
 TEST_CASE("block_profiler: profile_all covers the space", "[cost][lut]") {
-  evit::cost::block_profiler<mini> prof(net(), evit::cost::timing().warmup(0).repeats(1));
+  evit::cost::block_profiler<micro> prof(net(), evit::cost::timing().warmup(0).repeats(1));
   std::size_t calls = 0, total = 0;
   const std::size_t fresh = prof.profile_all([&](std::size_t, std::size_t n) {
     ++calls;
     total = n;
   });
-  CHECK(fresh == evit::cost::all_blocks(mini::descriptor()).size());
+  CHECK(fresh == evit::cost::all_blocks(micro::descriptor()).size());
   CHECK(calls == total);
   CHECK(prof.table().size() == fresh);
   evit::rng g(2);
   for (int i = 0; i < 50; ++i)
-    CHECK(prof.table().missing(mini::descriptor(), mini::sample(g)).empty());
+    CHECK(prof.table().missing(micro::descriptor(), micro::sample(g)).empty());
   CHECK(prof.profile_all() == 0);
 }
 

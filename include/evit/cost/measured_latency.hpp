@@ -20,6 +20,11 @@
 #include <utility>
 #include <vector>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <time.h>
+#define EVIT_DETAIL_HAS_THREAD_CPUTIME 1
+#endif
+
 #include "evit/core/error.hpp"
 #include "evit/core/executor.hpp"
 #include "evit/core/rng.hpp"
@@ -29,7 +34,15 @@
 namespace evit {
 namespace cost {
 
-/// How to time: threads, batch, warm-up, repeats, and the precision to aim for.
+/// Which clock times a run.
+enum class clock_kind {
+  automatic,   ///< thread_cpu for one thread, wall for several (the default)
+  thread_cpu,  ///< CPU time of the calling thread: excludes the time the OS gives other
+               ///< processes (a shared, loaded machine), includes memory stalls
+  wall,        ///< elapsed time (std::chrono::steady_clock)
+};
+
+/// How to time: threads, batch, warm-up, repeats, the precision to aim for, the clock.
 /// @code
 ///   auto t = evit::cost::timing().threads(1).warmup(2).repeats(5, 50).target(0.02);
 /// @endcode
@@ -68,6 +81,12 @@ class timing {
     max_seconds_ = s;
     return *this;
   }
+  /// The clock (default automatic: the calling thread's CPU time when the forward runs on one
+  /// thread, so that time slices lost to other processes are not counted; wall time otherwise).
+  timing& clock(clock_kind k) {
+    clock_ = k;
+    return *this;
+  }
   /// Seed of the random input images (default 1).
   timing& seed(std::uint64_t s) {
     seed_ = s;
@@ -82,6 +101,11 @@ class timing {
   double target() const { return target_; }
   double max_seconds() const { return max_seconds_; }
   std::uint64_t seed() const { return seed_; }
+  /// The clock in effect (automatic resolved).
+  clock_kind clock() const {
+    if (clock_ != clock_kind::automatic) return clock_;
+    return threads_ == 1 ? clock_kind::thread_cpu : clock_kind::wall;
+  }
 
   void check() const {
     if (threads_ < 1 || batch_ < 1 || warmup_ < 0 || min_repeats_ < 1 ||
@@ -95,6 +119,7 @@ class timing {
   int threads_ = 1, batch_ = 1, warmup_ = 2, min_repeats_ = 7, max_repeats_ = 60;
   double target_ = 0.02, max_seconds_ = 2.0;
   std::uint64_t seed_ = 1;
+  clock_kind clock_ = clock_kind::automatic;
 };
 
 /// A latency measurement.
@@ -130,6 +155,22 @@ inline latency_stats summarize(std::vector<double> ms) {
 
 namespace detail {
 
+/// Milliseconds on clock `k` (thread CPU time falls back to wall time where POSIX lacks it).
+inline double now_ms(clock_kind k) {
+#ifdef EVIT_DETAIL_HAS_THREAD_CPUTIME
+  if (k == clock_kind::thread_cpu) {
+    timespec ts{};
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+      return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+  }
+#else
+  (void)k;
+#endif
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 /// Times fn() after `warmup` untimed calls until the median's interval meets the target.
 /// `prepare()` runs before each call, untimed.
 template <class Prepare, class Fn>
@@ -145,9 +186,9 @@ latency_stats time_adaptively(const timing& t, Prepare&& prepare, Fn&& fn) {
   latency_stats s;
   for (;;) {
     prepare();
-    const auto t0 = clock::now();
+    const double t0 = now_ms(t.clock());
     fn();
-    ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+    ms.push_back(now_ms(t.clock()) - t0);
     const int n = static_cast<int>(ms.size());
     if (n < t.min_repeats()) continue;
     s = summarize(ms);
