@@ -87,4 +87,9 @@ TEST_CASE("workspace: 64-byte aligned, grows only when asked", "[nn][workspace]"
   ws.reserve(1000);
   CHECK(ws.size() == 1000);
   CHECK(reinterpret_cast<std::uintptr_t>(ws.data()) % 64 == 0);
+  // Supernet-sized buffers are huge-page aligned (and advised to use huge pages on Linux).
+  ws.reserve(3 << 20);
+  CHECK(reinterpret_cast<std::uintptr_t>(ws.data()) % (2u << 20) == 0);
+  ws.data()[ws.size() - 1] = 1.0f;
+  CHECK(ws.data()[ws.size() - 1] == 1.0f);
 }

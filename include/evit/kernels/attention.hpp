@@ -163,8 +163,9 @@ constexpr Index attention_workspace_size(const attention_config& cfg, bool with_
   using detail::round_up64;
   return round_up64<T>(N * cfg.qkv_width()) + (with_v_conv ? round_up64<T>(N * hdv) : 0) +
          round_up64<T>(cfg.qk_dim * N) + round_up64<T>(N * N) + round_up64<T>(N * hdv) +
-         round_up64<T>(std::max(gemm_nn_workspace_size<Arch, T>(std::max(N, cfg.qk_dim)),
-                                depthwise_conv3x3_tokens_workspace_size(cfg.v_dim)));
+         round_up64<T>(std::max({gemm_nn_workspace_size<Arch, T>(std::max(N, cfg.qk_dim)),
+                                 depthwise_conv3x3_tokens_workspace_size(cfg.v_dim),
+                                 (2 * cfg.side - 1) * (2 * cfg.side - 1)}));
 }
 
 /// Multi-head self-attention of `batch` samples of cfg.tokens tokens each:
@@ -196,8 +197,9 @@ void attention(Index batch, const attention_config& cfg, const attention_weights
   T* sc = kt + round_up64<T>(dqk * N);                   // one head's logits [N, N]
   T* o = sc + round_up64<T>(N * N);                      // head outputs [N, h dv]
   T* aux = o + round_up64<T>(N * hdv);
-  const Index aux_size = round_up64<T>(std::max(gemm_nn_workspace_size<Arch, T>(std::max(N, dqk)),
-                                                depthwise_conv3x3_tokens_workspace_size(dv)));
+  const Index aux_size = round_up64<T>(std::max({gemm_nn_workspace_size<Arch, T>(std::max(N, dqk)),
+                                                 depthwise_conv3x3_tokens_workspace_size(dv),
+                                                 (2 * cfg.side - 1) * (2 * cfg.side - 1)}));
   const T scale = T(1.0 / std::sqrt(double(dqk)));
   const row_block blocks[3] = {
       {w.q_row0, h * dqk, 0}, {w.k_row0, h * dqk, h * dqk}, {w.v_row0, hdv, 2 * h * dqk}};
@@ -232,17 +234,22 @@ void attention(Index batch, const attention_config& cfg, const attention_weights
                     aux, aux_size);
       lap(&attention_profile::scores);
       if (w.rel_bias) {
-        // B_i[p, q] = table[(y1 - y2 + R - 1) (2R - 1) + (x1 - x2 + R - 1), i]; along a key row
-        // y2 the index falls by one per step in x2.
-        const T* tab = w.rel_bias + i;
-        const Index hm = w.rel_heads_max;
+        // B_i[p, q] = table[(y1 - y2 + R - 1) (2R - 1) + (x1 - x2 + R - 1), i]. Only offsets
+        // |y1 - y2|, |x1 - x2| < side occur: gather them once, flipped, into a contiguous
+        // (2 side - 1)² grid g[(y2 - y1 + side - 1) (2 side - 1) + (x2 - x1 + side - 1)], so that
+        // each key row of the logits adds a contiguous run of g.
+        const Index gs = 2 * side - 1, hm = w.rel_heads_max;
+        for (Index a = 0; a < gs; ++a)
+          for (Index c = 0; c < gs; ++c)
+            aux[a * gs + c] =
+                w.rel_bias[((side - 1 - a + R - 1) * rel_w + (side - 1 - c + R - 1)) * hm + i];
         for (Index y1 = 0; y1 < side; ++y1)
           for (Index x1 = 0; x1 < side; ++x1) {
             T* row = sc + (y1 * side + x1) * N;
             for (Index y2 = 0; y2 < side; ++y2) {
-              const T* base = tab + ((y1 - y2 + R - 1) * rel_w + (x1 + R - 1)) * hm;
+              const T* g = aux + (y2 - y1 + side - 1) * gs + (side - 1 - x1);
               T* dst = row + y2 * side;
-              for (Index x2 = 0; x2 < side; ++x2) dst[x2] += base[-x2 * hm];
+              for (Index x2 = 0; x2 < side; ++x2) dst[x2] += g[x2];
             }
           }
       }

@@ -38,15 +38,23 @@ template <class Arch, class T>
 inline void sums(const T* x, Index n, T shift, double& s1, double& s2) noexcept {
   using B = xsimd::batch<T, Arch>;
   constexpr Index L = simd::lanes_v<T, Arch>;
-  B a1(T(0)), a2(T(0));
+  B a1(T(0)), a2(T(0)), b1(T(0)), b2(T(0));  // two chains each: add latency, not throughput
   const B vs(shift);
   Index i = 0;
-  for (; i < n - n % L; i += L) {
+  for (; i < n - n % (2 * L); i += 2 * L) {
+    const B d = B::load_unaligned(x + i) - vs, e = B::load_unaligned(x + i + L) - vs;
+    a1 = a1 + d;
+    a2 = xsimd::fma(d, d, a2);
+    b1 = b1 + e;
+    b2 = xsimd::fma(e, e, b2);
+  }
+  if (i < n - n % L) {
     const B d = B::load_unaligned(x + i) - vs;
     a1 = a1 + d;
     a2 = xsimd::fma(d, d, a2);
+    i += L;
   }
-  double t1 = simd::reduce_add(a1), t2 = simd::reduce_add(a2);
+  double t1 = simd::reduce_add(a1 + b1), t2 = simd::reduce_add(a2 + b2);
   for (; i < n; ++i) {
     const double d = double(x[i]) - double(shift);
     t1 += d;
@@ -81,8 +89,8 @@ inline void normalize_row(const T* x, Index n, T mean, T rstd, const T* gamma, c
 }  // namespace detail
 
 /// Per-token LayerNorm: for each row, y = (x - mean) / sqrt(var + eps) * gamma[:C] + beta[:C],
-/// mean and (biased) variance over the row's C elements. Statistics are two-pass (mean first,
-/// then squared deviations) with float vector accumulators reduced in double.
+/// mean and (biased) variance over the row's C elements. Statistics take one pass of float
+/// vector accumulators (shifted by the row's first element), reduced in double.
 /// @pre rows, C >= 0; ldx, ldy >= C; y may equal x (in place) but not overlap it otherwise.
 template <class Arch = simd::default_arch, class T>
 void layer_norm_rows(Index rows, Index C, const T* x, Index ldx, const T* gamma, const T* beta,
@@ -91,12 +99,13 @@ void layer_norm_rows(Index rows, Index C, const T* x, Index ldx, const T* gamma,
   if (C == 0) return;
   for (Index r = 0; r < rows; ++r) {
     const T* xr = x + r * ldx;
-    double s1 = 0, s2 = 0;
-    detail::sums<Arch>(xr, C, T(0), s1, s2);
-    const T mean = T(s1 / double(C));
+    // One pass: sums of d = x - x[0] and d²; shifting by a sample of the data keeps the
+    // variance formula free of catastrophic cancellation when |mean| >> std.
     double d1 = 0, d2 = 0;
-    detail::sums<Arch>(xr, C, mean, d1, d2);
-    const double var = d2 / double(C) - (d1 / double(C)) * (d1 / double(C));
+    detail::sums<Arch>(xr, C, xr[0], d1, d2);
+    const double dm = d1 / double(C);
+    const T mean = T(double(xr[0]) + dm);
+    const double var = d2 / double(C) - dm * dm;
     const T rstd = T(1.0 / std::sqrt((var > 0 ? var : 0.0) + double(eps)));
     detail::normalize_row<Arch>(xr, C, mean, rstd, gamma, beta, y + r * ldy);
   }
@@ -111,13 +120,12 @@ void sample_norm(Index N, Index C, const T* x, Index ldx, const T* gamma, const 
                  T* y, Index ldy) {
   EVIT_ASSERT(N >= 0 && C >= 0 && ldx >= C && ldy >= C);
   if (N == 0 || C == 0) return;
-  double s1 = 0, s2 = 0;
-  for (Index r = 0; r < N; ++r) detail::sums<Arch>(x + r * ldx, C, T(0), s1, s2);
+  double d1 = 0, d2 = 0;  // one pass, shifted by x[0] (see layer_norm_rows)
+  for (Index r = 0; r < N; ++r) detail::sums<Arch>(x + r * ldx, C, x[0], d1, d2);
   const double count = double(N) * double(C);
-  const T mean = T(s1 / count);
-  double d1 = 0, d2 = 0;
-  for (Index r = 0; r < N; ++r) detail::sums<Arch>(x + r * ldx, C, mean, d1, d2);
-  const double var = d2 / count - (d1 / count) * (d1 / count);
+  const double dm = d1 / count;
+  const T mean = T(double(x[0]) + dm);
+  const double var = d2 / count - dm * dm;
   const T rstd = T(1.0 / std::sqrt((var > 0 ? var : 0.0) + double(eps)));
   for (Index r = 0; r < N; ++r)
     detail::normalize_row<Arch>(x + r * ldx, C, mean, rstd, gamma, beta, y + r * ldy);

@@ -10,12 +10,20 @@
 #include <new>
 #include <type_traits>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "evit/core/index.hpp"
 
 namespace evit::nn {
 
-/// A growable, 64-byte aligned buffer of T (T trivially copyable). Allocates only in
-/// reserve() (and the sizing constructor), never in data() or span access.
+/// A growable, aligned buffer of T (T trivially copyable). Allocates only in reserve() (and the
+/// sizing constructor), never in data() or span access. Buffers of 2 MiB or more are 2 MiB
+/// aligned and, on Linux, advised to use transparent huge pages: a sliced weight touches many
+/// pages for little data (rows of `in` active floats, `in_max` apart), and with 4 KiB pages the
+/// TLB misses made sliced linear layers 5-25% slower than packed copies at 4-16 tokens on the
+/// project's machine. Use it for the supernet weight buffer as well as for scratch.
 /// @code
 ///   evit::nn::workspace<float> ws(evit::kernels::attention_workspace_size(max_cfg));
 ///   evit::kernels::attention(1, cfg, w, x, C, y, C, true, ws.data(), ws.size());
@@ -27,6 +35,7 @@ class workspace {
 
  public:
   static constexpr std::size_t alignment = 64;
+  static constexpr std::size_t huge_page = std::size_t(1) << 21;
 
   workspace() = default;
   explicit workspace(Index n) { reserve(n); }
@@ -34,8 +43,14 @@ class workspace {
   /// Ensures size() >= n; reallocates (discarding the contents) only when it grows.
   void reserve(Index n) {
     if (n <= size_) return;
-    buf_.reset(static_cast<T*>(
-        ::operator new(static_cast<std::size_t>(n) * sizeof(T), std::align_val_t(alignment))));
+    const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(T);
+    const std::size_t align = bytes >= huge_page ? huge_page : alignment;
+    buf_ = std::unique_ptr<T, release>(
+        static_cast<T*>(::operator new(bytes, std::align_val_t(align))), release{align});
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (align == huge_page)  // whole huge pages inside the allocation; advice only, may fail
+      (void)::madvise(buf_.get(), bytes / huge_page * huge_page, MADV_HUGEPAGE);
+#endif
     size_ = n;
   }
 
@@ -45,9 +60,10 @@ class workspace {
 
  private:
   struct release {
-    void operator()(T* p) const noexcept { ::operator delete(p, std::align_val_t(alignment)); }
+    std::size_t align = alignment;
+    void operator()(T* p) const noexcept { ::operator delete(p, std::align_val_t(align)); }
   };
-  std::unique_ptr<T, release> buf_;
+  std::unique_ptr<T, release> buf_{nullptr, release{}};
   Index size_ = 0;
 };
 

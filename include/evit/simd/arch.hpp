@@ -35,6 +35,15 @@ inline constexpr int vector_registers_v =
 #endif
                                                 16;
 
+/// Hint to bring the cache line at `p` towards L1 (a no-op where the compiler has no builtin).
+inline void prefetch(const void* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
+}
+
 /// The architecture every CPU of the target family has: sse2 on x86-64, neon64 on AArch64.
 #if XSIMD_WITH_NEON64
 using baseline_arch = xsimd::neon64;
