@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -367,7 +368,12 @@ int main(int argc, char** argv) {
     if (wants_phone && lut_dir.empty())
       throw evit::invalid_argument(
           "phone tables not found: set --lut-dir or EVIT_REFERENCE_DIR (see --help)");
-    ::mkdir(out.c_str(), 0755);
+    for (const std::string& device : devices)  // before any work: a typo fails at once
+      if (device != "this" && !is_file(lut_dir + "/" + device + ".json"))
+        throw evit::invalid_argument("--device " + device + ": no table " + lut_dir + "/" + device +
+                                     ".json");
+    std::error_code mkdir_error;  // parents too, like mkdir -p; failure is reported just below
+    std::filesystem::create_directories(out, mkdir_error);
     if (!is_dir(out)) throw evit::invalid_argument("--out: cannot create folder '" + out + "'");
 
     // The supernet (for this machine's latency, and for the top-1 objective).

@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <string>
 
-#include <evit/evit.hpp>
+#include <evit/io/arch_json.hpp>
+#include <evit/io/arch_text.hpp>
+#include <evit/models/elasticvit/official_list.hpp>
 
 namespace ev = evit::elasticvit;
 using S = ev::official_space;

@@ -96,6 +96,10 @@ TEST_CASE("evolutionary_search: bit-identical for a seed whatever the thread cou
       evit::evolutionary_search<space>(problem().value_fn(), window(), small(), 9, pool3);
   require_same(r1, r2);
   require_same(r1, r3);
+  // The call shape of the design document: a temporary pool.
+  const auto r4 = evit::evolutionary_search<space>(problem().value_fn(), window(), small(), 9,
+                                                   evit::thread_pool(2));
+  require_same(r1, r4);
   const auto other = evit::evolutionary_search<space>(problem().value_fn(), window(), small(), 10);
   CHECK(other.ranked.front().subnet != r1.ranked.front().subnet);
 }

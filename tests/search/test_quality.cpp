@@ -59,7 +59,9 @@ TEST_CASE(
     "beats random search with as many evaluations",
     "[search][quality][slow]") {
   const auto& p = problem();
-  // A window of 10 cost units at a mid budget (the space's costs span 8 .. 418).
+  // A window of 10 cost units at a mid budget (the space's costs span 8 .. 418). At the lowest
+  // budgets the preset does not reach 99% in its 10,752 evaluations (L = 40 and 60: 97.3% and
+  // 97.5% over 5 seeds; from L = 100 up: >= 99.6%): benchmarks/bench_search.cpp prints the table.
   const int lo = 150, hi = 160;
   const double best = p.optimum(lo, hi);
   const auto con = evit::cost::within(p.cost_fn(), lo, hi, "synthetic cost");

@@ -11,6 +11,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "evit/core/error.hpp"
@@ -115,6 +116,45 @@ class thread_pool {
   std::size_t generation_ = 0;
   std::exception_ptr error_;
   bool stop_ = false;
+};
+
+/// A non-owning, type-erased reference to any executor (sequential_executor, thread_pool, or a
+/// user type with num_threads() and parallel_for(n, fn(i, worker))), so that non-template code can
+/// run on it. Allocation-free.
+class executor_ref {
+ public:
+  template <class E, class = std::enable_if_t<!std::is_same<std::decay_t<E>, executor_ref>::value>>
+  executor_ref(E& e)  // NOLINT: implicit, like a reference
+      : obj_(const_cast<void*>(static_cast<const void*>(&e))),
+        threads_(e.num_threads()),
+        call_(&call<std::remove_const_t<E>>) {}
+
+  int num_threads() const { return threads_; }
+
+  template <class F>
+  void parallel_for(Index n, F&& fn) const {
+    const task t{const_cast<void*>(static_cast<const void*>(&fn)),
+                 &invoke<std::remove_reference_t<F>>};
+    call_(obj_, n, t);
+  }
+
+ private:
+  struct task {
+    void* fn;
+    void (*run)(void*, Index, int);
+  };
+  template <class F>
+  static void invoke(void* f, Index i, int worker) {
+    (*static_cast<F*>(f))(i, worker);
+  }
+  template <class E>
+  static void call(void* e, Index n, const task& t) {
+    static_cast<E*>(e)->parallel_for(n, [&t](Index i, int worker) { t.run(t.fn, i, worker); });
+  }
+
+  void* obj_;
+  int threads_;
+  void (*call_)(void*, Index, const task&);
 };
 
 }  // namespace evit

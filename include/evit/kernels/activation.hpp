@@ -10,6 +10,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "evit/core/index.hpp"
+#include "evit/kernels/detail/separate.hpp"
 #include "evit/simd/arch.hpp"
 
 namespace evit::kernels {
@@ -144,4 +145,14 @@ void activate_rows(activation a, T* x, Index rows, Index cols, Index ld) {
   });
 }
 
+}  // namespace evit::kernels
+
+// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
+namespace evit::kernels {
+#define EVIT_ACTIVATION_INSTANCES(A)                                                          \
+  EVIT_KERNELS_EXTERN template void activate<A, float>(activation, float*, Index);            \
+  EVIT_KERNELS_EXTERN template void activate_rows<A, float>(activation, float*, Index, Index, \
+                                                            Index);
+EVIT_KERNELS_FOR_ARCHS(EVIT_ACTIVATION_INSTANCES)
+#undef EVIT_ACTIVATION_INSTANCES
 }  // namespace evit::kernels

@@ -20,6 +20,7 @@
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
 #include "evit/kernels/conv.hpp"
+#include "evit/kernels/detail/separate.hpp"
 #include "evit/kernels/epilogue.hpp"
 #include "evit/kernels/gemm.hpp"
 #include "evit/kernels/linear.hpp"
@@ -267,4 +268,14 @@ void attention(Index batch, const attention_config& cfg, const attention_weights
   }
 }
 
+}  // namespace evit::kernels
+
+// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
+namespace evit::kernels {
+#define EVIT_ATTENTION_INSTANCES(A)                                                         \
+  EVIT_KERNELS_EXTERN template void attention<A, float>(                                    \
+      Index, const attention_config&, const attention_weights<float>&, const float*, Index, \
+      float*, Index, bool, float*, Index, attention_profile*);
+EVIT_KERNELS_FOR_ARCHS(EVIT_ATTENTION_INSTANCES)
+#undef EVIT_ATTENTION_INSTANCES
 }  // namespace evit::kernels

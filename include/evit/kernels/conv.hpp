@@ -20,6 +20,7 @@
 
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
+#include "evit/kernels/detail/separate.hpp"
 #include "evit/kernels/epilogue.hpp"
 #include "evit/kernels/gemm.hpp"
 #include "evit/simd/arch.hpp"
@@ -385,4 +386,29 @@ void squeeze_excite(Index inner, Index reduced, Index HW, T* x, const squeeze_ex
   }
 }
 
+}  // namespace evit::kernels
+
+// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
+namespace evit::kernels {
+#define EVIT_CONV_INSTANCES(A)                                                                     \
+  EVIT_KERNELS_EXTERN template void depthwise_conv2d<A, float>(                                    \
+      Index, Index, Index, const float*, Index, Index, const float*, Index, float*,                \
+      const epilogue<float>&, float*, Index);                                                      \
+  EVIT_KERNELS_EXTERN template void depthwise_conv3x3_tokens<A, float>(                            \
+      Index, Index, const float*, Index, const float*, float*, Index, float*, Index);              \
+  EVIT_KERNELS_EXTERN template void pointwise_conv<A, float>(                                      \
+      Index, Index, Index, const float*, Index, const float*, float*, const epilogue<float>&,      \
+      float*, Index);                                                                              \
+  EVIT_KERNELS_EXTERN template void conv2d<A, float>(                                              \
+      Index, Index, Index, Index, const float*, Index, Index, Index, const float*, Index, float*,  \
+      const epilogue<float>&, float*, Index);                                                      \
+  EVIT_KERNELS_EXTERN template void global_avg_pool<A, float>(Index, Index, const float*, float*); \
+  EVIT_KERNELS_EXTERN template void mean_rows<A, float>(Index, Index, const float*, Index,         \
+                                                        float*);                                   \
+  EVIT_KERNELS_EXTERN template void avg_pool_2x2<A, float>(Index, Index, Index, const float*,      \
+                                                           float*);                                \
+  EVIT_KERNELS_EXTERN template void squeeze_excite<A, float>(                                      \
+      Index, Index, Index, float*, const squeeze_excite_weights<float>&, float*, Index);
+EVIT_KERNELS_FOR_ARCHS(EVIT_CONV_INSTANCES)
+#undef EVIT_CONV_INSTANCES
 }  // namespace evit::kernels

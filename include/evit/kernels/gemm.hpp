@@ -25,6 +25,7 @@
 
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
+#include "evit/kernels/detail/separate.hpp"
 #include "evit/kernels/epilogue.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"
@@ -323,4 +324,17 @@ void gemm_nn(Index M, Index N, Index K, const T* A, Index lda, const T* B, Index
   });
 }
 
+}  // namespace evit::kernels
+
+// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
+namespace evit::kernels {
+#define EVIT_GEMM_INSTANCES(A)                                                                  \
+  EVIT_KERNELS_EXTERN template void gemm_nt<A, float>(Index, Index, Index, const float*, Index, \
+                                                      const float*, Index, float*, Index,       \
+                                                      const epilogue<float>&);                  \
+  EVIT_KERNELS_EXTERN template void gemm_nn<A, float>(Index, Index, Index, const float*, Index, \
+                                                      const float*, Index, float*, Index,       \
+                                                      const epilogue<float>&, float*, Index);
+EVIT_KERNELS_FOR_ARCHS(EVIT_GEMM_INSTANCES)
+#undef EVIT_GEMM_INSTANCES
 }  // namespace evit::kernels

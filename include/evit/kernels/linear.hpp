@@ -8,6 +8,7 @@
 
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
+#include "evit/kernels/detail/separate.hpp"
 #include "evit/kernels/epilogue.hpp"
 #include "evit/kernels/gemm.hpp"
 #include "evit/simd/arch.hpp"
@@ -62,4 +63,17 @@ void linear_blocks(Index rows, Index in, const T* x, Index ldx, const T* w, Inde
   }
 }
 
+}  // namespace evit::kernels
+
+// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
+namespace evit::kernels {
+#define EVIT_LINEAR_INSTANCES(A)                                                               \
+  EVIT_KERNELS_EXTERN template void linear<A, float>(Index, Index, Index, const float*, Index, \
+                                                     const float*, Index, Index, const float*, \
+                                                     float*, Index, activation, bool);         \
+  EVIT_KERNELS_EXTERN template void linear_blocks<A, float>(                                   \
+      Index, Index, const float*, Index, const float*, Index, const float*, const row_block*,  \
+      Index, float*, Index);
+EVIT_KERNELS_FOR_ARCHS(EVIT_LINEAR_INSTANCES)
+#undef EVIT_LINEAR_INSTANCES
 }  // namespace evit::kernels

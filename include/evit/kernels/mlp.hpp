@@ -8,6 +8,7 @@
 
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
+#include "evit/kernels/detail/separate.hpp"
 #include "evit/kernels/linear.hpp"
 #include "evit/simd/arch.hpp"
 
@@ -52,4 +53,14 @@ void mlp(Index rows, Index in, Index hidden, Index out, const T* x, Index ldx,
                activation::none, accumulate);
 }
 
+}  // namespace evit::kernels
+
+// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
+namespace evit::kernels {
+#define EVIT_MLP_INSTANCES(A)                                                                      \
+  EVIT_KERNELS_EXTERN template void mlp<A, float>(Index, Index, Index, Index, const float*, Index, \
+                                                  const mlp_weights<float>&, activation, float*,   \
+                                                  Index, bool, float*, Index);
+EVIT_KERNELS_FOR_ARCHS(EVIT_MLP_INSTANCES)
+#undef EVIT_MLP_INSTANCES
 }  // namespace evit::kernels

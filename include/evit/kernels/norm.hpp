@@ -15,6 +15,7 @@
 
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
+#include "evit/kernels/detail/separate.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"
 
@@ -226,4 +227,20 @@ void fold_batch_norm(Index rows, Index cols, const T* w, Index ldw, const T* bia
   }
 }
 
+}  // namespace evit::kernels
+
+// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
+namespace evit::kernels {
+#define EVIT_NORM_INSTANCES(A)                                                              \
+  EVIT_KERNELS_EXTERN template void layer_norm_rows<A, float>(                              \
+      Index, Index, const float*, Index, const float*, const float*, float, float*, Index); \
+  EVIT_KERNELS_EXTERN template void sample_norm<A, float>(                                  \
+      Index, Index, const float*, Index, const float*, const float*, float, float*, Index); \
+  EVIT_KERNELS_EXTERN template void batch_norm_nchw<A, float>(                              \
+      Index, Index, const float*, const batch_norm_params<float>&, float*, activation);     \
+  EVIT_KERNELS_EXTERN template void batch_norm_rows<A, float>(                              \
+      Index, Index, const float*, Index, const batch_norm_params<float>&, float*, Index,    \
+      activation, float*, Index);
+EVIT_KERNELS_FOR_ARCHS(EVIT_NORM_INSTANCES)
+#undef EVIT_NORM_INSTANCES
 }  // namespace evit::kernels

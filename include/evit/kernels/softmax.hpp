@@ -8,6 +8,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "evit/core/index.hpp"
+#include "evit/kernels/detail/separate.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"
 
@@ -61,4 +62,12 @@ void softmax_rows(Index rows, Index cols, T* x, Index ld) {
   for (Index r = 0; r < rows; ++r) detail::softmax_row<Arch>(x + r * ld, cols);
 }
 
+}  // namespace evit::kernels
+
+// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
+namespace evit::kernels {
+#define EVIT_SOFTMAX_INSTANCES(A) \
+  EVIT_KERNELS_EXTERN template void softmax_rows<A, float>(Index, Index, float*, Index);
+EVIT_KERNELS_FOR_ARCHS(EVIT_SOFTMAX_INSTANCES)
+#undef EVIT_SOFTMAX_INSTANCES
 }  // namespace evit::kernels

@@ -65,7 +65,11 @@ inline void pin_register(xsimd::batch<T, A>& b) noexcept {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   using reg = typename xsimd::batch<T, A>::register_type;
   reg r = static_cast<reg>(b);
+#if defined(__AVX512F__)
+  __asm__("" : "+v"(r));  // any of the 32 EVEX registers
+#else
   __asm__("" : "+x"(r));
+#endif
   b = xsimd::batch<T, A>(r);
 #elif defined(__GNUC__) && defined(__aarch64__)
   using reg = typename xsimd::batch<T, A>::register_type;

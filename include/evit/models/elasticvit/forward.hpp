@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: MIT
+// The ElasticViT forward pass on a supernet's weights (spec §2): per-subnet BatchNorm statistics
+// (bn_override), the workspace, and `network`, the non-template engine that supernet<Space>
+// (supernet.hpp, read that first) wraps.
+//
+// The forward pass runs layer by layer over the whole batch (so that BatchNorm recalibration can
+// use batch statistics), each layer's per-sample work spread over the caller's executor. All
+// buffers come from a forward_workspace sized once for the space's largest subnet.
+//
+// Separate compilation: the forward pass instantiates every kernel it uses, which is slow to
+// compile. By default it is compiled in every translation unit that runs a forward. A project may
+// compile it once instead: define EVIT_FORWARD_SEPARATE in every translation unit, and in exactly
+// one of them define EVIT_FORWARD_IMPLEMENTATION instead (evit's own tests do this).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "evit/core/error.hpp"
+#include "evit/core/executor.hpp"
+#include "evit/io/arch_text.hpp"
+#include "evit/io/safetensors.hpp"
+#include "evit/kernels/activation.hpp"
+#include "evit/kernels/attention.hpp"
+#include "evit/kernels/conv.hpp"
+#include "evit/kernels/linear.hpp"
+#include "evit/kernels/mlp.hpp"
+#include "evit/kernels/norm.hpp"
+#include "evit/models/elasticvit/macs.hpp"
+#include "evit/models/elasticvit/weights.hpp"
+#include "evit/nn/workspace.hpp"
+
+namespace evit {
+namespace elasticvit {
+
+using kernels::activation;
+
+template <class Space>
+class supernet;
+class network;
+
+/// Per-subnet BatchNorm statistics (spec §2.4): running mean and variance of every BatchNorm the
+/// subnet uses, for its active channels only, computed by recalibration. The shared supernet is
+/// never modified; pass the override to forward() to use it.
+class bn_override {
+ public:
+  struct stats {
+    std::vector<float> mean, var;     ///< active channels
+    std::vector<float> scale, shift;  ///< derived: gamma / sqrt(var + eps), beta - mean * scale
+  };
+
+  const arch& subnet() const { return arch_; }
+  /// Number of calibration batches accumulated.
+  int batches() const { return batches_; }
+  /// Statistics of the BatchNorm called `name` (official name, e.g. "first_conv_bn").
+  const stats& at(const std::string& name) const {
+    auto it = by_name_.find(name);
+    if (it == by_name_.end())
+      throw invalid_argument("bn_override has no BatchNorm \"" + name + "\"");
+    return it->second;
+  }
+  const std::map<std::string, stats>& all() const { return by_name_; }
+
+  /// Saves as safetensors: "<bn name>.running_mean" / ".running_var" at the active sizes, the
+  /// subnet (text form) and the batch count in the metadata.
+  void save(const std::string& path) const {
+    io::safetensors_writer w;
+    for (const auto& kv : by_name_) {
+      const auto n = static_cast<std::int64_t>(kv.second.mean.size());
+      w.add(kv.first + ".running_mean", {n}, kv.second.mean.data());
+      w.add(kv.first + ".running_var", {n}, kv.second.var.data());
+    }
+    w.set_metadata("arch", arch_text_);
+    w.set_metadata("space", space_name_);
+    w.set_metadata("batches", std::to_string(batches_));
+    w.write(path);
+  }
+
+ private:
+  friend class network;
+  template <class Space>
+  friend class supernet;
+  arch arch_;
+  std::string arch_text_, space_name_;
+  int batches_ = 0;
+  std::map<std::string, stats> by_name_;
+};
+
+/// Intermediate outputs of a forward pass, as the reference goldens store them: first_conv, stem
+/// and stage0..1 in NCHW, stage2..5 as tokens (batch, r*r, C).
+struct intermediates {
+  struct tensor {
+    std::vector<std::int64_t> shape;
+    std::vector<float> values;
+  };
+  std::map<std::string, tensor> by_name;
+};
+
+/// Seconds spent per block type, accumulated over forwards when a forward_workspace points to it.
+struct forward_profile {
+  double first_conv = 0, mbconv = 0, reduction = 0, attention = 0, ffn = 0, head = 0;
+  double total() const { return first_conv + mbconv + reduction + attention + ffn + head; }
+};
+
+/// Buffers of a forward pass, sized once for the largest subnet of a space and a batch capacity;
+/// any later forward of any subnet with at most that batch allocates nothing.
+class forward_workspace {
+ public:
+  forward_workspace() = default;
+
+  /// Per-sample and per-worker sizes (floats) for the largest subnet of `d`.
+  struct sizes {
+    Index act = 0;      ///< a feature map (NCHW or tokens)
+    Index expand = 0;   ///< an MBConv's expanded map at its input resolution
+    Index inner = 0;    ///< an MBConv's depthwise output
+    Index scratch = 0;  ///< per worker: the largest kernel workspace
+  };
+
+  static sizes size_for(const space_descriptor& d) {
+    sizes z;
+    const Index R = d.resolution.back();
+    Index side = R;
+    Index prev_width = 3;
+    auto grow = [](Index& v, Index x) { v = std::max(v, x); };
+    for (int s = 0; s < d.num_stages(); ++s) {
+      const stage_descriptor& st = d.stages[s];
+      const Index side_in = side;
+      if (st.stride == 2) side = (side + 1) / 2;
+      const Index c = st.max_width;
+      const Index in = std::max<Index>(c, prev_width);
+      grow(z.act, c * side * side);
+      grow(z.act, in * side_in * side_in);
+      if (st.kind == stage_kind::input_conv) {
+        const Index k = st.kernel_size.back();
+        grow(z.scratch, kernels::conv2d_workspace_size(3, R, R, k, st.stride, k / 2));
+      } else {
+        const Index e = st.is_conv() ? st.expand_ratio.back() : 6;
+        const Index k = st.is_conv() ? st.kernel_size.back() : 3;
+        grow(z.expand, in * e * side_in * side_in);
+        grow(z.inner, in * e * side * side);
+        grow(z.scratch, kernels::depthwise_conv2d_workspace_size(side_in, side_in, k, st.stride));
+        grow(z.scratch, kernels::pointwise_conv_workspace_size(in * e));
+        grow(z.scratch, kernels::squeeze_excite_workspace_size(in * e, in * e / 4));
+      }
+      if (st.is_transformer()) {
+        const Index h = st.max_heads;
+        const Index hidden = st.mlp_ratio.back().floor_times(c);
+        kernels::attention_config cfg = kernels::attention_config::fixed_head_dim(
+            side, c, st.head_dim, st.qk_scale.back(), st.v_scale.back());
+        cfg.heads = h;
+        grow(z.scratch, kernels::attention_workspace_size(cfg, true));
+        grow(z.scratch, kernels::mlp_workspace_size(side * side, hidden));
+      }
+      prev_width = c;
+    }
+    const Index c = d.stages.back().max_width, e = d.constants.head_expand;
+    grow(z.act, side * side * e * c);
+    grow(z.scratch, kernels::batch_norm_rows_workspace_size(e * c) + e * c +
+                        d.constants.head_hidden + d.constants.num_classes);
+    return z;
+  }
+
+  /// Reserves buffers for `batch` samples and `workers` threads of space `d`.
+  void reserve(const space_descriptor& d, Index batch, int workers) {
+    const sizes z = size_for(d);
+    if (batch <= batch_ && workers <= workers_ && z.act <= z_.act && z.expand <= z_.expand &&
+        z.inner <= z_.inner && z.scratch <= z_.scratch)
+      return;
+    batch_ = std::max(batch_, batch);
+    workers_ = std::max(workers_, workers);
+    z_.act = std::max(z_.act, z.act);
+    z_.expand = std::max(z_.expand, z.expand);
+    z_.inner = std::max(z_.inner, z.inner);
+    z_.scratch = std::max(z_.scratch, z.scratch);
+    // Per sample: 4 feature maps (current, next, normed tokens, shortcut), expand, inner.
+    per_sample_ = round(4 * z_.act + z_.expand + z_.inner);
+    buffer_.reserve(batch_ * per_sample_ + workers_ * round(z_.scratch));
+  }
+
+  Index batch_capacity() const { return batch_; }
+  int worker_capacity() const { return workers_; }
+  /// Bytes held.
+  Index bytes() const { return buffer_.size() * static_cast<Index>(sizeof(float)); }
+
+  float* act(Index b, int which) { return sample(b) + which * round(z_.act); }
+  float* expand(Index b) { return sample(b) + 4 * round(z_.act); }
+  float* inner(Index b) { return expand(b) + round(z_.expand); }
+  float* scratch(int worker) {
+    return buffer_.data() + batch_ * per_sample_ + worker * round(z_.scratch);
+  }
+  Index scratch_size() const { return z_.scratch; }
+
+  /// When set, forwards accumulate their time per block type here (adds clock reads).
+  forward_profile* profile = nullptr;
+
+ private:
+  static Index round(Index n) { return (n + 15) / 16 * 16; }
+  float* sample(Index b) { return buffer_.data() + b * per_sample_; }
+
+  sizes z_;
+  Index batch_ = 0;
+  int workers_ = 0;
+  Index per_sample_ = 0;
+  nn::workspace<float> buffer_;
+};
+
+/// The non-template engine of the forward pass: one supernet's weights plus precomputed BatchNorm
+/// coefficients. Immutable after construction; any number of threads may run forwards on it at
+/// once, each with its own forward_workspace.
+class network {
+ public:
+  explicit network(supernet_weights w) : w_(std::move(w)) { build_bn_slots(); }
+
+  const supernet_weights& weights() const { return w_; }
+  const space_descriptor& space() const { return w_.space(); }
+  int num_classes() const { return space().constants.num_classes; }
+
+  /// See supernet<Space>::forward.
+  void forward(const arch& a, const float* images, Index batch, float* logits,
+               forward_workspace& ws, const bn_override* bn, intermediates* inter,
+               executor_ref exec) const;
+
+  /// See supernet<Space>::recalibrate.
+  bn_override recalibrate(const arch& a, const std::vector<std::vector<float>>& batches,
+                          forward_workspace& ws, executor_ref exec) const;
+
+  /// See supernet<Space>::load_override.
+  bn_override load_override(const std::string& path) const {
+    const auto f = io::safetensors_file::open(path);
+    bn_override o;
+    auto it = f.metadata().find("arch");
+    if (it == f.metadata().end()) throw format_error(path + ": no \"arch\" in the metadata");
+    o.arch_ = parse_arch(space(), it->second);
+    o.arch_text_ = it->second;
+    o.space_name_ = space().name;
+    auto b = f.metadata().find("batches");
+    o.batches_ = b == f.metadata().end() ? 0 : std::atoi(b->second.c_str());
+    for (const auto& t : f.tensors()) {
+      const std::string& n = t.name;
+      const std::string suffix_mean = ".running_mean", suffix_var = ".running_var";
+      if (n.size() > suffix_mean.size() &&
+          n.compare(n.size() - suffix_mean.size(), suffix_mean.size(), suffix_mean) == 0)
+        o.by_name_[n.substr(0, n.size() - suffix_mean.size())].mean = f.to_f32(t);
+      else if (n.size() > suffix_var.size() &&
+               n.compare(n.size() - suffix_var.size(), suffix_var.size(), suffix_var) == 0)
+        o.by_name_[n.substr(0, n.size() - suffix_var.size())].var = f.to_f32(t);
+      else
+        throw format_error(path + ": unexpected tensor \"" + n + "\" in a BatchNorm override");
+    }
+    for (const auto& kv : o.by_name_)
+      if (kv.second.mean.size() != kv.second.var.size() || bn_slot(kv.first) < 0)
+        throw format_error(path + ": BatchNorm \"" + kv.first +
+                           "\" is unknown or has mismatched mean and var");
+    finish_override(o);
+    return o;
+  }
+
+ private:
+  // ---- BatchNorm sites -------------------------------------------------------------------
+  struct bn_slot_info {
+    std::string name;
+    bn_tensors t;
+    std::vector<float> scale, shift;  // at max size, from the supernet's running statistics
+  };
+  std::vector<bn_slot_info> slots_;
+  std::map<std::string, int> slot_index_;
+  std::map<const float*, int> slot_by_gamma_;
+
+  void add_slot(const std::string& name, const bn_tensors& t, Index c) {
+    bn_slot_info s{name, t, std::vector<float>(static_cast<std::size_t>(c)),
+                   std::vector<float>(static_cast<std::size_t>(c))};
+    for (Index i = 0; i < c; ++i) {
+      const float sc = t.gamma[i] / std::sqrt(t.var[i] + 1e-5f);
+      s.scale[static_cast<std::size_t>(i)] = sc;
+      s.shift[static_cast<std::size_t>(i)] = t.beta[i] - t.mean[i] * sc;
+    }
+    slot_index_[name] = static_cast<int>(slots_.size());
+    slot_by_gamma_[t.gamma] = static_cast<int>(slots_.size());
+    slots_.push_back(std::move(s));
+  }
+  void build_bn_slots() {
+    for (const auto& spec : w_.specs()) {
+      const std::string suffix = ".running_mean";
+      const std::string& n = spec.name;
+      if (n.size() <= suffix.size() || n.compare(n.size() - suffix.size(), suffix.size(), suffix))
+        continue;
+      const std::string base = n.substr(0, n.size() - suffix.size());
+      bn_tensors t{w_.tensor(base + ".weight"), w_.tensor(base + ".bias"),
+                   w_.tensor(base + ".running_mean"), w_.tensor(base + ".running_var")};
+      add_slot(base, t, spec.shape[0]);
+    }
+  }
+  int bn_slot(const std::string& name) const {
+    auto it = slot_index_.find(name);
+    return it == slot_index_.end() ? -1 : it->second;
+  }
+  int slot_of(const bn_tensors& t) const { return slot_by_gamma_.at(t.gamma); }
+
+  void finish_override(bn_override& o) const {
+    for (auto& kv : o.by_name_) {
+      const int s = bn_slot(kv.first);
+      auto& st = kv.second;
+      const std::size_t c = st.mean.size();
+      st.scale.resize(c);
+      st.shift.resize(c);
+      const bn_tensors& t = slots_[static_cast<std::size_t>(s)].t;
+      for (std::size_t i = 0; i < c; ++i) {
+        st.scale[i] = t.gamma[i] / std::sqrt(st.var[i] + 1e-5f);
+        st.shift[i] = t.beta[i] - st.mean[i] * st.scale[i];
+      }
+    }
+  }
+
+  /// How one forward treats BatchNorm: inference with supernet or override statistics, or
+  /// calibration (batch statistics, accumulated into an override).
+  struct bn_mode {
+    const network* net;
+    const bn_override* use;  // inference with these statistics (nullptr: the supernet's)
+    bn_override* calibrate;  // calibration target, or nullptr
+
+    bool calibrating() const { return calibrate != nullptr; }
+    /// Scale and shift for C channels of BatchNorm `t` in inference.
+    std::pair<const float*, const float*> coefficients(const bn_tensors& t, Index c) const {
+      const int s = net->slot_of(t);
+      const bn_slot_info& info = net->slots_[static_cast<std::size_t>(s)];
+      if (use) {
+        auto it = use->by_name_.find(info.name);
+        if (it == use->by_name_.end() || static_cast<Index>(it->second.scale.size()) != c)
+          throw invalid_argument("bn_override: no statistics for " + info.name + " with " +
+                                 std::to_string(c) + " channels (made for another subnet?)");
+        return {it->second.scale.data(), it->second.shift.data()};
+      }
+      return {info.scale.data(), info.shift.data()};
+    }
+    kernels::epilogue<float> epilogue(const bn_tensors& t, Index c, activation act) const {
+      kernels::epilogue<float> ep;
+      if (calibrating()) return ep;  // raw output; normalised after the batch statistics
+      auto sc = coefficients(t, c);
+      return ep.with_row_scale(sc.first).with_row_bias(sc.second).with_activation(act);
+    }
+  };
+
+  /// Calibration: channel c of every sample's plane set x(b) (C planes of HW, plane stride
+  /// `plane_ld`, channel stride `ch_ld`) gets normalised with the batch statistics, then `act`;
+  /// the statistics accumulate into the override.
+
+  using buffer_getter = std::function<float*(Index)>;
+
+  /// Calibration: channel c of every sample's buffer x(b) (C channels `ch_stride` apart, `hw`
+  /// elements `el_stride` apart) is normalised with the batch statistics, then `act`; the
+  /// statistics accumulate into the override.
+  template <class = void>
+  void calibrate_bn(const bn_mode& m, const bn_tensors& t, Index batch, Index c, Index hw,
+                    Index ch_stride, Index el_stride, const buffer_getter& x, activation act,
+                    executor_ref exec) const;
+
+  /// One MBConv block on every sample: x(b) [cin, side_in^2] -> y(b) [c, side^2].
+  template <class = void>
+  void mbconv(const bn_mode& m, const mbconv_tensors& t, Index batch, Index cin, Index c, Index e,
+              Index k, bool se, Index stride, Index side_in, forward_workspace& ws, int x_slot,
+              int y_slot, executor_ref exec) const;
+
+  /// tokens [N, C] <-> planes [C, N].
+  static void transpose(const float* x, Index rows, Index cols, float* y) {
+    for (Index r = 0; r < rows; ++r)
+      for (Index col = 0; col < cols; ++col) y[col * rows + r] = x[r * cols + col];
+  }
+
+  template <class = void>
+  void run(const arch& a, const float* images, Index batch, float* logits, forward_workspace& ws,
+           const bn_override* use, intermediates* inter, bn_override* calib,
+           executor_ref exec) const;
+
+  supernet_weights w_;
+};
+
+}  // namespace elasticvit
+}  // namespace evit
+
+#include "evit/models/elasticvit/detail/forward_impl.hpp"
+
+namespace evit {
+namespace elasticvit {
+
+#if defined(EVIT_FORWARD_IMPLEMENTATION)
+// The one translation unit that compiles the forward pass for everyone (see the top of the file).
+template void network::run<void>(const arch&, const float*, Index, float*, forward_workspace&,
+                                 const bn_override*, intermediates*, bn_override*,
+                                 executor_ref) const;
+#elif defined(EVIT_FORWARD_SEPARATE)
+extern template void network::run<void>(const arch&, const float*, Index, float*,
+                                        forward_workspace&, const bn_override*, intermediates*,
+                                        bn_override*, executor_ref) const;
+#endif
+
+inline void network::forward(const arch& a, const float* images, Index batch, float* logits,
+                             forward_workspace& ws, const bn_override* bn, intermediates* inter,
+                             executor_ref exec) const {
+  run<>(a, images, batch, logits, ws, bn, inter, nullptr, exec);
+}
+
+inline bn_override network::recalibrate(const arch& a,
+                                        const std::vector<std::vector<float>>& batches,
+                                        forward_workspace& ws, executor_ref exec) const {
+  bn_override o;
+  o.arch_ = a;
+  o.arch_text_ = evit::to_string(space(), a);
+  o.space_name_ = space().name;
+  const Index per = 3 * static_cast<Index>(a.resolution()) * a.resolution();
+  std::vector<float> logits;
+  for (const auto& images : batches) {
+    if (images.empty() || images.size() % static_cast<std::size_t>(per) != 0)
+      throw invalid_argument("recalibrate: a batch of " + std::to_string(images.size()) +
+                             " values is not a whole number of 3x" +
+                             std::to_string(a.resolution()) + "x" + std::to_string(a.resolution()) +
+                             " images");
+    const Index batch = static_cast<Index>(images.size()) / per;
+    logits.resize(static_cast<std::size_t>(batch * num_classes()));
+    ++o.batches_;
+    run<>(a, images.data(), batch, logits.data(), ws, nullptr, nullptr, &o, exec);
+  }
+  finish_override(o);
+  return o;
+}
+
+}  // namespace elasticvit
+}  // namespace evit
