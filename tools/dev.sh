@@ -28,6 +28,8 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+elapsed() { echo "   ($(( $(date +%s) - start )) s so far)"; }
+
 has_cpu_flag() { grep -qw "$1" /proc/cpuinfo 2>/dev/null; }
 
 # The optimised configuration: AVX2+FMA where the CPU has them (STYLE.md: never -march=native in
@@ -71,6 +73,7 @@ case "$mode" in
     echo "== 1/3 optimised build ($opt_flags), all tests"
     release
     run_ctest build/release
+    elapsed
     echo "== 2/3 Debug + AddressSanitizer + UndefinedBehaviorSanitizer, all tests"
     san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
     configure_build build/asan -DCMAKE_BUILD_TYPE=Debug -DEVIT_WERROR=ON \
@@ -78,17 +81,21 @@ case "$mode" in
       -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       run_ctest build/asan -E "install|fail"
+    elapsed
     echo "== ThreadSanitizer: concurrent forwards on one supernet"
     configure_build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVIT_BUILD_BENCHMARKS=OFF \
       -DEVIT_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS="-fsanitize=thread" \
       -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" --target evit_test_runtime
     TSAN_OPTIONS=halt_on_error=1 ./build/tsan/tests/evit_test_runtime
+    elapsed
     if [ -f tools/kernel_matrix.sh ]; then
       echo "== kernel tests across SIMD targets (SSE2, AVX-512, aarch64 under qemu)"
       bash tools/kernel_matrix.sh
+      elapsed
     fi
     echo "== fuzzing the parsers (libFuzzer + ASan + UBSan)"
     bash tools/fuzz.sh
+    elapsed
     echo "== 3/3 format check"
     if command -v clang-format >/dev/null; then
       files=$(git ls-files '*.hpp' '*.cpp' 2>/dev/null || find include tests examples benchmarks -name '*.[ch]pp')

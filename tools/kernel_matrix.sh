@@ -51,7 +51,7 @@ for t in "${targets[@]}"; do
           -DCMAKE_CXX_FLAGS="-mavx512f -mavx512cd -mavx512dq -mavx512bw -mavx2 -mfma $avx512_quiet" \
           > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
         # Object files only: linking would run test discovery, i.e. AVX-512 code on this CPU.
-        objs=$(cd "$dir" && ninja -t targets all | grep -E -o '^(tests/CMakeFiles/evit_test_kernels|CMakeFiles/evit_kernels_compiled)\.dir/[^:]*\.o')
+        objs=$(cd "$dir" && ninja -t targets all | grep -E -o '^(tests/CMakeFiles/evit_test_kernels\.dir/|CMakeFiles/evit_kernels_compiled\.dir/tests/support/kernels_default_arch)[^:]*\.(o|gch)')
         # shellcheck disable=SC2086
         (cd "$dir" && ninja -j "$jobs" $objs)
       fi

@@ -21,7 +21,7 @@ std::vector<std::uint8_t> file_with_header(const std::string& header, std::size_
   std::memcpy(b.data() + 8, header.data(), header.size());
   return b;
 }
-std::string error_of(std::vector<std::uint8_t> bytes) {
+std::string load_error_of(std::vector<std::uint8_t> bytes) {
   try {
     safetensors_file::from_bytes(std::move(bytes), "t.safetensors");
   } catch (const evit::format_error& e) {
@@ -65,43 +65,45 @@ TEST_CASE("safetensors: F16 and BF16 convert exactly", "[io][safetensors]") {
 
 TEST_CASE("safetensors: every malformed file is a format_error naming the problem",
           "[io][safetensors]") {
-  CHECK(error_of({1, 2, 3}) ==
+  CHECK(load_error_of({1, 2, 3}) ==
         "t.safetensors: truncated: 3 bytes, fewer than the 8-byte header length");
   auto beyond = file_with_header("{}", 0);
   beyond[0] = 200;
-  CHECK(error_of(beyond) ==
+  CHECK(load_error_of(beyond) ==
         "t.safetensors: header length 200 runs beyond the end of the file (10 bytes)");
   auto huge = file_with_header("{}", 0);
   huge[7] = 0xff;
-  CHECK(error_of(huge) ==
+  CHECK(load_error_of(huge) ==
         "t.safetensors: header length 18374686479671623682 exceeds the limit of 100 MB");
-  CHECK(error_of(file_with_header("{\"a\":", 0)) == "t.safetensors: the header is not valid JSON");
-  CHECK(error_of(file_with_header("[1]", 0)) == "t.safetensors: the header is not a JSON object");
-  CHECK(error_of(file_with_header(R"({"a":{"dtype":"Q8","shape":[1],"data_offsets":[0,1]}})", 1)) ==
-        "t.safetensors: tensor \"a\": unknown dtype \"Q8\"");
+  CHECK(load_error_of(file_with_header("{\"a\":", 0)) ==
+        "t.safetensors: the header is not valid JSON");
+  CHECK(load_error_of(file_with_header("[1]", 0)) ==
+        "t.safetensors: the header is not a JSON object");
+  CHECK(load_error_of(file_with_header(R"({"a":{"dtype":"Q8","shape":[1],"data_offsets":[0,1]}})",
+                                       1)) == "t.safetensors: tensor \"a\": unknown dtype \"Q8\"");
+  CHECK(load_error_of(
+            file_with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", 4)) ==
+        "t.safetensors: tensor \"a\": 4 bytes of data for shape of 2 F32 elements");
+  CHECK(load_error_of(
+            file_with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4)) ==
+        "t.safetensors: tensor \"a\": data_offsets end 8 is beyond the data section (4 bytes)");
+  CHECK(load_error_of(
+            file_with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", 4)) ==
+        "t.safetensors: tensor \"a\": data_offsets begin 4 > end 0");
+  CHECK(load_error_of(
+            file_with_header(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4)) ==
+        "t.safetensors: tensor \"a\": shape entries must be non-negative integers");
   CHECK(
-      error_of(file_with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", 4)) ==
-      "t.safetensors: tensor \"a\": 4 bytes of data for shape of 2 F32 elements");
-  CHECK(
-      error_of(file_with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4)) ==
-      "t.safetensors: tensor \"a\": data_offsets end 8 is beyond the data section (4 bytes)");
-  CHECK(
-      error_of(file_with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", 4)) ==
-      "t.safetensors: tensor \"a\": data_offsets begin 4 > end 0");
-  CHECK(
-      error_of(file_with_header(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4)) ==
-      "t.safetensors: tensor \"a\": shape entries must be non-negative integers");
-  CHECK(
-      error_of(file_with_header(
+      load_error_of(file_with_header(
           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
           12)) == "t.safetensors: tensors \"a\" and \"b\" overlap in the data section");
-  CHECK(error_of(file_with_header(R"({"a":{"dtype":"F32","shape":[1]}})", 4)) ==
+  CHECK(load_error_of(file_with_header(R"({"a":{"dtype":"F32","shape":[1]}})", 4)) ==
         "t.safetensors: tensor \"a\": data_offsets must be [begin, end]");
   CHECK(
-      error_of(file_with_header(
+      load_error_of(file_with_header(
           R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}})",
           4)) == "t.safetensors: tensor \"a\": shape overflows");
-  CHECK(error_of(file_with_header(R"({"__metadata__":{"k":1}})", 0)) ==
+  CHECK(load_error_of(file_with_header(R"({"__metadata__":{"k":1}})", 0)) ==
         "t.safetensors: __metadata__.k is not a string");
   const auto ok = safetensors_file::from_bytes(
       file_with_header(R"({"a":{"dtype":"I64","shape":[],"data_offsets":[0,8]}})", 8), "t");

@@ -25,7 +25,7 @@ using evit_test::official;
 
 namespace {
 
-constexpr std::uint64_t seed = 2024;
+constexpr std::uint64_t golden_seed = 2024;
 
 void check_golden(const std::vector<evit::arch>& got, const std::vector<std::string>& want) {
   REQUIRE(got.size() == 20);
@@ -51,7 +51,7 @@ double fake_score(const evit::arch& a) {
 }  // namespace
 
 TEST_CASE("golden: uniform_sampler, first 20 subnets of seed 2024", "[sample][golden]") {
-  evit::uniform_sampler<official> u(seed);
+  evit::uniform_sampler<official> u(golden_seed);
   std::vector<evit::arch> got;
   for (int k = 0; k < 20; ++k) got.push_back(u.next());
   check_golden(got, {
@@ -99,7 +99,7 @@ TEST_CASE("golden: uniform_sampler, first 20 subnets of seed 2024", "[sample][go
 }
 
 TEST_CASE("golden: sandwich_sampler, first 20 subnets of seed 2024", "[sample][golden]") {
-  evit::sandwich_sampler<official> sw(2, seed);
+  evit::sandwich_sampler<official> sw(2, golden_seed);
   std::vector<evit::arch> got;
   while (got.size() < 20)
     for (const evit::arch& a : sw.sandwich_step()) got.push_back(a);
@@ -148,7 +148,7 @@ TEST_CASE("golden: sandwich_sampler, first 20 subnets of seed 2024", "[sample][g
 }
 
 TEST_CASE("golden: best_of_k_sampler, first 20 subnets of seed 2024", "[sample][golden]") {
-  evit::best_of_k_sampler<official> bk(3, seed);
+  evit::best_of_k_sampler<official> bk(3, golden_seed);
   std::vector<evit::arch> got;
   for (int k = 0; k < 20; ++k) got.push_back(bk.next(fake_score).subnet);
   check_golden(got, {
@@ -196,7 +196,7 @@ TEST_CASE("golden: best_of_k_sampler, first 20 subnets of seed 2024", "[sample][
 }
 
 TEST_CASE("golden: complexity_aware_sampler, first 20 subnets of seed 2024", "[sample][golden]") {
-  evit_test::ca_sampler ca(fast_macs{}, evit::complexity_options().seed(seed));
+  evit_test::ca_sampler ca(fast_macs{}, evit::complexity_options().seed(golden_seed));
   std::vector<evit::arch> got;
   for (int k = 0; k < 20; ++k) got.push_back(ca.next());
   check_golden(got, {
@@ -245,7 +245,7 @@ TEST_CASE("golden: complexity_aware_sampler, first 20 subnets of seed 2024", "[s
 
 TEST_CASE("golden: complexity_aware_sampler's ElasticViT sandwich, first 20 subnets of seed 2024",
           "[sample][golden]") {
-  evit_test::ca_sampler ca(fast_macs{}, evit::complexity_options().seed(seed));
+  evit_test::ca_sampler ca(fast_macs{}, evit::complexity_options().seed(golden_seed));
   std::vector<evit::arch> got;
   while (got.size() < 20)
     for (const evit::arch& a : ca.sandwich_step()) got.push_back(a);
@@ -295,7 +295,7 @@ TEST_CASE("golden: complexity_aware_sampler's ElasticViT sandwich, first 20 subn
 
 TEST_CASE("golden: performance_aware_sampler, first 20 subnets of seed 2024", "[sample][golden]") {
   // Small banks and a late epoch, so that the 20 draws explore, compare candidates and exploit.
-  evit_test::pa_sampler pa(fast_macs{}, evit::complexity_options().seed(seed),
+  evit_test::pa_sampler pa(fast_macs{}, evit::complexity_options().seed(golden_seed),
                            evit::performance_options().capacity(4, 4, 500e6));
   pa.set_epoch(300);
   std::vector<evit::arch> got;

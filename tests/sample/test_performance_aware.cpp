@@ -29,7 +29,9 @@ struct shifted {
   }
 };
 
-double fake_score(const evit::arch& a) { return -static_cast<double>(a.hash() % 1000) / 100.0; }
+double bank_fake_score(const evit::arch& a) {
+  return -static_cast<double>(a.hash() % 1000) / 100.0;
+}
 
 // The official options with small banks, so that tests reach the half-full thresholds quickly.
 pa_sampler small_banks(std::uint64_t seed, int capacity = 6, int candidates = 5) {
@@ -127,7 +129,7 @@ TEST_CASE("performance_aware_sampler: the exploit probability follows the offici
   pa.complexity().set_level(0);
   while (pa.bank(0).size() < 4) {
     const evit::level_draw d = pa.draw_at(0);
-    pa.report(d, fake_score(d.subnet));
+    pa.report(d, bank_fake_score(d.subnet));
   }
   for (int epoch : {0, 199, 499, 599}) {
     pa.set_epoch(epoch);
@@ -149,7 +151,7 @@ TEST_CASE(
   for (int k = 0; k < 3; ++k) {
     const evit::level_draw d = pa.draw_at(2);
     CHECK(d.origin == evit::draw_origin::explored);
-    CHECK(pa.report(d, fake_score(d.subnet)));
+    CHECK(pa.report(d, bank_fake_score(d.subnet)));
   }
   // 3 of 6: not more than half, so explore (with the preference over 5 candidates).
   const std::uint64_t draws_before = pa.complexity().stats().draws;
@@ -161,7 +163,7 @@ TEST_CASE(
   CHECK(pa.complexity().stats().draws - before == 1);
   // More than half: always exploit at p = 1.1, and the pick is a bank entry.
   const evit::level_draw d = pa.draw_at(2);
-  pa.report(d, fake_score(d.subnet));
+  pa.report(d, bank_fake_score(d.subnet));
   const evit::level_draw e = pa.draw_at(2);
   CHECK(e.origin == evit::draw_origin::exploited);
   bool in_bank = false;
@@ -180,7 +182,7 @@ TEST_CASE(
   for (int L : {0, 5}) {
     while (pa.bank(L).size() < 2) {
       const evit::level_draw d = pa.draw_at(L);
-      pa.report(d, fake_score(d.subnet));
+      pa.report(d, bank_fake_score(d.subnet));
     }
   }
   for (int L : {0, 5}) {
@@ -259,7 +261,7 @@ TEST_CASE(
       evit::performance_options().capacity(8, 8, 500e6));
   while (pa.bank(0).size() < 8) {
     const evit::level_draw d = pa.draw_at(0);
-    pa.report(d, fake_score(d.subnet));
+    pa.report(d, bank_fake_score(d.subnet));
   }
   pa.rescore(0, [](const evit::arch&) { return 1.5; });
   CHECK(pa.bank(0).size() == 8);
@@ -269,9 +271,9 @@ TEST_CASE(
   int stay = 0;
   for (const auto& e : pa.bank(0).entries())
     stay += pa.complexity().in_window(0, pa.complexity().cost(e.subnet));
-  pa.rescore_all([](const evit::arch& a) { return fake_score(a); });
+  pa.rescore_all([](const evit::arch& a) { return bank_fake_score(a); });
   CHECK(pa.bank(0).size() == stay);
-  for (const auto& e : pa.bank(0).entries()) CHECK(e.score == fake_score(e.subnet));
+  for (const auto& e : pa.bank(0).entries()) CHECK(e.score == bank_fake_score(e.subnet));
 }
 
 TEST_CASE("performance_aware_sampler: every draw is in its level's window, bank or not",
@@ -283,7 +285,7 @@ TEST_CASE("performance_aware_sampler: every draw is in its level's window, bank 
     REQUIRE(step.size() == 4);
     for (int j = 0; j < 3; ++j) {
       CHECK(pa.complexity().in_window(step[j].level, pa.complexity().cost(step[j].subnet)));
-      pa.report(step[j], fake_score(step[j].subnet));
+      pa.report(step[j], bank_fake_score(step[j].subnet));
     }
     CHECK(step[3].origin == evit::draw_origin::smallest);
     CHECK(step[3].subnet == pa.smallest(pa.level()));
@@ -312,7 +314,7 @@ TEST_CASE("performance_aware_sampler: JSON save and load resume the same sequenc
   for (int k = 0; k < 40; ++k) {
     if (k % 4 == 0) a.step();
     const evit::level_draw d = a.draw();
-    a.report(d, fake_score(d.subnet));
+    a.report(d, bank_fake_score(d.subnet));
   }
   const std::string text = a.to_json().dump();
   auto b = small_banks(999);  // another seed: the saved engine state wins
@@ -333,8 +335,8 @@ TEST_CASE("performance_aware_sampler: JSON save and load resume the same sequenc
     const evit::level_draw da = a.draw(), db = b.draw();
     CHECK(da.subnet == db.subnet);
     CHECK(da.origin == db.origin);
-    a.report(da, fake_score(da.subnet));
-    b.report(db, fake_score(db.subnet));
+    a.report(da, bank_fake_score(da.subnet));
+    b.report(db, bank_fake_score(db.subnet));
   }
   CHECK(a.to_json() == b.to_json());
 }

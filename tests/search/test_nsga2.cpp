@@ -16,17 +16,17 @@ namespace ev = evit::elasticvit;
 using space = ev::official_space;
 
 namespace {
-const evit_test::synthetic_problem& problem() {
+const evit_test::synthetic_problem& nsga_problem() {
   static const evit_test::synthetic_problem p(space::descriptor());
   return p;
 }
 auto two_objectives() {
-  return evit::objectives(evit::maximize(problem().value_fn(), "value"),
-                          evit::minimize(problem().cost_fn(), "cost"));
+  return evit::objectives(evit::maximize(nsga_problem().value_fn(), "value"),
+                          evit::minimize(nsga_problem().cost_fn(), "cost"));
 }
-evit::nsga2_options small() { return evit::nsga2_options().population(24).generations(5); }
+evit::nsga2_options small_nsga() { return evit::nsga2_options().population(24).generations(5); }
 
-void require_same(const evit::search_result& a, const evit::search_result& b) {
+void require_same_front(const evit::search_result& a, const evit::search_result& b) {
   REQUIRE(a.evaluations == b.evaluations);
   REQUIRE(a.ranked.size() == b.ranked.size());
   for (std::size_t i = 0; i < a.ranked.size(); ++i) {
@@ -79,10 +79,10 @@ TEST_CASE("pareto_front: the non-dominated points", "[search][hypervolume]") {
 
 TEST_CASE("nsga2_search: a front of valid, mutually non-dominated, evaluated-once subnets",
           "[search][nsga2]") {
-  auto s = evit::make_nsga2<space>(two_objectives(), evit::cost::unconstrained(), small(), 2);
+  auto s = evit::make_nsga2<space>(two_objectives(), evit::cost::unconstrained(), small_nsga(), 2);
   const auto r = s.run();
   REQUIRE(r.ok());
-  CHECK(r.evaluations <= small().max_evaluations());
+  CHECK(r.evaluations <= small_nsga().max_evaluations());
   CHECK(r.history.size() == 6);
   std::vector<std::vector<double>> pts;
   for (const auto& e : r.ranked) {
@@ -102,31 +102,31 @@ TEST_CASE("nsga2_search: a front of valid, mutually non-dominated, evaluated-onc
 
 TEST_CASE("nsga2_search: constrained domination keeps the front feasible", "[search][nsga2]") {
   const ev::macs_model<> macs;
-  const auto r = evit::nsga2_search<space>(two_objectives(),
-                                           evit::cost::at_most(macs, 250e6, "MACs"), small(), 3);
+  const auto r = evit::nsga2_search<space>(
+      two_objectives(), evit::cost::at_most(macs, 250e6, "MACs"), small_nsga(), 3);
   REQUIRE(r.ok());
   for (const auto& e : r.ranked) {
     CHECK(e.feasible());
     CHECK(e.costs[0] <= 250e6);
   }
-  const auto none = evit::nsga2_search<space>(two_objectives(),
-                                              evit::cost::at_most(macs, 1e6, "MACs"), small(), 3);
+  const auto none = evit::nsga2_search<space>(
+      two_objectives(), evit::cost::at_most(macs, 1e6, "MACs"), small_nsga(), 3);
   CHECK(none.status == evit::search_status::infeasible);
   CHECK_THROWS_AS(none.best(), evit::infeasible);
 }
 
 TEST_CASE("nsga2: bit-identical for any thread count; save and resume", "[search][nsga2]") {
-  const auto con = evit::cost::at_most(problem().cost_fn(), 300, "cost");
-  const auto r1 = evit::nsga2_search<space>(two_objectives(), con, small(), 5);
+  const auto con = evit::cost::at_most(nsga_problem().cost_fn(), 300, "cost");
+  const auto r1 = evit::nsga2_search<space>(two_objectives(), con, small_nsga(), 5);
   evit::thread_pool pool(2);
-  const auto r2 = evit::nsga2_search<space>(two_objectives(), con, small(), 5, pool);
-  require_same(r1, r2);
-  auto first = evit::make_nsga2<space>(two_objectives(), con, small(), 5);
+  const auto r2 = evit::nsga2_search<space>(two_objectives(), con, small_nsga(), 5, pool);
+  require_same_front(r1, r2);
+  auto first = evit::make_nsga2<space>(two_objectives(), con, small_nsga(), 5);
   first.step();
   first.step();
   const std::string saved = first.state().dump();
   auto second = evit::make_nsga2<space>(two_objectives(), con, evit::nsga2_options(), 1);
   second.restore(nlohmann::json::parse(saved));
-  require_same(r1, second.run(pool));
+  require_same_front(r1, second.run(pool));
   CHECK_THROWS_AS(second.restore(nlohmann::json::parse("[]")), evit::parse_error);
 }

@@ -15,7 +15,7 @@
 using space = evit::elasticvit::official_space;
 
 namespace {
-const evit_test::synthetic_problem& problem() {
+const evit_test::synthetic_problem& solved_problem() {
   static const evit_test::synthetic_problem p = [] {
     evit_test::synthetic_problem q(space::descriptor());
     q.solve();
@@ -27,7 +27,7 @@ const evit_test::synthetic_problem& problem() {
 
 TEST_CASE("synthetic problem: the DP optimum is a valid subnet with the claimed value and cost",
           "[search][quality]") {
-  const auto& p = problem();
+  const auto& p = solved_problem();
   for (int lo : {20, 60, 150, 300}) {
     evit::arch a;
     const double best = p.optimum(lo, lo + 10, &a);
@@ -58,7 +58,7 @@ TEST_CASE(
     "evolutionary_search: the ElasticViT preset reaches >= 99% of the exact optimum and "
     "beats random search with as many evaluations",
     "[search][quality][slow]") {
-  const auto& p = problem();
+  const auto& p = solved_problem();
   // A window of 10 cost units at a mid budget (the space's costs span 8 .. 418). At the lowest
   // budgets the preset does not reach 99% in its 10,752 evaluations (L = 40 and 60: 97.3% and
   // 97.5% over 5 seeds; from L = 100 up: >= 99.6%): benchmarks/bench_search.cpp prints the table.
@@ -84,7 +84,7 @@ TEST_CASE(
 
 TEST_CASE("nsga2_search: the front reaches >= 95% of the true hypervolume and beats random search",
           "[search][quality][slow]") {
-  const auto& p = problem();
+  const auto& p = solved_problem();
   // Minimised form: (-value, cost); the reference is the min subnet's value and max cost + 1.
   const std::vector<double> ref = {-p.value(space::min_arch()),
                                    static_cast<double>(p.max_cost() + 1)};
