@@ -117,6 +117,9 @@ bool is_file(const std::string& p) {
 std::string find_lut_dir() {
   if (const char* env = std::getenv("EVIT_REFERENCE_DIR"))
     if (is_dir(std::string(env) + "/mobile-lut")) return std::string(env) + "/mobile-lut";
+#ifdef EVIT_DATA_DIR  // the repository's copy of the phone tables (data/mobile-lut)
+  if (is_dir(EVIT_DATA_DIR "/mobile-lut")) return EVIT_DATA_DIR "/mobile-lut";
+#endif
   std::string up = "..";
   for (int i = 0; i < 5; ++i, up += "/..")
     if (is_dir(up + "/shared/reference/mobile-lut")) return up + "/shared/reference/mobile-lut";
@@ -595,15 +598,17 @@ int main(int argc, char** argv) {
     // The plot (optional).
     const std::string script = find_plot_script(argv[0]);
     const std::string png = out + "/latency.png";
+    // Debian's python3-matplotlib belongs to the system interpreter, which a PATH may shadow.
+    const std::string python = is_file("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
     if (script.empty()) {
       std::printf("plot: skipped (tools/plot_search.py not found from here)\n");
-    } else if (std::system("python3 -c 'import matplotlib' > /dev/null 2>&1") != 0) {
+    } else if (std::system((python + " -c 'import matplotlib' > /dev/null 2>&1").c_str()) != 0) {
       std::printf(
-          "plot: skipped (python3-matplotlib is not installed; run python3 %s %s %s "
+          "plot: skipped (python3-matplotlib is not installed; run %s %s %s %s "
           "where it is)\n",
-          script.c_str(), out.c_str(), png.c_str());
+          python.c_str(), script.c_str(), out.c_str(), png.c_str());
     } else {
-      const std::string cmd = "python3 '" + script + "' '" + out + "' '" + png + "'";
+      const std::string cmd = python + " '" + script + "' '" + out + "' '" + png + "'";
       if (std::system(cmd.c_str()) == 0)
         std::printf("plot: %s\n", png.c_str());
       else

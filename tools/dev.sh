@@ -11,6 +11,9 @@ jobs=${EVIT_JOBS:-$(nproc)}
 
 packages=(build-essential cmake ninja-build libeigen3-dev libxsimd-dev nlohmann-json3-dev
           catch2 libbenchmark-dev)
+if [ "$mode" = example ]; then
+  packages+=(python3-matplotlib)  # the example's latency-vs-objective plot
+fi
 if [ "$mode" = test ]; then
   packages+=(g++-aarch64-linux-gnu qemu-user clang libclang-rt-14-dev clang-format python3-torch)
 fi
@@ -64,8 +67,8 @@ case "$mode" in
   example)
     install_missing
     release
-    echo "== main example: space_info official"
-    ./build/release/examples/space_info official
+    echo "== main example: the best subnet of one supernet for every device and budget"
+    ./build/release/examples/search_subnet --out build/search_subnet_out
     ;;
   test)
     install_missing
