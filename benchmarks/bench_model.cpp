@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -99,6 +100,56 @@ BENCHMARK_CAPTURE(BM_released, L1, "elastic_L1")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_released, L1_5, "elastic_L1.5")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_released, L2, "elastic_L2")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_released, L3, "elastic_L3")->Unit(benchmark::kMillisecond);
+
+// Intra-op parallelism: batch 1 on a thread_pool of `threads` workers (each op of the sample cut
+// into pieces) against one thread, alternating forward by forward so that both see the same
+// machine load. Counters: medians in ms and their ratio.
+void BM_threads(benchmark::State& st, const char* name) {
+  const int threads = static_cast<int>(st.range(0));
+  const evit::arch& a = ev::released(name);
+  const auto img = images(a.resolution());
+  std::vector<float> logits(1000);
+  ev::forward_workspace ws1, wsn;
+  evit::thread_pool pool(threads);
+  net().forward(a, img.data(), 1, logits.data(), ws1);
+  net().forward(a, img.data(), 1, logits.data(), wsn, nullptr, nullptr, pool);
+  std::vector<double> one, many;
+  using clock = std::chrono::steady_clock;
+  for (auto _ : st) {
+    auto t0 = clock::now();
+    net().forward(a, img.data(), 1, logits.data(), ws1);
+    auto t1 = clock::now();
+    net().forward(a, img.data(), 1, logits.data(), wsn, nullptr, nullptr, pool);
+    auto t2 = clock::now();
+    one.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    many.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+    benchmark::DoNotOptimize(logits.data());
+  }
+  auto median = [](std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  };
+  st.counters["ms_1_thread"] = median(one);
+  st.counters["ms_pool"] = median(many);
+  st.counters["speedup"] = median(one) / median(many);
+}
+void thread_counts(benchmark::internal::Benchmark* b) {
+  b->Arg(2);
+  const int hc = static_cast<int>(std::thread::hardware_concurrency());
+  if (hc > 2) b->Arg(hc);
+}
+BENCHMARK_CAPTURE(BM_threads, T1, "elastic_T1")
+    ->Apply(thread_counts)
+    ->ArgName("threads")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_threads, S2, "elastic_S2")
+    ->Apply(thread_counts)
+    ->ArgName("threads")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_threads, L3, "elastic_L3")
+    ->Apply(thread_counts)
+    ->ArgName("threads")
+    ->Unit(benchmark::kMillisecond);
 
 // Switching: alternate two subnets of the same resolution (S2 and M, both 224) versus running
 // one of them twice; equal times mean switching costs nothing.

@@ -2,6 +2,8 @@
 // kernels/attention.hpp and kernels/mlp.hpp against the reference built straight from spec
 // §2.2: both qkv layouts, both head semantics, relative-position bias with Rmax indexing,
 // the 3x3 conv on V, Hardswish before proj, batches, residual accumulation.
+#include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "evit/kernels/attention.hpp"
@@ -120,6 +122,56 @@ TEMPLATE_LIST_TEST_CASE("attention: standard blocked heads, fixed qkv width, qkv
   cfg.out = 40;
   auto w = net.weights(false, false, true);
   run_attention<Arch>(cfg, w, 2, accumulate, g);
+}
+
+TEMPLATE_LIST_TEST_CASE("attention: phases run in pieces equal the whole call bit for bit",
+                        "[kernels][attention]", evit::test::archs) {
+  using Arch = TestType;
+  EVIT_SKIP_UNAVAILABLE(Arch);
+  evit::rng g(63);
+  supernet_attention net(g, 64, 64, 6);
+  const Index pieces = GENERATE(2, 3, 7);
+  const bool vc = GENERATE(true, false);
+  CAPTURE(Arch::name(), pieces, vc);
+  const auto cfg =
+      attention_config::fixed_head_dim(5, 48, 16, 1, 3).with_pre_proj(activation::hardswish);
+  const auto w = net.weights(true, vc, false);
+  const Index N = cfg.tokens;
+  exact_buffer<float> x(N * cfg.in), whole(N * cfg.out), split(N * cfg.out);
+  evit::test::fill_uniform(g, x);
+  evit::test::fill_uniform(g, whole);
+  std::copy(whole.data(), whole.data() + whole.size(), split.data());
+  const Index wsn = evit::kernels::attention_workspace_size<Arch, float>(cfg, vc);
+  exact_buffer<float> ws(wsn);
+  evit::kernels::attention<Arch>(1, cfg, w, x.data(), cfg.in, whole.data(), cfg.out, true,
+                                 ws.data(), wsn);
+  // Shared buffers once; one heads workspace per piece, as parallel workers would hold them.
+  using shared = evit::kernels::attention_shared<float>;
+  exact_buffer<float> shared_buf(shared::size(cfg, vc));
+  const auto sh = shared::carve(cfg, vc, shared_buf.data());
+  const Index hws = evit::kernels::attention_heads_workspace_size<Arch, float>(cfg);
+  std::vector<exact_buffer<float>> heads_ws;
+  for (Index p = 0; p < pieces; ++p) heads_ws.emplace_back(hws);
+  auto piece = [&](Index n, Index p) {  // uneven pieces, some empty
+    return std::make_pair(std::min(n, p * (n / pieces + 1)), std::min(n, (p + 1) * (n / pieces + 1)));
+  };
+  for (Index p = pieces - 1; p >= 0; --p) {  // any order
+    const auto r = piece(cfg.qkv_width(), p);
+    evit::kernels::attention_qkv<Arch>(cfg, w, x.data(), cfg.in, sh, r.first, r.second);
+  }
+  for (Index p = 0; p < pieces; ++p) {
+    const auto r = piece(cfg.heads, p);
+    evit::kernels::attention_heads<Arch>(cfg, w, sh, r.first, r.second, heads_ws[static_cast<std::size_t>(p)].data(), hws);
+  }
+  for (Index p = 0; p < pieces; ++p) {
+    const auto r = piece(cfg.out, p);
+    evit::kernels::attention_proj<Arch>(cfg, w, sh, split.data(), cfg.out, true, r.first,
+                                        r.second);
+  }
+  for (Index i = 0; i < N * cfg.out; ++i) {
+    CAPTURE(i, i / cfg.out, i % cfg.out);
+    REQUIRE(split.data()[i] == whole.data()[i]);
+  }
 }
 
 TEST_CASE("attention_config: the two head splits address the qkv output as spec §2.2 says",

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // kernels/conv.hpp: depthwise convolutions (both strides, cropped kernels, fused BN +
 // activation), the token-grid conv on V, 1x1 and dense convolutions, squeeze-excite and pooling.
+#include <algorithm>
 #include <vector>
 
 #include "evit/kernels/conv.hpp"
@@ -127,6 +128,20 @@ TEMPLATE_LIST_TEST_CASE("conv2d: the 3x3 stride-2 first conv from 3 channels, sl
   ref::conv2d(out, in, R, R, x.data(), k, 2, 1, w.data(), in * k * k, expect.data(), ep);
   evit::test::check_close("conv2d", out, Ro * Ro, y.data(), Ro * Ro, expect.data(), Ro * Ro,
                           conv_tol, conv_tol);
+  // Output rows in pieces (as a parallel caller runs them) give the same values; pieces of whole
+  // 32-column panels give them bit for bit.
+  exact_buffer<float> pieces(out * Ro * Ro);
+  const Index step = R == 16 ? 4 : 3;  // 8 x 4 = 32 columns; 3-row pieces cut panels
+  for (Index r0 = 0; r0 < Ro; r0 += step)
+    evit::kernels::conv2d<Arch>(out, in, R, R, x.data(), k, 2, 1, w.data(), in * k * k,
+                                pieces.data(), ep, ws.data(), wsn, r0, std::min(Ro, r0 + step));
+  evit::test::check_close("conv2d in row pieces", out, Ro * Ro, pieces.data(), Ro * Ro,
+                          expect.data(), Ro * Ro, conv_tol, conv_tol);
+  if (R == 16)
+    for (Index i = 0; i < out * Ro * Ro; ++i) {
+      CAPTURE(i);
+      REQUIRE(pieces[i] == y[i]);
+    }
 }
 
 TEMPLATE_LIST_TEST_CASE("pointwise_conv: 1x1 slice of [out_max, in_max] with BN and residual",

@@ -11,6 +11,8 @@
 
 #include "evit/core/executor.hpp"
 #include "evit/core/rng.hpp"
+#include "evit/io/arch_text.hpp"
+#include "evit/models/elasticvit/released.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
 
 #include "catch.hpp"
@@ -105,6 +107,15 @@ TEST_CASE("forward: repeated forwards of any subnets allocate nothing", "[models
     net.forward(archs[i], images[i].data(), 2, logits.data(), ws);
   g_counting = false;
   CHECK(g_allocations.load() == 0);
+  // Also when one sample's ops are cut into pieces over a thread pool.
+  evit::thread_pool pool(2);
+  ws.reserve(S::descriptor(), 2, pool.num_threads());
+  g_allocations = 0;
+  g_counting = true;
+  for (std::size_t i = 0; i < archs.size(); ++i)
+    net.forward(archs[i], images[i].data(), 1, logits.data(), ws, nullptr, nullptr, pool);
+  g_counting = false;
+  CHECK(g_allocations.load() == 0);
   // Positive control: the hook does see allocations, plain and aligned.
   g_counting = true;
   {
@@ -127,6 +138,59 @@ TEST_CASE("forward: the result does not depend on the executor", "[models][runti
   evit::thread_pool pool(2);
   net.forward(a, images.data(), 3, par.data(), ws2, nullptr, nullptr, pool);
   CHECK(seq == par);
+}
+
+TEST_CASE("forward: ops cut into pieces over several workers give the sequential result",
+          "[models][runtime][threads]") {
+  // With fewer samples than workers every op of a sample runs in pieces (columns, channels,
+  // heads); each piece computes its elements exactly as the whole op, so the logits are equal
+  // bit for bit, for any worker count, batch, subnet and BatchNorm mode.
+  const net_t& net = shared_net();
+  evit::rng g(3);
+  const int threads = GENERATE(2, 3, 5);
+  const evit::Index batch = GENERATE(1, 2);
+  CAPTURE(threads, batch);
+  evit::thread_pool pool(threads);
+  std::vector<evit::arch> archs{S::max_arch(), S::min_arch(), S::sample(g), S::sample(g)};
+  for (const auto& a : archs) {
+    CAPTURE(evit::to_string(S::descriptor(), a));
+    const auto images = random_images(batch, a.resolution(), 9);
+    std::vector<float> seq(static_cast<std::size_t>(batch * 10)), par(seq.size());
+    ev::forward_workspace ws1, ws2;
+    net.forward(a, images.data(), batch, seq.data(), ws1);
+    net.forward(a, images.data(), batch, par.data(), ws2, nullptr, nullptr, pool);
+    CHECK(seq == par);
+  }
+  // BatchNorm recalibration (batch statistics) through the pool equals the sequential one.
+  const evit::arch a = archs[2];
+  const std::vector<std::vector<float>> calib{random_images(2, a.resolution(), 30),
+                                              random_images(2, a.resolution(), 31)};
+  ev::forward_workspace ws1, ws2;
+  const auto o_seq = net.recalibrate(a, calib, ws1);
+  const auto o_par = net.recalibrate(a, calib, ws2, pool);
+  for (const auto& kv : o_seq.all()) {
+    CAPTURE(kv.first);
+    CHECK(kv.second.mean == o_par.at(kv.first).mean);
+    CHECK(kv.second.var == o_par.at(kv.first).var);
+  }
+}
+
+TEST_CASE("forward: a released official subnet in pieces over a pool equals the sequential one",
+          "[models][runtime][threads]") {
+  // The official space's widths (ragged pieces of 1632, 1984 and 1000 columns, 17 heads).
+  using O = ev::official_space;
+  static const auto official = ev::supernet<O>::random(5);
+  for (const char* name : {"elastic_T1", "elastic_S1"}) {
+    CAPTURE(name);
+    const evit::arch& a = ev::released(name);
+    const auto images = random_images(1, a.resolution(), 12);
+    ev::forward_workspace ws1, ws2;
+    std::vector<float> seq(1000), par(1000);
+    official.forward(a, images.data(), 1, seq.data(), ws1);
+    evit::thread_pool pool(3);
+    official.forward(a, images.data(), 1, par.data(), ws2, nullptr, nullptr, pool);
+    CHECK(seq == par);
+  }
 }
 
 TEST_CASE("forward: concurrent forwards of different subnets equal sequential ones",

@@ -35,9 +35,14 @@ class sequential_executor {
 ///   evit::thread_pool pool(2);
 ///   pool.parallel_for(batch, [&](evit::Index b, int worker) { ... scratch[worker] ... });
 /// @endcode
+/// A forward pass at batch 1 issues a few hundred short parallel_for calls, so idle workers spin
+/// (yielding) for a while before they sleep: waking a sleeping thread costs tens of microseconds,
+/// as much as a small op.
 class thread_pool {
  public:
-  explicit thread_pool(int threads) : n_(std::max(1, threads)) {
+  /// @param spin how many times an idle worker yields, waiting for the next call, before it
+  ///             sleeps (0: sleep at once).
+  explicit thread_pool(int threads, int spin = 2000) : n_(std::max(1, threads)), spin_(spin) {
     for (int t = 1; t < n_; ++t) workers_.emplace_back([this, t] { loop(t); });
   }
   thread_pool(const thread_pool&) = delete;
@@ -45,7 +50,7 @@ class thread_pool {
   ~thread_pool() {
     {
       std::lock_guard<std::mutex> lock(m_);
-      stop_ = true;
+      stop_.store(true);
     }
     cv_.notify_all();
     for (auto& w : workers_) w.join();
@@ -65,15 +70,16 @@ class thread_pool {
       job_ = &job;
       n_items_ = n;
       next_.store(0);
-      done_ = 0;
       error_ = nullptr;
-      ++generation_;
+      generation_.store(generation_.load() + 1);
     }
     cv_.notify_all();
     run(0);
+    // Every item has been taken; wait for the workers still running one (spinning first).
+    for (int i = 0; i < spin_ && active_.load() != 0; ++i) std::this_thread::yield();
     std::unique_lock<std::mutex> lock(m_);
-    done_cv_.wait(lock, [&] { return done_ == n_items_; });
-    job_ = nullptr;
+    done_cv_.wait(lock, [&] { return active_.load() == 0; });
+    job_ = nullptr;  // under the lock: no worker joins this call any more
     if (error_) std::rethrow_exception(error_);
   }
 
@@ -88,34 +94,40 @@ class thread_pool {
         std::lock_guard<std::mutex> lock(m_);
         if (!error_) error_ = std::current_exception();
       }
-      std::lock_guard<std::mutex> lock(m_);
-      if (++done_ == n_items_) done_cv_.notify_all();
     }
   }
   void loop(int worker) {
     std::size_t seen = 0;
     for (;;) {
+      for (int i = 0; i < spin_ && generation_.load() == seen && !stop_.load(); ++i)
+        std::this_thread::yield();
       {
         std::unique_lock<std::mutex> lock(m_);
-        cv_.wait(lock, [&] { return stop_ || (generation_ != seen && job_ != nullptr); });
-        if (stop_) return;
-        seen = generation_;
+        cv_.wait(lock, [&] { return stop_.load() || (generation_.load() != seen && job_); });
+        if (stop_.load()) return;
+        seen = generation_.load();
+        active_.fetch_add(1);  // under the lock, while job_ is set: the caller waits for us
       }
       run(worker);
+      if (active_.fetch_sub(1) == 1) {
+        std::lock_guard<std::mutex> lock(m_);
+        done_cv_.notify_all();
+      }
     }
   }
 
   int n_;
+  int spin_;
   std::vector<std::thread> workers_;
   std::mutex m_, call_m_;
   std::condition_variable cv_, done_cv_;
-  std::function<void(Index, int)>* job_ = nullptr;
-  Index n_items_ = 0;
+  std::function<void(Index, int)>* job_ = nullptr;  // set and cleared under m_
+  Index n_items_ = 0;                               // written under m_ before generation_
   std::atomic<Index> next_{0};
-  Index done_ = 0;
-  std::size_t generation_ = 0;
+  std::atomic<int> active_{0};  // workers inside run() for the current call
+  std::atomic<std::size_t> generation_{0};
   std::exception_ptr error_;
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
 };
 
 /// A non-owning, type-erased reference to any executor (sequential_executor, thread_pool, or a

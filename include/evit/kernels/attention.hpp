@@ -157,16 +157,157 @@ constexpr Index round_up64(Index n) {
 }
 }  // namespace detail
 
-/// Workspace (elements of T) of attention() for `cfg`; independent of the batch size.
+/// Per-sample buffers that the phases of one sample's attention share: the qkv output [N, S],
+/// the V conv output [N, h dv] (when there is a V conv) and the head outputs [N, h dv].
+template <class T>
+struct attention_shared {
+  T* qkv = nullptr;
+  T* v_conv = nullptr;
+  T* heads = nullptr;
+
+  /// Elements of T that carve() takes for `cfg`.
+  static constexpr Index size(const attention_config& cfg, bool with_v_conv = true) {
+    const Index N = cfg.tokens, hdv = cfg.heads * cfg.v_dim;
+    using detail::round_up64;
+    return round_up64<T>(N * cfg.qkv_width()) + (with_v_conv ? round_up64<T>(N * hdv) : 0) +
+           round_up64<T>(N * hdv);
+  }
+  /// Carves the buffers out of `buf` (size() elements).
+  static attention_shared carve(const attention_config& cfg, bool with_v_conv, T* buf) {
+    using detail::round_up64;
+    const Index N = cfg.tokens, hdv = cfg.heads * cfg.v_dim;
+    attention_shared s;
+    s.qkv = buf;
+    s.v_conv = with_v_conv ? buf + round_up64<T>(N * cfg.qkv_width()) : nullptr;
+    s.heads = buf + round_up64<T>(N * cfg.qkv_width()) + (with_v_conv ? round_up64<T>(N * hdv) : 0);
+    return s;
+  }
+};
+
+/// Workspace (elements of T) of attention_heads() for `cfg`: one head's kᵀ and logits, and the
+/// GEMM / V conv / bias-grid scratch. Each worker running heads needs its own.
 template <class Arch = simd::default_arch, class T = float>
-constexpr Index attention_workspace_size(const attention_config& cfg, bool with_v_conv = true) {
-  const Index N = cfg.tokens, hdv = cfg.heads * cfg.v_dim;
+constexpr Index attention_heads_workspace_size(const attention_config& cfg) {
+  const Index N = cfg.tokens;
   using detail::round_up64;
-  return round_up64<T>(N * cfg.qkv_width()) + (with_v_conv ? round_up64<T>(N * hdv) : 0) +
-         round_up64<T>(cfg.qk_dim * N) + round_up64<T>(N * N) + round_up64<T>(N * hdv) +
+  return round_up64<T>(cfg.qk_dim * N) + round_up64<T>(N * N) +
          round_up64<T>(std::max({gemm_nn_workspace_size<Arch, T>(std::max(N, cfg.qk_dim)),
                                  depthwise_conv3x3_tokens_workspace_size(cfg.v_dim),
                                  (2 * cfg.side - 1) * (2 * cfg.side - 1)}));
+}
+
+/// Workspace (elements of T) of attention() for `cfg`; independent of the batch size.
+template <class Arch = simd::default_arch, class T = float>
+constexpr Index attention_workspace_size(const attention_config& cfg, bool with_v_conv = true) {
+  return attention_shared<T>::size(cfg, with_v_conv) + attention_heads_workspace_size<Arch, T>(cfg);
+}
+
+// The three phases of attention() on one sample. A caller that spreads one sample over several
+// threads runs each phase in pieces (disjoint column or head ranges, any split gives the same
+// result bit for bit) with a barrier between phases; attention() runs them whole.
+
+/// Phase 1: columns [col_begin, col_end) of the qkv output sh.qkv [N, S] of one sample.
+template <class Arch = simd::default_arch, class T>
+void attention_qkv(const attention_config& cfg, const attention_weights<T>& w, const T* x,
+                   Index ldx, const attention_shared<T>& sh, Index col_begin, Index col_end) {
+  const Index h = cfg.heads, dqk = cfg.qk_dim, hdv = h * cfg.v_dim;
+  EVIT_ASSERT(ldx >= cfg.in && cfg.in <= w.qkv_ld);
+  EVIT_ASSERT(0 <= col_begin && col_begin <= col_end && col_end <= cfg.qkv_width());
+  const row_block blocks[3] = {
+      {w.q_row0, h * dqk, 0}, {w.k_row0, h * dqk, h * dqk}, {w.v_row0, hdv, 2 * h * dqk}};
+  linear_blocks<Arch>(cfg.tokens, cfg.in, x, ldx, w.qkv, w.qkv_ld, w.qkv_bias, blocks, 3, sh.qkv,
+                      cfg.qkv_width(), col_begin, col_end);
+}
+
+/// Phase 2: heads [head_begin, head_end) of one sample: V conv, logits, bias, softmax, P · V and
+/// the pre-projection activation, into the heads' columns of sh.heads.
+/// @param ws,ws_size this worker's attention_heads_workspace_size<Arch, T>(cfg) elements.
+template <class Arch = simd::default_arch, class T>
+void attention_heads(const attention_config& cfg, const attention_weights<T>& w,
+                     const attention_shared<T>& sh, Index head_begin, Index head_end, T* ws,
+                     Index ws_size, attention_profile* prof = nullptr) {
+  const Index N = cfg.tokens, h = cfg.heads, dqk = cfg.qk_dim, dv = cfg.v_dim;
+  const Index S = cfg.qkv_width(), hdv = h * dv;
+  EVIT_ASSERT(N >= 1 && h >= 1 && dqk >= 1 && dv >= 1 && hdv <= w.proj_ld);
+  EVIT_ASSERT((!w.rel_bias && !w.v_conv) || cfg.side * cfg.side == N);
+  EVIT_ASSERT(!w.rel_bias || (cfg.side <= w.rel_side_max && h <= w.rel_heads_max));
+  EVIT_ASSERT(0 <= head_begin && head_begin <= head_end && head_end <= h);
+  EVIT_ASSERT(!w.v_conv || sh.v_conv != nullptr);
+  EVIT_ASSERT((ws_size >= attention_heads_workspace_size<Arch, T>(cfg)));
+  (void)ws_size;
+  using detail::round_up64;
+  const T* y = sh.qkv;
+  T* kt = ws;                            // one head's kᵀ [dqk, N]
+  T* sc = kt + round_up64<T>(dqk * N);  // one head's logits [N, N]
+  T* aux = sc + round_up64<T>(N * N);
+  const Index aux_size = round_up64<T>(std::max({gemm_nn_workspace_size<Arch, T>(std::max(N, dqk)),
+                                                 depthwise_conv3x3_tokens_workspace_size(dv),
+                                                 (2 * cfg.side - 1) * (2 * cfg.side - 1)}));
+  const T scale = T(1.0 / std::sqrt(double(dqk)));
+  using clock = std::chrono::steady_clock;
+  auto t0 = prof ? clock::now() : clock::time_point{};
+  auto lap = [&](double attention_profile::*slot) {
+    if (!prof) return;
+    const auto t1 = clock::now();
+    prof->*slot += std::chrono::duration<double>(t1 - t0).count();
+    t0 = t1;
+  };
+  const Index R = w.rel_side_max, rel_w = 2 * R - 1, side = cfg.side;
+  for (Index i = head_begin; i < head_end; ++i) {
+    if (w.v_conv) {
+      depthwise_conv3x3_tokens<Arch>(side, dv, y + cfg.v_col(i), S, w.v_conv + i * dv * 9,
+                                     sh.v_conv + i * dv, hdv, aux, aux_size);
+      lap(&attention_profile::v_conv);
+    }
+    // logits = (q_i · k_iᵀ) / sqrt(dqk): kᵀ is copied (dqk x N, activations only) so that the
+    // product runs on gemm_nn's broadcast tile instead of 16-long dot products.
+    const T* k = y + cfg.k_col(i);
+    for (Index n = 0; n < N; ++n)
+      for (Index d = 0; d < dqk; ++d) kt[d * N + n] = k[n * S + d];
+    gemm_nn<Arch>(N, N, dqk, y + cfg.q_col(i), S, kt, N, sc, N, epilogue<T>{}.with_alpha(scale),
+                  aux, aux_size);
+    lap(&attention_profile::scores);
+    if (w.rel_bias) {
+      // B_i[p, q] = table[(y1 - y2 + R - 1) (2R - 1) + (x1 - x2 + R - 1), i]. Only offsets
+      // |y1 - y2|, |x1 - x2| < side occur: gather them once, flipped, into a contiguous
+      // (2 side - 1)² grid g[(y2 - y1 + side - 1) (2 side - 1) + (x2 - x1 + side - 1)], so that
+      // each key row of the logits adds a contiguous run of g.
+      const Index gs = 2 * side - 1, hm = w.rel_heads_max;
+      for (Index a = 0; a < gs; ++a)
+        for (Index c = 0; c < gs; ++c)
+          aux[a * gs + c] =
+              w.rel_bias[((side - 1 - a + R - 1) * rel_w + (side - 1 - c + R - 1)) * hm + i];
+      for (Index y1 = 0; y1 < side; ++y1)
+        for (Index x1 = 0; x1 < side; ++x1) {
+          T* row = sc + (y1 * side + x1) * N;
+          for (Index y2 = 0; y2 < side; ++y2) {
+            const T* g = aux + (y2 - y1 + side - 1) * gs + (side - 1 - x1);
+            T* dst = row + y2 * side;
+            for (Index x2 = 0; x2 < side; ++x2) dst[x2] += g[x2];
+          }
+        }
+    }
+    softmax_rows<Arch>(N, N, sc, N);
+    lap(&attention_profile::softmax);
+    const T* v = w.v_conv ? sh.v_conv + i * dv : y + cfg.v_col(i);
+    const Index ldv = w.v_conv ? hdv : S;
+    gemm_nn<Arch>(N, dv, N, sc, N, v, ldv, sh.heads + i * dv, hdv,
+                  epilogue<T>{}.with_activation(cfg.pre_proj), aux, aux_size);
+    lap(&attention_profile::av);
+  }
+}
+
+/// Phase 3: output columns [col_begin, col_end) of one sample: out = [accumulate ? out : 0] +
+/// proj(sh.heads).
+template <class Arch = simd::default_arch, class T>
+void attention_proj(const attention_config& cfg, const attention_weights<T>& w,
+                    const attention_shared<T>& sh, T* out, Index ldo, bool accumulate,
+                    Index col_begin, Index col_end) {
+  const Index hdv = cfg.heads * cfg.v_dim;
+  EVIT_ASSERT(ldo >= cfg.out && hdv <= w.proj_ld);
+  EVIT_ASSERT(0 <= col_begin && col_begin <= col_end && col_end <= cfg.out);
+  linear<Arch>(cfg.tokens, hdv, col_end - col_begin, sh.heads, hdv, w.proj, w.proj_ld, col_begin,
+               w.proj_bias, out + col_begin, ldo, activation::none, accumulate);
 }
 
 /// Multi-head self-attention of `batch` samples of cfg.tokens tokens each:
@@ -183,88 +324,22 @@ template <class Arch = simd::default_arch, class T>
 void attention(Index batch, const attention_config& cfg, const attention_weights<T>& w, const T* x,
                Index ldx, T* out, Index ldo, bool accumulate, T* ws, Index ws_size,
                attention_profile* prof = nullptr) {
-  const Index N = cfg.tokens, h = cfg.heads, dqk = cfg.qk_dim, dv = cfg.v_dim;
-  const Index S = cfg.qkv_width(), hdv = h * dv;
-  EVIT_ASSERT(batch >= 0 && N >= 1 && h >= 1 && dqk >= 1 && dv >= 1 && cfg.in >= 1);
-  EVIT_ASSERT(ldx >= cfg.in && ldo >= cfg.out && cfg.in <= w.qkv_ld && hdv <= w.proj_ld);
-  EVIT_ASSERT((!w.rel_bias && !w.v_conv) || cfg.side * cfg.side == N);
-  EVIT_ASSERT(!w.rel_bias || (cfg.side <= w.rel_side_max && h <= w.rel_heads_max));
+  const Index N = cfg.tokens;
+  EVIT_ASSERT(batch >= 0 && N >= 1 && cfg.heads >= 1 && cfg.in >= 1);
   EVIT_ASSERT((ws_size >= attention_workspace_size<Arch, T>(cfg, w.v_conv != nullptr)));
-  (void)ws_size;
-  using detail::round_up64;
-  T* y = ws;  // qkv output [N, S]
-  T* vc = y + round_up64<T>(N * S);
-  T* kt = vc + (w.v_conv ? round_up64<T>(N * hdv) : 0);  // one head's kᵀ [dqk, N]
-  T* sc = kt + round_up64<T>(dqk * N);                   // one head's logits [N, N]
-  T* o = sc + round_up64<T>(N * N);                      // head outputs [N, h dv]
-  T* aux = o + round_up64<T>(N * hdv);
-  const Index aux_size = round_up64<T>(std::max({gemm_nn_workspace_size<Arch, T>(std::max(N, dqk)),
-                                                 depthwise_conv3x3_tokens_workspace_size(dv),
-                                                 (2 * cfg.side - 1) * (2 * cfg.side - 1)}));
-  const T scale = T(1.0 / std::sqrt(double(dqk)));
-  const row_block blocks[3] = {
-      {w.q_row0, h * dqk, 0}, {w.k_row0, h * dqk, h * dqk}, {w.v_row0, hdv, 2 * h * dqk}};
+  const bool vc = w.v_conv != nullptr;
+  const auto sh = attention_shared<T>::carve(cfg, vc, ws);
+  T* heads_ws = ws + attention_shared<T>::size(cfg, vc);
+  const Index heads_ws_size = ws_size - attention_shared<T>::size(cfg, vc);
   using clock = std::chrono::steady_clock;
-  auto t0 = prof ? clock::now() : clock::time_point{};
-  auto lap = [&](double attention_profile::*slot) {
-    if (!prof) return;
-    const auto t1 = clock::now();
-    prof->*slot += std::chrono::duration<double>(t1 - t0).count();
-    t0 = t1;
-  };
-  const Index R = w.rel_side_max, rel_w = 2 * R - 1, side = cfg.side;
   for (Index b = 0; b < batch; ++b) {
-    const T* xb = x + b * N * ldx;
-    T* ob = out + b * N * ldo;
+    auto t0 = prof ? clock::now() : clock::time_point{};
+    attention_qkv<Arch>(cfg, w, x + b * N * ldx, ldx, sh, 0, cfg.qkv_width());
+    if (prof) prof->qkv += std::chrono::duration<double>(clock::now() - t0).count();
+    attention_heads<Arch>(cfg, w, sh, 0, cfg.heads, heads_ws, heads_ws_size, prof);
     if (prof) t0 = clock::now();
-    linear_blocks<Arch>(N, cfg.in, xb, ldx, w.qkv, w.qkv_ld, w.qkv_bias, blocks, 3, y, S);
-    lap(&attention_profile::qkv);
-    if (w.v_conv) {
-      for (Index i = 0; i < h; ++i)
-        depthwise_conv3x3_tokens<Arch>(side, dv, y + cfg.v_col(i), S, w.v_conv + i * dv * 9,
-                                       vc + i * dv, hdv, aux, aux_size);
-      lap(&attention_profile::v_conv);
-    }
-    for (Index i = 0; i < h; ++i) {
-      // logits = (q_i · k_iᵀ) / sqrt(dqk): kᵀ is copied (dqk x N, activations only) so that the
-      // product runs on gemm_nn's broadcast tile instead of 16-long dot products.
-      const T* k = y + cfg.k_col(i);
-      for (Index n = 0; n < N; ++n)
-        for (Index d = 0; d < dqk; ++d) kt[d * N + n] = k[n * S + d];
-      gemm_nn<Arch>(N, N, dqk, y + cfg.q_col(i), S, kt, N, sc, N, epilogue<T>{}.with_alpha(scale),
-                    aux, aux_size);
-      lap(&attention_profile::scores);
-      if (w.rel_bias) {
-        // B_i[p, q] = table[(y1 - y2 + R - 1) (2R - 1) + (x1 - x2 + R - 1), i]. Only offsets
-        // |y1 - y2|, |x1 - x2| < side occur: gather them once, flipped, into a contiguous
-        // (2 side - 1)² grid g[(y2 - y1 + side - 1) (2 side - 1) + (x2 - x1 + side - 1)], so that
-        // each key row of the logits adds a contiguous run of g.
-        const Index gs = 2 * side - 1, hm = w.rel_heads_max;
-        for (Index a = 0; a < gs; ++a)
-          for (Index c = 0; c < gs; ++c)
-            aux[a * gs + c] =
-                w.rel_bias[((side - 1 - a + R - 1) * rel_w + (side - 1 - c + R - 1)) * hm + i];
-        for (Index y1 = 0; y1 < side; ++y1)
-          for (Index x1 = 0; x1 < side; ++x1) {
-            T* row = sc + (y1 * side + x1) * N;
-            for (Index y2 = 0; y2 < side; ++y2) {
-              const T* g = aux + (y2 - y1 + side - 1) * gs + (side - 1 - x1);
-              T* dst = row + y2 * side;
-              for (Index x2 = 0; x2 < side; ++x2) dst[x2] += g[x2];
-            }
-          }
-      }
-      softmax_rows<Arch>(N, N, sc, N);
-      lap(&attention_profile::softmax);
-      const T* v = w.v_conv ? vc + i * dv : y + cfg.v_col(i);
-      const Index ldv = w.v_conv ? hdv : S;
-      gemm_nn<Arch>(N, dv, N, sc, N, v, ldv, o + i * dv, hdv,
-                    epilogue<T>{}.with_activation(cfg.pre_proj), aux, aux_size);
-      lap(&attention_profile::av);
-    }
-    linear<Arch>(N, hdv, cfg.out, o, hdv, w.proj, w.proj_ld, 0, w.proj_bias, ob, ldo,
-                 activation::none, accumulate);
-    lap(&attention_profile::proj);
+    attention_proj<Arch>(cfg, w, sh, out + b * N * ldo, ldo, accumulate, 0, cfg.out);
+    if (prof) prof->proj += std::chrono::duration<double>(clock::now() - t0).count();
   }
 }
 
@@ -272,10 +347,19 @@ void attention(Index batch, const attention_config& cfg, const attention_weights
 
 // Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
 namespace evit::kernels {
-#define EVIT_ATTENTION_INSTANCES(A)                                                         \
-  EVIT_KERNELS_EXTERN template void attention<A, float>(                                    \
-      Index, const attention_config&, const attention_weights<float>&, const float*, Index, \
-      float*, Index, bool, float*, Index, attention_profile*);
+#define EVIT_ATTENTION_INSTANCES(A)                                                          \
+  EVIT_KERNELS_EXTERN template void attention<A, float>(                                     \
+      Index, const attention_config&, const attention_weights<float>&, const float*, Index,  \
+      float*, Index, bool, float*, Index, attention_profile*);                               \
+  EVIT_KERNELS_EXTERN template void attention_qkv<A, float>(                                 \
+      const attention_config&, const attention_weights<float>&, const float*, Index,         \
+      const attention_shared<float>&, Index, Index);                                         \
+  EVIT_KERNELS_EXTERN template void attention_heads<A, float>(                               \
+      const attention_config&, const attention_weights<float>&, const attention_shared<float>&, \
+      Index, Index, float*, Index, attention_profile*);                                      \
+  EVIT_KERNELS_EXTERN template void attention_proj<A, float>(                                \
+      const attention_config&, const attention_weights<float>&, const attention_shared<float>&, \
+      float*, Index, bool, Index, Index);
 EVIT_KERNELS_FOR_ARCHS(EVIT_ATTENTION_INSTANCES)
 #undef EVIT_ATTENTION_INSTANCES
 }  // namespace evit::kernels

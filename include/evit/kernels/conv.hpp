@@ -247,29 +247,36 @@ constexpr Index conv2d_workspace_size(Index in, Index H, Index W, Index k, Index
 /// filters and the first `in` input channels of a supernet weight [out_max, in_max, k, k]
 /// (ldw = in_max * k * k; the slice is read in place). ElasticViT's first conv is
 /// conv2d(C_f, 3, R, R, x, 3, 2, 1, w, 27, y, ep) with BatchNorm + Hardswish in `ep`.
+/// Only output rows [row_begin, row_end) are computed when given (a caller running pieces of
+/// the image in parallel passes its piece; the default is every row).
 template <class Arch = simd::default_arch, class T>
 void conv2d(Index out, Index in, Index H, Index W, const T* x, Index k, Index stride, Index pad,
-            const T* w, Index ldw, T* y, const epilogue<T>& ep, T* ws, Index ws_size) {
+            const T* w, Index ldw, T* y, const epilogue<T>& ep, T* ws, Index ws_size,
+            Index row_begin = 0, Index row_end = -1) {
   EVIT_ASSERT(out >= 0 && in >= 0 && H >= 1 && W >= 1 && k >= 1 && stride >= 1 && pad >= 0);
   EVIT_ASSERT(ldw >= in * k * k);
   EVIT_ASSERT((ws_size >= conv2d_workspace_size<Arch, T>(in, H, W, k, stride, pad)));
   const Index Ho = conv_out_size(H, k, stride, pad), Wo = conv_out_size(W, k, stride, pad);
-  const Index n = Ho * Wo, K = in * k * k;
-  T* col = ws;  // col[(ci * k + ky) * k + kx][oy * Wo + ox]
+  if (row_end < 0) row_end = Ho;
+  EVIT_ASSERT(0 <= row_begin && row_begin <= row_end && row_end <= Ho);
+  const Index n = (row_end - row_begin) * Wo, K = in * k * k;
+  if (n == 0) return;
+  T* col = ws;  // col[(ci * k + ky) * k + kx][(oy - row_begin) * Wo + ox]
   for (Index ci = 0; ci < in; ++ci)
     for (Index ky = 0; ky < k; ++ky)
       for (Index kx = 0; kx < k; ++kx) {
         T* dst = col + ((ci * k + ky) * k + kx) * n;
-        for (Index oy = 0; oy < Ho; ++oy) {
+        for (Index oy = row_begin; oy < row_end; ++oy) {
           const Index iy = oy * stride + ky - pad;
           for (Index ox = 0; ox < Wo; ++ox) {
             const Index ix = ox * stride + kx - pad;
-            dst[oy * Wo + ox] =
+            dst[(oy - row_begin) * Wo + ox] =
                 (iy >= 0 && iy < H && ix >= 0 && ix < W) ? x[(ci * H + iy) * W + ix] : T(0);
           }
         }
       }
-  gemm_nn<Arch>(out, n, K, w, ldw, col, n, y, n, ep, ws + K * n, ws_size - K * n);
+  gemm_nn<Arch>(out, n, K, w, ldw, col, n, y + row_begin * Wo, Ho * Wo, ep, ws + K * n,
+                ws_size - K * n);
 }
 
 // ---- pooling, squeeze-excite -------------------------------------------------------------------
@@ -401,7 +408,7 @@ namespace evit::kernels {
       float*, Index);                                                                              \
   EVIT_KERNELS_EXTERN template void conv2d<A, float>(                                              \
       Index, Index, Index, Index, const float*, Index, Index, Index, const float*, Index, float*,  \
-      const epilogue<float>&, float*, Index);                                                      \
+      const epilogue<float>&, float*, Index, Index, Index);                                        \
   EVIT_KERNELS_EXTERN template void global_avg_pool<A, float>(Index, Index, const float*, float*); \
   EVIT_KERNELS_EXTERN template void mean_rows<A, float>(Index, Index, const float*, Index,         \
                                                         float*);                                   \

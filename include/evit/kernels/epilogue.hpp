@@ -53,6 +53,20 @@ struct epilogue {
     accumulate = on;
     return *this;
   }
+  /// The same epilogue for the output rows from r0 on (a caller that splits the rows of a
+  /// product calls the kernel on row r0 with this).
+  epilogue rows_from(Index r0) const {
+    epilogue e = *this;
+    if (e.row_scale) e.row_scale += r0;
+    if (e.row_bias) e.row_bias += r0;
+    return e;
+  }
+  /// The same epilogue for the output columns from j0 on.
+  epilogue cols_from(Index j0) const {
+    epilogue e = *this;
+    if (e.col_bias) e.col_bias += j0;
+    return e;
+  }
 };
 
 namespace detail {

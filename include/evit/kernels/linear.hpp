@@ -6,6 +6,8 @@
 // kernels/gemm.hpp; read kernels/attention.hpp next.
 #pragma once
 
+#include <algorithm>
+
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
 #include "evit/kernels/detail/separate.hpp"
@@ -48,18 +50,26 @@ struct row_block {
 };
 
 /// For each block b: y[:, b.y_col0 : b.y_col0 + b.rows] = x · W[b.w_row0 : +b.rows, 0 : in]ᵀ
-/// (+ bias[b.w_row0 : +b.rows]). ElasticViT's qkv is three blocks {0, h·dqk, 0},
-/// {Cmax, h·dqk, h·dqk}, {2·Cmax, h·dv, 2·h·dqk} (spec §2.2); the output is never concatenated
-/// from pieces, each block's product lands in its place.
+/// (+ bias[b.w_row0 : +b.rows]), restricted to the output columns [col_begin, col_end) (a caller
+/// running pieces of the output in parallel passes its piece; the default is all of them).
+/// ElasticViT's qkv is three blocks {0, h·dqk, 0}, {Cmax, h·dqk, h·dqk}, {2·Cmax, h·dv, 2·h·dqk}
+/// (spec §2.2); the output is never concatenated from pieces, each block's product lands in its
+/// place.
 /// @pre blocks write disjoint column ranges inside [0, ldy).
 template <class Arch = simd::default_arch, class T>
 void linear_blocks(Index rows, Index in, const T* x, Index ldx, const T* w, Index ldw,
-                   const T* bias, const row_block* blocks, Index nblocks, T* y, Index ldy) {
+                   const T* bias, const row_block* blocks, Index nblocks, T* y, Index ldy,
+                   Index col_begin = 0, Index col_end = -1) {
   EVIT_ASSERT(nblocks >= 0 && (nblocks == 0 || blocks != nullptr));
+  if (col_end < 0) col_end = ldy;
   for (Index b = 0; b < nblocks; ++b) {
-    EVIT_ASSERT(blocks[b].y_col0 >= 0 && blocks[b].y_col0 + blocks[b].rows <= ldy);
-    linear<Arch>(rows, in, blocks[b].rows, x, ldx, w, ldw, blocks[b].w_row0, bias,
-                 y + blocks[b].y_col0, ldy);
+    const row_block& blk = blocks[b];
+    EVIT_ASSERT(blk.y_col0 >= 0 && blk.y_col0 + blk.rows <= ldy);
+    const Index lo = std::max(col_begin, blk.y_col0);
+    const Index hi = std::min(col_end, blk.y_col0 + blk.rows);
+    if (lo < hi)
+      linear<Arch>(rows, in, hi - lo, x, ldx, w, ldw, blk.w_row0 + (lo - blk.y_col0), bias, y + lo,
+                   ldy);
   }
 }
 
@@ -73,7 +83,7 @@ namespace evit::kernels {
                                                      float*, Index, activation, bool);         \
   EVIT_KERNELS_EXTERN template void linear_blocks<A, float>(                                   \
       Index, Index, const float*, Index, const float*, Index, const float*, const row_block*,  \
-      Index, float*, Index);
+      Index, float*, Index, Index, Index);
 EVIT_KERNELS_FOR_ARCHS(EVIT_LINEAR_INSTANCES)
 #undef EVIT_LINEAR_INSTANCES
 }  // namespace evit::kernels

@@ -115,13 +115,11 @@ class block_runner {
         const auto& t = layer(b);
         const stage_descriptor& st = d.stages[b.stage];
         const Index n = b.side * b.side, c = b.cout;
-        kernels::attention_config cfg = kernels::attention_config::fixed_head_dim(
-            b.side, c, st.head_dim, b.qk_scale, b.v_scale);
-        cfg.pre_proj = activation::hardswish;
-        auto aw = kernels::attention_weights<float>::elasticvit(
-                      t.qkv, t.width_max, t.proj_w, t.heads_max * st.head_dim * t.v_max, t.proj_b)
-                      .with_rel_bias(t.rel_bias, t.rel_side_max, t.heads_max)
-                      .with_v_conv(t.v_conv);
+        layer_dims l;
+        l.qk_scale = b.qk_scale;
+        l.v_scale = b.v_scale;
+        const auto cfg = elasticvit::attention_config_of(st, l, b.side, c);
+        const auto aw = elasticvit::attention_weights_of(t, st.head_dim);
         kernels::sample_norm(n, c, x_.data(), c, t.norm1_gamma, t.norm1_beta, 1e-5f, normed_.data(),
                              c);
         kernels::attention(1, cfg, aw, normed_.data(), c, x_.data(), c, /*accumulate=*/true,
@@ -132,13 +130,7 @@ class block_runner {
         const auto& t = layer(b);
         const Index n = b.side * b.side, c = b.cout;
         const Index hidden = b.mlp_ratio.floor_times(c);
-        kernels::mlp_weights<float> mw;
-        mw.fc1 = t.fc1_w;
-        mw.fc1_ld = t.width_max;
-        mw.fc1_bias = t.fc1_b;
-        mw.fc2 = t.fc2_w;
-        mw.fc2_ld = t.hidden_max;
-        mw.fc2_bias = t.fc2_b;
+        const auto mw = elasticvit::mlp_weights_of(t);
         kernels::sample_norm(n, c, x_.data(), c, t.norm2_gamma, t.norm2_beta, 1e-5f, normed_.data(),
                              c);
         kernels::mlp(n, c, hidden, c, normed_.data(), c, mw, activation::hardswish, x_.data(), c,

@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
@@ -110,6 +111,37 @@ struct forward_profile {
   double total() const { return first_conv + mbconv + reduction + attention + ffn + head; }
 };
 
+/// The attention call of transformer layer `l` of stage `st` at `c` channels on a side x side
+/// grid (spec §2.2): fixed head dimension, Hardswish before proj. The forward pass and the block
+/// profiler (cost/block_profiler.hpp) both build it here, so that they cannot drift apart.
+inline kernels::attention_config attention_config_of(const stage_descriptor& st,
+                                                     const layer_dims& l, Index side, Index c) {
+  return kernels::attention_config::fixed_head_dim(side, c, st.head_dim, l.qk_scale, l.v_scale)
+      .with_pre_proj(activation::hardswish);
+}
+
+/// The supernet tensors of a transformer layer's attention (stage head dimension `head_dim`), read
+/// in place.
+inline kernels::attention_weights<float> attention_weights_of(const transformer_tensors& t,
+                                                              Index head_dim) {
+  return kernels::attention_weights<float>::elasticvit(t.qkv, t.width_max, t.proj_w,
+                                                       t.heads_max * head_dim * t.v_max, t.proj_b)
+      .with_rel_bias(t.rel_bias, t.rel_side_max, t.heads_max)
+      .with_v_conv(t.v_conv);
+}
+
+/// The supernet tensors of a transformer layer's FFN, read in place.
+inline kernels::mlp_weights<float> mlp_weights_of(const transformer_tensors& t) {
+  kernels::mlp_weights<float> mw;
+  mw.fc1 = t.fc1_w;
+  mw.fc1_ld = t.width_max;
+  mw.fc1_bias = t.fc1_b;
+  mw.fc2 = t.fc2_w;
+  mw.fc2_ld = t.hidden_max;
+  mw.fc2_bias = t.fc2_b;
+  return mw;
+}
+
 /// Buffers of a forward pass, sized once for the largest subnet of a space and a batch capacity;
 /// any later forward of any subnet with at most that batch allocates nothing.
 class forward_workspace {
@@ -149,6 +181,7 @@ class forward_workspace {
         grow(z.scratch, kernels::depthwise_conv2d_workspace_size(side_in, side_in, k, st.stride));
         grow(z.scratch, kernels::pointwise_conv_workspace_size(in * e));
         grow(z.scratch, kernels::squeeze_excite_workspace_size(in * e, in * e / 4));
+        grow(z.act, round(in * e) + in * e / 4);  // the forward's squeeze-excite vectors
       }
       if (st.is_transformer()) {
         const Index h = st.max_heads;
@@ -158,11 +191,16 @@ class forward_workspace {
         cfg.heads = h;
         grow(z.scratch, kernels::attention_workspace_size(cfg, true));
         grow(z.scratch, kernels::mlp_workspace_size(side * side, hidden));
+        // The forward pass keeps a sample's attention buffers and FFN hidden activations, which
+        // its pieces share, in the sample's expand buffer.
+        grow(z.expand, kernels::attention_shared<float>::size(cfg, true));
+        grow(z.expand, side * side * hidden);
       }
       prev_width = c;
     }
     const Index c = d.stages.back().max_width, e = d.constants.head_expand;
     grow(z.act, side * side * e * c);
+    grow(z.inner, round(e * c) + d.constants.head_hidden);  // the head's pooled and hidden vectors
     grow(z.scratch, kernels::batch_norm_rows_workspace_size(e * c) + e * c +
                         d.constants.head_hidden + d.constants.num_classes);
     return z;
@@ -190,6 +228,9 @@ class forward_workspace {
   /// Bytes held.
   Index bytes() const { return buffer_.size() * static_cast<Index>(sizeof(float)); }
 
+  /// n rounded up to whole cache lines of floats (every buffer starts on one).
+  static Index round(Index n) { return (n + 15) / 16 * 16; }
+
   float* act(Index b, int which) { return sample(b) + which * round(z_.act); }
   float* expand(Index b) { return sample(b) + 4 * round(z_.act); }
   float* inner(Index b) { return expand(b) + round(z_.expand); }
@@ -202,7 +243,6 @@ class forward_workspace {
   forward_profile* profile = nullptr;
 
  private:
-  static Index round(Index n) { return (n + 15) / 16 * 16; }
   float* sample(Index b) { return buffer_.data() + b * per_sample_; }
 
   sizes z_;
@@ -362,11 +402,39 @@ class network {
                     Index ch_stride, Index el_stride, const buffer_getter& x, activation act,
                     executor_ref exec) const;
 
+  /// How the ops of one forward spread over the executor: every sample of the batch, and with
+  /// fewer samples than workers, `parts` pieces of each op per sample. Pieces write disjoint
+  /// outputs and compute each element exactly as the whole op does, so results do not depend on
+  /// the number of workers.
+  struct splitter {
+    executor_ref exec;
+    Index batch;
+    Index parts;
+    /// Calls fn(b, begin, end, worker) for each sample b and each non-empty piece [begin, end)
+    /// of [0, n), pieces cut at multiples of `align`.
+    template <class F>
+    void pieces(Index n, Index align, F&& fn) const {
+      const Index per = ((n + align - 1) / align + parts - 1) / parts * align;
+      exec.parallel_for(batch * parts, [&](Index i, int worker) {
+        const Index p = i % parts;
+        const Index begin = std::min(n, p * per), end = std::min(n, begin + per);
+        if (begin < end) fn(i / parts, begin, end, worker);
+      });
+    }
+  };
+
+  /// A 1x1 convolution y(b) [out, hw] = W[:out, :in] · x(b) [in, hw] on every sample, in
+  /// pieces of output columns (large planes) or output channels (small ones).
+  template <class = void>
+  void pointwise(const splitter& sp, Index out, Index in, Index hw, const float* w, Index ldw,
+                 const buffer_getter& x, const buffer_getter& y,
+                 const kernels::epilogue<float>& ep, forward_workspace& ws) const;
+
   /// One MBConv block on every sample: x(b) [cin, side_in^2] -> y(b) [c, side^2].
   template <class = void>
-  void mbconv(const bn_mode& m, const mbconv_tensors& t, Index batch, Index cin, Index c, Index e,
-              Index k, bool se, Index stride, Index side_in, forward_workspace& ws, int x_slot,
-              int y_slot, executor_ref exec) const;
+  void mbconv(const bn_mode& m, const mbconv_tensors& t, Index cin, Index c, Index e, Index k,
+              bool se, Index stride, Index side_in, forward_workspace& ws, int x_slot, int y_slot,
+              const splitter& sp) const;
 
   /// tokens [N, C] <-> planes [C, N].
   static void transpose(const float* x, Index rows, Index cols, float* y) {

@@ -64,77 +64,99 @@ void network::calibrate_bn(const bn_mode& m, const bn_tensors& t, Index batch, I
 }
 
 template <class>
-void network::mbconv(const bn_mode& m, const mbconv_tensors& t, Index batch, Index cin, Index c,
-                     Index e, Index k, bool se, Index stride, Index side_in, forward_workspace& ws,
-                     int x_slot, int y_slot, executor_ref exec) const {
+void network::pointwise(const splitter& sp, Index out, Index in, Index hw, const float* w,
+                        Index ldw, const buffer_getter& x, const buffer_getter& y,
+                        const kernels::epilogue<float>& ep, forward_workspace& ws) const {
+  if (sp.parts == 1 || hw >= 64 * sp.parts) {  // large planes: pieces of output columns
+    sp.pieces(hw, 32, [&](Index b, Index j0, Index j1, int wk) {
+      kernels::gemm_nn(out, j1 - j0, in, w, ldw, x(b) + j0, hw, y(b) + j0, hw, ep, ws.scratch(wk),
+                       ws.scratch_size());
+    });
+  } else {  // small planes (late stages): pieces of output channels
+    sp.pieces(out, 8, [&](Index b, Index r0, Index r1, int wk) {
+      kernels::gemm_nn(r1 - r0, hw, in, w + r0 * ldw, ldw, x(b), hw, y(b) + r0 * hw, hw,
+                       ep.rows_from(r0), ws.scratch(wk), ws.scratch_size());
+    });
+  }
+}
+
+template <class>
+void network::mbconv(const bn_mode& m, const mbconv_tensors& t, Index cin, Index c, Index e,
+                     Index k, bool se, Index stride, Index side_in, forward_workspace& ws,
+                     int x_slot, int y_slot, const splitter& sp) const {
   const Index side = stride == 2 ? (side_in + 1) / 2 : side_in;
   const Index hw_in = side_in * side_in, hw = side * side;
   const Index inner = cin * e;
+  const Index batch = sp.batch;
+  const buffer_getter x = [&](Index b) { return ws.act(b, x_slot); };
+  const buffer_getter y = [&](Index b) { return ws.act(b, y_slot); };
+  const buffer_getter expand = [&](Index b) { return ws.expand(b); };
+  const buffer_getter inner_map = [&](Index b) { return ws.inner(b); };
   // 1x1 expansion (+ BN + Hardswish); the stem (max expansion 1) has none.
   if (t.has_pw) {
-    exec.parallel_for(batch, [&](Index b, int wk) {
-      kernels::pointwise_conv(inner, cin, hw_in, t.pw, t.in_max, ws.act(b, x_slot), ws.expand(b),
-                              m.epilogue(t.pw_bn, inner, activation::hardswish), ws.scratch(wk),
-                              ws.scratch_size());
-    });
+    pointwise(sp, inner, cin, hw_in, t.pw, t.in_max, x, expand,
+              m.epilogue(t.pw_bn, inner, activation::hardswish), ws);
     if (m.calibrating())
-      calibrate_bn(
-          m, t.pw_bn, batch, inner, hw_in, hw_in, 1, [&](Index b) { return ws.expand(b); },
-          activation::hardswish, exec);
+      calibrate_bn(m, t.pw_bn, batch, inner, hw_in, hw_in, 1, expand, activation::hardswish,
+                   sp.exec);
   }
-  // k x k depthwise (centre crop of the supernet kernel) + BN + Hardswish.
-  exec.parallel_for(batch, [&](Index b, int wk) {
-    const float* src = t.has_pw ? ws.expand(b) : ws.act(b, x_slot);
-    kernels::depthwise_conv2d(inner, side_in, side_in, src, k, stride, t.dw, t.kernel_max,
-                              ws.inner(b), m.epilogue(t.dw_bn, inner, activation::hardswish),
-                              ws.scratch(wk), ws.scratch_size());
+  // k x k depthwise (centre crop of the supernet kernel) + BN + Hardswish, in channel pieces.
+  const auto dw_ep = m.epilogue(t.dw_bn, inner, activation::hardswish);
+  const buffer_getter& dw_src = t.has_pw ? expand : x;
+  sp.pieces(inner, 4, [&](Index b, Index c0, Index c1, int wk) {
+    kernels::depthwise_conv2d(c1 - c0, side_in, side_in, dw_src(b) + c0 * hw_in, k, stride,
+                              t.dw + c0 * t.kernel_max * t.kernel_max, t.kernel_max,
+                              ws.inner(b) + c0 * hw, dw_ep.rows_from(c0), ws.scratch(wk),
+                              ws.scratch_size());
   });
   if (m.calibrating())
-    calibrate_bn(
-        m, t.dw_bn, batch, inner, hw, hw, 1, [&](Index b) { return ws.inner(b); },
-        activation::hardswish, exec);
-  // Squeeze-excite on the expanded channels (reduction inner / 4).
+    calibrate_bn(m, t.dw_bn, batch, inner, hw, hw, 1, inner_map, activation::hardswish, sp.exec);
+  // Squeeze-excite on the expanded channels (reduction inner / 4): pool, FC + ReLU, FC +
+  // Hardsigmoid, scale; each in pieces (its FCs stream megabytes of weights at batch 1). The
+  // pooled vector and the gates of sample b live in its act slot 2, free inside an MBConv.
   if (se) {
-    kernels::squeeze_excite_weights<float> sw;
-    sw.w1 = t.se1_w;
-    sw.ld1 = t.inner_max;
-    sw.b1 = t.se1_b;
-    sw.w2 = t.se2_w;
-    sw.ld2 = t.inner_max / 4;
-    sw.b2 = t.se2_b;
-    exec.parallel_for(batch, [&](Index b, int wk) {
-      kernels::squeeze_excite(inner, inner / 4, hw, ws.inner(b), sw, ws.scratch(wk),
-                              ws.scratch_size());
+    const Index reduced = inner / 4;
+    auto pooled = [&](Index b) { return ws.act(b, 2); };
+    auto squeezed = [&](Index b) { return ws.act(b, 2) + forward_workspace::round(inner); };
+    sp.pieces(inner, 8, [&](Index b, Index c0, Index c1, int) {
+      kernels::global_avg_pool(c1 - c0, hw, ws.inner(b) + c0 * hw, pooled(b) + c0);
+    });
+    sp.pieces(reduced, 8, [&](Index b, Index r0, Index r1, int) {
+      kernels::linear(1, inner, r1 - r0, pooled(b), inner, t.se1_w, t.inner_max, r0, t.se1_b,
+                      squeezed(b) + r0, reduced, activation::relu);
+    });
+    sp.pieces(inner, 8, [&](Index b, Index c0, Index c1, int) {
+      float* gate = pooled(b);  // the pooled values are all consumed: gates overwrite them
+      kernels::linear(1, reduced, c1 - c0, squeezed(b), reduced, t.se2_w, t.inner_max / 4, c0,
+                      t.se2_b, gate + c0, inner, activation::hardsigmoid);
+      for (Index ch = c0; ch < c1; ++ch) {
+        float* plane = ws.inner(b) + ch * hw;
+        for (Index i = 0; i < hw; ++i) plane[i] *= gate[ch];
+      }
     });
   }
   // 1x1 projection + BN, into y.
-  exec.parallel_for(batch, [&](Index b, int wk) {
-    kernels::pointwise_conv(c, inner, hw, t.pwl, t.inner_max, ws.inner(b), ws.act(b, y_slot),
-                            m.epilogue(t.pwl_bn, c, activation::none), ws.scratch(wk),
-                            ws.scratch_size());
-  });
+  pointwise(sp, c, inner, hw, t.pwl, t.inner_max, inner_map, y,
+            m.epilogue(t.pwl_bn, c, activation::none), ws);
   if (m.calibrating())
-    calibrate_bn(
-        m, t.pwl_bn, batch, c, hw, hw, 1, [&](Index b) { return ws.act(b, y_slot); },
-        activation::none, exec);
+    calibrate_bn(m, t.pwl_bn, batch, c, hw, hw, 1, y, activation::none, sp.exec);
   // Residual: identity; or average pool (stride 2) and/or 1x1 conv without BN (cin != c).
-  exec.parallel_for(batch, [&](Index b, int wk) {
-    const float* x = ws.act(b, x_slot);
-    float* y = ws.act(b, y_slot);
-    float* sc = ws.act(b, 3);
-    const float* src = x;
-    if (stride == 2) {
-      kernels::avg_pool_2x2(cin, side_in, side_in, x, sc);
-      src = sc;
-    }
-    if (cin != c) {
-      kernels::pointwise_conv(c, cin, hw, t.shortcut, t.in_max, src, y,
-                              kernels::epilogue<float>{}.with_accumulate(true), ws.scratch(wk),
-                              ws.scratch_size());
-    } else {
-      for (Index i = 0; i < c * hw; ++i) y[i] += src[i];
-    }
-  });
+  const buffer_getter pooled = [&](Index b) { return ws.act(b, 3); };
+  if (stride == 2)
+    sp.pieces(cin, 4, [&](Index b, Index c0, Index c1, int) {
+      kernels::avg_pool_2x2(c1 - c0, side_in, side_in, x(b) + c0 * hw_in, pooled(b) + c0 * hw);
+    });
+  const buffer_getter& src = stride == 2 ? pooled : x;
+  if (cin != c) {
+    pointwise(sp, c, cin, hw, t.shortcut, t.in_max, src, y,
+              kernels::epilogue<float>{}.with_accumulate(true), ws);
+  } else {
+    sp.pieces(c * hw, 64, [&](Index b, Index i0, Index i1, int) {
+      const float* s = src(b);
+      float* out = y(b);
+      for (Index i = i0; i < i1; ++i) out[i] += s[i];
+    });
+  }
 }
 
 template <class>
@@ -151,6 +173,9 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
                            ", not for this subnet");
   ws.reserve(d, batch, exec.num_threads());
   const bn_mode m{this, use, calib};
+  // With fewer samples than workers, each op of a sample is cut into pieces as well.
+  const Index threads = exec.num_threads();
+  const splitter sp{exec, batch, batch >= threads ? 1 : (threads + batch - 1) / batch};
   using clock = std::chrono::steady_clock;
   auto mark = clock::now();
   auto account = [&](double forward_profile::*field) {
@@ -172,16 +197,17 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
     inter->by_name[name] = std::move(t);
   };
 
-  // First conv 3x3 stride 2 (+ BN + Hardswish) -> slot 0.
+  // First conv 3x3 stride 2 (+ BN + Hardswish) -> slot 0, in pieces of output rows that hold
+  // whole 32-column panels of its GEMM (so that every piece computes exactly as the whole).
   const Index cf = a.width(0);
   const Index k0 = a.stage_layers(0)[0].kernel_size;
   const Index kmax0 = d.stages[0].kernel_size.back();
   Index side = (R + 1) / 2;
-  exec.parallel_for(batch, [&](Index b, int wk) {
+  const auto first_ep = m.epilogue(w_.first_bn, cf, activation::hardswish);
+  sp.pieces(side, 32 / std::gcd<Index>(side, 32), [&](Index b, Index r0, Index r1, int wk) {
     kernels::conv2d(cf, 3, R, R, images + b * 3 * R * R, k0, 2, k0 / 2, w_.first_conv,
-                    3 * kmax0 * kmax0, ws.act(b, 0),
-                    m.epilogue(w_.first_bn, cf, activation::hardswish), ws.scratch(wk),
-                    ws.scratch_size());
+                    3 * kmax0 * kmax0, ws.act(b, 0), first_ep, ws.scratch(wk), ws.scratch_size(),
+                    r0, r1);
   });
   if (m.calibrating())
     calibrate_bn(
@@ -202,9 +228,9 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
       for (int j = 0; j < a.depth(s); ++j) {
         const Index stride = j == 0 ? st.stride : 1;
         const int next = 1 - cur;
-        mbconv(m, w_.conv_layers[static_cast<std::size_t>(s)][static_cast<std::size_t>(j)], batch,
-               cin, c, layers[j].expand_ratio, layers[j].kernel_size, st.squeeze_excite, stride,
-               side, ws, cur, next, exec);
+        mbconv(m, w_.conv_layers[static_cast<std::size_t>(s)][static_cast<std::size_t>(j)], cin,
+               c, layers[j].expand_ratio, layers[j].kernel_size, st.squeeze_excite, stride, side,
+               ws, cur, next, sp);
         if (stride == 2) side = (side + 1) / 2;
         cur = next;
         cin = c;
@@ -222,8 +248,8 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
         cur = planes;
       }
       const int out = 1 - cur;
-      mbconv(m, w_.reduction[static_cast<std::size_t>(s)], batch, cin, c, 6, 3, true, stride, side,
-             ws, cur, out, exec);
+      mbconv(m, w_.reduction[static_cast<std::size_t>(s)], cin, c, 6, 3, true, stride, side, ws,
+             cur, out, sp);
       side = side_out;
       exec.parallel_for(batch, [&](Index b, int) {  // planes [C, N] -> tokens [N, C]
         transpose(ws.act(b, out), c, side * side, ws.act(b, cur));
@@ -234,36 +260,43 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
       for (int j = 0; j < a.depth(s); ++j) {
         const transformer_tensors& t =
             w_.transformer_layers[static_cast<std::size_t>(s)][static_cast<std::size_t>(j)];
-        const layer_dims& l = layers[j];
-        kernels::attention_config cfg =
-            kernels::attention_config::fixed_head_dim(side, c, st.head_dim, l.qk_scale, l.v_scale);
-        cfg.pre_proj = activation::hardswish;
-        auto aw = kernels::attention_weights<float>::elasticvit(
-                      t.qkv, t.width_max, t.proj_w, t.heads_max * st.head_dim * t.v_max, t.proj_b)
-                      .with_rel_bias(t.rel_bias, t.rel_side_max, t.heads_max)
-                      .with_v_conv(t.v_conv);
-        const Index hidden = l.mlp_ratio.floor_times(c);
-        kernels::mlp_weights<float> mw;
-        mw.fc1 = t.fc1_w;
-        mw.fc1_ld = t.width_max;
-        mw.fc1_bias = t.fc1_b;
-        mw.fc2 = t.fc2_w;
-        mw.fc2_ld = t.hidden_max;
-        mw.fc2_bias = t.fc2_b;
-        exec.parallel_for(batch, [&](Index b, int wk) {
-          float* x = ws.act(b, cur);
-          float* normed = ws.act(b, 2);
-          kernels::sample_norm(n, c, x, c, t.norm1_gamma, t.norm1_beta, 1e-5f, normed, c);
-          kernels::attention(1, cfg, aw, normed, c, x, c, /*accumulate=*/true, ws.scratch(wk),
-                             ws.scratch_size());
+        const kernels::attention_config cfg = attention_config_of(st, layers[j], side, c);
+        const auto aw = attention_weights_of(t, st.head_dim);
+        // Attention: per-sample norm, then qkv columns, heads and proj columns in pieces; the
+        // shared qkv / V conv / head outputs of sample b live in its expand buffer.
+        exec.parallel_for(batch, [&](Index b, int) {
+          kernels::sample_norm(n, c, ws.act(b, cur), c, t.norm1_gamma, t.norm1_beta, 1e-5f,
+                               ws.act(b, 2), c);
+        });
+        auto shared = [&](Index b) {
+          return kernels::attention_shared<float>::carve(cfg, true, ws.expand(b));
+        };
+        sp.pieces(cfg.qkv_width(), 16, [&](Index b, Index j0, Index j1, int) {
+          kernels::attention_qkv(cfg, aw, ws.act(b, 2), c, shared(b), j0, j1);
+        });
+        sp.pieces(cfg.heads, 1, [&](Index b, Index h0, Index h1, int wk) {
+          kernels::attention_heads(cfg, aw, shared(b), h0, h1, ws.scratch(wk), ws.scratch_size());
+        });
+        sp.pieces(c, 16, [&](Index b, Index j0, Index j1, int) {
+          kernels::attention_proj(cfg, aw, shared(b), ws.act(b, cur), c, /*accumulate=*/true, j0,
+                                  j1);
         });
         account(&forward_profile::attention);
-        exec.parallel_for(batch, [&](Index b, int wk) {
-          float* x = ws.act(b, cur);
-          float* normed = ws.act(b, 2);
-          kernels::sample_norm(n, c, x, c, t.norm2_gamma, t.norm2_beta, 1e-5f, normed, c);
-          kernels::mlp(n, c, hidden, c, normed, c, mw, activation::hardswish, x, c,
-                       /*accumulate=*/true, ws.scratch(wk), ws.scratch_size());
+        // FFN: x += fc2(hswish(fc1(norm(x)))), fc1 and fc2 in output-column pieces; the hidden
+        // activations of sample b live in its expand buffer.
+        const Index hidden = layers[j].mlp_ratio.floor_times(c);
+        exec.parallel_for(batch, [&](Index b, int) {
+          kernels::sample_norm(n, c, ws.act(b, cur), c, t.norm2_gamma, t.norm2_beta, 1e-5f,
+                               ws.act(b, 2), c);
+        });
+        sp.pieces(hidden, 16, [&](Index b, Index j0, Index j1, int) {
+          kernels::linear(n, c, j1 - j0, ws.act(b, 2), c, t.fc1_w, t.width_max, j0, t.fc1_b,
+                          ws.expand(b) + j0, hidden, activation::hardswish);
+        });
+        sp.pieces(c, 16, [&](Index b, Index j0, Index j1, int) {
+          kernels::linear(n, hidden, j1 - j0, ws.expand(b), hidden, t.fc2_w, t.hidden_max, j0,
+                          t.fc2_b, ws.act(b, cur) + j0, c, activation::none,
+                          /*accumulate=*/true);
         });
         account(&forward_profile::ffn);
       }
@@ -278,40 +311,43 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
   }
 
   // Head: per-token Linear C -> eC + BN1d + Hardswish, mean over tokens, Linear -> hidden +
-  // Hardswish, classifier.
+  // Hardswish, classifier; each in output-column pieces. The pooled and hidden vectors of sample
+  // b live in its inner buffer.
   const Index c = cin, e = d.constants.head_expand, ec = e * c;
   const Index hid = d.constants.head_hidden, classes = d.constants.num_classes;
   const Index n = side * side;
   const Index c_max = d.stages.back().max_width;
   if (!tokens) throw error("space " + d.name + ": the head needs a transformer stage before it");
-  exec.parallel_for(batch, [&](Index b, int) {
-    kernels::linear(n, c, ec, ws.act(b, cur), c, w_.head0_w, c_max, 0, w_.head0_b, ws.act(b, 2),
+  auto pooled = [&](Index b) { return ws.inner(b); };
+  auto hidden = [&](Index b) { return ws.inner(b) + forward_workspace::round(ec); };
+  const auto bn = m.calibrating() ? std::pair<const float*, const float*>{nullptr, nullptr}
+                                  : m.coefficients(w_.head_bn, ec);
+  sp.pieces(ec, 16, [&](Index b, Index j0, Index j1, int) {
+    float* h = ws.act(b, 2);
+    kernels::linear(n, c, j1 - j0, ws.act(b, cur), c, w_.head0_w, c_max, j0, w_.head0_b, h + j0,
                     ec);
+    if (m.calibrating()) return;  // normalised with the batch statistics below
+    for (Index r = 0; r < n; ++r) {
+      float* v = h + r * ec;
+      for (Index i = j0; i < j1; ++i) v[i] = v[i] * bn.first[i] + bn.second[i];
+      kernels::activate(activation::hardswish, v + j0, j1 - j0);
+    }
+    kernels::mean_rows(n, j1 - j0, h + j0, ec, pooled(b) + j0);
   });
   if (m.calibrating()) {
     calibrate_bn(
         m, w_.head_bn, batch, ec, n, 1, ec, [&](Index b) { return ws.act(b, 2); },
         activation::hardswish, exec);
+    exec.parallel_for(batch,
+                      [&](Index b, int) { kernels::mean_rows(n, ec, ws.act(b, 2), ec, pooled(b)); });
   }
-  exec.parallel_for(batch, [&](Index b, int wk) {
-    float* h = ws.act(b, 2);
-    float* scratch = ws.scratch(wk);
-    if (!m.calibrating()) {
-      auto sc = m.coefficients(w_.head_bn, ec);
-      for (Index r = 0; r < n; ++r)
-        for (Index i = 0; i < ec; ++i) {
-          float& v = h[r * ec + i];
-          v = v * sc.first[i] + sc.second[i];
-        }
-      kernels::activate(activation::hardswish, h, n * ec);
-    }
-    float* pooled = scratch;
-    float* hidden = scratch + ec;
-    kernels::mean_rows(n, ec, h, ec, pooled);
-    kernels::linear(1, ec, hid, pooled, ec, w_.head1_w, e * c_max, 0, w_.head1_b, hidden, hid,
-                    activation::hardswish);
-    kernels::linear(1, hid, classes, hidden, hid, w_.classifier_w, hid, 0, w_.classifier_b,
-                    logits + b * classes, classes);
+  sp.pieces(hid, 16, [&](Index b, Index j0, Index j1, int) {
+    kernels::linear(1, ec, j1 - j0, pooled(b), ec, w_.head1_w, e * c_max, j0, w_.head1_b,
+                    hidden(b) + j0, hid, activation::hardswish);
+  });
+  sp.pieces(classes, 16, [&](Index b, Index j0, Index j1, int) {
+    kernels::linear(1, hid, j1 - j0, hidden(b), hid, w_.classifier_w, hid, j0, w_.classifier_b,
+                    logits + b * classes + j0, classes);
   });
   account(&forward_profile::head);
 }
