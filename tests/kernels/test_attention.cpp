@@ -153,7 +153,8 @@ TEMPLATE_LIST_TEST_CASE("attention: phases run in pieces equal the whole call bi
   std::vector<exact_buffer<float>> heads_ws;
   for (Index p = 0; p < pieces; ++p) heads_ws.emplace_back(hws);
   auto piece = [&](Index n, Index p) {  // uneven pieces, some empty
-    return std::make_pair(std::min(n, p * (n / pieces + 1)), std::min(n, (p + 1) * (n / pieces + 1)));
+    return std::make_pair(std::min(n, p * (n / pieces + 1)),
+                          std::min(n, (p + 1) * (n / pieces + 1)));
   };
   for (Index p = pieces - 1; p >= 0; --p) {  // any order
     const auto r = piece(cfg.qkv_width(), p);
@@ -161,12 +162,12 @@ TEMPLATE_LIST_TEST_CASE("attention: phases run in pieces equal the whole call bi
   }
   for (Index p = 0; p < pieces; ++p) {
     const auto r = piece(cfg.heads, p);
-    evit::kernels::attention_heads<Arch>(cfg, w, sh, r.first, r.second, heads_ws[static_cast<std::size_t>(p)].data(), hws);
+    evit::kernels::attention_heads<Arch>(cfg, w, sh, r.first, r.second,
+                                         heads_ws[static_cast<std::size_t>(p)].data(), hws);
   }
   for (Index p = 0; p < pieces; ++p) {
     const auto r = piece(cfg.out, p);
-    evit::kernels::attention_proj<Arch>(cfg, w, sh, split.data(), cfg.out, true, r.first,
-                                        r.second);
+    evit::kernels::attention_proj<Arch>(cfg, w, sh, split.data(), cfg.out, true, r.first, r.second);
   }
   for (Index i = 0; i < N * cfg.out; ++i) {
     CAPTURE(i, i / cfg.out, i % cfg.out);

@@ -237,7 +237,7 @@ void attention_heads(const attention_config& cfg, const attention_weights<T>& w,
   (void)ws_size;
   using detail::round_up64;
   const T* y = sh.qkv;
-  T* kt = ws;                            // one head's kᵀ [dqk, N]
+  T* kt = ws;                           // one head's kᵀ [dqk, N]
   T* sc = kt + round_up64<T>(dqk * N);  // one head's logits [N, N]
   T* aux = sc + round_up64<T>(N * N);
   const Index aux_size = round_up64<T>(std::max({gemm_nn_workspace_size<Arch, T>(std::max(N, dqk)),
@@ -347,17 +347,17 @@ void attention(Index batch, const attention_config& cfg, const attention_weights
 
 // Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
 namespace evit::kernels {
-#define EVIT_ATTENTION_INSTANCES(A)                                                          \
-  EVIT_KERNELS_EXTERN template void attention<A, float>(                                     \
-      Index, const attention_config&, const attention_weights<float>&, const float*, Index,  \
-      float*, Index, bool, float*, Index, attention_profile*);                               \
-  EVIT_KERNELS_EXTERN template void attention_qkv<A, float>(                                 \
-      const attention_config&, const attention_weights<float>&, const float*, Index,         \
-      const attention_shared<float>&, Index, Index);                                         \
-  EVIT_KERNELS_EXTERN template void attention_heads<A, float>(                               \
+#define EVIT_ATTENTION_INSTANCES(A)                                                             \
+  EVIT_KERNELS_EXTERN template void attention<A, float>(                                        \
+      Index, const attention_config&, const attention_weights<float>&, const float*, Index,     \
+      float*, Index, bool, float*, Index, attention_profile*);                                  \
+  EVIT_KERNELS_EXTERN template void attention_qkv<A, float>(                                    \
+      const attention_config&, const attention_weights<float>&, const float*, Index,            \
+      const attention_shared<float>&, Index, Index);                                            \
+  EVIT_KERNELS_EXTERN template void attention_heads<A, float>(                                  \
       const attention_config&, const attention_weights<float>&, const attention_shared<float>&, \
-      Index, Index, float*, Index, attention_profile*);                                      \
-  EVIT_KERNELS_EXTERN template void attention_proj<A, float>(                                \
+      Index, Index, float*, Index, attention_profile*);                                         \
+  EVIT_KERNELS_EXTERN template void attention_proj<A, float>(                                   \
       const attention_config&, const attention_weights<float>&, const attention_shared<float>&, \
       float*, Index, bool, Index, Index);
 EVIT_KERNELS_FOR_ARCHS(EVIT_ATTENTION_INSTANCES)

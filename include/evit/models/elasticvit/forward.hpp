@@ -4,8 +4,11 @@
 // (supernet.hpp, read that first) wraps.
 //
 // The forward pass runs layer by layer over the whole batch (so that BatchNorm recalibration can
-// use batch statistics), each layer's per-sample work spread over the caller's executor. All
-// buffers come from a forward_workspace sized once for the space's largest subnet.
+// use batch statistics), each layer's per-sample work spread over the caller's executor; with
+// fewer samples than workers, each op of a sample is also cut into pieces (output columns,
+// channels, heads or image rows) that compute their elements exactly as the whole op does, so
+// the result is the same bit for bit for any executor. All buffers come from a
+// forward_workspace sized once for the space's largest subnet.
 //
 // Separate compilation: the forward pass instantiates every kernel it uses, which is slow to
 // compile. By default it is compiled in every translation unit that runs a forward. A project may
@@ -427,8 +430,8 @@ class network {
   /// pieces of output columns (large planes) or output channels (small ones).
   template <class = void>
   void pointwise(const splitter& sp, Index out, Index in, Index hw, const float* w, Index ldw,
-                 const buffer_getter& x, const buffer_getter& y,
-                 const kernels::epilogue<float>& ep, forward_workspace& ws) const;
+                 const buffer_getter& x, const buffer_getter& y, const kernels::epilogue<float>& ep,
+                 forward_workspace& ws) const;
 
   /// One MBConv block on every sample: x(b) [cin, side_in^2] -> y(b) [c, side^2].
   template <class = void>

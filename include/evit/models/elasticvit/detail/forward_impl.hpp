@@ -138,8 +138,7 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, Index cin, Index
   // 1x1 projection + BN, into y.
   pointwise(sp, c, inner, hw, t.pwl, t.inner_max, inner_map, y,
             m.epilogue(t.pwl_bn, c, activation::none), ws);
-  if (m.calibrating())
-    calibrate_bn(m, t.pwl_bn, batch, c, hw, hw, 1, y, activation::none, sp.exec);
+  if (m.calibrating()) calibrate_bn(m, t.pwl_bn, batch, c, hw, hw, 1, y, activation::none, sp.exec);
   // Residual: identity; or average pool (stride 2) and/or 1x1 conv without BN (cin != c).
   const buffer_getter pooled = [&](Index b) { return ws.act(b, 3); };
   if (stride == 2)
@@ -228,9 +227,9 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
       for (int j = 0; j < a.depth(s); ++j) {
         const Index stride = j == 0 ? st.stride : 1;
         const int next = 1 - cur;
-        mbconv(m, w_.conv_layers[static_cast<std::size_t>(s)][static_cast<std::size_t>(j)], cin,
-               c, layers[j].expand_ratio, layers[j].kernel_size, st.squeeze_excite, stride, side,
-               ws, cur, next, sp);
+        mbconv(m, w_.conv_layers[static_cast<std::size_t>(s)][static_cast<std::size_t>(j)], cin, c,
+               layers[j].expand_ratio, layers[j].kernel_size, st.squeeze_excite, stride, side, ws,
+               cur, next, sp);
         if (stride == 2) side = (side + 1) / 2;
         cur = next;
         cin = c;
@@ -338,8 +337,8 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
     calibrate_bn(
         m, w_.head_bn, batch, ec, n, 1, ec, [&](Index b) { return ws.act(b, 2); },
         activation::hardswish, exec);
-    exec.parallel_for(batch,
-                      [&](Index b, int) { kernels::mean_rows(n, ec, ws.act(b, 2), ec, pooled(b)); });
+    exec.parallel_for(
+        batch, [&](Index b, int) { kernels::mean_rows(n, ec, ws.act(b, 2), ec, pooled(b)); });
   }
   sp.pieces(hid, 16, [&](Index b, Index j0, Index j1, int) {
     kernels::linear(1, ec, j1 - j0, pooled(b), ec, w_.head1_w, e * c_max, j0, w_.head1_b,
