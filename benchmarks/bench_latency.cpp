@@ -13,7 +13,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +27,8 @@
 #include "evit/io/arch_text.hpp"
 #include "evit/models/elasticvit/released.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
+
+#include "bench_common.hpp"
 
 namespace ev = evit::elasticvit;
 
@@ -117,11 +118,7 @@ BENCHMARK(BM_measured_latency_released)->Unit(benchmark::kMillisecond);
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i)
-    if (std::strncmp(argv[i], "--benchmark_min_time=", 21) == 0)
-      smoke = std::atof(argv[i] + 21) < 0.1;
-  if (const char* full = std::getenv("EVIT_BENCH_FULL"))
-    if (std::string(full) == "1") smoke = false;
+  smoke = evit::bench::is_smoke_run(argc, argv);
   if (smoke)
     accuracy_table<ev::mini_space>(3);
   else

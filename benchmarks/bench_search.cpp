@@ -11,8 +11,6 @@
 // window and one seed; EVIT_BENCH_FULL=1 forces the full table.
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -26,6 +24,7 @@
 #include "evit/search/random.hpp"
 
 #include "../tests/search/synthetic.hpp"
+#include "bench_common.hpp"
 
 using space = evit::elasticvit::official_space;
 
@@ -214,11 +213,7 @@ BENCHMARK(BM_hypervolume_3d)->Arg(50)->Arg(200);
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i)
-    if (std::strncmp(argv[i], "--benchmark_min_time=", 21) == 0)
-      smoke = std::atof(argv[i] + 21) < 0.1;
-  if (const char* full = std::getenv("EVIT_BENCH_FULL"))
-    if (std::string(full) == "1") smoke = false;
+  smoke = evit::bench::is_smoke_run(argc, argv);
   quality_table();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
