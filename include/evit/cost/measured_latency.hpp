@@ -48,7 +48,8 @@ enum class clock_kind {
 /// @endcode
 class timing {
  public:
-  /// Worker threads of the forward (over the batch; default 1).
+  /// Worker threads of the forward (over the batch, and inside each op when they outnumber the
+  /// images; default 1).
   timing& threads(int n) {
     threads_ = n;
     return *this;

@@ -59,7 +59,8 @@ class supernet {
   /// Logits of `batch` images (NCHW, 3 x R x R each, R = a.resolution()) into logits
   /// (batch x num_classes). Uses `bn` statistics when given (recalibrated for `a`), else the
   /// supernet's. Allocates nothing when `ws` already holds `batch` samples and the executor's
-  /// workers (forward_workspace::reserve).
+  /// workers (forward_workspace::reserve). `exec` runs the samples, and with fewer samples than
+  /// workers the pieces of each op, in parallel; the logits are the same for every executor.
   /// @throws evit::invalid_arch if `a` is not in the space; evit::invalid_argument for a bad
   ///         batch or an override made for another subnet.
   template <class Executor = sequential_executor>
