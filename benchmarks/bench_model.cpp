@@ -2,8 +2,10 @@
 // Question: how fast does a released ElasticViT subnet run from the full official supernet, batch
 // 1, one thread, compared with a dense GEMM on this machine in the same run; where does the time
 // go; and does switching subnets between calls cost anything?
-// Counters: MMACs (official count), GFLOPs (2 x corrected MACs / s), and frac_of_gemm (that rate
-// over BM_dense_gemm's). Set EVIT_BENCH_PROFILE=1 to print the per-block split.
+// Counters: MMACs (official count), GFLOPs (2 x corrected MACs / s), frac_of_gemm (that rate
+// over BM_dense_gemm's) and mem_floor_ms (the subnet's weights over one core's memory read rate,
+// BM_memory_read). Set EVIT_BENCH_PROFILE=1 to print the per-block split. BM_threads: batch 1
+// on a thread_pool against one thread.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,6 +18,7 @@
 #include <benchmark/benchmark.h>
 
 #include <evit/evit.hpp>
+#include <evit/simd/compat.hpp>
 
 namespace ev = evit::elasticvit;
 using S = ev::official_space;
@@ -55,6 +58,41 @@ double dense_gemm_gflops() {
   return rate;
 }
 
+// One core's read bandwidth from memory (GB/s): a 256 MB buffer, far beyond the last-level
+// cache, summed with vector loads, best of 3. A batch-1 forward reads every weight its subnet
+// touches once and the supernet does not fit the cache, so params x 4 bytes / this rate is the
+// time below which a forward cannot go on one core (counter mem_floor_ms).
+double memory_read_gbps() {
+  static const double rate = [] {
+    using B = xsimd::batch<float, evit::simd::default_arch>;
+    const std::size_t n = std::size_t(64) << 20;  // floats
+    std::vector<float> v(n, 1.0f);
+    double best = 0;
+    for (int round = 0; round < 3; ++round) {
+      const auto t0 = std::chrono::steady_clock::now();
+      B s0(0.f), s1(0.f), s2(0.f), s3(0.f);
+      for (std::size_t i = 0; i + 4 * B::size <= n; i += 4 * B::size) {
+        s0 += B::load_unaligned(&v[i]);
+        s1 += B::load_unaligned(&v[i + B::size]);
+        s2 += B::load_unaligned(&v[i + 2 * B::size]);
+        s3 += B::load_unaligned(&v[i + 3 * B::size]);
+      }
+      float sum = evit::simd::reduce_add(s0 + s1 + s2 + s3);
+      benchmark::DoNotOptimize(sum);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, static_cast<double>(n * sizeof(float)) / s * 1e-9);
+    }
+    return best;
+  }();
+  return rate;
+}
+
+void BM_memory_read(benchmark::State& st) {
+  for (auto _ : st) benchmark::DoNotOptimize(memory_read_gbps());
+  st.counters["GBps"] = memory_read_gbps();
+}
+BENCHMARK(BM_memory_read)->Iterations(1);
+
 void BM_dense_gemm(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(dense_gemm_gflops());
   st.counters["GFLOPs"] = dense_gemm_gflops();
@@ -82,6 +120,7 @@ void BM_released(benchmark::State& st, const char* name) {
   st.counters["MMACs"] = macs / 1e6;
   st.counters["GFLOPs"] = gflops;
   st.counters["frac_of_gemm"] = gflops / dense_gemm_gflops();
+  st.counters["mem_floor_ms"] = ev::params(a) * sizeof(float) / (memory_read_gbps() * 1e9) * 1e3;
   if (profile && prof.total() > 0) {
     const double t = prof.total();
     std::printf(
