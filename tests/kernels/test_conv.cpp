@@ -191,9 +191,27 @@ TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoi
                                                         w2.data(), reduced_max, b2.data()};
   std::vector<double> expect(inner * HW);
   ref::squeeze_excite(inner, reduced, HW, x.data(), se, expect.data());
+  const std::vector<float> x0(x.data(), x.data() + x.size());
   evit::kernels::squeeze_excite<Arch>(inner, reduced, HW, x.data(), se, ws.data(), ws.size());
   evit::test::check_close("squeeze_excite", inner, HW, x.data(), HW, expect.data(), HW, conv_tol,
                           conv_tol);
+  // Its three phases in uneven pieces (as a parallel caller runs them) give the same bits.
+  exact_buffer<float> xp(inner * HW), pooled(inner), squeezed(reduced);
+  std::copy(x0.begin(), x0.end(), xp.data());
+  const Index step = 5;
+  for (Index c0 = 0; c0 < inner; c0 += step)
+    evit::kernels::squeeze_excite_pool<Arch>(HW, xp.data(), pooled.data(), c0,
+                                             std::min(inner, c0 + step));
+  for (Index r0 = 0; r0 < reduced; r0 += 2)
+    evit::kernels::squeeze_excite_squeeze<Arch>(inner, reduced, pooled.data(), se, squeezed.data(),
+                                                r0, std::min(reduced, r0 + 2));
+  for (Index c0 = 0; c0 < inner; c0 += step)
+    evit::kernels::squeeze_excite_scale<Arch>(inner, reduced, HW, xp.data(), se, squeezed.data(),
+                                              pooled.data(), c0, std::min(inner, c0 + step));
+  for (Index i = 0; i < inner * HW; ++i) {
+    CAPTURE(i);
+    REQUIRE(xp[i] == x[i]);
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("avg_pool_2x2: PyTorch's padding-1-on-odd rule, zeros counted",

@@ -367,6 +367,51 @@ constexpr Index squeeze_excite_workspace_size(Index inner, Index reduced) {
   return inner + reduced;
 }
 
+// The three phases of squeeze_excite() on one image, for a caller that runs pieces of them in
+// parallel (disjoint ranges, a barrier between phases; any split gives the same result bit for
+// bit); squeeze_excite() runs them whole. `pooled` holds `inner` values, `squeezed` `reduced`.
+
+/// Phase 1: pooled[c] = mean of plane c, for channels [c_begin, c_end).
+template <class Arch = simd::default_arch, class T>
+void squeeze_excite_pool(Index HW, const T* x, T* pooled, Index c_begin, Index c_end) {
+  EVIT_ASSERT(0 <= c_begin && c_begin <= c_end && HW >= 1);
+  global_avg_pool<Arch>(c_end - c_begin, HW, x + c_begin * HW, pooled + c_begin);
+}
+
+/// Phase 2: squeezed[r] = ReLU(W1[r, :inner] · pooled + b1[r]), for r in [r_begin, r_end).
+template <class Arch = simd::default_arch, class T>
+void squeeze_excite_squeeze(Index inner, Index reduced, const T* pooled,
+                            const squeeze_excite_weights<T>& se, T* squeezed, Index r_begin,
+                            Index r_end) {
+  EVIT_ASSERT(inner <= se.ld1 && 0 <= r_begin && r_begin <= r_end && r_end <= reduced);
+  gemm_nt<Arch>(
+      1, r_end - r_begin, inner, pooled, inner, se.w1 + r_begin * se.ld1, se.ld1,
+      squeezed + r_begin, reduced,
+      epilogue<T>{}.with_col_bias(se.b1).cols_from(r_begin).with_activation(activation::relu));
+}
+
+/// Phase 3: for channels c in [c_begin, c_end): gate = Hardsigmoid(W2[c, :reduced] · squeezed +
+/// b2[c]) (written over pooled[c], which phase 2 has consumed), x[c, :] *= gate.
+template <class Arch = simd::default_arch, class T>
+void squeeze_excite_scale(Index inner, Index reduced, Index HW, T* x,
+                          const squeeze_excite_weights<T>& se, const T* squeezed, T* pooled,
+                          Index c_begin, Index c_end) {
+  EVIT_ASSERT(reduced <= se.ld2 && 0 <= c_begin && c_begin <= c_end && c_end <= inner);
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  gemm_nt<Arch>(1, c_end - c_begin, reduced, squeezed, reduced, se.w2 + c_begin * se.ld2, se.ld2,
+                pooled + c_begin, inner,
+                epilogue<T>{}.with_col_bias(se.b2).cols_from(c_begin).with_activation(
+                    activation::hardsigmoid));
+  for (Index c = c_begin; c < c_end; ++c) {
+    T* xc = x + c * HW;
+    const B s(pooled[c]);
+    Index i = 0;
+    for (; i < HW - HW % L; i += L) (B::load_unaligned(xc + i) * s).store_unaligned(xc + i);
+    for (; i < HW; ++i) xc[i] *= pooled[c];
+  }
+}
+
 /// In place on `inner` planes of HW (NCHW): s = Hardsigmoid(W2 · ReLU(W1 · avgpool(x) + b1) + b2),
 /// x[c, :] *= s[c].
 template <class Arch = simd::default_arch, class T>
@@ -375,22 +420,11 @@ void squeeze_excite(Index inner, Index reduced, Index HW, T* x, const squeeze_ex
   EVIT_ASSERT(inner >= 0 && reduced >= 0 && HW >= 1 && reduced <= se.ld2 && inner <= se.ld1);
   EVIT_ASSERT(ws_size >= squeeze_excite_workspace_size(inner, reduced));
   (void)ws_size;
-  using B = xsimd::batch<T, Arch>;
-  constexpr Index L = simd::lanes_v<T, Arch>;
   T* pooled = ws;
-  T* z = ws + inner;
-  global_avg_pool<Arch>(inner, HW, x, pooled);
-  gemm_nt<Arch>(1, reduced, inner, pooled, inner, se.w1, se.ld1, z, reduced,
-                epilogue<T>{}.with_col_bias(se.b1).with_activation(activation::relu));
-  gemm_nt<Arch>(1, inner, reduced, z, reduced, se.w2, se.ld2, pooled, inner,
-                epilogue<T>{}.with_col_bias(se.b2).with_activation(activation::hardsigmoid));
-  for (Index c = 0; c < inner; ++c) {
-    T* xc = x + c * HW;
-    const B s(pooled[c]);
-    Index i = 0;
-    for (; i < HW - HW % L; i += L) (B::load_unaligned(xc + i) * s).store_unaligned(xc + i);
-    for (; i < HW; ++i) xc[i] *= pooled[c];
-  }
+  T* squeezed = ws + inner;
+  squeeze_excite_pool<Arch>(HW, x, pooled, 0, inner);
+  squeeze_excite_squeeze<Arch>(inner, reduced, pooled, se, squeezed, 0, reduced);
+  squeeze_excite_scale<Arch>(inner, reduced, HW, x, se, squeezed, pooled, 0, inner);
 }
 
 }  // namespace evit::kernels
@@ -415,7 +449,14 @@ namespace evit::kernels {
   EVIT_KERNELS_EXTERN template void avg_pool_2x2<A, float>(Index, Index, Index, const float*,      \
                                                            float*);                                \
   EVIT_KERNELS_EXTERN template void squeeze_excite<A, float>(                                      \
-      Index, Index, Index, float*, const squeeze_excite_weights<float>&, float*, Index);
+      Index, Index, Index, float*, const squeeze_excite_weights<float>&, float*, Index);           \
+  EVIT_KERNELS_EXTERN template void squeeze_excite_pool<A, float>(Index, const float*, float*,     \
+                                                                  Index, Index);                   \
+  EVIT_KERNELS_EXTERN template void squeeze_excite_squeeze<A, float>(                              \
+      Index, Index, const float*, const squeeze_excite_weights<float>&, float*, Index, Index);     \
+  EVIT_KERNELS_EXTERN template void squeeze_excite_scale<A, float>(                                \
+      Index, Index, Index, float*, const squeeze_excite_weights<float>&, const float*, float*,     \
+      Index, Index);
 EVIT_KERNELS_FOR_ARCHS(EVIT_CONV_INSTANCES)
 #undef EVIT_CONV_INSTANCES
 }  // namespace evit::kernels

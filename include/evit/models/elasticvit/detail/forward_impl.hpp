@@ -111,28 +111,29 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, Index cin, Index
   });
   if (m.calibrating())
     calibrate_bn(m, t.dw_bn, batch, inner, hw, hw, 1, inner_map, activation::hardswish, sp.exec);
-  // Squeeze-excite on the expanded channels (reduction inner / 4): pool, FC + ReLU, FC +
-  // Hardsigmoid, scale; each in pieces (its FCs stream megabytes of weights at batch 1). The
-  // pooled vector and the gates of sample b live in its act slot 2, free inside an MBConv.
+  // Squeeze-excite on the expanded channels (reduction inner / 4), its three phases in pieces
+  // (its FCs stream megabytes of weights at batch 1). The pooled vector and the squeezed one of
+  // sample b live in its act slot 2, free inside an MBConv.
   if (se) {
     const Index reduced = inner / 4;
+    kernels::squeeze_excite_weights<float> sw;
+    sw.w1 = t.se1_w;
+    sw.ld1 = t.inner_max;
+    sw.b1 = t.se1_b;
+    sw.w2 = t.se2_w;
+    sw.ld2 = t.inner_max / 4;
+    sw.b2 = t.se2_b;
     auto pooled = [&](Index b) { return ws.act(b, 2); };
     auto squeezed = [&](Index b) { return ws.act(b, 2) + forward_workspace::round(inner); };
     sp.pieces(inner, 8, [&](Index b, Index c0, Index c1, int) {
-      kernels::global_avg_pool(c1 - c0, hw, ws.inner(b) + c0 * hw, pooled(b) + c0);
+      kernels::squeeze_excite_pool(hw, ws.inner(b), pooled(b), c0, c1);
     });
     sp.pieces(reduced, 8, [&](Index b, Index r0, Index r1, int) {
-      kernels::linear(1, inner, r1 - r0, pooled(b), inner, t.se1_w, t.inner_max, r0, t.se1_b,
-                      squeezed(b) + r0, reduced, activation::relu);
+      kernels::squeeze_excite_squeeze(inner, reduced, pooled(b), sw, squeezed(b), r0, r1);
     });
     sp.pieces(inner, 8, [&](Index b, Index c0, Index c1, int) {
-      float* gate = pooled(b);  // the pooled values are all consumed: gates overwrite them
-      kernels::linear(1, reduced, c1 - c0, squeezed(b), reduced, t.se2_w, t.inner_max / 4, c0,
-                      t.se2_b, gate + c0, inner, activation::hardsigmoid);
-      for (Index ch = c0; ch < c1; ++ch) {
-        float* plane = ws.inner(b) + ch * hw;
-        for (Index i = 0; i < hw; ++i) plane[i] *= gate[ch];
-      }
+      kernels::squeeze_excite_scale(inner, reduced, hw, ws.inner(b), sw, squeezed(b), pooled(b), c0,
+                                    c1);
     });
   }
   // 1x1 projection + BN, into y.
