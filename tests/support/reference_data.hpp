@@ -11,6 +11,7 @@
 #include <string>
 
 #include "catch.hpp"
+#include "skip.hpp"
 
 namespace evit {
 namespace test {
@@ -25,8 +26,9 @@ inline std::string reference_dir() {
   if (ci && std::string(ci) == "true") {
     FAIL("reference data not found (EVIT_REFERENCE_DIR=" + dir + "); under CI it must be present");
   }
-  WARN("SKIPPED: reference data not found (EVIT_REFERENCE_DIR=" + dir +
-       "); set EVIT_REFERENCE_DIR to the shared/reference folder to run this test");
+  evit::test::note_skip(
+      "reference data not found (EVIT_REFERENCE_DIR=" + dir +
+      "); set EVIT_REFERENCE_DIR to the shared/reference folder to run this test");
   return "";
 }
 
