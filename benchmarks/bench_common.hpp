@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: MIT
-// What the benchmark programs share: whether this is a smoke run.
+// What the benchmark programs share: whether this is a smoke run, and the ISA they run (the
+// dispatcher's choice, or --isa sse2|avx2|avx512|neon), printed and recorded in the JSON context
+// with the CPU model.
 #pragma once
+
+#include <benchmark/benchmark.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iostream>
 #include <string>
+
+#include "evit/simd/isa.hpp"
 
 namespace evit::bench {
 
@@ -20,4 +28,46 @@ inline bool is_smoke_run(int argc, char** argv) {
   return smoke;
 }
 
+/// The CPU model, from /proc/cpuinfo ("unknown" elsewhere).
+inline std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
+      return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+/// Takes `--isa <name>` out of argv and applies it (exits with a message when the CPU lacks it),
+/// then prints "isa: ..." and records the ISA and the CPU in the benchmark's context.
+inline void setup(int& argc, char** argv) {
+  try {
+    for (int i = 1; i + 1 < argc; ++i)
+      if (std::strcmp(argv[i], "--isa") == 0) {
+        simd::set_isa(simd::parse_isa(argv[i + 1]));
+        for (int j = i; j + 2 <= argc; ++j) argv[j] = argv[j + 2];
+        argc -= 2;
+        break;
+      }
+    const std::string isa = simd::isa_description(simd::active_isa());
+    std::cout << "isa: " << isa << "\ncpu: " << cpu_model() << std::endl;
+    benchmark::AddCustomContext("evit_isa", isa);
+    benchmark::AddCustomContext("cpu_model", cpu_model());
+  } catch (const std::exception& e) {
+    std::cerr << argv[0] << ": " << e.what() << "\n";
+    std::exit(2);
+  }
+}
+
 }  // namespace evit::bench
+
+/// BENCHMARK_MAIN() plus evit::bench::setup().
+#define EVIT_BENCHMARK_MAIN()                                             \
+  int main(int argc, char** argv) {                                       \
+    evit::bench::setup(argc, argv);                                       \
+    benchmark::Initialize(&argc, argv);                                   \
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;     \
+    benchmark::RunSpecifiedBenchmarks();                                  \
+    benchmark::Shutdown();                                                \
+    return 0;                                                             \
+  }

@@ -21,6 +21,7 @@
 #include <Eigen/Core>
 #include <benchmark/benchmark.h>
 
+#include "bench_common.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/kernels/kernels.hpp"
 #include "evit/nn/workspace.hpp"
@@ -30,7 +31,6 @@ namespace {
 using evit::Index;
 using evit::kernels::activation;
 using Arch = evit::simd::default_arch;
-using B = xsimd::batch<float, Arch>;
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using clock_type = std::chrono::steady_clock;
 
@@ -46,18 +46,10 @@ std::vector<float> random_vector(Index n, std::uint64_t seed, double lo = -1, do
 
 // ---- machine limits --------------------------------------------------------------------------
 
-constexpr int kChains = 12;  // 12 independent chains cover FMA latency x throughput (4 x 2 + slack)
+// Lanes of the ISA the kernels run on (the dispatcher's choice).
+Index lanes() { return evit::simd::lanes<float, Arch>(); }
 
-double fma_loop(long iters) {
-  B acc[kChains];
-  for (int c = 0; c < kChains; ++c) acc[c] = B(1.0f + 0.001f * float(c));
-  const B m(0.9999f), a(0.0001f);
-  for (long i = 0; i < iters; ++i)
-    for (int c = 0; c < kChains; ++c) acc[c] = xsimd::fma(acc[c], m, a);
-  B s(0.f);
-  for (int c = 0; c < kChains; ++c) s = s + acc[c];
-  return double(evit::simd::reduce_add(s));
-}
+double fma_loop(long iters) { return double(evit::kernels::fma_chains<Arch>(iters, 1.0f)); }
 
 double measure_peak_gflops(double seconds) {
   long iters = 1 << 16;
@@ -68,7 +60,8 @@ double measure_peak_gflops(double seconds) {
     volatile double sink = fma_loop(iters);
     (void)sink;
     const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
-    best = std::max(best, 2.0 * kChains * B::size * double(iters) / dt * 1e-9);
+    best = std::max(best,
+                    2.0 * evit::kernels::probe_chains * double(lanes()) * double(iters) / dt * 1e-9);
     if (dt < 1e-3) iters *= 2;
   }
   return best;
@@ -80,25 +73,18 @@ void BM_peak_fma(benchmark::State& st) {
     double r = fma_loop(iters);
     benchmark::DoNotOptimize(r);
   }
-  const double flops = 2.0 * kChains * B::size * double(iters);
+  const double flops = 2.0 * evit::kernels::probe_chains * double(lanes()) * double(iters);
   st.counters["GFLOPS"] =
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  st.SetLabel(std::string(Arch::name()) + ", " + std::to_string(B::size) + " lanes");
+  st.SetLabel(evit::simd::active_isa_name() + ", " + std::to_string(lanes()) + " lanes");
 }
 
 /// The copy every memory-bound op is compared with: a vector load/store loop (what an ideal
-/// streaming kernel does). glibc's memcpy is also benchmarked, but on this machine its
-/// `rep movsb` path runs at ~3 GB/s when the destination sits just past the source modulo 4 KiB
-/// (as two consecutive heap buffers do), far below what the hardware streams.
+/// streaming kernel does, kernels/probe.hpp). glibc's memcpy is also benchmarked, but on this
+/// machine its `rep movsb` path runs at ~3 GB/s when the destination sits just past the source
+/// modulo 4 KiB (as two consecutive heap buffers do), far below what the hardware streams.
 void vector_copy(const float* src, float* dst, Index n) {
-  constexpr Index L = evit::simd::lanes_v<float, Arch>;
-  Index i = 0;
-  for (; i < n - n % L; i += L) {
-    B v = B::load_unaligned(src + i);
-    evit::simd::pin_register(v);  // keeps GCC from turning the loop back into a memcpy call
-    v.store_unaligned(dst + i);
-  }
-  for (; i < n; ++i) dst[i] = src[i];
+  evit::kernels::vector_copy<Arch>(src, dst, n);
 }
 
 /// Seconds per copy of `bytes` (read + write; best of a few runs, same buffers reused, so the
@@ -518,6 +504,7 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  evit::bench::setup(argc, argv);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const std::string key = "--benchmark_min_time=";
@@ -525,7 +512,6 @@ int main(int argc, char** argv) {
   }
   if (std::getenv("EVIT_BENCH_SMOKE")) g_smoke = true;
   g_peak_gflops = measure_peak_gflops(g_smoke ? 0.02 : 0.3);
-  benchmark::AddCustomContext("evit_arch", Arch::name());
   benchmark::AddCustomContext("evit_peak_gflops", std::to_string(g_peak_gflops));
   register_all();
   benchmark::Initialize(&argc, argv);

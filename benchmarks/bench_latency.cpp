@@ -118,6 +118,7 @@ BENCHMARK(BM_measured_latency_released)->Unit(benchmark::kMillisecond);
 }  // namespace
 
 int main(int argc, char** argv) {
+  evit::bench::setup(argc, argv);
   smoke = evit::bench::is_smoke_run(argc, argv);
   if (smoke)
     accuracy_table<ev::mini_space>(3);

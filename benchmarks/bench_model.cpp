@@ -18,6 +18,8 @@
 #include <benchmark/benchmark.h>
 
 #include <evit/evit.hpp>
+
+#include "bench_common.hpp"
 #include <evit/simd/compat.hpp>
 
 namespace ev = evit::elasticvit;
@@ -64,20 +66,12 @@ double dense_gemm_gflops() {
 // time below which a forward cannot go on one core (counter mem_floor_ms).
 double memory_read_gbps() {
   static const double rate = [] {
-    using B = xsimd::batch<float, evit::simd::default_arch>;
     const std::size_t n = std::size_t(64) << 20;  // floats
     std::vector<float> v(n, 1.0f);
     double best = 0;
     for (int round = 0; round < 3; ++round) {
       const auto t0 = std::chrono::steady_clock::now();
-      B s0(0.f), s1(0.f), s2(0.f), s3(0.f);
-      for (std::size_t i = 0; i + 4 * B::size <= n; i += 4 * B::size) {
-        s0 += B::load_unaligned(&v[i]);
-        s1 += B::load_unaligned(&v[i + B::size]);
-        s2 += B::load_unaligned(&v[i + 2 * B::size]);
-        s3 += B::load_unaligned(&v[i + 3 * B::size]);
-      }
-      float sum = evit::simd::reduce_add(s0 + s1 + s2 + s3);
+      float sum = evit::kernels::vector_sum(v.data(), static_cast<evit::Index>(n));
       benchmark::DoNotOptimize(sum);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       best = std::max(best, static_cast<double>(n * sizeof(float)) / s * 1e-9);
@@ -209,4 +203,4 @@ void BM_switch(benchmark::State& st) {
 BENCHMARK(BM_switch)->Arg(0)->Arg(1)->ArgName("alternate")->Unit(benchmark::kMillisecond);
 }  // namespace
 
-BENCHMARK_MAIN();
+EVIT_BENCHMARK_MAIN()

@@ -8,6 +8,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_common.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/space.hpp"
@@ -117,4 +118,4 @@ BENCHMARK(BM_performance_aware_draw);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+EVIT_BENCHMARK_MAIN()

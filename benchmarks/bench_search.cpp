@@ -213,6 +213,7 @@ BENCHMARK(BM_hypervolume_3d)->Arg(50)->Arg(200);
 }  // namespace
 
 int main(int argc, char** argv) {
+  evit::bench::setup(argc, argv);
   smoke = evit::bench::is_smoke_run(argc, argv);
   quality_table();
   benchmark::Initialize(&argc, argv);

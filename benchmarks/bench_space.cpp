@@ -7,6 +7,8 @@
 
 #include <evit/evit.hpp>
 
+#include "bench_common.hpp"
+
 namespace ev = evit::elasticvit;
 using S = ev::official_space;
 
@@ -86,4 +88,4 @@ void BM_text_round_trip(benchmark::State& st) {
 BENCHMARK(BM_text_round_trip);
 }  // namespace
 
-BENCHMARK_MAIN();
+EVIT_BENCHMARK_MAIN()

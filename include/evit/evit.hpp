@@ -21,6 +21,7 @@
 #include "evit/io/arch_text.hpp"
 #include "evit/io/safetensors.hpp"
 #include "evit/kernels/kernels.hpp"
+#include "evit/simd/isa.hpp"
 #include "evit/models/autoformer/cost.hpp"
 #include "evit/models/autoformer/space.hpp"
 #include "evit/models/elasticvit/forward.hpp"

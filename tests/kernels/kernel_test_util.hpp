@@ -7,29 +7,22 @@
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "evit/core/index.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"
+#include "evit/simd/isa.hpp"
 
 #include "catch.hpp"
 
 namespace evit::test {
 
-/// The SIMD architectures every kernel test runs on: the widest the flags allow and the baseline.
-using archs = evit::simd::build_archs;
-
-/// Skips the rest of a test case when the CPU cannot run `Arch` (only possible for an arch wider
-/// than the host, e.g. an AVX-512 build on an AVX2 machine).
-#define EVIT_SKIP_UNAVAILABLE(Arch)                          \
-  do {                                                       \
-    if (!evit::simd::is_available<Arch>()) {                 \
-      WARN("skipped: this CPU cannot run " << Arch::name()); \
-      return;                                                \
-    }                                                        \
-  } while (0)
+/// The architecture every kernel test runs on: the dispatcher's (the tests are built with
+/// EVIT_DISPATCH), i.e. the ISA the run asked for with --isa (ctest runs them once per ISA).
+using archs = std::tuple<evit::simd::default_arch>;
 
 /// Unit roundoff of T (2^-24 for float): the error of one rounded operation is at most u |x|.
 template <class T>

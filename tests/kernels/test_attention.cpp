@@ -92,7 +92,6 @@ void run_attention(const attention_config& cfg, const attention_weights<float>& 
 TEMPLATE_LIST_TEST_CASE("attention: ElasticViT layers (interleaved heads, bias, V conv, hswish)",
                         "[kernels][attention]", evit::test::archs) {
   using Arch = TestType;
-  EVIT_SKIP_UNAVAILABLE(Arch);
   evit::rng g(61);
   // A T2-like supernet: Cmax = 64 (h_max = 4), v_scale up to 4 (dv_max = 64), Rmax = 6.
   supernet_attention net(g, 64, 64, 6);
@@ -110,7 +109,6 @@ TEMPLATE_LIST_TEST_CASE("attention: ElasticViT layers (interleaved heads, bias, 
 TEMPLATE_LIST_TEST_CASE("attention: standard blocked heads, fixed qkv width, qkv bias, batch",
                         "[kernels][attention]", evit::test::archs) {
   using Arch = TestType;
-  EVIT_SKIP_UNAVAILABLE(Arch);
   evit::rng g(62);
   supernet_attention net(g, 64, 32, 4);
   const Index heads = GENERATE(1, 2, 4);
@@ -127,7 +125,6 @@ TEMPLATE_LIST_TEST_CASE("attention: standard blocked heads, fixed qkv width, qkv
 TEMPLATE_LIST_TEST_CASE("attention: phases run in pieces equal the whole call bit for bit",
                         "[kernels][attention]", evit::test::archs) {
   using Arch = TestType;
-  EVIT_SKIP_UNAVAILABLE(Arch);
   evit::rng g(63);
   supernet_attention net(g, 64, 64, 6);
   const Index pieces = GENERATE(2, 3, 7);
@@ -193,7 +190,6 @@ TEST_CASE("attention_config: the two head splits address the qkv output as spec 
 TEMPLATE_LIST_TEST_CASE("mlp: fc1 + activation + fc2 on sliced weights, residual", "[kernels][mlp]",
                         evit::test::archs) {
   using Arch = TestType;
-  EVIT_SKIP_UNAVAILABLE(Arch);
   evit::rng g(63);
   const Index c_max = 48, hidden_max = 5 * c_max;
   exact_buffer<float> fc1(hidden_max * c_max), b1(hidden_max), fc2(c_max * hidden_max), b2(c_max);

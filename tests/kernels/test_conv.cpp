@@ -23,8 +23,7 @@ static constexpr double conv_tol = 1e-5;
 TEMPLATE_LIST_TEST_CASE("depthwise_conv2d: k x k, stride 1 and 2, cropped supernet kernels",
                         "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;
-  EVIT_SKIP_UNAVAILABLE(Arch);
-  constexpr Index L = evit::simd::lanes_v<float, Arch>;
+  const Index L = evit::simd::lanes<float, Arch>();
   const auto kw =
       GENERATE(std::vector<Index>{3, 3}, std::vector<Index>{3, 5}, std::vector<Index>{5, 5},
                std::vector<Index>{1, 5}, std::vector<Index>{7, 7});
@@ -79,8 +78,7 @@ TEST_CASE("depthwise_conv2d: k = 3 of a 5x5 kernel is the centre crop [1:4, 1:4]
 TEMPLATE_LIST_TEST_CASE("depthwise_conv3x3_tokens: channels-last 3x3 over the token grid",
                         "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;
-  EVIT_SKIP_UNAVAILABLE(Arch);
-  constexpr Index L = evit::simd::lanes_v<float, Arch>;
+  const Index L = evit::simd::lanes<float, Arch>();
   const Index side = GENERATE(1, 2, 3, 5);
   const Index C = GENERATE_COPY(1, L - 1, L + 1, 32);
   const Index ldx = C + 3, ldy = C + 1;
@@ -103,7 +101,6 @@ TEMPLATE_LIST_TEST_CASE("depthwise_conv3x3_tokens: channels-last 3x3 over the to
 TEMPLATE_LIST_TEST_CASE("conv2d: the 3x3 stride-2 first conv from 3 channels, sliced filters",
                         "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;
-  EVIT_SKIP_UNAVAILABLE(Arch);
   const Index R = GENERATE(1, 2, 7, 16, 17);
   const Index out = GENERATE(1, 16, 24);
   CAPTURE(Arch::name(), R, out);
@@ -147,8 +144,7 @@ TEMPLATE_LIST_TEST_CASE("conv2d: the 3x3 stride-2 first conv from 3 channels, sl
 TEMPLATE_LIST_TEST_CASE("pointwise_conv: 1x1 slice of [out_max, in_max] with BN and residual",
                         "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;
-  EVIT_SKIP_UNAVAILABLE(Arch);
-  constexpr Index L = evit::simd::lanes_v<float, Arch>;
+  const Index L = evit::simd::lanes<float, Arch>();
   const Index out = GENERATE(1, 7, 24);
   const Index in = GENERATE(1, 16, 33);
   const Index HW = GENERATE_COPY(1, 4, 2 * L + 1, 49);
@@ -175,7 +171,6 @@ TEMPLATE_LIST_TEST_CASE("pointwise_conv: 1x1 slice of [out_max, in_max] with BN 
 TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoid, in place",
                         "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;
-  EVIT_SKIP_UNAVAILABLE(Arch);
   const Index inner = GENERATE(4, 18, 96);
   const Index HW = GENERATE(1, 9, 49);
   const Index reduced = inner / 4;
@@ -217,7 +212,6 @@ TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoi
 TEMPLATE_LIST_TEST_CASE("avg_pool_2x2: PyTorch's padding-1-on-odd rule, zeros counted",
                         "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;
-  EVIT_SKIP_UNAVAILABLE(Arch);
   const Index H = GENERATE(1, 2, 3, 7, 8);
   const Index W = GENERATE(1, 5, 6);
   CAPTURE(Arch::name(), H, W);
@@ -238,8 +232,7 @@ TEMPLATE_LIST_TEST_CASE("avg_pool_2x2: PyTorch's padding-1-on-odd rule, zeros co
 TEMPLATE_LIST_TEST_CASE("global_avg_pool and mean_rows: means of planes and of token rows",
                         "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;
-  EVIT_SKIP_UNAVAILABLE(Arch);
-  constexpr Index L = evit::simd::lanes_v<float, Arch>;
+  const Index L = evit::simd::lanes<float, Arch>();
   const Index n = GENERATE_COPY(1, L - 1, L + 1, 49);
   const Index C = GENERATE_COPY(1, L + 3);
   CAPTURE(Arch::name(), n, C);

@@ -106,7 +106,6 @@ TEST_CASE("no_alloc: the hooks see allocations", "[kernels][alloc]") {
 TEMPLATE_LIST_TEST_CASE("no_alloc: linear, attention, MLP, norms and convs allocate nothing",
                         "[kernels][alloc]", evit::test::archs) {
   using Arch = TestType;
-  EVIT_SKIP_UNAVAILABLE(Arch);
   evit::rng g(71);
   const Index c_max = 64, dv_max = 64, N = 16, C = 48, hidden = 4 * C;
   const auto cfg = evit::kernels::attention_config::fixed_head_dim(4, C, 16, 1, 2)

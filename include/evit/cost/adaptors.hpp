@@ -24,8 +24,10 @@
 #include "evit/core/error.hpp"
 #include "evit/cost/cost_model.hpp"
 #include "evit/space/arch.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace cost {
 
 namespace detail {
@@ -229,4 +231,5 @@ template <class P, class S>
 fallback(P, S) -> fallback<P, S>;
 
 }  // namespace cost
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

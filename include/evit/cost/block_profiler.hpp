@@ -25,8 +25,10 @@
 #include "evit/cost/measured_latency.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
 #include "evit/space/enumerate.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace cost {
 
 /// Every block (one per key) that some subnet of space `d` contains.
@@ -253,4 +255,5 @@ class local_latency {
 };
 
 }  // namespace cost
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

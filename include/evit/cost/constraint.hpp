@@ -26,8 +26,10 @@
 #include "evit/cost/adaptors.hpp"
 #include "evit/cost/cost_model.hpp"
 #include "evit/space/arch.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace cost {
 
 namespace detail {
@@ -222,4 +224,5 @@ template <class T>
 inline constexpr bool is_constraint_v = detail::is_constraint<std::remove_cv_t<T>>::value;
 
 }  // namespace cost
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

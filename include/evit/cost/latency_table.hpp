@@ -38,8 +38,10 @@
 #include "evit/models/elasticvit/space.hpp"
 #include "evit/space/arch.hpp"
 #include "evit/space/descriptor.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace cost {
 
 /// A block missing from a latency table (names the key and the device).
@@ -464,4 +466,5 @@ table_latency<Space> mobile_latency(const std::string& dir, const std::string& d
 }
 
 }  // namespace cost
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

@@ -30,8 +30,10 @@
 #include "evit/core/rng.hpp"
 #include "evit/cost/adaptors.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace cost {
 
 /// Which clock times a run.
@@ -283,4 +285,5 @@ template <class Space>
 measured_latency(const elasticvit::supernet<Space>&) -> measured_latency<Space>;
 
 }  // namespace cost
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

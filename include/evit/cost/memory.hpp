@@ -12,8 +12,10 @@
 #include "evit/cost/latency_table.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace cost {
 
 /// Bytes a forward of one subnet needs.
@@ -75,4 +77,5 @@ struct peak_memory {
 };
 
 }  // namespace cost
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

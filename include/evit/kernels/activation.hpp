@@ -10,10 +10,13 @@
 #include <xsimd/xsimd.hpp>
 
 #include "evit/core/index.hpp"
-#include "evit/kernels/detail/separate.hpp"
 #include "evit/simd/arch.hpp"
+#include "evit/simd/isa.hpp"
+#include "evit/simd/namespace.hpp"
 
-namespace evit::kernels {
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
 
 /// The activations ElasticViT and AutoFormer use. `none` is the identity.
 enum class activation { none, relu, hardswish, hardsigmoid, gelu_erf, gelu_tanh };
@@ -145,14 +148,32 @@ void activate_rows(activation a, T* x, Index rows, Index cols, Index ld) {
   });
 }
 
-}  // namespace evit::kernels
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit
 
-// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
-namespace evit::kernels {
-#define EVIT_ACTIVATION_INSTANCES(A)                                                          \
-  EVIT_KERNELS_EXTERN template void activate<A, float>(activation, float*, Index);            \
-  EVIT_KERNELS_EXTERN template void activate_rows<A, float>(activation, float*, Index, Index, \
-                                                            Index);
-EVIT_KERNELS_FOR_ARCHS(EVIT_ACTIVATION_INSTANCES)
+// The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
+// and run through simd::dispatch() when called with simd::dispatched.
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
+#define EVIT_ACTIVATION_INSTANCES(EXTERN, A)                          \
+  EXTERN template void activate<A, float>(activation, float*, Index); \
+  EXTERN template void activate_rows<A, float>(activation, float*, Index, Index, Index);
+EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_ACTIVATION_INSTANCES)
 #undef EVIT_ACTIVATION_INSTANCES
-}  // namespace evit::kernels
+
+template <>
+inline void activate<simd::dispatched, float>(activation a, float* x, Index n) {
+  simd::dispatch([&](auto arch) { activate<decltype(arch)>(a, x, n); });
+}
+
+template <>
+inline void activate_rows<simd::dispatched, float>(activation a, float* x, Index rows, Index cols,
+                                                   Index ld) {
+  simd::dispatch([&](auto arch) { activate_rows<decltype(arch)>(a, x, rows, cols, ld); });
+}
+
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit

@@ -20,14 +20,17 @@
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
 #include "evit/kernels/conv.hpp"
-#include "evit/kernels/detail/separate.hpp"
 #include "evit/kernels/epilogue.hpp"
 #include "evit/kernels/gemm.hpp"
 #include "evit/kernels/linear.hpp"
 #include "evit/kernels/softmax.hpp"
 #include "evit/simd/arch.hpp"
+#include "evit/simd/isa.hpp"
+#include "evit/simd/namespace.hpp"
 
-namespace evit::kernels {
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
 
 /// How the qkv output splits into heads.
 enum class qkv_layout {
@@ -343,23 +346,73 @@ void attention(Index batch, const attention_config& cfg, const attention_weights
   }
 }
 
-}  // namespace evit::kernels
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit
 
-// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
-namespace evit::kernels {
-#define EVIT_ATTENTION_INSTANCES(A)                                                             \
-  EVIT_KERNELS_EXTERN template void attention<A, float>(                                        \
+// The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
+// and run through simd::dispatch() when called with simd::dispatched.
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
+#define EVIT_ATTENTION_INSTANCES(EXTERN, A)                                                     \
+  EXTERN template void attention<A, float>(                                                     \
       Index, const attention_config&, const attention_weights<float>&, const float*, Index,     \
       float*, Index, bool, float*, Index, attention_profile*);                                  \
-  EVIT_KERNELS_EXTERN template void attention_qkv<A, float>(                                    \
+  EXTERN template void attention_qkv<A, float>(                                                 \
       const attention_config&, const attention_weights<float>&, const float*, Index,            \
       const attention_shared<float>&, Index, Index);                                            \
-  EVIT_KERNELS_EXTERN template void attention_heads<A, float>(                                  \
+  EXTERN template void attention_heads<A, float>(                                               \
       const attention_config&, const attention_weights<float>&, const attention_shared<float>&, \
       Index, Index, float*, Index, attention_profile*);                                         \
-  EVIT_KERNELS_EXTERN template void attention_proj<A, float>(                                   \
+  EXTERN template void attention_proj<A, float>(                                                \
       const attention_config&, const attention_weights<float>&, const attention_shared<float>&, \
       float*, Index, bool, Index, Index);
-EVIT_KERNELS_FOR_ARCHS(EVIT_ATTENTION_INSTANCES)
+EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_ATTENTION_INSTANCES)
 #undef EVIT_ATTENTION_INSTANCES
-}  // namespace evit::kernels
+
+template <>
+inline void attention<simd::dispatched, float>(Index batch, const attention_config& cfg,
+                                               const attention_weights<float>& w, const float* x,
+                                               Index ldx, float* out, Index ldo, bool accumulate,
+                                               float* ws, Index ws_size, attention_profile* prof) {
+  simd::dispatch([&](auto arch) {
+    attention<decltype(arch)>(batch, cfg, w, x, ldx, out, ldo, accumulate, ws, ws_size, prof);
+  });
+}
+
+template <>
+inline void attention_qkv<simd::dispatched, float>(const attention_config& cfg,
+                                                   const attention_weights<float>& w,
+                                                   const float* x, Index ldx,
+                                                   const attention_shared<float>& sh,
+                                                   Index col_begin, Index col_end) {
+  simd::dispatch(
+      [&](auto arch) { attention_qkv<decltype(arch)>(cfg, w, x, ldx, sh, col_begin, col_end); });
+}
+
+template <>
+inline void attention_heads<simd::dispatched, float>(const attention_config& cfg,
+                                                     const attention_weights<float>& w,
+                                                     const attention_shared<float>& sh,
+                                                     Index head_begin, Index head_end, float* ws,
+                                                     Index ws_size, attention_profile* prof) {
+  simd::dispatch([&](auto arch) {
+    attention_heads<decltype(arch)>(cfg, w, sh, head_begin, head_end, ws, ws_size, prof);
+  });
+}
+
+template <>
+inline void attention_proj<simd::dispatched, float>(const attention_config& cfg,
+                                                    const attention_weights<float>& w,
+                                                    const attention_shared<float>& sh, float* out,
+                                                    Index ldo, bool accumulate, Index col_begin,
+                                                    Index col_end) {
+  simd::dispatch([&](auto arch) {
+    attention_proj<decltype(arch)>(cfg, w, sh, out, ldo, accumulate, col_begin, col_end);
+  });
+}
+
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit

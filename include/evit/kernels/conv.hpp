@@ -20,13 +20,16 @@
 
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
-#include "evit/kernels/detail/separate.hpp"
 #include "evit/kernels/epilogue.hpp"
 #include "evit/kernels/gemm.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"
+#include "evit/simd/isa.hpp"
+#include "evit/simd/namespace.hpp"
 
-namespace evit::kernels {
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
 
 /// Output side of a convolution or pooling: (in + 2 pad - k) / stride + 1.
 constexpr Index conv_out_size(Index in, Index k, Index stride, Index pad) {
@@ -70,7 +73,7 @@ inline void dw_tile(const T* even, const T* odd, Index pw, Index oy, Index ox, I
       for (int r = 0; r < RR; ++r) EVIT_UNROLL
       for (int v = 0; v < NV; ++v)
         acc[r][v] =
-            xsimd::fma(wv, B::load_unaligned(base + ((oy + r) * S + ky) * pw + v * L), acc[r][v]);
+            simd::fma(wv, B::load_unaligned(base + ((oy + r) * S + ky) * pw + v * L), acc[r][v]);
     }
   }
   EVIT_UNROLL
@@ -203,8 +206,8 @@ void depthwise_conv3x3_tokens(Index side, Index C, const T* x, Index ldx, const 
         for (Index ky = ky0; ky < ky1; ++ky)
           for (Index kx = kx0; kx < kx1; ++kx) {
             const T* src = x + ((oy + ky - 1) * side + (ox + kx - 1)) * ldx + c;
-            acc = xsimd::fma(B::load_unaligned(wt + (ky * 3 + kx) * C + c), B::load_unaligned(src),
-                             acc);
+            acc = simd::fma(B::load_unaligned(wt + (ky * 3 + kx) * C + c), B::load_unaligned(src),
+                            acc);
           }
         acc.store_unaligned(yt + c);
       }
@@ -427,36 +430,139 @@ void squeeze_excite(Index inner, Index reduced, Index HW, T* x, const squeeze_ex
   squeeze_excite_scale<Arch>(inner, reduced, HW, x, se, squeezed, pooled, 0, inner);
 }
 
-}  // namespace evit::kernels
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit
 
-// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
-namespace evit::kernels {
-#define EVIT_CONV_INSTANCES(A)                                                                     \
-  EVIT_KERNELS_EXTERN template void depthwise_conv2d<A, float>(                                    \
-      Index, Index, Index, const float*, Index, Index, const float*, Index, float*,                \
-      const epilogue<float>&, float*, Index);                                                      \
-  EVIT_KERNELS_EXTERN template void depthwise_conv3x3_tokens<A, float>(                            \
+// The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
+// and run through simd::dispatch() when called with simd::dispatched.
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
+#define EVIT_CONV_INSTANCES(EXTERN, A)                                                             \
+  EXTERN template void depthwise_conv2d<A, float>(Index, Index, Index, const float*, Index, Index, \
+                                                  const float*, Index, float*,                     \
+                                                  const epilogue<float>&, float*, Index);          \
+  EXTERN template void depthwise_conv3x3_tokens<A, float>(                                         \
       Index, Index, const float*, Index, const float*, float*, Index, float*, Index);              \
-  EVIT_KERNELS_EXTERN template void pointwise_conv<A, float>(                                      \
-      Index, Index, Index, const float*, Index, const float*, float*, const epilogue<float>&,      \
-      float*, Index);                                                                              \
-  EVIT_KERNELS_EXTERN template void conv2d<A, float>(                                              \
-      Index, Index, Index, Index, const float*, Index, Index, Index, const float*, Index, float*,  \
-      const epilogue<float>&, float*, Index, Index, Index);                                        \
-  EVIT_KERNELS_EXTERN template void global_avg_pool<A, float>(Index, Index, const float*, float*); \
-  EVIT_KERNELS_EXTERN template void mean_rows<A, float>(Index, Index, const float*, Index,         \
-                                                        float*);                                   \
-  EVIT_KERNELS_EXTERN template void avg_pool_2x2<A, float>(Index, Index, Index, const float*,      \
-                                                           float*);                                \
-  EVIT_KERNELS_EXTERN template void squeeze_excite<A, float>(                                      \
+  EXTERN template void pointwise_conv<A, float>(Index, Index, Index, const float*, Index,          \
+                                                const float*, float*, const epilogue<float>&,      \
+                                                float*, Index);                                    \
+  EXTERN template void conv2d<A, float>(Index, Index, Index, Index, const float*, Index, Index,    \
+                                        Index, const float*, Index, float*,                        \
+                                        const epilogue<float>&, float*, Index, Index, Index);      \
+  EXTERN template void global_avg_pool<A, float>(Index, Index, const float*, float*);              \
+  EXTERN template void mean_rows<A, float>(Index, Index, const float*, Index, float*);             \
+  EXTERN template void avg_pool_2x2<A, float>(Index, Index, Index, const float*, float*);          \
+  EXTERN template void squeeze_excite<A, float>(                                                   \
       Index, Index, Index, float*, const squeeze_excite_weights<float>&, float*, Index);           \
-  EVIT_KERNELS_EXTERN template void squeeze_excite_pool<A, float>(Index, const float*, float*,     \
-                                                                  Index, Index);                   \
-  EVIT_KERNELS_EXTERN template void squeeze_excite_squeeze<A, float>(                              \
+  EXTERN template void squeeze_excite_pool<A, float>(Index, const float*, float*, Index, Index);   \
+  EXTERN template void squeeze_excite_squeeze<A, float>(                                           \
       Index, Index, const float*, const squeeze_excite_weights<float>&, float*, Index, Index);     \
-  EVIT_KERNELS_EXTERN template void squeeze_excite_scale<A, float>(                                \
-      Index, Index, Index, float*, const squeeze_excite_weights<float>&, const float*, float*,     \
-      Index, Index);
-EVIT_KERNELS_FOR_ARCHS(EVIT_CONV_INSTANCES)
+  EXTERN template void squeeze_excite_scale<A, float>(Index, Index, Index, float*,                 \
+                                                      const squeeze_excite_weights<float>&,        \
+                                                      const float*, float*, Index, Index);
+EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_CONV_INSTANCES)
 #undef EVIT_CONV_INSTANCES
-}  // namespace evit::kernels
+
+template <>
+inline void depthwise_conv2d<simd::dispatched, float>(Index C, Index H, Index W, const float* x,
+                                                      Index k, Index stride, const float* w,
+                                                      Index w_side, float* y,
+                                                      const epilogue<float>& ep, float* ws,
+                                                      Index ws_size) {
+  simd::dispatch([&](auto arch) {
+    depthwise_conv2d<decltype(arch)>(C, H, W, x, k, stride, w, w_side, y, ep, ws, ws_size);
+  });
+}
+
+template <>
+inline void depthwise_conv3x3_tokens<simd::dispatched, float>(Index side, Index C, const float* x,
+                                                              Index ldx, const float* w, float* y,
+                                                              Index ldy, float* ws, Index ws_size) {
+  simd::dispatch([&](auto arch) {
+    depthwise_conv3x3_tokens<decltype(arch)>(side, C, x, ldx, w, y, ldy, ws, ws_size);
+  });
+}
+
+template <>
+inline void pointwise_conv<simd::dispatched, float>(Index out, Index in, Index HW, const float* w,
+                                                    Index ldw, const float* x, float* y,
+                                                    const epilogue<float>& ep, float* ws,
+                                                    Index ws_size) {
+  simd::dispatch([&](auto arch) {
+    pointwise_conv<decltype(arch)>(out, in, HW, w, ldw, x, y, ep, ws, ws_size);
+  });
+}
+
+template <>
+inline void conv2d<simd::dispatched, float>(Index out, Index in, Index H, Index W, const float* x,
+                                            Index k, Index stride, Index pad, const float* w,
+                                            Index ldw, float* y, const epilogue<float>& ep,
+                                            float* ws, Index ws_size, Index row_begin,
+                                            Index row_end) {
+  simd::dispatch([&](auto arch) {
+    conv2d<decltype(arch)>(out, in, H, W, x, k, stride, pad, w, ldw, y, ep, ws, ws_size, row_begin,
+                           row_end);
+  });
+}
+
+template <>
+inline void global_avg_pool<simd::dispatched, float>(Index C, Index HW, const float* x,
+                                                     float* out) {
+  simd::dispatch([&](auto arch) { global_avg_pool<decltype(arch)>(C, HW, x, out); });
+}
+
+template <>
+inline void mean_rows<simd::dispatched, float>(Index rows, Index cols, const float* x, Index ld,
+                                               float* out) {
+  simd::dispatch([&](auto arch) { mean_rows<decltype(arch)>(rows, cols, x, ld, out); });
+}
+
+template <>
+inline void avg_pool_2x2<simd::dispatched, float>(Index C, Index H, Index W, const float* x,
+                                                  float* y) {
+  simd::dispatch([&](auto arch) { avg_pool_2x2<decltype(arch)>(C, H, W, x, y); });
+}
+
+template <>
+inline void squeeze_excite<simd::dispatched, float>(Index inner, Index reduced, Index HW, float* x,
+                                                    const squeeze_excite_weights<float>& se,
+                                                    float* ws, Index ws_size) {
+  simd::dispatch(
+      [&](auto arch) { squeeze_excite<decltype(arch)>(inner, reduced, HW, x, se, ws, ws_size); });
+}
+
+template <>
+inline void squeeze_excite_pool<simd::dispatched, float>(Index HW, const float* x, float* pooled,
+                                                         Index c_begin, Index c_end) {
+  simd::dispatch(
+      [&](auto arch) { squeeze_excite_pool<decltype(arch)>(HW, x, pooled, c_begin, c_end); });
+}
+
+template <>
+inline void squeeze_excite_squeeze<simd::dispatched, float>(Index inner, Index reduced,
+                                                            const float* pooled,
+                                                            const squeeze_excite_weights<float>& se,
+                                                            float* squeezed, Index r_begin,
+                                                            Index r_end) {
+  simd::dispatch([&](auto arch) {
+    squeeze_excite_squeeze<decltype(arch)>(inner, reduced, pooled, se, squeezed, r_begin, r_end);
+  });
+}
+
+template <>
+inline void squeeze_excite_scale<simd::dispatched, float>(Index inner, Index reduced, Index HW,
+                                                          float* x,
+                                                          const squeeze_excite_weights<float>& se,
+                                                          const float* squeezed, float* pooled,
+                                                          Index c_begin, Index c_end) {
+  simd::dispatch([&](auto arch) {
+    squeeze_excite_scale<decltype(arch)>(inner, reduced, HW, x, se, squeezed, pooled, c_begin,
+                                         c_end);
+  });
+}
+
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit

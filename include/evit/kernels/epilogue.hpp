@@ -9,8 +9,11 @@
 
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
+#include "evit/simd/namespace.hpp"
 
-namespace evit::kernels {
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
 
 /// The fused output stage: for output element (i, j),
 /// `c(i, j) = [accumulate ? c(i, j) : 0] + act(alpha * row_scale[i] * acc + row_bias[i] +
@@ -112,4 +115,6 @@ inline void store_epilogue_scalar(T acc, T* c, Index i, Index j, const epilogue<
 }
 
 }  // namespace detail
-}  // namespace evit::kernels
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit

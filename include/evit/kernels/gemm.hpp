@@ -25,10 +25,11 @@
 
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
-#include "evit/kernels/detail/separate.hpp"
 #include "evit/kernels/epilogue.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"
+#include "evit/simd/isa.hpp"
+#include "evit/simd/namespace.hpp"
 
 /// Full unrolling of the register-tile loops, so that arrays of batches become registers.
 #if defined(__clang__)
@@ -39,13 +40,15 @@
 #define EVIT_UNROLL
 #endif
 
-namespace evit::kernels {
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
 
 /// Register-tile sizes of the GEMMs for element type T on Arch (compile-time, per STYLE rule 5
 /// the only non-type template parameters outside space/).
 template <class T, class Arch>
 struct gemm_tiles {
-  static constexpr int lanes = static_cast<int>(xsimd::batch<T, Arch>::size);
+  static constexpr int lanes = static_cast<int>(simd::lanes_v<T, Arch>);
   static constexpr int regs = simd::vector_registers_v<Arch>;
   /// gemm_nt: a tile of nt_tm tokens x nt_tn weight rows: nt_tm * nt_tn accumulators (at least
   /// 12 with 16 registers: FMA latency 4 x 2 FMAs per cycle needs 8 independent chains, and 12
@@ -87,7 +90,7 @@ inline void nt_tile(Index K, const T* const* arow, const T* const* brow, T* c, I
       B bv = B::load_unaligned(brow[r] + k);
       simd::pin_register(bv);
       EVIT_UNROLL
-      for (int t = 0; t < TM; ++t) acc[t * TN + r] = xsimd::fma(av[t], bv, acc[t * TN + r]);
+      for (int t = 0; t < TM; ++t) acc[t * TN + r] = simd::fma(av[t], bv, acc[t * TN + r]);
     }
   }
   alignas(64) T out[G * L];
@@ -224,7 +227,7 @@ inline void nn_tile(Index K, const T* a, Index lda, const T* b, Index ldb, T* c,
     for (int r = 0; r < MR; ++r) {
       const B av(a[r * lda + k]);
       EVIT_UNROLL
-      for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = simd::fma(av, bv[v], acc[r][v]);
     }
   }
   for (int r = 0; r < MR; ++r)
@@ -324,17 +327,40 @@ void gemm_nn(Index M, Index N, Index K, const T* A, Index lda, const T* B, Index
   });
 }
 
-}  // namespace evit::kernels
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit
 
-// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
-namespace evit::kernels {
-#define EVIT_GEMM_INSTANCES(A)                                                                  \
-  EVIT_KERNELS_EXTERN template void gemm_nt<A, float>(Index, Index, Index, const float*, Index, \
-                                                      const float*, Index, float*, Index,       \
-                                                      const epilogue<float>&);                  \
-  EVIT_KERNELS_EXTERN template void gemm_nn<A, float>(Index, Index, Index, const float*, Index, \
-                                                      const float*, Index, float*, Index,       \
-                                                      const epilogue<float>&, float*, Index);
-EVIT_KERNELS_FOR_ARCHS(EVIT_GEMM_INSTANCES)
+// The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
+// and run through simd::dispatch() when called with simd::dispatched.
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
+#define EVIT_GEMM_INSTANCES(EXTERN, A)                                                           \
+  EXTERN template void gemm_nt<A, float>(Index, Index, Index, const float*, Index, const float*, \
+                                         Index, float*, Index, const epilogue<float>&);          \
+  EXTERN template void gemm_nn<A, float>(Index, Index, Index, const float*, Index, const float*, \
+                                         Index, float*, Index, const epilogue<float>&, float*,   \
+                                         Index);
+EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_GEMM_INSTANCES)
 #undef EVIT_GEMM_INSTANCES
-}  // namespace evit::kernels
+
+template <>
+inline void gemm_nt<simd::dispatched, float>(Index M, Index N, Index K, const float* A, Index lda,
+                                             const float* B, Index ldb, float* C, Index ldc,
+                                             const epilogue<float>& ep) {
+  simd::dispatch([&](auto arch) { gemm_nt<decltype(arch)>(M, N, K, A, lda, B, ldb, C, ldc, ep); });
+}
+
+template <>
+inline void gemm_nn<simd::dispatched, float>(Index M, Index N, Index K, const float* A, Index lda,
+                                             const float* B, Index ldb, float* C, Index ldc,
+                                             const epilogue<float>& ep, float* ws, Index ws_size) {
+  simd::dispatch([&](auto arch) {
+    gemm_nn<decltype(arch)>(M, N, K, A, lda, B, ldb, C, ldc, ep, ws, ws_size);
+  });
+}
+
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit

@@ -12,6 +12,7 @@
 #include "evit/kernels/linear.hpp"
 #include "evit/kernels/mlp.hpp"
 #include "evit/kernels/norm.hpp"
+#include "evit/kernels/probe.hpp"
 #include "evit/kernels/reference.hpp"
 #include "evit/kernels/softmax.hpp"
 #include "evit/simd/arch.hpp"

@@ -10,12 +10,15 @@
 
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
-#include "evit/kernels/detail/separate.hpp"
 #include "evit/kernels/epilogue.hpp"
 #include "evit/kernels/gemm.hpp"
 #include "evit/simd/arch.hpp"
+#include "evit/simd/isa.hpp"
+#include "evit/simd/namespace.hpp"
 
-namespace evit::kernels {
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
 
 /// y[rows, out] = act(x[rows, in] · W[r0 : r0 + out, 0 : in]ᵀ + bias[r0 : r0 + out])
 /// (plus the old y when `accumulate`).
@@ -73,17 +76,46 @@ void linear_blocks(Index rows, Index in, const T* x, Index ldx, const T* w, Inde
   }
 }
 
-}  // namespace evit::kernels
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit
 
-// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
-namespace evit::kernels {
-#define EVIT_LINEAR_INSTANCES(A)                                                               \
-  EVIT_KERNELS_EXTERN template void linear<A, float>(Index, Index, Index, const float*, Index, \
-                                                     const float*, Index, Index, const float*, \
-                                                     float*, Index, activation, bool);         \
-  EVIT_KERNELS_EXTERN template void linear_blocks<A, float>(                                   \
-      Index, Index, const float*, Index, const float*, Index, const float*, const row_block*,  \
-      Index, float*, Index, Index, Index);
-EVIT_KERNELS_FOR_ARCHS(EVIT_LINEAR_INSTANCES)
+// The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
+// and run through simd::dispatch() when called with simd::dispatched.
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
+#define EVIT_LINEAR_INSTANCES(EXTERN, A)                                                        \
+  EXTERN template void linear<A, float>(Index, Index, Index, const float*, Index, const float*, \
+                                        Index, Index, const float*, float*, Index, activation,  \
+                                        bool);                                                  \
+  EXTERN template void linear_blocks<A, float>(Index, Index, const float*, Index, const float*, \
+                                               Index, const float*, const row_block*, Index,    \
+                                               float*, Index, Index, Index);
+EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_LINEAR_INSTANCES)
 #undef EVIT_LINEAR_INSTANCES
-}  // namespace evit::kernels
+
+template <>
+inline void linear<simd::dispatched, float>(Index rows, Index in, Index out, const float* x,
+                                            Index ldx, const float* w, Index ldw, Index r0,
+                                            const float* bias, float* y, Index ldy, activation act,
+                                            bool accumulate) {
+  simd::dispatch([&](auto arch) {
+    linear<decltype(arch)>(rows, in, out, x, ldx, w, ldw, r0, bias, y, ldy, act, accumulate);
+  });
+}
+
+template <>
+inline void linear_blocks<simd::dispatched, float>(Index rows, Index in, const float* x, Index ldx,
+                                                   const float* w, Index ldw, const float* bias,
+                                                   const row_block* blocks, Index nblocks, float* y,
+                                                   Index ldy, Index col_begin, Index col_end) {
+  simd::dispatch([&](auto arch) {
+    linear_blocks<decltype(arch)>(rows, in, x, ldx, w, ldw, bias, blocks, nblocks, y, ldy,
+                                  col_begin, col_end);
+  });
+}
+
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit

@@ -8,11 +8,14 @@
 
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
-#include "evit/kernels/detail/separate.hpp"
 #include "evit/kernels/linear.hpp"
 #include "evit/simd/arch.hpp"
+#include "evit/simd/isa.hpp"
+#include "evit/simd/namespace.hpp"
 
-namespace evit::kernels {
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
 
 /// floor(ratio * C), the hidden width of an elastic MLP.
 inline Index mlp_hidden(double ratio, Index C) {
@@ -53,14 +56,32 @@ void mlp(Index rows, Index in, Index hidden, Index out, const T* x, Index ldx,
                activation::none, accumulate);
 }
 
-}  // namespace evit::kernels
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit
 
-// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
-namespace evit::kernels {
-#define EVIT_MLP_INSTANCES(A)                                                                      \
-  EVIT_KERNELS_EXTERN template void mlp<A, float>(Index, Index, Index, Index, const float*, Index, \
-                                                  const mlp_weights<float>&, activation, float*,   \
-                                                  Index, bool, float*, Index);
-EVIT_KERNELS_FOR_ARCHS(EVIT_MLP_INSTANCES)
+// The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
+// and run through simd::dispatch() when called with simd::dispatched.
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
+#define EVIT_MLP_INSTANCES(EXTERN, A)                                                            \
+  EXTERN template void mlp<A, float>(Index, Index, Index, Index, const float*, Index,            \
+                                     const mlp_weights<float>&, activation, float*, Index, bool, \
+                                     float*, Index);
+EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_MLP_INSTANCES)
 #undef EVIT_MLP_INSTANCES
-}  // namespace evit::kernels
+
+template <>
+inline void mlp<simd::dispatched, float>(Index rows, Index in, Index hidden, Index out,
+                                         const float* x, Index ldx, const mlp_weights<float>& w,
+                                         activation act, float* y, Index ldy, bool accumulate,
+                                         float* ws, Index ws_size) {
+  simd::dispatch([&](auto arch) {
+    mlp<decltype(arch)>(rows, in, hidden, out, x, ldx, w, act, y, ldy, accumulate, ws, ws_size);
+  });
+}
+
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit

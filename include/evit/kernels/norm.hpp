@@ -15,11 +15,14 @@
 
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
-#include "evit/kernels/detail/separate.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"
+#include "evit/simd/isa.hpp"
+#include "evit/simd/namespace.hpp"
 
-namespace evit::kernels {
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
 
 /// BatchNorm statistics and affine parameters of a supernet layer; a layer with C active
 /// channels reads entries [0, C) of each. Null gamma/beta mean 1/0 (affine = False).
@@ -45,14 +48,14 @@ inline void sums(const T* x, Index n, T shift, double& s1, double& s2) noexcept 
   for (; i < n - n % (2 * L); i += 2 * L) {
     const B d = B::load_unaligned(x + i) - vs, e = B::load_unaligned(x + i + L) - vs;
     a1 = a1 + d;
-    a2 = xsimd::fma(d, d, a2);
+    a2 = simd::fma(d, d, a2);
     b1 = b1 + e;
-    b2 = xsimd::fma(e, e, b2);
+    b2 = simd::fma(e, e, b2);
   }
   if (i < n - n % L) {
     const B d = B::load_unaligned(x + i) - vs;
     a1 = a1 + d;
-    a2 = xsimd::fma(d, d, a2);
+    a2 = simd::fma(d, d, a2);
     i += L;
   }
   double t1 = simd::reduce_add(a1 + b1), t2 = simd::reduce_add(a2 + b2);
@@ -167,7 +170,7 @@ void batch_norm_nchw(Index C, Index HW, const T* x, const batch_norm_params<T>& 
       T* yc = y + c * HW;
       Index i = 0;
       for (; i < HW - HW % L; i += L)
-        detail::apply_vector<A>(xsimd::fma(B::load_unaligned(xc + i), B(s), B(b)))
+        detail::apply_vector<A>(simd::fma(B::load_unaligned(xc + i), B(s), B(b)))
             .store_unaligned(yc + i);
       for (; i < HW; ++i) yc[i] = detail::apply_scalar<A>(xc[i] * s + b);
     }
@@ -199,8 +202,8 @@ void batch_norm_rows(Index rows, Index C, const T* x, Index ldx, const batch_nor
       T* yr = y + r * ldy;
       Index i = 0;
       for (; i < C - C % L; i += L)
-        detail::apply_vector<A>(xsimd::fma(B::load_unaligned(xr + i), B::load_unaligned(scale + i),
-                                           B::load_unaligned(shift + i)))
+        detail::apply_vector<A>(simd::fma(B::load_unaligned(xr + i), B::load_unaligned(scale + i),
+                                          B::load_unaligned(shift + i)))
             .store_unaligned(yr + i);
       for (; i < C; ++i) yr[i] = detail::apply_scalar<A>(xr[i] * scale[i] + shift[i]);
     }
@@ -227,20 +230,62 @@ void fold_batch_norm(Index rows, Index cols, const T* w, Index ldw, const T* bia
   }
 }
 
-}  // namespace evit::kernels
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit
 
-// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
-namespace evit::kernels {
-#define EVIT_NORM_INSTANCES(A)                                                              \
-  EVIT_KERNELS_EXTERN template void layer_norm_rows<A, float>(                              \
-      Index, Index, const float*, Index, const float*, const float*, float, float*, Index); \
-  EVIT_KERNELS_EXTERN template void sample_norm<A, float>(                                  \
-      Index, Index, const float*, Index, const float*, const float*, float, float*, Index); \
-  EVIT_KERNELS_EXTERN template void batch_norm_nchw<A, float>(                              \
-      Index, Index, const float*, const batch_norm_params<float>&, float*, activation);     \
-  EVIT_KERNELS_EXTERN template void batch_norm_rows<A, float>(                              \
-      Index, Index, const float*, Index, const batch_norm_params<float>&, float*, Index,    \
-      activation, float*, Index);
-EVIT_KERNELS_FOR_ARCHS(EVIT_NORM_INSTANCES)
+// The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
+// and run through simd::dispatch() when called with simd::dispatched.
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
+#define EVIT_NORM_INSTANCES(EXTERN, A)                                                            \
+  EXTERN template void layer_norm_rows<A, float>(Index, Index, const float*, Index, const float*, \
+                                                 const float*, float, float*, Index);             \
+  EXTERN template void sample_norm<A, float>(Index, Index, const float*, Index, const float*,     \
+                                             const float*, float, float*, Index);                 \
+  EXTERN template void batch_norm_nchw<A, float>(                                                 \
+      Index, Index, const float*, const batch_norm_params<float>&, float*, activation);           \
+  EXTERN template void batch_norm_rows<A, float>(Index, Index, const float*, Index,               \
+                                                 const batch_norm_params<float>&, float*, Index,  \
+                                                 activation, float*, Index);
+EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_NORM_INSTANCES)
 #undef EVIT_NORM_INSTANCES
-}  // namespace evit::kernels
+
+template <>
+inline void layer_norm_rows<simd::dispatched, float>(Index rows, Index C, const float* x, Index ldx,
+                                                     const float* gamma, const float* beta,
+                                                     float eps, float* y, Index ldy) {
+  simd::dispatch([&](auto arch) {
+    layer_norm_rows<decltype(arch)>(rows, C, x, ldx, gamma, beta, eps, y, ldy);
+  });
+}
+
+template <>
+inline void sample_norm<simd::dispatched, float>(Index N, Index C, const float* x, Index ldx,
+                                                 const float* gamma, const float* beta, float eps,
+                                                 float* y, Index ldy) {
+  simd::dispatch(
+      [&](auto arch) { sample_norm<decltype(arch)>(N, C, x, ldx, gamma, beta, eps, y, ldy); });
+}
+
+template <>
+inline void batch_norm_nchw<simd::dispatched, float>(Index C, Index HW, const float* x,
+                                                     const batch_norm_params<float>& bn, float* y,
+                                                     activation act) {
+  simd::dispatch([&](auto arch) { batch_norm_nchw<decltype(arch)>(C, HW, x, bn, y, act); });
+}
+
+template <>
+inline void batch_norm_rows<simd::dispatched, float>(Index rows, Index C, const float* x, Index ldx,
+                                                     const batch_norm_params<float>& bn, float* y,
+                                                     Index ldy, activation act, float* ws,
+                                                     Index ws_size) {
+  simd::dispatch([&](auto arch) {
+    batch_norm_rows<decltype(arch)>(rows, C, x, ldx, bn, y, ldy, act, ws, ws_size);
+  });
+}
+
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit

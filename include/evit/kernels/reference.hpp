@@ -17,8 +17,12 @@
 #include "evit/kernels/epilogue.hpp"
 #include "evit/kernels/mlp.hpp"
 #include "evit/kernels/norm.hpp"
+#include "evit/simd/namespace.hpp"
 
-namespace evit::kernels::reference {
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
+namespace reference {
 
 /// The activation `a` at x, in double.
 inline double activate(activation a, double x) {
@@ -371,4 +375,7 @@ void mlp(Index rows, Index in, Index hidden, Index out, const T* x, Index ldx,
   }
 }
 
-}  // namespace evit::kernels::reference
+}  // namespace reference
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit

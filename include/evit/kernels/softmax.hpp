@@ -8,11 +8,14 @@
 #include <xsimd/xsimd.hpp>
 
 #include "evit/core/index.hpp"
-#include "evit/kernels/detail/separate.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"
+#include "evit/simd/isa.hpp"
+#include "evit/simd/namespace.hpp"
 
-namespace evit::kernels {
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
 
 namespace detail {
 
@@ -62,12 +65,25 @@ void softmax_rows(Index rows, Index cols, T* x, Index ld) {
   for (Index r = 0; r < rows; ++r) detail::softmax_row<Arch>(x + r * ld, cols);
 }
 
-}  // namespace evit::kernels
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit
 
-// Entry points compiled once where the build asks for it (kernels/detail/separate.hpp).
-namespace evit::kernels {
-#define EVIT_SOFTMAX_INSTANCES(A) \
-  EVIT_KERNELS_EXTERN template void softmax_rows<A, float>(Index, Index, float*, Index);
-EVIT_KERNELS_FOR_ARCHS(EVIT_SOFTMAX_INSTANCES)
+// The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
+// and run through simd::dispatch() when called with simd::dispatched.
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace kernels {
+#define EVIT_SOFTMAX_INSTANCES(EXTERN, A) \
+  EXTERN template void softmax_rows<A, float>(Index, Index, float*, Index);
+EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_SOFTMAX_INSTANCES)
 #undef EVIT_SOFTMAX_INSTANCES
-}  // namespace evit::kernels
+
+template <>
+inline void softmax_rows<simd::dispatched, float>(Index rows, Index cols, float* x, Index ld) {
+  simd::dispatch([&](auto arch) { softmax_rows<decltype(arch)>(rows, cols, x, ld); });
+}
+
+}  // namespace kernels
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
-// Which SIMD architectures a build can instantiate, lane counts, and register-file traits that
-// size the kernels' register tiles. Kernels take `Arch` as a template parameter (default: the
-// widest the compiler flags allow); evit does no run-time dispatch (STYLE.md §6, decision 3).
+// Which SIMD architecture evit's kernels run on, lane counts, and register-file traits that size
+// the kernels' register tiles. Kernels take `Arch` as a template parameter; its default,
+// simd::default_arch, is either the widest architecture the compiler flags allow (header-only
+// use, "fixed" mode) or simd::dispatched (programs built with EVIT_DISPATCH, which carry the
+// kernels for every ISA of their platform and pick one at start-up: simd/isa.hpp, read it next).
 #pragma once
 
+#include <cstddef>
+#include <string>
 #include <tuple>
 #include <type_traits>
 
@@ -11,29 +15,108 @@
 
 #include "evit/core/index.hpp"
 #include "evit/simd/compat.hpp"
+#include "evit/simd/namespace.hpp"
 
-namespace evit::simd {
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace simd {
 
-/// The widest architecture the compiler flags enable: sse2 at default x86-64 flags, fma3<avx2>
-/// with `-mavx2 -mfma`, avx512bw with `-march=native` on an AVX-512 machine, neon64 on aarch64.
-using default_arch = xsimd::default_arch;
+/// The widest architecture the compiler flags of this translation unit enable: sse2 at default
+/// x86-64 flags, fma3<avx2> with `-mavx2 -mfma`, avx512bw with `-march=native` on an AVX-512
+/// machine, neon64 on aarch64.
+using native_arch = xsimd::default_arch;
 
-/// Lanes of `xsimd::batch<T, Arch>`.
+/// The architecture every CPU of the target family has: sse2 on x86-64, neon64 on AArch64.
+#if XSIMD_WITH_NEON64
+using baseline_arch = xsimd::neon64;
+#elif XSIMD_WITH_SSE2
+using baseline_arch = xsimd::sse2;
+#else
+using baseline_arch = native_arch;
+#endif
+
+/// The architectures a program built with EVIT_DISPATCH carries, one compiled unit each
+/// (cmake/evitDispatch.cmake): SSE2, AVX2 + FMA and AVX-512 (F, CD, DQ, BW, VL) on x86-64; NEON
+/// on AArch64. Listed from the narrowest to the widest.
+#if defined(__x86_64__) || defined(_M_X64)
+using dispatch_archs = std::tuple<xsimd::sse2, xsimd::fma3<xsimd::avx2>, xsimd::avx512bw>;
+#elif defined(__aarch64__)
+using dispatch_archs = std::tuple<xsimd::neon64>;
+#else
+using dispatch_archs = std::tuple<native_arch>;
+#endif
+
+/// The run-time dispatched "architecture": a kernel called with it runs the variant of the ISA
+/// simd::active_isa() chose (simd/isa.hpp). Its lane count and register count, used only to size
+/// buffers, are the largest of dispatch_archs.
+struct dispatched {
+  /// "dispatched: <active ISA>" (defined in simd/isa.hpp).
+  static std::string name();
+};
+
+template <class Arch>
+inline constexpr bool is_dispatched_v = std::is_same<Arch, dispatched>::value;
+
+/// What evit's kernels run on when no Arch is given.
+#if defined(EVIT_DISPATCH)
+using default_arch = dispatched;
+#else
+using default_arch = native_arch;
+#endif
+
+namespace detail {
+// Lanes from the arch's register width, so that any translation unit can name them (xsimd's
+// batch<T, Arch> exists only where the flags enable Arch).
 template <class T, class Arch>
-inline constexpr Index lanes_v = static_cast<Index>(xsimd::batch<T, Arch>::size);
+constexpr Index lanes_of() {
+  return static_cast<Index>(Arch::alignment() / sizeof(T));
+}
+template <class T, class... Archs>
+constexpr Index max_lanes(std::tuple<Archs...>*) {
+  Index m = 1;
+  ((m = lanes_of<T, Archs>() > m ? lanes_of<T, Archs>() : m), ...);
+  return m;
+}
+template <class Arch>
+constexpr int registers_of() {
+  return std::is_base_of<xsimd::avx512f, Arch>::value || std::is_base_of<xsimd::neon64, Arch>::value
+             ? 32
+             : 16;
+}
+template <class... Archs>
+constexpr int max_registers(std::tuple<Archs...>*) {
+  int m = 1;
+  ((m = registers_of<Archs>() > m ? registers_of<Archs>() : m), ...);
+  return m;
+}
+}  // namespace detail
+
+namespace detail {
+template <class T, class Arch>
+constexpr Index lanes_or_max() {
+  if constexpr (std::is_same<Arch, dispatched>::value)
+    return max_lanes<T>(static_cast<dispatch_archs*>(nullptr));
+  else
+    return lanes_of<T, Arch>();
+}
+template <class Arch>
+constexpr int registers_or_max() {
+  if constexpr (std::is_same<Arch, dispatched>::value)
+    return max_registers(static_cast<dispatch_archs*>(nullptr));
+  else
+    return registers_of<Arch>();
+}
+}  // namespace detail
+
+/// Lanes of `xsimd::batch<T, Arch>` (for simd::dispatched: the most of any dispatch arch).
+template <class T, class Arch>
+inline constexpr Index lanes_v = detail::lanes_or_max<T, Arch>();
 
 /// Number of architectural vector registers of `Arch` (32 for AVX-512 and AArch64 NEON, 16 for
-/// SSE/AVX). The GEMM register tiles are sized from it.
+/// SSE/AVX; for simd::dispatched the most of any dispatch arch). The GEMM register tiles are
+/// sized from it.
 template <class Arch>
-inline constexpr int vector_registers_v =
-#if XSIMD_WITH_AVX512F
-    std::is_base_of<xsimd::avx512f, Arch>::value ? 32 :
-#endif
-#if XSIMD_WITH_NEON64
-    std::is_base_of<xsimd::neon64, Arch>::value ? 32
-                                                :
-#endif
-                                                16;
+inline constexpr int vector_registers_v = detail::registers_or_max<Arch>();
 
 /// Hint to bring the cache line at `p` towards L1 (a no-op where the compiler has no builtin).
 inline void prefetch(const void* p) noexcept {
@@ -44,20 +127,6 @@ inline void prefetch(const void* p) noexcept {
 #endif
 }
 
-/// The architecture every CPU of the target family has: sse2 on x86-64, neon64 on AArch64.
-#if XSIMD_WITH_NEON64
-using baseline_arch = xsimd::neon64;
-#elif XSIMD_WITH_SSE2
-using baseline_arch = xsimd::sse2;
-#else
-using baseline_arch = default_arch;
-#endif
-
-/// The architectures a translation unit built with the current flags can instantiate side by
-/// side and the tests run: the widest and the baseline (one entry when they coincide). A
-/// std::tuple, so it plugs into Catch2's TEMPLATE_LIST_TEST_CASE.
-using build_archs =
-    std::conditional_t<std::is_same<default_arch, baseline_arch>::value, std::tuple<default_arch>,
-                       std::tuple<default_arch, baseline_arch>>;
-
-}  // namespace evit::simd
+}  // namespace simd
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit

@@ -1,13 +1,22 @@
 // SPDX-License-Identifier: MIT
-// The only file that knows xsimd versions (STYLE.md §2.1, rule 1): horizontal reductions, the
-// transposing reduction, and run-time availability of an arch. Read simd/arch.hpp next.
+// The only file that knows xsimd versions and works around their defects: horizontal reductions,
+// the transposing reduction and fused multiply-add. Read simd/arch.hpp next.
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
-namespace evit::simd {
+#include "evit/simd/namespace.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
+namespace simd {
 
 /// Sum of the lanes of `b` (xsimd 8.x `hadd`, 9.0+ `reduce_add`).
 template <class T, class A>
@@ -48,12 +57,71 @@ inline T reduce_min(const xsimd::batch<T, A>& b) noexcept {
 #endif
 }
 
+namespace detail {
+#if XSIMD_WITH_AVX512F
+/// transpose_add for 16 rows of 16 floats. xsimd's haddp for avx512f (8.1.0, the Debian 12
+/// package) returns its lanes out of order: inputs 2-5 land in outputs 4, 5, 2, 3 and inputs 10-13
+/// in 12, 13, 10, 11, so every GEMM built on it is wrong. Later releases keep the same algorithm
+/// and we know of none that fixes it, so evit always uses this one. A tree of pairwise sums:
+/// rows 2k and 2k+1 interleaved within 128-bit lanes, then pairs of those, then 128-bit lanes
+/// across registers, so output lane i is the sum of row i (tests/simd/test_primitives.cpp checks
+/// every lane on every ISA).
+inline __m512 transpose_add_16x16(const __m512* r) noexcept {
+  __m512 pairs[8];  // pairs[k]: partial sums of rows 2k, 2k+1 interleaved in each 128-bit lane
+  for (int k = 0; k < 8; ++k)
+    pairs[k] = _mm512_add_ps(_mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]),
+                             _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]));
+  __m512 quads[4];  // quads[m]: 128-bit lane l holds the lane-l sums of rows 4m .. 4m+3
+  for (int m = 0; m < 4; ++m) {
+    const __m512d a = _mm512_castps_pd(pairs[2 * m]), b = _mm512_castps_pd(pairs[2 * m + 1]);
+    quads[m] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
+                             _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  // 128-bit lanes {0, 2} and {1, 3} of two quads side by side, added: half the lanes summed.
+  auto fold = [](__m512 a, __m512 b) {
+    return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD));
+  };
+  return fold(fold(quads[0], quads[1]), fold(quads[2], quads[3]));
+}
+#endif
+}  // namespace detail
+
+/// a * b + c, rounded once where the ISA has fused multiply-add. xsimd 8.1 has no AVX-512 fma: its
+/// generic a * b + c rounds twice and takes two instructions unless the compiler happens to fuse
+/// them, so on AVX-512 this calls the instruction itself (tests/simd/test_primitives.cpp checks
+/// every lane against std::fma).
+template <class T, class A>
+inline xsimd::batch<T, A> fma(const xsimd::batch<T, A>& a, const xsimd::batch<T, A>& b,
+                              const xsimd::batch<T, A>& c) noexcept {
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_base_of<xsimd::avx512f, A>::value && std::is_same<T, float>::value) {
+    return _mm512_fmadd_ps(a, b, c);
+  } else if constexpr (std::is_base_of<xsimd::avx512f, A>::value &&
+                       std::is_same<T, double>::value) {
+    return _mm512_fmadd_pd(a, b, c);
+  } else
+#endif
+  {
+    return xsimd::fma(a, b, c);
+  }
+}
+
 /// Transposing reduction: lane i of the result is the sum of the lanes of `rows[i]`, for the
-/// `batch::size` batches at `rows` (xsimd's `haddp`, present from 8.x to 14.x). This is how the
-/// dot-product GEMM turns L accumulators into L contiguous outputs with one vector store.
+/// `batch::size` batches at `rows` (xsimd's `haddp`, present from 8.x to 14.x, except on AVX-512
+/// where it is wrong: detail::transpose_add_16x16). This is how the dot-product GEMM turns L
+/// accumulators into L contiguous outputs with one vector store.
 template <class T, class A>
 inline xsimd::batch<T, A> transpose_add(const xsimd::batch<T, A>* rows) noexcept {
-  return xsimd::haddp(rows);
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_same<T, float>::value && std::is_base_of<xsimd::avx512f, A>::value) {
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) r[i] = rows[i];
+    return detail::transpose_add_16x16(r);
+  } else
+#endif
+  {
+    return xsimd::haddp(rows);
+  }
 }
 
 /// Pins `b` to a register at this point of the program: an empty asm statement that the
@@ -81,16 +149,6 @@ inline void pin_register(xsimd::batch<T, A>& b) noexcept {
 #endif
 }
 
-/// Whether the CPU running this program supports `A` (compile-time support is `A::supported()`).
-/// 8.x compares version numbers with `available_architectures().best`; 13.0 removed both and
-/// added `.has(A{})`.
-template <class A>
-inline bool is_available() noexcept {
-#if XSIMD_VERSION_MAJOR >= 13
-  return xsimd::available_architectures().has(A{});
-#else
-  return A::version() <= xsimd::available_architectures().best;
-#endif
-}
-
-}  // namespace evit::simd
+}  // namespace simd
+}  // namespace EVIT_ISA_NAMESPACE
+}  // namespace evit

@@ -26,6 +26,7 @@
 #include "evit/kernels/norm.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
 #include "evit/nn/workspace.hpp"
+#include "evit/simd/namespace.hpp"
 
 #if defined(__SSE2__) || defined(_M_X64)
 #include <immintrin.h>
@@ -33,6 +34,7 @@
 #endif
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace cost {
 namespace detail {
 
@@ -325,4 +327,5 @@ class block_runner {
 
 }  // namespace detail
 }  // namespace cost
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

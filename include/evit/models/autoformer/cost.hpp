@@ -11,8 +11,10 @@
 #include "evit/space/arch.hpp"
 #include "evit/space/descriptor.hpp"
 #include "evit/space/validate.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace autoformer {
 
 namespace detail {
@@ -60,4 +62,5 @@ inline double params(const space_descriptor& d, const arch& a) {
 }
 
 }  // namespace autoformer
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

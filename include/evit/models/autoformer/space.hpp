@@ -10,8 +10,10 @@
 #include <ratio>
 
 #include "evit/space/search_space.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace autoformer {
 
 namespace names {
@@ -59,4 +61,5 @@ using base_space = search_space<
     rules<layerwise>, num_classes<1000>, patch_size<16>>;
 
 }  // namespace autoformer
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

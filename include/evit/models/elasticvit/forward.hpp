@@ -10,10 +10,10 @@
 // the result is the same bit for bit for any executor. All buffers come from a
 // forward_workspace sized once for the space's largest subnet.
 //
-// Separate compilation: the forward pass instantiates every kernel it uses, which is slow to
-// compile. By default it is compiled in every translation unit that runs a forward. A project may
-// compile it once instead: define EVIT_FORWARD_SEPARATE in every translation unit, and in exactly
-// one of them define EVIT_FORWARD_IMPLEMENTATION instead (evit's own tests do this).
+// ISA: network's heavy member templates take the SIMD architecture as a template parameter, so
+// each ISA's forward pass is a symbol of its own; forward() and recalibrate() run the one
+// simd::dispatch() picks (simd/isa.hpp). A program built with EVIT_DISPATCH compiles it once per
+// ISA (cmake/evitDispatch.cmake); otherwise it is compiled, for the flags' ISA, where it is used.
 #pragma once
 
 #include <algorithm>
@@ -41,8 +41,10 @@
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/weights.hpp"
 #include "evit/nn/workspace.hpp"
+#include "evit/simd/isa.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace elasticvit {
 
 using kernels::activation;
@@ -400,7 +402,7 @@ class network {
   /// Calibration: channel c of every sample's buffer x(b) (C channels `ch_stride` apart, `hw`
   /// elements `el_stride` apart) is normalised with the batch statistics, then `act`; the
   /// statistics accumulate into the override.
-  template <class = void>
+  template <class Arch>
   void calibrate_bn(const bn_mode& m, const bn_tensors& t, Index batch, Index c, Index hw,
                     Index ch_stride, Index el_stride, const buffer_getter& x, activation act,
                     executor_ref exec) const;
@@ -428,13 +430,13 @@ class network {
 
   /// A 1x1 convolution y(b) [out, hw] = W[:out, :in] · x(b) [in, hw] on every sample, in
   /// pieces of output columns (large planes) or output channels (small ones).
-  template <class = void>
+  template <class Arch>
   void pointwise(const splitter& sp, Index out, Index in, Index hw, const float* w, Index ldw,
                  const buffer_getter& x, const buffer_getter& y, const kernels::epilogue<float>& ep,
                  forward_workspace& ws) const;
 
   /// One MBConv block on every sample: x(b) [cin, side_in^2] -> y(b) [c, side^2].
-  template <class = void>
+  template <class Arch>
   void mbconv(const bn_mode& m, const mbconv_tensors& t, Index cin, Index c, Index e, Index k,
               bool se, Index stride, Index side_in, forward_workspace& ws, int x_slot, int y_slot,
               const splitter& sp) const;
@@ -445,7 +447,7 @@ class network {
       for (Index col = 0; col < cols; ++col) y[col * rows + r] = x[r * cols + col];
   }
 
-  template <class = void>
+  template <class Arch>
   void run(const arch& a, const float* images, Index batch, float* logits, forward_workspace& ws,
            const bn_override* use, intermediates* inter, bn_override* calib,
            executor_ref exec) const;
@@ -454,28 +456,29 @@ class network {
 };
 
 }  // namespace elasticvit
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit
 
 #include "evit/models/elasticvit/detail/forward_impl.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace elasticvit {
 
-#if defined(EVIT_FORWARD_IMPLEMENTATION)
-// The one translation unit that compiles the forward pass for everyone (see the top of the file).
-template void network::run<void>(const arch&, const float*, Index, float*, forward_workspace&,
-                                 const bn_override*, intermediates*, bn_override*,
-                                 executor_ref) const;
-#elif defined(EVIT_FORWARD_SEPARATE)
-extern template void network::run<void>(const arch&, const float*, Index, float*,
-                                        forward_workspace&, const bn_override*, intermediates*,
-                                        bn_override*, executor_ref) const;
-#endif
+// The forward pass per ISA: compiled once per ISA in a dispatching program (simd/isa.hpp).
+#define EVIT_FORWARD_INSTANCES(EXTERN, A)                                                      \
+  EXTERN template void network::run<A>(const arch&, const float*, Index, float*,               \
+                                       forward_workspace&, const bn_override*, intermediates*, \
+                                       bn_override*, executor_ref) const;
+EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_FORWARD_INSTANCES)
+#undef EVIT_FORWARD_INSTANCES
 
 inline void network::forward(const arch& a, const float* images, Index batch, float* logits,
                              forward_workspace& ws, const bn_override* bn, intermediates* inter,
                              executor_ref exec) const {
-  run<>(a, images, batch, logits, ws, bn, inter, nullptr, exec);
+  simd::dispatch([&](auto arch) {
+    run<decltype(arch)>(a, images, batch, logits, ws, bn, inter, nullptr, exec);
+  });
 }
 
 inline bn_override network::recalibrate(const arch& a,
@@ -496,11 +499,14 @@ inline bn_override network::recalibrate(const arch& a,
     const Index batch = static_cast<Index>(images.size()) / per;
     logits.resize(static_cast<std::size_t>(batch * num_classes()));
     ++o.batches_;
-    run<>(a, images.data(), batch, logits.data(), ws, nullptr, nullptr, &o, exec);
+    simd::dispatch([&](auto arch) {
+      run<decltype(arch)>(a, images.data(), batch, logits.data(), ws, nullptr, nullptr, &o, exec);
+    });
   }
   finish_override(o);
   return o;
 }
 
 }  // namespace elasticvit
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

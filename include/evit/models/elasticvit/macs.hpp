@@ -13,8 +13,10 @@
 #include "evit/space/descriptor.hpp"
 #include "evit/space/search_space.hpp"
 #include "evit/space/validate.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace elasticvit {
 
 /// Throws evit::error unless `d` has ElasticViT's structure: one input_conv, then conv stages,
@@ -212,4 +214,5 @@ struct params_model {
 };
 
 }  // namespace elasticvit
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

@@ -18,8 +18,10 @@
 #include "evit/space/arch.hpp"
 #include "evit/space/descriptor.hpp"
 #include "evit/space/validate.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace elasticvit {
 
 /// Reads an official 10-list into an arch of space `d` and validates it.
@@ -142,4 +144,5 @@ nlohmann::json to_official_list(const arch& a) {
 }
 
 }  // namespace elasticvit
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

@@ -9,8 +9,10 @@
 #include "evit/core/error.hpp"
 #include "evit/models/elasticvit/official_list.hpp"
 #include "evit/models/elasticvit/space.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace elasticvit {
 
 /// A released subnet: its name and its arch in the official space.
@@ -80,4 +82,5 @@ inline const arch& released(const std::string& name) {
 }
 
 }  // namespace elasticvit
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

@@ -6,8 +6,10 @@
 #pragma once
 
 #include "evit/space/search_space.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace elasticvit {
 
 namespace names {
@@ -80,4 +82,5 @@ using mini_space = search_space<
     num_classes<10>, head_hidden<256>, head_expand<6>>;
 
 }  // namespace elasticvit
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

@@ -20,8 +20,10 @@
 #include "evit/models/elasticvit/forward.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/weights.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace elasticvit {
 
 /// One ElasticViT supernet of space Space.
@@ -251,4 +253,5 @@ class supernet {
 };
 
 }  // namespace elasticvit
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

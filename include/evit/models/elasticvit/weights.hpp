@@ -19,8 +19,10 @@
 #include "evit/io/safetensors.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/space/descriptor.hpp"
+#include "evit/simd/namespace.hpp"
 
 namespace evit {
+inline namespace EVIT_ISA_NAMESPACE {
 namespace elasticvit {
 
 /// One expected tensor: official name, shape, and whether PyTorch counts it as a parameter (BN
@@ -419,4 +421,5 @@ class supernet_weights {
 };
 
 }  // namespace elasticvit
+}  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+// Every xsimd primitive evit's kernels rely on, lane by lane, on the ISA this program is built for
+// (tests/CMakeLists.txt builds it once per ISA with that ISA's flags and runs it only where the
+// CPU has it: a dispatcher cannot test xsimd itself). Exact where IEEE arithmetic is exact
+// (loads, stores, +, -, *, /, min, max, fma, sums of small integers), bounded in ulps or absolute
+// error where xsimd approximates (exp, erf, tanh). evit uses no masked loads, swizzles, shuffles
+// or conversions of xsimd's; add them here before a kernel uses them.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "evit/core/rng.hpp"
+#include "evit/simd/arch.hpp"
+#include "evit/simd/compat.hpp"
+
+#include "catch.hpp"
+
+namespace {
+
+using Arch = evit::simd::native_arch;
+using B = xsimd::batch<float, Arch>;
+constexpr int L = static_cast<int>(B::size);
+static_assert(L == evit::simd::lanes_v<float, Arch>, "simd::lanes_v disagrees with xsimd");
+
+struct lanes_t {
+  alignas(64) float v[64];
+};
+
+lanes_t store(const B& b) {
+  lanes_t out;
+  b.store_aligned(out.v);
+  return out;
+}
+
+B load(const std::vector<float>& x, int offset = 0) { return B::load_unaligned(x.data() + offset); }
+
+std::vector<float> random_floats(evit::rng& g, int n, double lo, double hi) {
+  std::vector<float> x(static_cast<std::size_t>(n));
+  for (auto& v : x) v = static_cast<float>(lo + (hi - lo) * evit::uniform_real(g));
+  return x;
+}
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+/// Distance in units in the last place between two finite floats of the same sign.
+double ulps(float a, float b) {
+  if (a == b) return 0;
+  std::int32_t ia, ib;
+  std::memcpy(&ia, &a, 4);
+  std::memcpy(&ib, &b, 4);
+  if ((ia < 0) != (ib < 0)) return std::numeric_limits<double>::infinity();
+  return std::fabs(double(ia) - double(ib));
+}
+
+}  // namespace
+
+TEST_CASE("simd: this program's ISA", "[simd]") {
+  INFO("arch " << Arch::name() << ", " << L << " float lanes");
+  CHECK(L * 4 == static_cast<int>(Arch::alignment()));
+}
+
+TEST_CASE("simd: unaligned and aligned loads and stores, broadcast", "[simd]") {
+  CAPTURE(Arch::name());
+  std::vector<float> x(static_cast<std::size_t>(3 * L));
+  for (int i = 0; i < 3 * L; ++i) x[static_cast<std::size_t>(i)] = float(i) + 0.25f;
+  for (int off = 0; off < L; ++off) {
+    const lanes_t got = store(load(x, off));
+    for (int i = 0; i < L; ++i) {
+      CAPTURE(off, i);
+      CHECK(same_bits(got.v[i], x[static_cast<std::size_t>(off + i)]));
+    }
+  }
+  lanes_t aligned;
+  for (int i = 0; i < L; ++i) aligned.v[i] = -float(i);
+  std::vector<float> out(static_cast<std::size_t>(L + 1), 7.f);
+  B::load_aligned(aligned.v).store_unaligned(out.data() + 1);
+  CHECK(out[0] == 7.f);
+  for (int i = 0; i < L; ++i) CHECK(out[static_cast<std::size_t>(i + 1)] == -float(i));
+  const lanes_t bc = store(B(3.5f));
+  for (int i = 0; i < L; ++i) CHECK(bc.v[i] == 3.5f);
+}
+
+TEST_CASE("simd: +, -, *, /, min, max and fma are IEEE-exact per lane", "[simd]") {
+  CAPTURE(Arch::name());
+  evit::rng g(11);
+  for (int rep = 0; rep < 50; ++rep) {
+    const auto a = random_floats(g, L, -100, 100), b = random_floats(g, L, -100, 100),
+               c = random_floats(g, L, -100, 100);
+    const B va = load(a), vb = load(b), vc = load(c);
+    const lanes_t add = store(va + vb), sub = store(va - vb), mul = store(va * vb),
+                  div = store(va / vb), mn = store(xsimd::min(va, vb)),
+                  mx = store(xsimd::max(va, vb)), f = store(evit::simd::fma(va, vb, vc));
+    for (int i = 0; i < L; ++i) {
+      const auto k = static_cast<std::size_t>(i);
+      CAPTURE(rep, i, a[k], b[k], c[k]);
+      CHECK(same_bits(add.v[i], a[k] + b[k]));
+      CHECK(same_bits(sub.v[i], a[k] - b[k]));
+      CHECK(same_bits(mul.v[i], a[k] * b[k]));
+      CHECK(same_bits(div.v[i], a[k] / b[k]));
+      CHECK(mn.v[i] == std::min(a[k], b[k]));
+      CHECK(mx.v[i] == std::max(a[k], b[k]));
+      // With FMA hardware xsimd::fma rounds once (std::fma); on SSE2 it is a * b + c, rounded
+      // twice.
+#if XSIMD_WITH_FMA3_AVX2 || XSIMD_WITH_AVX512F || XSIMD_WITH_NEON64
+      CHECK(same_bits(f.v[i], std::fma(a[k], b[k], c[k])));
+#else
+      CHECK(same_bits(f.v[i], a[k] * b[k] + c[k]));
+#endif
+    }
+  }
+}
+
+TEST_CASE("simd: reduce_add, reduce_max, reduce_min", "[simd]") {
+  CAPTURE(Arch::name());
+  evit::rng g(5);
+  for (int rep = 0; rep < 50; ++rep) {
+    std::vector<float> x(static_cast<std::size_t>(L));
+    for (auto& v : x) v = float(evit::uniform_int(g, -1000, 1000));  // sums exact in any order
+    const B b = load(x);
+    float sum = 0, mx = x[0], mn = x[0];
+    for (float v : x) {
+      sum += v;
+      mx = std::max(mx, v);
+      mn = std::min(mn, v);
+    }
+    CAPTURE(rep);
+    CHECK(evit::simd::reduce_add(b) == sum);
+    CHECK(evit::simd::reduce_max(b) == mx);
+    CHECK(evit::simd::reduce_min(b) == mn);
+    // Real values: within the error bound of any summation order, L u sum |x|.
+    const auto r = random_floats(g, L, -1, 1);
+    double exact = 0, mag = 0;
+    for (float v : r) {
+      exact += v;
+      mag += std::fabs(v);
+    }
+    CHECK(std::fabs(double(evit::simd::reduce_add(load(r))) - exact) <= L * 0x1.0p-24 * mag);
+  }
+}
+
+TEST_CASE("simd: transpose_add puts the sum of row i in lane i", "[simd]") {
+  CAPTURE(Arch::name());
+  evit::rng g(3);
+  for (int rep = 0; rep < 20; ++rep) {
+    B rows[64];
+    std::vector<float> expected(static_cast<std::size_t>(L));
+    for (int r = 0; r < L; ++r) {
+      std::vector<float> x(static_cast<std::size_t>(L));
+      float s = 0;
+      for (auto& v : x) {
+        v = float(evit::uniform_int(g, -100, 100)) + float(r * 1000);  // distinct row sums
+        s += v;
+      }
+      rows[r] = load(x);
+      expected[static_cast<std::size_t>(r)] = s;
+    }
+    const lanes_t got = store(evit::simd::transpose_add(rows));
+    for (int i = 0; i < L; ++i) {
+      CAPTURE(rep, i);
+      CHECK(got.v[i] == expected[static_cast<std::size_t>(i)]);
+    }
+  }
+}
+
+TEST_CASE("simd: exp within 4 ulp over the range softmax uses, 0 below it", "[simd]") {
+  CAPTURE(Arch::name());
+  double worst = 0;
+  float worst_at = 0;
+  for (int i = 0; i <= 40000; i += L) {
+    std::vector<float> x(static_cast<std::size_t>(L));
+    for (int j = 0; j < L; ++j)
+      x[static_cast<std::size_t>(j)] = -87.f + 175.f * float(i + j) / 40000.f;
+    const lanes_t got = store(xsimd::exp(load(x)));
+    for (int j = 0; j < L; ++j) {
+      const float want = static_cast<float>(std::exp(double(x[static_cast<std::size_t>(j)])));
+      const double u = ulps(got.v[j], want);
+      if (u > worst) {
+        worst = u;
+        worst_at = x[static_cast<std::size_t>(j)];
+      }
+    }
+  }
+  INFO("worst " << worst << " ulp at x = " << worst_at);
+  CHECK(worst <= 4);
+  const lanes_t minus_inf = store(xsimd::exp(B(-std::numeric_limits<float>::infinity())));
+  for (int i = 0; i < L; ++i) CHECK(minus_inf.v[i] == 0.f);
+}
+
+TEST_CASE("simd: erf and tanh within 2e-7 absolute (the GELUs)", "[simd]") {
+  CAPTURE(Arch::name());
+  double worst_erf = 0, worst_tanh = 0;
+  for (int i = 0; i <= 20000; i += L) {
+    std::vector<float> x(static_cast<std::size_t>(L));
+    for (int j = 0; j < L; ++j)
+      x[static_cast<std::size_t>(j)] = -10.f + 20.f * float(i + j) / 20000.f;
+    const lanes_t e = store(xsimd::erf(load(x))), t = store(xsimd::tanh(load(x)));
+    for (int j = 0; j < L; ++j) {
+      const double v = x[static_cast<std::size_t>(j)];
+      worst_erf = std::max(worst_erf, std::fabs(double(e.v[j]) - std::erf(v)));
+      worst_tanh = std::max(worst_tanh, std::fabs(double(t.v[j]) - std::tanh(v)));
+    }
+  }
+  INFO("worst |erf - std::erf| " << worst_erf << ", |tanh - std::tanh| " << worst_tanh);
+  CHECK(worst_erf <= 2e-7);
+  CHECK(worst_tanh <= 2e-7);
+}
