@@ -37,13 +37,18 @@ namespace elasticvit {
 template <class Space = official_space>
 class supernet {
  public:
-  /// Loads the official state_dict names from a safetensors file (names, dtypes and shapes are
-  /// checked against the space: see weights.hpp).
-  static supernet load(const std::string& path) {
-    return supernet(supernet_weights::load(Space::descriptor(), path));
+  /// Loads the official state_dict names from a safetensors file. Names, dtypes and shapes are
+  /// checked against the space (see supernet_weights::load): a tensor the space needs that the
+  /// file lacks, and a parameter tensor of the file that the space does not use, are errors that
+  /// name them all; `opts` may allow the unused ones:
+  /// @code
+  ///   auto net = supernet<space>::load(path, load_options().allow_extra_tensors(true));
+  /// @endcode
+  static supernet load(const std::string& path, const load_options& opts = load_options()) {
+    return supernet(supernet_weights::load(Space::descriptor(), path, opts));
   }
-  static supernet load(const io::safetensors_file& f) {
-    return supernet(supernet_weights::load(Space::descriptor(), f));
+  static supernet load(const io::safetensors_file& f, const load_options& opts = load_options()) {
+    return supernet(supernet_weights::load(Space::descriptor(), f, opts));
   }
   /// A random supernet (deterministic for a seed) for tests and benchmarks.
   static supernet random(std::uint64_t seed) {

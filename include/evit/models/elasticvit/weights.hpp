@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "evit/core/error.hpp"
@@ -188,35 +190,470 @@ inline std::int64_t supernet_parameter_count(const space_descriptor& d) {
   return n;
 }
 
+/// Options of supernet_weights::load and supernet<Space>::load, with named setters.
+/// @code
+///   auto net = evit::elasticvit::supernet<space>::load(
+///       "checkpoint.safetensors", evit::elasticvit::load_options().allow_extra_tensors(true));
+/// @endcode
+class load_options {
+ public:
+  /// Accept parameter tensors of the file that the space does not use, and ignore them. Off by
+  /// default: such tensors usually mean that the space lacks a block the checkpoint was trained
+  /// with (squeeze-excite on a stage, a deeper stage), and every subnet's outputs would be wrong.
+  load_options& allow_extra_tensors(bool on) {
+    allow_extra_tensors_ = on;
+    return *this;
+  }
+  bool allow_extra_tensors() const { return allow_extra_tensors_; }
+
+ private:
+  bool allow_extra_tensors_ = false;
+};
+
+/// The checks of a file against a space, and their messages.
+namespace checkpoint {
+
+inline bool ends_with(const std::string& s, const char* suffix) {
+  const std::size_t n = std::char_traits<char>::length(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+/// True for a file tensor that is a buffer, not a parameter, and so never makes a file unfit for
+/// the space when the space does not use it:
+///  - integer and bool tensors: PyTorch parameters are floating point, so these are buffers
+///    (BatchNorm's num_batches_tracked, the attention's relative_position_index);
+///  - "num_batches_tracked": BatchNorm's count of training batches, read only by training;
+///  - "relative_position_index": the attention's index table, a function of the stage's largest
+///    token side that the forward computes itself; its size follows the attention_bias table's,
+///    whose shape is checked;
+///  - "running_mean", "running_var": BatchNorm statistics. Those of the space's BatchNorms are
+///    expected tensors (loaded and checked like parameters); an unused one belongs to a BatchNorm
+///    the space lacks, whose weight and bias (parameters: every ElasticViT BatchNorm is affine)
+///    are reported, so listing its statistics too would only lengthen the message.
+/// (The names are matched in float tensors too, for converters that cast every tensor to F32.)
+/// Any other tensor the space does not use counts as a parameter.
+inline bool is_buffer(const io::tensor_info& t) {
+  if (t.type != io::dtype::f64 && t.type != io::dtype::f32 && t.type != io::dtype::f16 &&
+      t.type != io::dtype::bf16)
+    return true;
+  return ends_with(t.name, ".num_batches_tracked") ||
+         ends_with(t.name, ".relative_position_index") || ends_with(t.name, ".running_mean") ||
+         ends_with(t.name, ".running_var");
+}
+
+inline std::string shape_text(const std::vector<std::int64_t>& s) {
+  std::string t = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+  return t + "]";
+}
+
+/// Where an official tensor name sits in the model (stage, layer, module), as far as it can tell.
+struct tensor_site {
+  int stage = -1;           ///< index in the space's stages (may be >= its count); -1: none
+  int layer = -1;           ///< MBConv layer j, or transformer layer j (file layers 2j, 2j + 1)
+  bool conv_layer = false;  ///< an MBConv layer's tensor (".layers.J.0.")
+  bool attn_layer = false;  ///< a transformer layer's tensor (".layers.J.<module>")
+  std::string module;       ///< "se_conv1", "pw_conv", "qkv", "reduction", "first_conv", ...
+};
+
+inline int parse_index(const std::string& s) {
+  if (s.empty() || s.size() > 6) return -1;
+  int v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+/// Parses the official names: first_conv*, conv_stem.layers.J.0.<m>.*,
+/// feature_exactor.K.layers.J.0.<m>.* (MBConv), feature_exactor.K.layers.J.<m>.* (transformer:
+/// J = 2j attention, 2j + 1 FFN), pre_head_*, classifer.*.
+inline tensor_site site_of(const std::string& name) {
+  std::vector<std::string> p;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= name.size(); ++i)
+    if (i == name.size() || name[i] == '.') {
+      p.push_back(name.substr(start, i - start));
+      start = i + 1;
+    }
+  tensor_site t;
+  t.module = p[0];
+  if (p[0] == "first_conv" || p[0] == "first_conv_bn") {
+    t.stage = 0;
+    return t;
+  }
+  std::size_t at = 0;  // index of "layers"
+  if (p[0] == "conv_stem" && p.size() > 1) {
+    t.stage = 1;
+    at = 1;
+  } else if (p[0] == "feature_exactor" && p.size() > 2 && parse_index(p[1]) >= 0) {
+    t.stage = parse_index(p[1]) + 2;
+    at = 2;
+  } else {
+    return t;
+  }
+  if (p.size() < at + 3 || p[at] != "layers" || parse_index(p[at + 1]) < 0) return t;
+  const int j = parse_index(p[at + 1]);
+  if (p[at + 2] == "0" && p.size() >= at + 5) {
+    t.conv_layer = true;
+    t.layer = j;
+    t.module = p[at + 3];
+  } else {
+    t.attn_layer = true;
+    t.layer = j / 2;
+    t.module = p[at + 2];
+  }
+  return t;
+}
+
+/// The stage's display name, or the file's name of a stage the space does not have.
+inline std::string stage_label(const space_descriptor& d, int s) {
+  if (s >= 0 && s < d.num_stages()) return d.stages[s].name;
+  return "feature_exactor." + std::to_string(s - 2);
+}
+
+/// Levenshtein distance, or limit + 1 once it exceeds `limit`.
+inline int edit_distance(const std::string& a, const std::string& b, int limit) {
+  const int n = static_cast<int>(a.size()), m = static_cast<int>(b.size());
+  if (std::abs(n - m) > limit) return limit + 1;
+  std::vector<int> prev(m + 1), cur(m + 1);
+  for (int j = 0; j <= m; ++j) prev[j] = j;
+  for (int i = 1; i <= n; ++i) {
+    cur[0] = i;
+    int best = cur[0];
+    for (int j = 1; j <= m; ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+      best = std::min(best, cur[j]);
+    }
+    if (best > limit) return limit + 1;
+    std::swap(prev, cur);
+  }
+  return prev[m];
+}
+
+/// Appends `text` to `hints` unless it is there already.
+inline void add_hint(std::vector<std::string>& hints, const std::string& text) {
+  if (std::find(hints.begin(), hints.end(), text) == hints.end()) hints.push_back(text);
+}
+
+/// What the file holds per stage: its depth (largest layer index + 1) and which modules.
+struct file_stage_summary {
+  int depth = 0;
+  bool any = false, se = false, pw = false, conv_layers = false, attn_layers = false;
+};
+
+inline std::map<int, file_stage_summary> summarize_file(const io::safetensors_file& f) {
+  std::map<int, file_stage_summary> out;
+  for (const auto& t : f.tensors()) {
+    const tensor_site site = site_of(t.name);
+    if (site.stage < 0) continue;
+    file_stage_summary& s = out[site.stage];
+    s.any = true;
+    if (site.layer >= 0) s.depth = std::max(s.depth, site.layer + 1);
+    s.conv_layers = s.conv_layers || site.conv_layer;
+    s.attn_layers = s.attn_layers || site.attn_layer;
+    if (site.conv_layer) {
+      s.se = s.se || site.module == "se_conv1" || site.module == "se_conv2";
+      s.pw = s.pw || site.module == "pw_conv" || site.module == "pw_bn";
+    }
+  }
+  return out;
+}
+
+inline std::string depth_hint(const space_descriptor& d, int s, int file_depth) {
+  return "stage " + stage_label(d, s) + ": the file has " + std::to_string(file_depth) +
+         " layers there, the space's supernet " + std::to_string(d.stages[s].max_depth) +
+         "; does the space need a max depth of " + std::to_string(file_depth) +
+         " on that stage (its depth choices, or max_depth<" + std::to_string(file_depth) + ">)?";
+}
+
+/// The space options that would use the unused tensor `name`, as hints.
+inline void unused_hints(const space_descriptor& d, const std::string& name,
+                         const std::map<int, file_stage_summary>& file,
+                         std::vector<std::string>& hints) {
+  const tensor_site site = site_of(name);
+  if (site.stage < 0) return;
+  if (site.stage >= d.num_stages()) {
+    add_hint(hints, "the file has a stage " + stage_label(d, site.stage) +
+                        " after the space's last stage (" + d.stages.back().name +
+                        "); does the space lack a stage?");
+    return;
+  }
+  const stage_descriptor& st = d.stages[site.stage];
+  const std::string label = "stage " + st.name;
+  if (site.attn_layer && !st.is_transformer()) {
+    add_hint(hints, label + ": the file has transformer layers there (" + site.module +
+                        "); the space makes it a " + kind_name(st.kind) + ".");
+    return;
+  }
+  if (site.conv_layer && st.is_transformer()) {
+    add_hint(hints, label + ": the file has MBConv layers there (" + site.module +
+                        "); the space makes it a transformer_stage.");
+    return;
+  }
+  if (site.layer >= st.max_depth) {
+    auto it = file.find(site.stage);
+    add_hint(hints,
+             depth_hint(d, site.stage, it == file.end() ? site.layer + 1 : it->second.depth));
+    return;
+  }
+  if (site.conv_layer && st.is_conv() && !st.squeeze_excite &&
+      (site.module == "se_conv1" || site.module == "se_conv2"))
+    add_hint(hints, label +
+                        ": the file has squeeze-excite weights (se_conv1, se_conv2) there; does "
+                        "the space need squeeze_excite<true> on that stage?");
+  if (site.conv_layer && st.is_conv() && (site.module == "pw_conv" || site.module == "pw_bn") &&
+      (st.expand_ratio.empty() || st.expand_ratio.back() <= 1))
+    add_hint(hints, label +
+                        ": the file has expanding 1x1 convs (pw_conv) there; does the space need "
+                        "expansion ratios above 1 on that stage?");
+}
+
+/// Hints for the expected tensor `name` that the file lacks.
+inline void missing_hints(const space_descriptor& d, const std::string& name,
+                          const std::map<int, file_stage_summary>& file,
+                          std::vector<std::string>& hints) {
+  const tensor_site site = site_of(name);
+  if (site.stage < 1 || site.stage >= d.num_stages()) return;
+  const stage_descriptor& st = d.stages[site.stage];
+  const std::string label = "stage " + st.name;
+  auto it = file.find(site.stage);
+  if (it == file.end() || !it->second.any) {
+    add_hint(hints, label + ": the file has no tensors of it (" +
+                        (site.stage == 1 ? std::string("conv_stem")
+                                         : "feature_exactor." + std::to_string(site.stage - 2)) +
+                        "); does the checkpoint have fewer stages?");
+    return;
+  }
+  const file_stage_summary& fs = it->second;
+  if (st.is_transformer() && fs.conv_layers && !fs.attn_layers) {
+    add_hint(hints, label +
+                        ": the file has MBConv layers there; the space makes it a "
+                        "transformer_stage.");
+    return;
+  }
+  if (st.is_conv() && fs.attn_layers && !fs.conv_layers) {
+    add_hint(hints, label + ": the file has transformer layers there; the space makes it a " +
+                        kind_name(st.kind) + ".");
+    return;
+  }
+  if (site.layer >= fs.depth) {
+    add_hint(hints, depth_hint(d, site.stage, fs.depth));
+    return;
+  }
+  if (site.conv_layer && (site.module == "se_conv1" || site.module == "se_conv2") && !fs.se)
+    add_hint(hints, label +
+                        ": the file has no squeeze-excite weights there; does the space need "
+                        "squeeze_excite<false> (the default) on that stage?");
+  if (site.conv_layer && (site.module == "pw_conv" || site.module == "pw_bn") && !fs.pw)
+    add_hint(hints, label +
+                        ": the file has no expanding 1x1 convs (pw_conv) there; does the space "
+                        "need expansion<1> on that stage?");
+}
+
+/// At most this many tensors are listed in one message; the rest are counted.
+inline constexpr std::size_t max_listed_tensors = 16;
+
+/// Checks the names: every expected tensor is in the file, and (unless allowed) every parameter
+/// tensor of the file is expected. Throws one message that lists them all (up to
+/// max_listed_tensors, then a count) with hints at the space options that would fit the file.
+inline void check_tensor_names(const space_descriptor& d, const std::vector<tensor_spec>& specs,
+                               const io::safetensors_file& f, const load_options& opts) {
+  std::map<std::string, const tensor_spec*> expected;
+  for (const auto& s : specs) expected[s.name] = &s;
+  std::vector<const tensor_spec*> missing;
+  for (const auto& s : specs)
+    if (!f.find(s.name)) missing.push_back(&s);
+  std::vector<const io::tensor_info*> unused;
+  for (const auto& t : f.tensors())
+    if (!expected.count(t.name) && !is_buffer(t)) unused.push_back(&t);
+  if (missing.empty() && (unused.empty() || opts.allow_extra_tensors())) return;
+
+  const auto file = summarize_file(f);
+  std::vector<std::string> hints;
+  std::string msg = f.origin() + ": ";
+  auto more = [](std::size_t total) {
+    return total > max_listed_tensors
+               ? "\n  ... and " + std::to_string(total - max_listed_tensors) + " more"
+               : std::string();
+  };
+  // A file tensor close to a missing name: a renamed or mistyped tensor.
+  auto close_unused = [&](const std::string& name) -> std::string {
+    const int limit = std::max<int>(2, static_cast<int>(name.size()) / 12);
+    int best = limit + 1;
+    std::string found;
+    for (const io::tensor_info* t : unused) {
+      const int e = edit_distance(name, t->name, limit);
+      if (e < best) {
+        best = e;
+        found = t->name;
+      }
+    }
+    return found.empty() ? found : " (the file has \"" + found + "\": renamed?)";
+  };
+  if (!missing.empty()) {
+    if (missing.size() == 1) {
+      msg += "tensor \"" + missing[0]->name + "\" is missing (expected shape " +
+             shape_text(missing[0]->shape) + " for space " + d.name + ")" +
+             close_unused(missing[0]->name);
+    } else {
+      msg += std::to_string(missing.size()) + " tensors the supernet of space " + d.name +
+             " needs are missing:";
+      for (std::size_t i = 0; i < missing.size() && i < max_listed_tensors; ++i)
+        msg += "\n  \"" + missing[i]->name + "\" " + shape_text(missing[i]->shape) +
+               close_unused(missing[i]->name);
+      msg += more(missing.size());
+    }
+    for (const tensor_spec* s : missing) missing_hints(d, s->name, file, hints);
+  }
+  if (!unused.empty()) {
+    msg += missing.empty() ? "" : "\n";
+    msg += std::to_string(unused.size()) + " parameter tensor" + (unused.size() == 1 ? "" : "s") +
+           " of the file " + (unused.size() == 1 ? "is" : "are") +
+           " not used by the supernet of space " + d.name + ":";
+    for (std::size_t i = 0; i < unused.size() && i < max_listed_tensors; ++i)
+      msg += "\n  \"" + unused[i]->name + "\" " + shape_text(unused[i]->shape);
+    msg += more(unused.size());
+    for (const io::tensor_info* t : unused) unused_hints(d, t->name, file, hints);
+  }
+  for (const auto& h : hints) msg += "\n" + h;
+  if (missing.empty())
+    msg +=
+        "\n(load_options().allow_extra_tensors(true) ignores them, if the space is meant to "
+        "use only part of the checkpoint.)";
+  throw format_error(msg);
+}
+
+/// The message for a relative-position bias table whose size differs from the space's: the
+/// table covers the stage's largest token grid, which the strides of the stages up to it and the
+/// space's largest resolution set.
+inline std::string bias_table_message(const space_descriptor& d, int s, const std::string& origin,
+                                      const std::string& name,
+                                      const std::vector<std::int64_t>& found,
+                                      const std::vector<std::int64_t>& want) {
+  const std::string label = d.stages[s].name;
+  std::string msg = origin + ": stage " + label + ": tensor \"" + name + "\" has shape " +
+                    shape_text(found) + "; the space expects " + shape_text(want) + ".\n";
+  // rows = (2 R - 1)^2 for a largest token side R.
+  int file_side = -1;
+  if (!found.empty() && found[0] > 0) {
+    const auto q = static_cast<std::int64_t>(std::llround(std::sqrt(double(found[0]))));
+    if (q * q == found[0] && q % 2 == 1) file_side = static_cast<int>((q + 1) / 2);
+  }
+  const int side = d.max_side_after(s);
+  const int res =
+      d.resolution.empty() ? 0 : *std::max_element(d.resolution.begin(), d.resolution.end());
+  std::string strides;
+  for (int t = 0; t <= s; ++t)
+    strides += (t ? ", " : "") + d.stages[t].name + " " + std::to_string(d.stages[t].stride);
+  const std::string grid_space = std::to_string(side) + "x" + std::to_string(side);
+  if (file_side > 0) {
+    msg += "The relative-position bias table covers the stage's largest token grid: " +
+           std::to_string(file_side) + "x" + std::to_string(file_side) + " in the file, " +
+           grid_space + " in the space";
+  } else {
+    msg += "The relative-position bias table covers the stage's largest token grid, " + grid_space +
+           " in the space";
+  }
+  msg += " (resolution " + std::to_string(res) + " through the strides " + strides + ").\n";
+  // The previous transformer stage's tables matched, so the difference is after it.
+  int first = 0;
+  for (int t = s - 1; t >= 0; --t)
+    if (d.stages[t].is_transformer()) {
+      first = t + 1;
+      break;
+    }
+  // What would give the file's grid: one stage's stride flipped (grouped by the new stride), or,
+  // for the first transformer stage, another largest resolution.
+  std::vector<std::string> fixes;
+  if (file_side > 0) {
+    std::map<int, std::string> by_stride;
+    for (int t = first; t <= s; ++t) {
+      space_descriptor alt = d;
+      const int flipped = alt.stages[t].stride == 2 ? 1 : 2;
+      alt.stages[t].stride = flipped;
+      if (alt.max_side_after(s) != file_side) continue;
+      std::string& names = by_stride[flipped];
+      names += (names.empty() ? "stride<" + std::to_string(flipped) + "> on stage " : " or ") +
+               d.stages[t].name;
+    }
+    for (const auto& f : by_stride) fixes.push_back(f.second);
+    if (first == 0) {
+      space_descriptor alt = d;
+      int lo = 0, hi = 0;
+      for (int r = 1; r <= 8192; ++r) {
+        alt.resolution = {r};
+        if (alt.max_side_after(s) != file_side) continue;
+        if (!lo) lo = r;
+        hi = r;
+      }
+      if (lo)
+        fixes.push_back("a largest resolution " + (lo == hi ? "of " + std::to_string(lo)
+                                                            : "between " + std::to_string(lo) +
+                                                                  " and " + std::to_string(hi)));
+    }
+  }
+  if (first == s) {
+    msg += "The stride (downsampling) of stage " + label + " likely differs from the checkpoint's";
+  } else {
+    msg +=
+        "The stride (downsampling) of stage " + label + " or of a stage before it" +
+        (first == 0 ? ", or the space's largest resolution (" + std::to_string(res) + ")," : "") +
+        " likely differs from the checkpoint's";
+  }
+  if (!fixes.empty()) {
+    msg += ": ";
+    for (std::size_t i = 0; i < fixes.size(); ++i)
+      msg += (i ? (i + 1 == fixes.size() ? ", or " : ", ") : "") + fixes[i];
+    msg += fixes.size() > 1 ? ", would give " : " would give ";
+    msg += std::to_string(file_side) + "x" + std::to_string(file_side);
+  }
+  return msg + ".";
+}
+
+}  // namespace checkpoint
+
 /// All tensors of one supernet in one immutable, aligned buffer, with a structured index.
 class supernet_weights {
  public:
   /// Loads from a safetensors file with the official names. Every expected tensor must be present
-  /// with a floating dtype (F32, F16, BF16) and exactly its expected shape; extra tensors (such as
-  /// num_batches_tracked or relative_position_index) are ignored.
-  /// @throws evit::format_error naming the tensor, its shape and the expected shape.
-  static supernet_weights load(const space_descriptor& d, const io::safetensors_file& f) {
+  /// with a floating dtype (F32, F16, BF16) and exactly its expected shape, and every parameter
+  /// tensor of the file must be one the space uses, unless opts.allow_extra_tensors(true). Buffers
+  /// (num_batches_tracked, relative_position_index, integer tensors, the statistics of a
+  /// BatchNorm the space lacks: checkpoint::is_buffer) are never required to be used.
+  /// @throws evit::format_error naming every missing and every unused tensor, with the space
+  ///         options that would fit the file where it can tell; or naming the first tensor of a
+  ///         wrong dtype or shape, its shape and the expected shape (and, for a relative-position
+  ///         bias table, the stride or resolution that likely differs).
+  static supernet_weights load(const space_descriptor& d, const io::safetensors_file& f,
+                               const load_options& opts = load_options()) {
     supernet_weights w(d);
+    checkpoint::check_tensor_names(d, w.specs_, f, opts);
     for (std::size_t i = 0; i < w.specs_.size(); ++i) {
       const tensor_spec& s = w.specs_[i];
       const io::tensor_info* t = f.find(s.name);
-      if (!t)
-        throw format_error(f.origin() + ": tensor \"" + s.name + "\" is missing (expected shape " +
-                           shape_text(s.shape) + " for space " + d.name + ")");
       if (t->type != io::dtype::f32 && t->type != io::dtype::f16 && t->type != io::dtype::bf16)
         throw format_error(f.origin() + ": tensor \"" + s.name + "\" has dtype " +
                            io::dtype_name(t->type) + "; expected F32, F16 or BF16");
-      if (t->shape != s.shape)
+      if (t->shape != s.shape) {
+        const checkpoint::tensor_site site = checkpoint::site_of(s.name);
+        if (site.module == "attention_bias" && site.stage > 0 && site.stage < d.num_stages() &&
+            t->shape.size() == 2 && t->shape[0] != s.shape[0])
+          throw format_error(
+              checkpoint::bias_table_message(d, site.stage, f.origin(), s.name, t->shape, s.shape));
         throw format_error(f.origin() + ": tensor \"" + s.name + "\" has shape " +
                            shape_text(t->shape) + "; the supernet of space " + d.name + " needs " +
                            shape_text(s.shape));
+      }
       f.copy_f32(*t, w.buffer_.get() + w.offsets_[i]);
     }
     w.build_index();
     return w;
   }
-  static supernet_weights load(const space_descriptor& d, const std::string& path) {
-    return load(d, io::safetensors_file::open(path));
+  static supernet_weights load(const space_descriptor& d, const std::string& path,
+                               const load_options& opts = load_options()) {
+    return load(d, io::safetensors_file::open(path), opts);
   }
 
   /// A random supernet: weights ~ N(0, 1/fan_in)-scaled uniform, BN statistics near identity, so
@@ -318,9 +755,7 @@ class supernet_weights {
   }
 
   static std::string shape_text(const std::vector<std::int64_t>& s) {
-    std::string t = "[";
-    for (std::size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-    return t + "]";
+    return checkpoint::shape_text(s);
   }
 
   bn_tensors bn(const std::string& p) const {
