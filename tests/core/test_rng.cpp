@@ -13,7 +13,8 @@
 // Code's "Pseudo-random numbers/Splitmix64" task (seed 1234567); they were also reproduced here by
 // a transcription of the two published algorithms in C, outside the repository.
 
-TEST_CASE("rng: splitmix64 gives the reference outputs of splitmix64.c", "[core][rng]") {
+TEST_CASE("rng: splitmix64 gives the reference outputs of splitmix64.c",
+          "[core][rng][determinism]") {
   // The reference splitmix64.c, seed 1234567: its first five outputs.
   evit::splitmix64 a(1234567);
   const std::uint64_t seed_1234567[] = {6457827717110365317ULL, 3203168211198807973ULL,
@@ -28,7 +29,8 @@ TEST_CASE("rng: splitmix64 gives the reference outputs of splitmix64.c", "[core]
   for (auto v : seed_0) CHECK(b.next() == v);
 }
 
-TEST_CASE("rng: xoshiro256** gives the reference outputs of xoshiro256starstar.c", "[core][rng]") {
+TEST_CASE("rng: xoshiro256** gives the reference outputs of xoshiro256starstar.c",
+          "[core][rng][determinism]") {
   // The reference xoshiro256starstar.c from the state s = {1, 2, 3, 4}: its first ten outputs.
   evit::rng g(0);
   for (int i = 0; i < 4; ++i) g.set_state(i, static_cast<std::uint64_t>(i + 1));
@@ -45,7 +47,7 @@ TEST_CASE("rng: xoshiro256** gives the reference outputs of xoshiro256starstar.c
   for (auto v : expected) CHECK(g() == v);
 }
 
-TEST_CASE("rng: seeding fills the state with four splitmix64 outputs", "[core][rng]") {
+TEST_CASE("rng: seeding fills the state with four splitmix64 outputs", "[core][rng][determinism]") {
   // As the authors recommend: s[0..3] = the first four outputs of splitmix64(seed). Seed 0.
   evit::rng g(0);
   CHECK(g.state(0) == 0xe220a8397b1dcdafULL);
