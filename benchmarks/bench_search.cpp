@@ -5,7 +5,10 @@
 // First prints the quality table on the synthetic problem of tests/search/synthetic.hpp (official
 // space; exact constrained optimum and Pareto front by dynamic programming): for cost windows
 // across the space's range, the ElasticViT preset's best value as % of the optimum (mean and min
-// over seeds) and random search's; then NSGA-II's front hypervolume as % of the true front's.
+// over seeds) and random search's; and, since every feasible subnet of a window scores far from
+// zero, the same as a normalised score: (v - v_min) / (v_opt - v_min) in % of the window's
+// feasible range (v_min: the worst feasible subnet, also by dynamic programming; 100% is the
+// optimum, 0% the worst); then NSGA-II's front hypervolume as % of the true front's.
 // Then times the searches and operators with Google Benchmark.
 // A smoke run (--benchmark_min_time below 0.1 s, as ctest runs it) shrinks the table to one
 // window and one seed; EVIT_BENCH_FULL=1 forces the full table.
@@ -57,14 +60,16 @@ void quality_table() {
   }
   std::printf(
       "Search quality on the synthetic problem (official space; synthetic costs %d .. %d; "
-      "window [L, L + 10]; %d seed%s)\n",
+      "window [L, L + 10]; %d seed%s)\n"
+      "%% opt: best value as %% of the optimum; %% range: (v - v_min) / (v_opt - v_min) over the "
+      "window's feasible subnets\n",
       p.cost(space::min_arch()), p.max_cost(), seeds, seeds > 1 ? "s" : "");
-  std::printf("%-6s %-11s %8s %14s %14s %14s\n", "L", "preset", "evals", "preset % opt", "(min)",
-              "random % opt");
+  std::printf("%-5s %-11s %7s %9s %9s %12s %9s %10s %12s %10s\n", "L", "preset", "evals",
+              "v_min/opt", "% opt", "(min)", "% range", "(min)", "random % opt", "% range");
   for (int lo : windows) {
-    const double best = p.optimum(lo, lo + 10);
+    const double best = p.optimum(lo, lo + 10), worst = p.pessimum(lo, lo + 10);
     for (const auto& e : presets) {
-      double sum = 0, mn = 1e9, rsum = 0;
+      double sum = 0, mn = 1e9, rsum = 0, nsum = 0, nmn = 1e9, rnsum = 0;
       std::uint64_t evals = 0;
       for (int s = 1; s <= seeds; ++s) {
         const auto con = evit::cost::within(p.cost_fn(), lo, lo + 10);
@@ -74,13 +79,18 @@ void quality_table() {
             p.value_fn(), con, evit::random_options().evaluations(static_cast<int>(r.evaluations)),
             static_cast<std::uint64_t>(s));
         const double q = 100 * r.best().value() / best;
+        const double nq = 100 * p.normalised(r.best().value(), lo, lo + 10);
         sum += q;
         mn = std::min(mn, q);
+        nsum += nq;
+        nmn = std::min(nmn, nq);
         rsum += 100 * rr.best().value() / best;
+        rnsum += 100 * p.normalised(rr.best().value(), lo, lo + 10);
         evals = r.evaluations;
       }
-      std::printf("%-6d %-11s %8llu %14.2f %14.2f %14.2f\n", lo, e.name,
-                  static_cast<unsigned long long>(evals), sum / seeds, mn, rsum / seeds);
+      std::printf("%-5d %-11s %7llu %9.3f %9.2f %12.2f %9.2f %10.2f %12.2f %10.2f\n", lo, e.name,
+                  static_cast<unsigned long long>(evals), worst / best, sum / seeds, mn,
+                  nsum / seeds, nmn, rsum / seeds, rnsum / seeds);
     }
   }
   // NSGA-II: hypervolume of (max value, min cost) against the true front's.

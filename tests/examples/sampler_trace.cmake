@@ -9,8 +9,9 @@ set_tests_properties("example: sampler_trace 300 steps with a CSV trace" PROPERT
 add_test(NAME "example: sampler_trace every walk" COMMAND sampler_trace --steps 50 --walk cyclic)
 set_tests_properties("example: sampler_trace every walk" PROPERTIES
   PASS_REGULAR_EXPRESSION "walk cyclic")
-add_test(NAME "example: sampler_trace rejects a bad flag" COMMAND sampler_trace --stepz 10)
-set_tests_properties("example: sampler_trace rejects a bad flag" PROPERTIES WILL_FAIL TRUE)
-add_test(NAME "example: sampler_trace names a bad flag" COMMAND sampler_trace --steps ten)
-set_tests_properties("example: sampler_trace names a bad flag" PROPERTIES
-  PASS_REGULAR_EXPRESSION "^sampler_trace: --steps needs an unsigned integer, got 'ten' \\(see --help\\)\n$")
+evit_add_failure_test(NAME "example: sampler_trace rejects a bad flag" EXIT_CODE 2
+  EXPECT "^sampler_trace: unknown option '--stepz' \\(see --help\\)\n$"
+  COMMAND sampler_trace --stepz 10)
+evit_add_failure_test(NAME "example: sampler_trace names a bad flag" EXIT_CODE 2
+  EXPECT "^sampler_trace: --steps needs an unsigned integer, got 'ten' \\(see --help\\)\n$"
+  COMMAND sampler_trace --steps ten)

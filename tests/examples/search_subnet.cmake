@@ -23,14 +23,20 @@ add_test(NAME "example: search_subnet reports an infeasible budget"
 set_tests_properties("example: search_subnet reports an infeasible budget" PROPERTIES
   ENVIRONMENT "EVIT_REFERENCE_DIR=${EVIT_REFERENCE_DIR}"
   PASS_REGULAR_EXPRESSION "pixel6 +0.50  infeasible: no subnet of space elasticvit-official satisfying latency ms <= 0.5 was found")
-foreach(bad "--device;marsphone" "--budgets;0" "--val;x.safetensors" "--iterationz;3"
-            "--budget-ms;-3")
-  string(REPLACE ";" " " label "${bad}")
-  add_test(NAME "example: search_subnet rejects ${label}"
-    COMMAND search_subnet ${bad} --out ${_ss_out}/bad)
+# Each bad input: exit code 1 and one line on stderr that names the bad value.
+foreach(case
+    "--device;marsphone|--device marsphone: no table [^\n]*/marsphone\\.json"
+    "--budgets;0|--budgets needs an integer in \\[1, 20\\], got '0' \\(see --help\\)"
+    "--val;x.safetensors|--val needs --weights \\(the supernet to score\\)"
+    "--iterationz;3|unknown option --iterationz \\(see --help\\)"
+    "--budget-ms;-3|--budget-ms needs positive numbers, got '-3' \\(see --help\\)")
+  string(REPLACE "|" ";" case "${case}")
+  list(POP_BACK case message)
+  string(REPLACE ";" " " label "${case}")
+  evit_add_failure_test(NAME "example: search_subnet rejects ${label}" EXIT_CODE 1
+    EXPECT "^search_subnet: ${message}\n$" COMMAND search_subnet ${case} --out ${_ss_out}/bad)
   set_tests_properties("example: search_subnet rejects ${label}" PROPERTIES
-    ENVIRONMENT "EVIT_REFERENCE_DIR=${EVIT_REFERENCE_DIR}"
-    PASS_REGULAR_EXPRESSION "search_subnet: [^\n]+\n$")
+    ENVIRONMENT "EVIT_REFERENCE_DIR=${EVIT_REFERENCE_DIR}")
 endforeach()
 # This machine (profiles blocks, measures whole subnets) and the top-1 objective run real forwards:
 # too slow under the sanitizers' Debug build, so only in optimised builds.

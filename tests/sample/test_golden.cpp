@@ -2,6 +2,8 @@
 // Reproducibility: the first 20 subnets of every sampler for seed 2024, pinned by their exact text
 // forms (io/arch_text.hpp). Any change to an engine, a distribution, a sampler's order of draws
 // or the search space shows up here; on a failure, the test prints the subnets' text forms.
+// Tagged [determinism]: run on a second platform (aarch64 under qemu), they prove that a seed
+// gives the same draws everywhere (tests/search/test_determinism.cpp pins seeded searches).
 // To re-pin after an intended change: EVIT_GOLDEN_OUT=/tmp/golden.txt evit_test_sample "[golden]"
 // appends the new lists to that file.
 #include <cstdint>
@@ -50,7 +52,8 @@ double fake_score(const evit::arch& a) {
 
 }  // namespace
 
-TEST_CASE("golden: uniform_sampler, first 20 subnets of seed 2024", "[sample][golden]") {
+TEST_CASE("golden: uniform_sampler, first 20 subnets of seed 2024",
+          "[sample][golden][determinism]") {
   evit::uniform_sampler<official> u(golden_seed);
   std::vector<evit::arch> got;
   for (int k = 0; k < 20; ++k) got.push_back(u.next());
@@ -98,7 +101,8 @@ TEST_CASE("golden: uniform_sampler, first 20 subnets of seed 2024", "[sample][go
                     });
 }
 
-TEST_CASE("golden: sandwich_sampler, first 20 subnets of seed 2024", "[sample][golden]") {
+TEST_CASE("golden: sandwich_sampler, first 20 subnets of seed 2024",
+          "[sample][golden][determinism]") {
   evit::sandwich_sampler<official> sw(2, golden_seed);
   std::vector<evit::arch> got;
   while (got.size() < 20)
@@ -147,7 +151,8 @@ TEST_CASE("golden: sandwich_sampler, first 20 subnets of seed 2024", "[sample][g
                     });
 }
 
-TEST_CASE("golden: best_of_k_sampler, first 20 subnets of seed 2024", "[sample][golden]") {
+TEST_CASE("golden: best_of_k_sampler, first 20 subnets of seed 2024",
+          "[sample][golden][determinism]") {
   evit::best_of_k_sampler<official> bk(3, golden_seed);
   std::vector<evit::arch> got;
   for (int k = 0; k < 20; ++k) got.push_back(bk.next(fake_score).subnet);
@@ -195,7 +200,8 @@ TEST_CASE("golden: best_of_k_sampler, first 20 subnets of seed 2024", "[sample][
                     });
 }
 
-TEST_CASE("golden: complexity_aware_sampler, first 20 subnets of seed 2024", "[sample][golden]") {
+TEST_CASE("golden: complexity_aware_sampler, first 20 subnets of seed 2024",
+          "[sample][golden][determinism]") {
   evit_test::ca_sampler ca(fast_macs{}, evit::complexity_options().seed(golden_seed));
   std::vector<evit::arch> got;
   for (int k = 0; k < 20; ++k) got.push_back(ca.next());
@@ -244,7 +250,7 @@ TEST_CASE("golden: complexity_aware_sampler, first 20 subnets of seed 2024", "[s
 }
 
 TEST_CASE("golden: complexity_aware_sampler's ElasticViT sandwich, first 20 subnets of seed 2024",
-          "[sample][golden]") {
+          "[sample][golden][determinism]") {
   evit_test::ca_sampler ca(fast_macs{}, evit::complexity_options().seed(golden_seed));
   std::vector<evit::arch> got;
   while (got.size() < 20)
@@ -293,7 +299,8 @@ TEST_CASE("golden: complexity_aware_sampler's ElasticViT sandwich, first 20 subn
                     });
 }
 
-TEST_CASE("golden: performance_aware_sampler, first 20 subnets of seed 2024", "[sample][golden]") {
+TEST_CASE("golden: performance_aware_sampler, first 20 subnets of seed 2024",
+          "[sample][golden][determinism]") {
   // Small banks and a late epoch, so that the 20 draws explore, compare candidates and exploit.
   evit_test::pa_sampler pa(fast_macs{}, evit::complexity_options().seed(golden_seed),
                            evit::performance_options().capacity(4, 4, 500e6));

@@ -9,7 +9,9 @@
 // Both are separable per stage except for the width chain (the rules and the P_s term couple
 // adjacent stages only), so dynamic programming over (stage, width, cost so far) is exact: it
 // gives the best value at every exact cost, hence the optimum in any cost window and the true
-// Pareto front of (max value, min cost).
+// Pareto front of (max value, min cost); the same recursion with the value negated gives the worst
+// value at every exact cost, hence the range [v_min, v_opt] of the feasible subnets of a window
+// (for normalised scores (v - v_min) / (v_opt - v_min)).
 #pragma once
 
 #include <algorithm>
@@ -61,8 +63,57 @@ class synthetic_problem {
   }
 
   /// Exact DP: best_[c] = the best value of a subnet of cost exactly c (-inf: none), with one
-  /// subnet reaching it.
+  /// subnet reaching it; worst_[c] the worst value (+inf: none), with one subnet reaching it.
   void solve() {
+    run_dp(1.0, best_, best_arch_);
+    run_dp(-1.0, worst_, worst_arch_);
+    for (double& v : worst_) v = -v;
+  }
+
+  /// The best value with lo <= cost <= hi (after solve()), and a subnet reaching it.
+  double optimum(int lo, int hi, evit::arch* where = nullptr) const {
+    double b = -std::numeric_limits<double>::infinity();
+    for (int c = std::max(0, lo); c <= hi && c < static_cast<int>(best_.size()); ++c)
+      if (best_[static_cast<std::size_t>(c)] > b) {
+        b = best_[static_cast<std::size_t>(c)];
+        if (where) *where = best_arch_[static_cast<std::size_t>(c)];
+      }
+    return b;
+  }
+  /// The worst value with lo <= cost <= hi (after solve()), and a subnet reaching it: the bottom
+  /// of the window's feasible range.
+  double pessimum(int lo, int hi, evit::arch* where = nullptr) const {
+    double b = std::numeric_limits<double>::infinity();
+    for (int c = std::max(0, lo); c <= hi && c < static_cast<int>(worst_.size()); ++c)
+      if (worst_[static_cast<std::size_t>(c)] < b) {
+        b = worst_[static_cast<std::size_t>(c)];
+        if (where) *where = worst_arch_[static_cast<std::size_t>(c)];
+      }
+    return b;
+  }
+  /// Where v lies in the window's feasible range: (v - v_min) / (v_opt - v_min), 1 at the
+  /// optimum, 0 at the worst feasible subnet.
+  double normalised(double v, int lo, int hi) const {
+    const double top = optimum(lo, hi), bottom = pessimum(lo, hi);
+    return (v - bottom) / (top - bottom);
+  }
+  /// The true Pareto front of (minimise cost, maximise value): (cost, value) pairs.
+  std::vector<std::pair<int, double>> front() const {
+    std::vector<std::pair<int, double>> f;
+    double run = -std::numeric_limits<double>::infinity();
+    for (std::size_t c = 0; c < best_.size(); ++c)
+      if (best_[c] > run) {
+        run = best_[c];
+        f.emplace_back(static_cast<int>(c), best_[c]);
+      }
+    return f;
+  }
+  int max_cost() const { return static_cast<int>(best_.size()) - 1; }
+
+ private:
+  // The DP of solve() for the largest sign * value at every exact cost: out[c] (-inf: no subnet
+  // of cost c) and a subnet reaching it.
+  void run_dp(double sign, std::vector<double>& out, std::vector<evit::arch>& out_arch) const {
     const double ninf = -std::numeric_limits<double>::infinity();
     const int n = d_->num_stages();
     // Stage options: (width index, depth index, setting) -> (cost, value); the best per
@@ -93,7 +144,7 @@ class synthetic_problem {
               l.num_heads = st.width[wi] / st.head_dim;
             one.add_stage(st.width[wi], depth, l);
             const int c = stage_cost(s, one);
-            const double v = stage_value(s, one);
+            const double v = sign * stage_value(s, one);
             auto& row = best_opt[s][wi];
             if (static_cast<int>(row.size()) <= c) row.resize(static_cast<std::size_t>(c) + 1, -1);
             const int cur = row[static_cast<std::size_t>(c)];
@@ -115,8 +166,8 @@ class synthetic_problem {
     std::vector<int> init_r(static_cast<std::size_t>(C), -1);
     for (std::size_t r = 0; r < d_->resolution.size(); ++r) {
       const int c = 8 * static_cast<int>(r);
-      if (resolution_value(static_cast<int>(r)) > init[static_cast<std::size_t>(c)]) {
-        init[static_cast<std::size_t>(c)] = resolution_value(static_cast<int>(r));
+      if (sign * resolution_value(static_cast<int>(r)) > init[static_cast<std::size_t>(c)]) {
+        init[static_cast<std::size_t>(c)] = sign * resolution_value(static_cast<int>(r));
         init_r[static_cast<std::size_t>(c)] = static_cast<int>(r);
       }
     }
@@ -135,7 +186,8 @@ class synthetic_problem {
               !evit::width_chains::compatible(*d_, s, d_->stages[s - 1].width[pw], st.width[wi]))
             continue;
           const std::vector<double>& from = s == 0 ? init : dp[pw];
-          const double pen = s == 0 ? 0.0 : pair_penalty(s, norm(static_cast<int>(pw), np), wn);
+          const double pen =
+              s == 0 ? 0.0 : sign * pair_penalty(s, norm(static_cast<int>(pw), np), wn);
           for (int pc = 0; pc < C; ++pc) {
             const double base = from[static_cast<std::size_t>(pc)];
             if (base == ninf) continue;
@@ -153,13 +205,13 @@ class synthetic_problem {
       }
       dp = std::move(nd);
     }
-    best_.assign(static_cast<std::size_t>(C), ninf);
-    best_arch_.assign(static_cast<std::size_t>(C), evit::arch{});
+    out.assign(static_cast<std::size_t>(C), ninf);
+    out_arch.assign(static_cast<std::size_t>(C), evit::arch{});
     for (int c = 0; c < C; ++c) {
       int wi_best = -1;
       for (std::size_t wi = 0; wi < dp.size(); ++wi)
-        if (dp[wi][static_cast<std::size_t>(c)] > best_[static_cast<std::size_t>(c)]) {
-          best_[static_cast<std::size_t>(c)] = dp[wi][static_cast<std::size_t>(c)];
+        if (dp[wi][static_cast<std::size_t>(c)] > out[static_cast<std::size_t>(c)]) {
+          out[static_cast<std::size_t>(c)] = dp[wi][static_cast<std::size_t>(c)];
           wi_best = static_cast<int>(wi);
         }
       if (wi_best < 0) continue;
@@ -179,34 +231,10 @@ class synthetic_problem {
         const option& o = opts[s][static_cast<std::size_t>(opt_of[static_cast<std::size_t>(s)])];
         a.add_stage(o.layers.width(s), o.depth, o.layers.layer(s, 0));
       }
-      best_arch_[static_cast<std::size_t>(c)] = a;
+      out_arch[static_cast<std::size_t>(c)] = a;
     }
   }
 
-  /// The best value with lo <= cost <= hi (after solve()), and a subnet reaching it.
-  double optimum(int lo, int hi, evit::arch* where = nullptr) const {
-    double b = -std::numeric_limits<double>::infinity();
-    for (int c = std::max(0, lo); c <= hi && c < static_cast<int>(best_.size()); ++c)
-      if (best_[static_cast<std::size_t>(c)] > b) {
-        b = best_[static_cast<std::size_t>(c)];
-        if (where) *where = best_arch_[static_cast<std::size_t>(c)];
-      }
-    return b;
-  }
-  /// The true Pareto front of (minimise cost, maximise value): (cost, value) pairs.
-  std::vector<std::pair<int, double>> front() const {
-    std::vector<std::pair<int, double>> f;
-    double run = -std::numeric_limits<double>::infinity();
-    for (std::size_t c = 0; c < best_.size(); ++c)
-      if (best_[c] > run) {
-        run = best_[c];
-        f.emplace_back(static_cast<int>(c), best_[c]);
-      }
-    return f;
-  }
-  int max_cost() const { return static_cast<int>(best_.size()) - 1; }
-
- private:
   template <class T>
   static int index_of(const std::vector<T>& v, const T& x) {
     for (std::size_t i = 0; i < v.size(); ++i)
@@ -292,8 +320,8 @@ class synthetic_problem {
   }
 
   const evit::space_descriptor* d_;
-  std::vector<double> best_;
-  std::vector<evit::arch> best_arch_;
+  std::vector<double> best_, worst_;
+  std::vector<evit::arch> best_arch_, worst_arch_;
 };
 
 }  // namespace evit_test
