@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// BatchNorm recalibration (spec §2.4) against a direct computation, the override's isolation and
-// persistence, and standalone export of one subnet.
+// BatchNorm recalibration (docs/elasticvit.md#batchnorm-recalibration) against a direct
+// computation, the override's isolation and persistence, and standalone export of one subnet.
 #include <cmath>
 #include <cstdio>
 #include <string>
