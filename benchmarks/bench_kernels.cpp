@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // evit's kernels measured against this machine's own limits, all in one run so that ratios are
-// meaningful on a noisy shared machine (../shared/reference/anchors.md):
+// meaningful on a noisy shared machine (docs/design.md#benchmarks):
 //   peak_fma          independent FMA chains on the widest vector the build targets: the ceiling
 //                     every compute-bound figure is divided by (counter peak_frac);
 //   copy, memcpy      copy bandwidth, the ceiling of memory-bound ops (counter copy_frac: each op

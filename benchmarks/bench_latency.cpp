@@ -78,12 +78,8 @@ void accuracy_table(int n) {
 }
 
 void BM_phone_table_predict(benchmark::State& st) {
-  const char* dir = std::getenv("EVIT_REFERENCE_DIR");
-  if (!dir) {
-    st.SkipWithError("EVIT_REFERENCE_DIR is not set");
-    return;
-  }
-  const auto lat = evit::cost::mobile_latency(std::string(dir) + "/mobile-lut", "pixel6");
+  // The repository's phone tables (data/mobile-lut; benchmarks/CMakeLists.txt sets the path).
+  const auto lat = evit::cost::mobile_latency(EVIT_DATA_DIR "/mobile-lut", "pixel6");
   const evit::arch& a = ev::released("elastic_M");
   for (auto _ : st) {
     double ms = lat(a);

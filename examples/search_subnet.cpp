@@ -2,7 +2,7 @@
 // search_subnet: one supernet, the right subnet for every device. For each device and latency
 // budget it searches the official ElasticViT space (evit::evolutionary_search, the ElasticViT
 // preset) for the best subnet under that budget. Phones: latency predicted from their measured
-// block tables (../shared/reference/mobile-lut). This machine: the search screens with this
+// block tables (data/mobile-lut in this repository). This machine: the search screens with this
 // machine's block table (profiled with evit's kernels on the way, cached in the output folder)
 // and the winners are confirmed by measuring whole subnets. Prints one table, writes JSON and
 // CSV, and draws latency against the objective per device (tools/plot_search.py, when
@@ -55,8 +55,8 @@ void usage(std::FILE* out) {
       "  --out DIR        results.json, results.csv, points.csv, latency.png and this\n"
       "                   machine's block table this_machine_lut.json (reused next time)\n"
       "                   (default search_subnet_out)\n"
-      "  --lut-dir DIR    the phone tables (default: $EVIT_REFERENCE_DIR/mobile-lut or\n"
-      "                   ../shared/reference/mobile-lut found upward from here)\n"
+      "  --lut-dir DIR    the phone tables (default: the repository's data/mobile-lut, or\n"
+      "                   data/mobile-lut found upward from here or from the program)\n"
       "  --weights FILE   supernet weights (official names), or 'random'; with --val the\n"
       "                   objective is top-1 after BatchNorm recalibration, else (default) a\n"
       "                   clearly labelled proxy: the official MACs count (the most capacity\n"
@@ -114,15 +114,22 @@ bool is_file(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-std::string find_lut_dir() {
-  if (const char* env = std::getenv("EVIT_REFERENCE_DIR"))
-    if (is_dir(std::string(env) + "/mobile-lut")) return std::string(env) + "/mobile-lut";
-#ifdef EVIT_DATA_DIR  // the repository's copy of the phone tables (data/mobile-lut)
+std::string find_lut_dir(const char* argv0) {
+#ifdef EVIT_DATA_DIR  // the phone tables of the repository this program was built from
   if (is_dir(EVIT_DATA_DIR "/mobile-lut")) return EVIT_DATA_DIR "/mobile-lut";
 #endif
-  std::string up = "..";
-  for (int i = 0; i < 5; ++i, up += "/..")
-    if (is_dir(up + "/shared/reference/mobile-lut")) return up + "/shared/reference/mobile-lut";
+  // A moved build: data/mobile-lut here or above, or above the program's folder.
+  std::string exe_dir = argv0;
+  exe_dir = exe_dir.find('/') == std::string::npos ? "." : exe_dir.substr(0, exe_dir.rfind('/'));
+  std::vector<std::string> cands = {"data/mobile-lut"};
+  std::string up = "";
+  for (int i = 0; i < 5; ++i) {
+    up += "../";
+    cands.push_back(up + "data/mobile-lut");
+    cands.push_back(exe_dir + "/" + up + "data/mobile-lut");
+  }
+  for (const auto& c : cands)
+    if (is_file(c + "/pixel6.json")) return c;
   return "";
 }
 
@@ -367,10 +374,10 @@ int main(int argc, char** argv) {
     const bool wants_this = std::find(devices.begin(), devices.end(), "this") != devices.end();
     const bool wants_phone = std::any_of(devices.begin(), devices.end(),
                                          [](const std::string& d) { return d != "this"; });
-    if (wants_phone && lut_dir.empty()) lut_dir = find_lut_dir();
+    if (wants_phone && lut_dir.empty()) lut_dir = find_lut_dir(argv[0]);
     if (wants_phone && lut_dir.empty())
       throw evit::invalid_argument(
-          "phone tables not found: set --lut-dir or EVIT_REFERENCE_DIR (see --help)");
+          "phone tables (data/mobile-lut) not found: set --lut-dir (see --help)");
     for (const std::string& device : devices)  // before any work: a typo fails at once
       if (device != "this" && !is_file(lut_dir + "/" + device + ".json"))
         throw evit::invalid_argument("--device " + device + ": no table " + lut_dir + "/" + device +

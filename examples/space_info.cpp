@@ -35,13 +35,13 @@ space_entry entry(const char* key, const char* what,
 }
 
 std::vector<space_entry> spaces() {
-  return {entry<ev::official_space>("official", "ElasticViT's official space (spec 1.1)", ev::macs,
-                                    ev::params),
-          entry<ev::mini_space>("mini", "the mini space of the reference supernet", ev::macs,
-                                ev::params),
-          entry<af::tiny_space>("autoformer-t", "AutoFormer supernet-T", af::macs, af::params),
-          entry<af::small_space>("autoformer-s", "AutoFormer supernet-S", af::macs, af::params),
-          entry<af::base_space>("autoformer-b", "AutoFormer supernet-B", af::macs, af::params)};
+  return {
+      entry<ev::official_space>("official", "ElasticViT's official space", ev::macs, ev::params),
+      entry<ev::mini_space>("mini", "the mini space of the reference supernet", ev::macs,
+                            ev::params),
+      entry<af::tiny_space>("autoformer-t", "AutoFormer supernet-T", af::macs, af::params),
+      entry<af::small_space>("autoformer-s", "AutoFormer supernet-S", af::macs, af::params),
+      entry<af::base_space>("autoformer-b", "AutoFormer supernet-B", af::macs, af::params)};
 }
 
 void usage(std::FILE* out) {
@@ -51,7 +51,7 @@ void usage(std::FILE* out) {
                "  its min and max subnets with MACs and parameters, and for ElasticViT the 9\n"
                "  released subnets. SPACE is one of: official (default), mini, autoformer-t,\n"
                "  autoformer-s, autoformer-b, all.\n"
-               "  MACs are the official count for ElasticViT spaces (spec 3, quirks included);\n"
+               "  MACs are the official count for ElasticViT spaces (quirks included);\n"
                "  'corrected' is what the subnet really computes.\n");
 }
 

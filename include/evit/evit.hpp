@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The umbrella header: all of evit. Layers, bottom up (STYLE.md §3): core, simd, kernels, space,
-// nn, io, models, cost, sample, search.
+// The umbrella header: all of evit. Layers, bottom up (docs/design.md#layering): core, simd,
+// kernels, space, nn, io, models, cost, sample, search.
 #pragma once
 
 #include "evit/core/big_uint.hpp"

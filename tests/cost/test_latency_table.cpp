@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The phone latency predictor on ../shared/reference/mobile-lut and the table format.
+// The phone latency predictor on data/mobile-lut and the table format.
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -15,12 +15,12 @@
 #include "evit/models/elasticvit/released.hpp"
 
 #include "catch.hpp"
-#include "reference_data.hpp"
+#include "test_data.hpp"
 
 namespace ev = evit::elasticvit;
 using space = ev::official_space;
 
-TEST_CASE("lut_blocks: the walk of the mobile-lut README for elastic_T1", "[cost][lut]") {
+TEST_CASE("lut_blocks: the documented walk for elastic_T1", "[cost][lut]") {
   std::vector<std::string> keys;
   for (const auto& b : evit::cost::lut_blocks(space::descriptor(), ev::released("elastic_T1")))
     keys.push_back(b.key());
@@ -51,9 +51,8 @@ TEST_CASE(
     "mobile_latency: reproduces the README's predictions for the 9 released models on the "
     "4 phones to 0.01 ms",
     "[cost][lut]") {
-  const std::string dir = evit::test::reference_dir();
-  if (dir.empty()) return;
-  // ../shared/reference/mobile-lut/README.md, "Expected predictions for the released models".
+  const std::string dir = evit::test::phone_table_dir();
+  // docs/elasticvit.md#phone-latency-tables, "Expected predictions for the released models".
   const std::map<std::string, std::vector<double>> expected = {
       {"elastic_T1", {13.42, 6.82, 4.44, 6.32}},
       {"elastic_T2", {23.94, 11.85, 7.62, 11.73}},
@@ -67,7 +66,7 @@ TEST_CASE(
   const auto& devices = evit::cost::phone_devices();
   REQUIRE(devices == std::vector<std::string>{"pixel1", "pixel4", "pixel6", "xiaomi11"});
   for (std::size_t k = 0; k < devices.size(); ++k) {
-    const auto lat = evit::cost::mobile_latency(dir + "/mobile-lut", devices[k]);
+    const auto lat = evit::cost::mobile_latency(dir, devices[k]);
     CHECK(lat.table().size() == 12116);
     CHECK(lat.device() == devices[k]);
     for (const auto& m : ev::released_models()) {
@@ -80,10 +79,9 @@ TEST_CASE(
 
 TEST_CASE("mobile_latency: every subnet of the reference list is covered on every phone",
           "[cost][lut]") {
-  const std::string dir = evit::test::reference_dir();
-  if (dir.empty()) return;
-  const auto j =
-      nlohmann::json::parse(evit::test::read_file(dir + "/elasticvit-full/full_space_flops.json"));
+  const std::string dir = evit::test::phone_table_dir();
+  const auto j = nlohmann::json::parse(
+      evit::test::read_file(evit::test::data_path("elasticvit-full/full_space_flops.json")));
   std::vector<evit::arch> archs;
   auto collect = [&](const nlohmann::json& x, auto&& self) -> void {
     if (x.is_object() && x.contains("arch")) {
@@ -96,7 +94,7 @@ TEST_CASE("mobile_latency: every subnet of the reference list is covered on ever
   collect(j, collect);
   REQUIRE(archs.size() == 311);
   for (const auto& dev : evit::cost::phone_devices()) {
-    const auto lat = evit::cost::mobile_latency(dir + "/mobile-lut", dev);
+    const auto lat = evit::cost::mobile_latency(dir, dev);
     for (const auto& a : archs) {
       CAPTURE(dev);
       REQUIRE(lat.table().missing(space::descriptor(), a).empty());

@@ -9,19 +9,16 @@ add_test(NAME "example: search_subnet on two phones, small search"
   COMMAND search_subnet --device pixel6,xiaomi11 --budgets 2 --iterations 2 --population 32
           --quiet --out ${_ss_out}/phones)
 set_tests_properties("example: search_subnet on two phones, small search" PROPERTIES
-  ENVIRONMENT "EVIT_REFERENCE_DIR=${EVIT_REFERENCE_DIR}"
   PASS_REGULAR_EXPRESSION "objective: PROXY.*pixel6 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +- +r[0-9]+ .*xiaomi11 +[0-9.]+ .*wrote .*results.json.*plot: .*done in")
 add_test(NAME "example: search_subnet with explicit budgets and the HAT preset"
   COMMAND search_subnet --device pixel1 --budget-ms 20,60 --preset hat --iterations 1
           --population 16 --quiet --out ${_ss_out}/budgets)
 set_tests_properties("example: search_subnet with explicit budgets and the HAT preset" PROPERTIES
-  ENVIRONMENT "EVIT_REFERENCE_DIR=${EVIT_REFERENCE_DIR}"
   PASS_REGULAR_EXPRESSION "preset hat.*pixel1 +20.00 .*pixel1 +60.00 ")
 add_test(NAME "example: search_subnet reports an infeasible budget"
   COMMAND search_subnet --device pixel6 --budget-ms 0.5 --iterations 1 --population 8 --quiet
           --out ${_ss_out}/infeasible)
 set_tests_properties("example: search_subnet reports an infeasible budget" PROPERTIES
-  ENVIRONMENT "EVIT_REFERENCE_DIR=${EVIT_REFERENCE_DIR}"
   PASS_REGULAR_EXPRESSION "pixel6 +0.50  infeasible: no subnet of space elasticvit-official satisfying latency ms <= 0.5 was found")
 # Each bad input: exit code 1 and one line on stderr that names the bad value.
 foreach(case
@@ -35,8 +32,6 @@ foreach(case
   string(REPLACE ";" " " label "${case}")
   evit_add_failure_test(NAME "example: search_subnet rejects ${label}" EXIT_CODE 1
     EXPECT "^search_subnet: ${message}\n$" COMMAND search_subnet ${case} --out ${_ss_out}/bad)
-  set_tests_properties("example: search_subnet rejects ${label}" PROPERTIES
-    ENVIRONMENT "EVIT_REFERENCE_DIR=${EVIT_REFERENCE_DIR}")
 endforeach()
 # This machine (profiles blocks, measures whole subnets) and the top-1 objective run real forwards:
 # too slow under the sanitizers' Debug build, so only in optimised builds.
@@ -51,7 +46,7 @@ if(NOT CMAKE_CXX_FLAGS MATCHES "sanitize" AND NOT CMAKE_BUILD_TYPE STREQUAL "Deb
     COMMAND search_subnet --weights random --val random:6 --device pixel6 --budget-ms 30
             --iterations 1 --population 4 --quiet --out ${_ss_out}/top1)
   set_tests_properties("example: search_subnet with the top-1 objective (random weights and images)"
-    PROPERTIES ENVIRONMENT "EVIT_REFERENCE_DIR=${EVIT_REFERENCE_DIR}"
+    PROPERTIES
     PASS_REGULAR_EXPRESSION "objective: top-1 % after BN recalibration.*pixel6 +30.00 +[0-9.]+ ")
 endif()
 add_test(NAME "tools: plot_search.py --help" COMMAND python3 ${PROJECT_SOURCE_DIR}/tools/plot_search.py --help)

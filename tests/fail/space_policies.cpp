@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Must-not-compile tests (STYLE.md rule 9). Each case is built twice by ctest (tests/fail/
-// CMakeLists.txt): with EVIT_SHOULD_FAIL it must stop at the static_assert whose message the test
-// expects; without it, it must compile. The two branches differ by exactly one line.
+// Must-not-compile tests (docs/design.md#compile-only-and-must-not-compile-tests). Each case is
+// built twice by ctest (tests/fail/CMakeLists.txt): with EVIT_SHOULD_FAIL it must stop at the
+// static_assert whose message the test expects; without it, it must compile. The two branches
+// differ by exactly one line.
 #include <ratio>
 
 #include "evit/cost/cost_model.hpp"

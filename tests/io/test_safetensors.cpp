@@ -7,7 +7,7 @@
 #include "evit/io/safetensors.hpp"
 
 #include "catch.hpp"
-#include "reference_data.hpp"
+#include "test_data.hpp"
 
 using evit::io::safetensors_file;
 using evit::io::safetensors_writer;
@@ -114,9 +114,8 @@ TEST_CASE("safetensors: every malformed file is a format_error naming the proble
 }
 
 TEST_CASE("safetensors: reads the reference supernet", "[io][safetensors][reference]") {
-  const std::string dir = evit::test::reference_dir();
-  if (dir.empty()) return;
-  const auto f = safetensors_file::open(dir + "/elasticvit-mini/supernet.safetensors");
+  const auto f =
+      safetensors_file::open(evit::test::data_path("elasticvit-mini/supernet.safetensors"));
   CHECK(f.at("first_conv.weight").shape == std::vector<std::int64_t>{24, 3, 3, 3});
   CHECK(f.at("feature_exactor.2.layers.0.qkv.weight").shape == std::vector<std::int64_t>{288, 48});
   CHECK(f.at("first_conv_bn.num_batches_tracked").type == evit::io::dtype::i64);

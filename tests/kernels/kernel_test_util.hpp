@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Shared helpers of the kernel tests (STYLE.md rule 8): the archs this build can run, exact-size
-// buffers (so AddressSanitizer catches any read past a view), seeded random fills, and a
-// comparison against a double reference that prints shape and index on failure.
+// Shared helpers of the kernel tests (docs/design.md#tests-against-double-references): the archs
+// this build can run, exact-size buffers (so AddressSanitizer catches any read past a view), seeded
+// random fills, and a comparison against a double reference that prints shape and index on failure.
 #pragma once
 
 #include <cmath>

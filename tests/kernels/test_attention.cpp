@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// kernels/attention.hpp and kernels/mlp.hpp against the reference built straight from spec
-// §2.2: both qkv layouts, both head semantics, relative-position bias with Rmax indexing,
-// the 3x3 conv on V, Hardswish before proj, batches, residual accumulation.
+// kernels/attention.hpp and kernels/mlp.hpp against the reference built straight from the
+// definitions (docs/elasticvit.md#attention): both qkv layouts, both head semantics,
+// relative-position bias with Rmax indexing, the 3x3 conv on V, Hardswish before proj, batches,
+// residual accumulation.
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -172,7 +173,7 @@ TEMPLATE_LIST_TEST_CASE("attention: phases run in pieces equal the whole call bi
   }
 }
 
-TEST_CASE("attention_config: the two head splits address the qkv output as spec §2.2 says",
+TEST_CASE("attention_config: the two head splits address the qkv output as documented",
           "[kernels][attention]") {
   auto cfg = attention_config::fixed_head_dim(4, 64, 16, 1, 2);  // h = 4, dqk = 16, dv = 32
   CHECK(cfg.heads == 4);

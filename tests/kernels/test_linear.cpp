@@ -103,7 +103,7 @@ TEMPLATE_LIST_TEST_CASE("linear_blocks: ElasticViT qkv rows land in their column
   exact_buffer<float> y(N * S);
   evit::kernels::linear_blocks<Arch>(N, C, x.data(), C, w.data(), c_max, b.data(), blocks, 3,
                                      y.data(), S);
-  // Reference: the concatenated W' of spec §2.2, row by row.
+  // Reference: the stacked qkv weight W' (docs/elasticvit.md#attention), row by row.
   std::vector<double> expect(N * S);
   for (Index j = 0; j < S; ++j) {
     const Index r = j < h * dqk       ? j

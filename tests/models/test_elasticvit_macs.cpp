@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The official MACs count against the official code's values for 311 subnets of the full space
-// and the 16 cases of the mini space (../shared/reference), and the parameter counts of spec §3.
+// and the 16 cases of the mini space (tests/data), and the released models' MMACs and parameter
+// counts (docs/elasticvit.md#released-models).
 #include <cmath>
 #include <string>
 
@@ -12,17 +13,15 @@
 #include "evit/models/elasticvit/released.hpp"
 
 #include "catch.hpp"
-#include "reference_data.hpp"
+#include "test_data.hpp"
 
 namespace ev = evit::elasticvit;
 using json = nlohmann::json;
 
 TEST_CASE("elasticvit macs: equals the official count for all 311 reference subnets",
           "[models][macs][reference]") {
-  const std::string dir = evit::test::reference_dir();
-  if (dir.empty()) return;
-  const json cases =
-      json::parse(evit::test::read_file(dir + "/elasticvit-full/full_space_flops.json"));
+  const json cases = json::parse(
+      evit::test::read_file(evit::test::data_path("elasticvit-full/full_space_flops.json")));
   REQUIRE(cases.size() == 311);
   double worst = 0;
   for (const auto& c : cases) {
@@ -38,9 +37,8 @@ TEST_CASE("elasticvit macs: equals the official count for all 311 reference subn
 
 TEST_CASE("elasticvit macs: follows the space it is given (the mini space's 16 cases)",
           "[models][macs][reference]") {
-  const std::string dir = evit::test::reference_dir();
-  if (dir.empty()) return;
-  const json j = json::parse(evit::test::read_file(dir + "/elasticvit-mini/cases.json"));
+  const json j =
+      json::parse(evit::test::read_file(evit::test::data_path("elasticvit-mini/cases.json")));
   REQUIRE(j["cases"].size() == 16);
   for (const auto& c : j["cases"]) {
     const evit::arch a = ev::from_official_list<ev::mini_space>(c["arch"]);
@@ -50,9 +48,8 @@ TEST_CASE("elasticvit macs: follows the space it is given (the mini space's 16 c
   }
 }
 
-TEST_CASE("elasticvit macs: the released models' MMACs and params (spec §3 table)",
-          "[models][macs]") {
-  // MFLOPs to 0.1 and params to 0.1 M as in the spec's table.
+TEST_CASE("elasticvit macs: the released models' MMACs and params", "[models][macs]") {
+  // MMACs to 0.1 and params to 0.1 M, as in docs/elasticvit.md#released-models.
   const double mmacs[] = {62.9, 120.0, 217.6, 318.5, 415.6, 517.1, 618.8, 704.1, 815.4};
   const double mparams[] = {8.9, 9.3, 10.8, 10.2, 12.0, 12.8, 14.7, 14.9, 15.3};
   const auto& models = ev::released_models();

@@ -9,7 +9,7 @@
 #include "evit/models/elasticvit/supernet.hpp"
 
 #include "catch.hpp"
-#include "reference_data.hpp"
+#include "test_data.hpp"
 
 namespace ev = evit::elasticvit;
 using Catch::Matchers::Contains;
@@ -84,9 +84,7 @@ evit::io::safetensors_file random_file(const std::string& skip = "", const std::
   return evit::io::safetensors_file::from_bytes(wr.to_bytes(), "sn.safetensors");
 }
 
-std::string mini_path(const std::string& dir) {
-  return dir + "/elasticvit-mini/supernet.safetensors";
-}
+std::string mini_path() { return evit::test::data_path("elasticvit-mini/supernet.safetensors"); }
 
 }  // namespace load_strict_test
 
@@ -94,25 +92,21 @@ using namespace load_strict_test;
 
 TEST_CASE("strict load: the reference supernet loads into the mini space and a copy of it",
           "[models][weights][reference]") {
-  const std::string dir = evit::test::reference_dir();
-  if (dir.empty()) return;
-  const auto f = evit::io::safetensors_file::open(mini_path(dir));
+  const auto f = evit::io::safetensors_file::open(mini_path());
   // The file has integer buffers (num_batches_tracked, relative_position_index) the space does not
   // use: they are not parameters, so the file fits.
   CHECK(f.find("feature_exactor.2.layers.0.relative_position_index"));
   CHECK(f.find("first_conv_bn.num_batches_tracked"));
   CHECK(load_error(ev::mini_space::descriptor(), f) == "(loaded)");
-  CHECK_NOTHROW(ev::supernet<mini_copy>::load(mini_path(dir)));
+  CHECK_NOTHROW(ev::supernet<mini_copy>::load(mini_path()));
 }
 
 TEST_CASE("strict load: a space without SE on C1 fails, naming all 12 SE tensors and the option",
           "[models][weights][reference]") {
-  const std::string dir = evit::test::reference_dir();
-  if (dir.empty()) return;
-  const auto f = evit::io::safetensors_file::open(mini_path(dir));
+  const auto f = evit::io::safetensors_file::open(mini_path());
   const std::string msg = load_error(no_c1_se::descriptor(), f);
   CAPTURE(msg);
-  CHECK_THAT(msg, Contains(mini_path(dir) +
+  CHECK_THAT(msg, Contains(mini_path() +
                            ": 12 parameter tensors of the file are not used by the supernet of "
                            "space mini-without-C1-se:"));
   for (int j = 0; j < 3; ++j)
@@ -126,15 +120,13 @@ TEST_CASE("strict load: a space without SE on C1 fails, naming all 12 SE tensors
                            "there; does the space need squeeze_excite<true> on that stage?"));
   CHECK_THAT(msg, Contains("load_options().allow_extra_tensors(true) ignores them"));
   // The same through supernet<Space>::load.
-  CHECK_THROWS_AS(ev::supernet<no_c1_se>::load(mini_path(dir)), evit::format_error);
+  CHECK_THROWS_AS(ev::supernet<no_c1_se>::load(mini_path()), evit::format_error);
 }
 
 TEST_CASE("strict load: allow_extra_tensors(true) loads a space that uses part of the file",
           "[models][weights][reference]") {
-  const std::string dir = evit::test::reference_dir();
-  if (dir.empty()) return;
   const auto net =
-      ev::supernet<no_c1_se>::load(mini_path(dir), ev::load_options().allow_extra_tensors(true));
+      ev::supernet<no_c1_se>::load(mini_path(), ev::load_options().allow_extra_tensors(true));
   CHECK(!net.weights().conv_layers[3][0].has_se);
   CHECK(net.weights().specs().size() == 342 - 12);
   CHECK(!ev::load_options().allow_extra_tensors());  // strict by default
@@ -142,9 +134,7 @@ TEST_CASE("strict load: allow_extra_tensors(true) loads a space that uses part o
 
 TEST_CASE("strict load: a changed stride names the stage, both shapes and the stride",
           "[models][weights][reference]") {
-  const std::string dir = evit::test::reference_dir();
-  if (dir.empty()) return;
-  const auto f = evit::io::safetensors_file::open(mini_path(dir));
+  const auto f = evit::io::safetensors_file::open(mini_path());
   const std::string msg = load_error(t3_stride_2::descriptor(), f);
   CAPTURE(msg);
   CHECK_THAT(msg, Contains("stage T3: tensor \"feature_exactor.3.layers.0.attention_bias\" has "
@@ -152,7 +142,7 @@ TEST_CASE("strict load: a changed stride names the stage, both shapes and the st
   CHECK_THAT(msg, Contains("largest token grid: 10x10 in the file, 5x5 in the space"));
   CHECK_THAT(msg, Contains("The stride (downsampling) of stage T3 likely differs from the "
                            "checkpoint's: stride<1> on stage T3 would give 10x10."));
-  CHECK_THROWS_AS(ev::supernet<t3_stride_2>::load(mini_path(dir)), evit::format_error);
+  CHECK_THROWS_AS(ev::supernet<t3_stride_2>::load(mini_path()), evit::format_error);
 }
 
 TEST_CASE("strict load: an earlier stride or the resolution: the message names the candidates",

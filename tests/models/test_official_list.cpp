@@ -7,7 +7,7 @@
 #include "evit/models/elasticvit/released.hpp"
 
 #include "catch.hpp"
-#include "reference_data.hpp"
+#include "test_data.hpp"
 
 namespace ev = evit::elasticvit;
 using json = nlohmann::json;
@@ -29,21 +29,22 @@ const std::string t1 =
 }  // namespace
 
 TEST_CASE("official list: round-trips all 311 reference archs", "[models][official_list]") {
-  const std::string dir = evit::test::reference_dir();
-  if (dir.empty()) return;
-  const json cases =
-      json::parse(evit::test::read_file(dir + "/elasticvit-full/full_space_flops.json"));
+  const json cases = json::parse(
+      evit::test::read_file(evit::test::data_path("elasticvit-full/full_space_flops.json")));
+  REQUIRE(cases.size() == 311);
   for (const auto& c : cases) {
     CAPTURE(c["name"].get<std::string>());
     CHECK(ev::to_official_list(ev::from_official_list(c["arch"])) == c["arch"]);
   }
-  const json mini = json::parse(evit::test::read_file(dir + "/elasticvit-mini/cases.json"));
+  const json mini =
+      json::parse(evit::test::read_file(evit::test::data_path("elasticvit-mini/cases.json")));
+  REQUIRE(mini["cases"].size() == 16);
   for (const auto& c : mini["cases"])
     CHECK(ev::to_official_list<ev::mini_space>(ev::from_official_list<ev::mini_space>(c["arch"])) ==
           c["arch"]);
 }
 
-TEST_CASE("official list: the spec's elastic_T1 example", "[models][official_list]") {
+TEST_CASE("official list: the documented elastic_T1 example", "[models][official_list]") {
   const evit::arch a = ev::from_official_list(t1);
   CHECK(a == ev::released("elastic_T1"));
   CHECK(a.width(0) == 16);  // the first conv takes the stem's width

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
-// The acceptance test: every case of ../shared/reference/elasticvit-mini, run from the one
-// reference supernet, gives the official model's logits (and, for cases 0 and 1, every stored
+// The acceptance test: every case of tests/data/elasticvit-mini (see its README), run from the
+// one reference supernet, gives the official model's logits (and, for cases 0 and 1, every stored
 // intermediate) within 1e-4.
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -12,14 +14,13 @@
 #include "evit/models/elasticvit/supernet.hpp"
 
 #include "catch.hpp"
-#include "reference_data.hpp"
+#include "test_data.hpp"
 
 namespace ev = evit::elasticvit;
 using json = nlohmann::json;
 
 namespace {
 struct reference {
-  std::string dir;
   json cases;
   std::unique_ptr<evit::io::safetensors_file> goldens;
   std::unique_ptr<ev::supernet<ev::mini_space>> net;
@@ -28,15 +29,14 @@ struct reference {
 reference* load_reference() {
   static std::unique_ptr<reference> ref;
   if (ref) return ref.get();
-  const std::string dir = evit::test::reference_dir();
-  if (dir.empty()) return nullptr;
-  ref = std::make_unique<reference>();
-  ref->dir = dir;
-  ref->cases = json::parse(evit::test::read_file(dir + "/elasticvit-mini/cases.json"))["cases"];
-  ref->goldens = std::make_unique<evit::io::safetensors_file>(
-      evit::io::safetensors_file::open(dir + "/elasticvit-mini/goldens.safetensors"));
-  ref->net = std::make_unique<ev::supernet<ev::mini_space>>(
-      ev::supernet<ev::mini_space>::load(dir + "/elasticvit-mini/supernet.safetensors"));
+  auto r = std::make_unique<reference>();  // kept only once complete
+  r->cases = json::parse(
+      evit::test::read_file(evit::test::data_path("elasticvit-mini/cases.json")))["cases"];
+  r->goldens = std::make_unique<evit::io::safetensors_file>(evit::io::safetensors_file::open(
+      evit::test::data_path("elasticvit-mini/goldens.safetensors")));
+  r->net = std::make_unique<ev::supernet<ev::mini_space>>(ev::supernet<ev::mini_space>::load(
+      evit::test::data_path("elasticvit-mini/supernet.safetensors")));
+  ref = std::move(r);
   return ref.get();
 }
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -49,7 +49,6 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST_CASE("parity: logits of all 16 reference cases within 1e-4", "[models][parity][reference]") {
   reference* ref = load_reference();
-  if (!ref) return;
   ev::forward_workspace ws;
   REQUIRE(ref->cases.size() == 16);
   double worst = 0;
@@ -74,7 +73,6 @@ TEST_CASE("parity: logits of all 16 reference cases within 1e-4", "[models][pari
 
 TEST_CASE("parity: every intermediate of cases 0 and 1", "[models][parity][reference]") {
   reference* ref = load_reference();
-  if (!ref) return;
   ev::forward_workspace ws;
   for (int k = 0; k < 2; ++k) {
     const auto& c = ref->cases[static_cast<std::size_t>(k)];

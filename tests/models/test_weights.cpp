@@ -4,21 +4,20 @@
 #include "evit/models/elasticvit/weights.hpp"
 
 #include "catch.hpp"
-#include "reference_data.hpp"
+#include "test_data.hpp"
 
 namespace ev = evit::elasticvit;
 
 TEST_CASE("supernet weights: the official supernet has 40,488,174 parameters",
           "[models][weights]") {
-  // ../shared/reference/README.md: "The full supernet has 40,488,174 parameters."
+  // The official supernet class, built for the official space, has 40,488,174 parameters.
   CHECK(ev::supernet_parameter_count(ev::official_space::descriptor()) == 40488174);
 }
 
 TEST_CASE("supernet weights: the reference mini supernet loads with every name and shape",
           "[models][weights][reference]") {
-  const std::string dir = evit::test::reference_dir();
-  if (dir.empty()) return;
-  const auto f = evit::io::safetensors_file::open(dir + "/elasticvit-mini/supernet.safetensors");
+  const auto f = evit::io::safetensors_file::open(
+      evit::test::data_path("elasticvit-mini/supernet.safetensors"));
   const auto w = ev::supernet_weights::load(ev::mini_space::descriptor(), f);
   CHECK(w.specs().size() == 342);
   // Every file tensor is either expected or one of the buffers a loader may ignore.

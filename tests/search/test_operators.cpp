@@ -127,7 +127,7 @@ TEST_CASE("mutate, crossover: the same engine state gives the same children",
   }
 }
 
-TEST_CASE("presets: the peers' settings (PEERS.md section 4)", "[search][presets]") {
+TEST_CASE("presets: the published systems' settings", "[search][presets]") {
   const auto e = evit::presets::elasticvit();
   CHECK(e.population() == 512);
   CHECK(e.parents() == 256);

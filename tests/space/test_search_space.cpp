@@ -86,7 +86,8 @@ std::uint64_t brute_force_count(const evit::space_descriptor& d) {
 
 }  // namespace
 
-TEST_CASE("search_space: the official space is spec §1.1 exactly", "[space][search_space]") {
+TEST_CASE("search_space: the official space is exactly the official YAML's",
+          "[space][search_space]") {
   const auto& d = ev::official_space::descriptor();
   REQUIRE(d.num_stages() == 8);
   const char* names[] = {"first_conv", "stem", "C0", "C1", "T2", "T3", "T4", "T5"};
@@ -116,7 +117,7 @@ TEST_CASE("search_space: the official space is spec §1.1 exactly", "[space][sea
   CHECK(d.stages[7].max_heads == 20);
   CHECK(d.non_decreasing_width);
   CHECK(d.blockwise);
-  // ElasticViT's Rmax per transformer stage: 16, 16, 8, 4 (spec §2.2).
+  // ElasticViT's Rmax per transformer stage: 16, 16, 8, 4 (docs/elasticvit.md#search-space).
   CHECK(d.max_side_after(4) == 16);
   CHECK(d.max_side_after(5) == 16);
   CHECK(d.max_side_after(6) == 8);
@@ -156,7 +157,7 @@ TEST_CASE("search_space: min and max subnets", "[space][search_space]") {
   CHECK(max_text ==
         "r256 first_conv=24x1:k3 stem=24x2:e1k5 C0=32x5:e6k5 C1=48x6:e6k5 T2=96x5:m5h6q1v4 "
         "T3=160x6:m5h10q1v4 T4=288x6:m5h18q1v4 T5=320x6:m5h20q1v4");
-  // Spec §1.1: 37.37 and 3191.5 MFLOPs.
+  // The official count of the smallest and largest subnets.
   CHECK(ev::macs(official::min_arch()) == 37365024.0);    // full_space_flops.json "min": 37.365024
   CHECK(ev::macs(official::max_arch()) == 3191458816.0);  // "max": 3191.458816
   CHECK(evit::to_string<af::tiny_space>(af::tiny_space::max_arch()) ==

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """Test of tools/convert_checkpoint.py: a checkpoint made from the reference supernet, with the EMA
 weights under DistributedDataParallel names and decoy plain weights, converts back to the reference
-tensors exactly. Exits 77 (skipped) without PyTorch or the reference data, unless CI=true."""
+tensors exactly. The reference supernet ships in tests/data (see its README): when it is missing the
+test fails. Exits 77 (skipped) without PyTorch, unless CI=true."""
 import json
 import os
 import struct
@@ -12,6 +13,7 @@ import tempfile
 
 here = os.path.dirname(os.path.abspath(__file__))
 tool = os.path.join(here, "..", "..", "tools", "convert_checkpoint.py")
+reference = os.path.join(here, "..", "data", "elasticvit-mini", "supernet.safetensors")
 
 
 def skip(why):
@@ -34,14 +36,14 @@ def read_safetensors(path):
 
 
 def main():
+    ref = os.path.normpath(reference)
+    if not os.path.isfile(ref):
+        print("FAILED: test data not found: %s (it ships in the repository)" % ref)
+        return 1
     try:
         import torch
     except ImportError:
         skip("PyTorch is not installed (apt-get install python3-torch)")
-    ref_dir = os.environ.get("EVIT_REFERENCE_DIR", "")
-    ref = os.path.join(ref_dir, "elasticvit-mini", "supernet.safetensors")
-    if not os.path.exists(ref):
-        skip("reference data not found (EVIT_REFERENCE_DIR=%r)" % ref_dir)
     tensors = read_safetensors(ref)
     ema, plain = {}, {}
     for name, (dtype, shape, raw) in tensors.items():

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Latency lookup tables: a subnet's latency as the sum of its blocks' latencies, each block looked
-// up by a key in nn-Meter's format (the format of the phone tables in
-// ../shared/reference/mobile-lut, whose README gives the grammar and the walk):
+// up by a key in nn-Meter's format (the format of the phone tables in data/mobile-lut; the grammar
+// and the walk: docs/elasticvit.md#phone-latency-tables):
 //   firstconv_{R}_3_{Cf}_2_3
 //   conv_{hw}_{cin}_{cout}_{expansion}_{stride}_hard_swish_{kernel}_{se|nose}
 //   transds_{hw}_{cin}_{cout}_{stride}_6          a transformer stage's reduction MBConv
@@ -139,11 +139,11 @@ struct lut_block {
   }
 };
 
-/// The blocks of subnet `a` of an ElasticViT-family space `d`, in forward order (the walk of the
-/// mobile-lut README, with the model's real geometry): the first conv; every conv-stage layer
-/// (stride and input side apply to layer 0); per transformer stage its reduction MBConv (input
-/// side, stage stride, expansion 6) and every layer's attention and FFN at the output side; the
-/// head. @pre `a` is valid in `d` (not checked, for speed; see elasticvit::macs).
+/// The blocks of subnet `a` of an ElasticViT-family space `d`, in forward order (the walk of
+/// docs/elasticvit.md#phone-latency-tables, with the model's real geometry): the first conv; every
+/// conv-stage layer (stride and input side apply to layer 0); per transformer stage its reduction
+/// MBConv (input side, stage stride, expansion 6) and every layer's attention and FFN at the output
+/// side; the head. @pre `a` is valid in `d` (not checked, for speed; see elasticvit::macs).
 inline void lut_blocks(const space_descriptor& d, const arch& a, std::vector<lut_block>& out) {
   out.clear();
   const int R = a.resolution();
@@ -318,7 +318,7 @@ inline bool parse_key(const std::string& key, parsed_key& out) {
 
 /// One device's block latencies in milliseconds, keyed as above.
 /// @code
-///   auto t = evit::cost::latency_table::load("../shared/reference/mobile-lut/pixel6.json");
+///   auto t = evit::cost::latency_table::load("data/mobile-lut/pixel6.json");
 ///   double ms = t.predict(evit::elasticvit::official_space::descriptor(), a);
 /// @endcode
 class latency_table {
@@ -448,7 +448,7 @@ class table_latency {
   std::shared_ptr<const latency_table> t_;
 };
 
-/// The four phones of ../shared/reference/mobile-lut: pixel1, pixel4, pixel6, xiaomi11.
+/// The four phones of data/mobile-lut: pixel1, pixel4, pixel6, xiaomi11.
 inline const std::vector<std::string>& phone_devices() {
   static const std::vector<std::string> d = {"pixel1", "pixel4", "pixel6", "xiaomi11"};
   return d;
@@ -457,7 +457,7 @@ inline const std::vector<std::string>& phone_devices() {
 /// The latency predicted for `device` from the table `dir`/`device`.json (any file in the same
 /// format adds a device). @throws evit::format_error when the file is missing or malformed.
 /// @code
-///   auto pixel6 = evit::cost::mobile_latency("../shared/reference/mobile-lut", "pixel6");
+///   auto pixel6 = evit::cost::mobile_latency("data/mobile-lut", "pixel6");
 ///   double ms = pixel6(evit::elasticvit::released("elastic_M"));   // 25.02
 /// @endcode
 template <class Space = elasticvit::official_space>

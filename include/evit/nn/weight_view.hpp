@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Zero-copy views of supernet weights (STYLE.md rule 3): a plain strided matrix view, and
-// active_block for Eigen row-major matrices. Every elastic slice of ElasticViT is a block
-// W[r0 : r0 + rows, 0 : cols] of a row-major [out_max, in_max] tensor (spec §2.2), so a view is
-// a pointer and a leading dimension into the one immutable supernet buffer; the kernels in
+// Zero-copy views of supernet weights (docs/design.md#zero-copy-slicing): a plain strided matrix
+// view, and active_block for Eigen row-major matrices. Every elastic slice of ElasticViT is a
+// block W[r0 : r0 + rows, 0 : cols] of a row-major [out_max, in_max] tensor, so a view is a
+// pointer and a leading dimension into the one immutable supernet buffer; the kernels in
 // evit/kernels/ take exactly that (data, ld). Read nn/workspace.hpp next.
 #pragma once
 
@@ -44,7 +44,7 @@ matrix_view<T> make_view(T* data, Index rows, Index cols) {
 
 /// The active block W[r0 : r0 + rows, 0 : cols] of a supernet weight view, checked: throws
 /// evit::invalid_argument naming the sizes when the block does not fit (a public entry point,
-/// STYLE.md §4 "Errors").
+/// docs/design.md#errors).
 template <class T>
 matrix_view<T> active_block(const matrix_view<T>& w, Index r0, Index rows, Index cols) {
   if (r0 < 0 || rows < 0 || cols < 0 || r0 + rows > w.rows || cols > w.cols)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Complexity-aware sampling (ElasticViT, spec §4): every training step targets one complexity
-// level, the level moves by a slow walk, and each subnet is drawn inside the level's cost window
-// [L, L + window]. Here it is generic: any search space, any cost model (anything callable as
-// double(const evit::arch&)), any 64-bit engine, and no offline tables.
+// Complexity-aware sampling (ElasticViT, docs/elasticvit.md#complexity-aware-sampling): every
+// training step targets one complexity level, the level moves by a slow walk, and each subnet is
+// drawn inside the level's cost window [L, L + window]. Here it is generic: any search space, any
+// cost model (anything callable as double(const evit::arch&)), any 64-bit engine, and no offline
+// tables.
 //
 // An in-level draw first tries a bounded number of draws of the space's own sampler (their
 // accepted draws follow its distribution conditioned on the window); if none lands in the window,

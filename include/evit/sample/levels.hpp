@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Complexity levels and the walks over them (ElasticViT's FLOPs "banks", spec §4).
+// Complexity levels and the walks over them (ElasticViT's FLOPs "banks",
+// docs/elasticvit.md#complexity-aware-sampling).
 //   levels_mmacs   levels written in millions of MACs (converted to MACs, the unit of
 //                  evit::elasticvit::macs); levels in any other cost unit are a plain vector.
 //   level_walk     how the target level changes: adjacent_step (official), random, adjacent,
@@ -39,7 +40,7 @@ struct levels_mmacs {
 /// The official ElasticViT levels: 100, 200, 300, 400, 500, 700, 900, 1200 MMACs.
 inline levels_mmacs official_levels() { return {100, 200, 300, 400, 500, 700, 900, 1200}; }
 
-/// How the target level moves (spec §4).
+/// How the target level moves.
 enum class level_walk {
   /// Official: once per training step, a lazy reflecting +-1 walk over the level index:
   /// +U{-1, 0, +1} inside, +U{0, 0, +1} at the lowest level, +U{-1, 0, 0} at the highest. Every

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // evit::memory_bank: a top-K list of (subnet, score) pairs, ElasticViT's per-level "memory bank"
-// (spec §5). A higher score is better (e.g. minus the subnet's loss on a batch). Inserting into a
-// full bank replaces its worst entry when the new score is higher; there is no deduplication (as
-// official). Softmax-weighted draws are exact integer draws (sample/detail/fixed_exp.hpp), so a
-// seed picks the same entries on every platform.
+// (docs/elasticvit.md#performance-aware-sampling). A higher score is better (e.g. minus the
+// subnet's loss on a batch). Inserting into a full bank replaces its worst entry when the new score
+// is higher; there is no deduplication (as official). Softmax-weighted draws are exact integer
+// draws (sample/detail/fixed_exp.hpp), so a seed picks the same entries on every platform.
 // Next: sample/performance_aware.hpp, which keeps one bank per complexity level.
 #pragma once
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Performance-aware sampling (ElasticViT, spec §5), on top of complexity-aware sampling: one
-// memory bank of good subnets per complexity level. Each draw at level L either exploits the
-// bank (a softmax-weighted pick of its entries, with a probability that grows with the epochs) or
-// explores: up to 5 in-level candidates, of which the most "wider and shallower" one (relative to
-// an anchor subnet) is trained. The caller scores trained subnets (e.g. minus their loss on the
-// batch) and reports the scores; the bank keeps the best. Banks save to and load from JSON, so
-// training can resume.
+// Performance-aware sampling (ElasticViT, docs/elasticvit.md#performance-aware-sampling), on top of
+// complexity-aware sampling: one memory bank of good subnets per complexity level. Each draw at
+// level L either exploits the bank (a softmax-weighted pick of its entries, with a probability that
+// grows with the epochs) or explores: up to 5 in-level candidates, of which the most "wider and
+// shallower" one (relative to an anchor subnet) is trained. The caller scores trained subnets (e.g.
+// minus their loss on the batch) and reports the scores; the bank keeps the best. Banks save to and
+// load from JSON, so training can resume.
 // Next: sample/sandwich.hpp (the sandwich rules), sample/best_of_k.hpp.
 #pragma once
 
@@ -276,7 +276,7 @@ class performance_aware_sampler {
     for (int L = 0; L < num_levels(); ++L) rescore(L, score);
   }
 
-  /// The "wider and shallower" preference of `a` at level L (lower is preferred), spec §5:
+  /// The "wider and shallower" preference of `a` at level L (lower is preferred):
   /// A - B, where A is the cost of `a` with its transformer stages' widths replaced by the
   /// anchor's, and B the cost of `a` with their depths replaced by the anchor's. The anchor is the
   /// best subnet of the lowest level's bank, or the space's smallest subnet at the lowest level

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The uniform sampler: every dimension uniform among the choices the space's rules leave (the
-// official "uniform" mode, spec §1.3), or every subnet equally likely. A seed gives the same
-// subnets on every platform (evit's own distributions, space/sample.hpp).
+// official "uniform" mode, docs/elasticvit.md#uniform-sampling), or every subnet equally likely.
+// A seed gives the same subnets on every platform (evit's own distributions, space/sample.hpp).
 // Next: sample/sandwich.hpp, sample/complexity_aware.hpp.
 #pragma once
 

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Constrained evolutionary search (ElasticViT's, spec §7, derived from AutoFormer's): an initial
-// population of random subnets that satisfy the constraint, then per iteration mutations and
-// crossovers of the top-k subnets evaluated so far (elitist), each child kept only when it is new
-// and satisfies the constraint (else repaired toward it, or rejected, within a bounded number of
-// attempts). Any space, objective (maximised, or evit::minimize(f)), constraint, engine seed and
-// executor; the result for a seed is bit-identical whatever the executor's thread count.
+// Constrained evolutionary search (ElasticViT's, docs/elasticvit.md#evolutionary-search, derived
+// from AutoFormer's): an initial population of random subnets that satisfy the constraint, then
+// per iteration mutations and crossovers of the top-k subnets evaluated so far (elitist), each
+// child kept only when it is new and satisfies the constraint (else repaired toward it, or
+// rejected, within a bounded number of attempts). Any space, objective (maximised, or
+// evit::minimize(f)), constraint, engine seed and executor; the result for a seed is
+// bit-identical whatever the executor's thread count.
 //   evolutionary_search<Space>(objective, constraint, options, seed, executor)   one call
 //   evolution<Space, Objective, Constraint>                                       step by step,
 //                                                                                 save / resume

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The variation operators of the evolutionary searches, for any search space (they read only the
-// run-time space_descriptor), with ElasticViT's semantics (spec §7) and its released-code defects
-// fixed:
+// run-time space_descriptor), with ElasticViT's semantics (docs/elasticvit.md#evolutionary-search)
+// and its released-code defects fixed:
 //   mutate     the resolution (p = resolution_prob: official code mutated it into a no-op); the
 //              depths (all stages together with p = depth_prob, or each stage with it; the max
 //              depth included, unlike the official range()); each stage's width (p =

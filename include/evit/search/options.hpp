@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Options of the searches, with named setters, and the peers' settings as presets
-// (../shared/guide/PEERS.md §4):
+// Options of the searches, with named setters, and published systems' settings as presets
+// (docs/design.md#search-presets):
 //   presets::elasticvit()   512 initial, top 256, 128 mutations + 128 crossovers, 40 iterations,
-//                           per-dimension 0.2, all depths 0.4, "random vs min" 0.45 (spec §7),
+//                           per-dimension 0.2, all depths 0.4, "random vs min" 0.45,
 //                           with the released code's defects fixed (operators.hpp)
 //   presets::autoformer()   50 / top 10, 25 + 25 + random refill, 0.2 / depth 0.4, 20 iterations
 //   presets::ofa()          100 / top 25, 50 + 50, 0.1 per gene (resolution 0.5), 500 iterations
@@ -314,11 +314,12 @@ class nsga2_options {
 
 namespace presets {
 
-/// ElasticViT's search (spec §7): 512 initial subnets, the top 256 as parents, 128 mutations and
-/// 128 crossovers per iteration, 40 iterations; a mutated dimension (p = 0.2 each, all depths
-/// together with p = 0.4) takes a uniform choice with p = 0.45, else its minimum. Fixed: widths
-/// move in their stage's own steps (the space's choice lists), the resolution mutates, and the
-/// max depth is reachable. Use it with a window constraint (cost::within).
+/// ElasticViT's search (docs/elasticvit.md#evolutionary-search): 512 initial subnets, the top 256
+/// as parents, 128 mutations and 128 crossovers per iteration, 40 iterations; a mutated dimension
+/// (p = 0.2 each, all depths together with p = 0.4) takes a uniform choice with p = 0.45, else its
+/// minimum. Fixed: widths move in their stage's own steps (the space's choice lists), the
+/// resolution mutates, and the max depth is reachable. Use it with a window constraint
+/// (cost::within).
 inline evolution_options elasticvit() {
   return evolution_options()
       .name("elasticvit")

@@ -25,7 +25,8 @@
 
 namespace evit {
 
-/// Tags naming the dimensions (the names of spec §1.2).
+/// Tags naming the dimensions (the names of the official list format,
+/// docs/elasticvit.md#the-official-list-format).
 namespace dim {
 struct resolution {
   static constexpr const char* name = "resolution";

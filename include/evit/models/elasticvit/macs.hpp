@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// ElasticViT cost counts: the official MACs count (spec §3, quirks included: it defines the
-// FLOPs levels and search windows), the count of what a subnet really computes, and the number of
-// parameters a subnet touches. All follow the space they are given (official or mini).
+// ElasticViT cost counts: the official MACs count (quirks included: it defines the FLOPs levels
+// and search windows; docs/elasticvit.md#the-official-macs-count), the count of what a subnet
+// really computes, and the number of parameters a subnet touches. All follow the space they are
+// given (official or mini).
 #pragma once
 
 #include <cstdint>
@@ -147,7 +148,7 @@ inline std::int64_t count(const space_descriptor& d, const arch& a, count_kind k
 
 }  // namespace detail
 
-/// The official MACs count (the official code calls it FLOPs), spec §3, quirks included: the
+/// The official MACs count (the official code calls it FLOPs), quirks included: the
 /// depthwise conv on V counted without its x9, the reduction block's SE and shortcut not counted,
 /// a stride-2 MBConv's shortcut counted even when widths match, the reduction block's input side
 /// taken as 2r. Equal to the official `compute_flops` (times 1e6) for every subnet.

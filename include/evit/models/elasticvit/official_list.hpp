@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The official ElasticViT arch format (spec §1.2): the 10-list
+// The official ElasticViT arch format (docs/elasticvit.md#the-official-list-format): the 10-list
 //   [R, channels[n], depths[n], conv_ratio[Ls], kernel[Ls], mlp_ratio[Lt], num_heads[Lt],
 //    window[Lt], qk_scale[Lt], v_scale[Lt]]
 // where n counts the stages after the first conv (channels[0] is the stem's width, which the first

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The 9 subnets of the official space that ElasticViT released (configs/final_3min_space_eval.yaml;
-// spec §3), by name.
+// docs/elasticvit.md#released-models), by name.
 #pragma once
 
 #include <string>

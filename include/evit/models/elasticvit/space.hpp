@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// ElasticViT's search spaces: the official one (spec §1.1, exact) and the mini space of the
-// reference data, plus the building blocks to write your own ElasticViT-family space.
+// ElasticViT's search spaces: the official one (docs/elasticvit.md#search-space, exact) and the
+// mini space of the test data (tests/data), plus the building blocks to write your own
+// ElasticViT-family space.
 // Next: models/elasticvit/macs.hpp (the cost counts), models/elasticvit/official_list.hpp
 // (the official 10-list arch format), models/elasticvit/released.hpp (the 9 released subnets).
 #pragma once
@@ -38,7 +39,8 @@ template <class Width, class Depth, class Kernel, class... Options>
 using stem =
     conv_stage<Width, Depth, Kernel, expansion<1>, stride<1>, stage_name<names::stem>, Options...>;
 
-/// The official ElasticViT search space (configs/final_3min_space.yaml; spec §1.1).
+/// The official ElasticViT search space (configs/final_3min_space.yaml;
+/// docs/elasticvit.md#search-space).
 /// Stages: first_conv, stem, C0, C1, T2, T3, T4, T5. About 2.17e16 block-wise subnets,
 /// 37 to 3191 MMACs.
 using official_space = search_space<
@@ -60,7 +62,7 @@ using official_space = search_space<
     rules<same_width<0, 1>, non_decreasing_width, blockwise>,  //
     num_classes<1000>, head_hidden<1984>, head_expand<6>>;
 
-/// The mini space of ../shared/reference/elasticvit-mini (same blocks, smaller choices, 10
+/// The mini space of tests/data/elasticvit-mini (same blocks, smaller choices, 10
 /// classes): the space of the reference supernet used by the parity tests.
 using mini_space = search_space<
     space_name<names::mini>, resolution<96, 128, 160>,  //

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // ElasticViT's supernet: load it once, run any subnet of its space straight from the max-size
-// weights (spec §2), switch subnets between calls without copying a weight, recalibrate BatchNorm
-// statistics per subnet (spec §2.4) without touching the shared weights, and export one subnet as
-// a standalone file. The forward pass itself is in forward.hpp.
+// weights (docs/elasticvit.md#weight-slicing), switch subnets between calls without copying a
+// weight, recalibrate BatchNorm statistics per subnet (docs/elasticvit.md#batchnorm-recalibration)
+// without touching the shared weights, and export one subnet as a standalone file. The forward pass
+// itself is in forward.hpp.
 #pragma once
 
 #include <algorithm>
@@ -92,10 +93,11 @@ class supernet {
     return out;
   }
 
-  /// BatchNorm recalibration (spec §2.4): runs `a` on each calibration batch with BatchNorm in
-  /// training mode (normalising with the batch's own statistics) and accumulates every BatchNorm's
-  /// batch mean and unbiased variance as a cumulative average over batches (PyTorch's momentum =
-  /// None). Continues `into` when given (more batches), else starts a new override.
+  /// BatchNorm recalibration (docs/elasticvit.md#batchnorm-recalibration): runs `a` on each
+  /// calibration batch with BatchNorm in training mode (normalising with the batch's own
+  /// statistics) and accumulates every BatchNorm's batch mean and unbiased variance as a cumulative
+  /// average over batches (PyTorch's momentum = None). Continues `into` when given (more batches),
+  /// else starts a new override.
   template <class Executor = sequential_executor>
   bn_override recalibrate(const arch& a, const std::vector<std::vector<float>>& batches,
                           forward_workspace& ws, Executor&& exec = Executor()) const {
