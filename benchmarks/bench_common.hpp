@@ -4,13 +4,13 @@
 // with the CPU model.
 #pragma once
 
-#include <benchmark/benchmark.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <string>
+
+#include <benchmark/benchmark.h>
 
 #include "evit/simd/isa.hpp"
 
@@ -62,12 +62,12 @@ inline void setup(int& argc, char** argv) {
 }  // namespace evit::bench
 
 /// BENCHMARK_MAIN() plus evit::bench::setup().
-#define EVIT_BENCHMARK_MAIN()                                             \
-  int main(int argc, char** argv) {                                       \
-    evit::bench::setup(argc, argv);                                       \
-    benchmark::Initialize(&argc, argv);                                   \
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;     \
-    benchmark::RunSpecifiedBenchmarks();                                  \
-    benchmark::Shutdown();                                                \
-    return 0;                                                             \
+#define EVIT_BENCHMARK_MAIN()                                         \
+  int main(int argc, char** argv) {                                   \
+    evit::bench::setup(argc, argv);                                   \
+    benchmark::Initialize(&argc, argv);                               \
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1; \
+    benchmark::RunSpecifiedBenchmarks();                              \
+    benchmark::Shutdown();                                            \
+    return 0;                                                         \
   }

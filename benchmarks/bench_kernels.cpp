@@ -21,10 +21,11 @@
 #include <Eigen/Core>
 #include <benchmark/benchmark.h>
 
-#include "bench_common.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/kernels/kernels.hpp"
 #include "evit/nn/workspace.hpp"
+
+#include "bench_common.hpp"
 
 namespace {
 
@@ -60,8 +61,8 @@ double measure_peak_gflops(double seconds) {
     volatile double sink = fma_loop(iters);
     (void)sink;
     const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
-    best = std::max(best,
-                    2.0 * evit::kernels::probe_chains * double(lanes()) * double(iters) / dt * 1e-9);
+    best = std::max(
+        best, 2.0 * evit::kernels::probe_chains * double(lanes()) * double(iters) / dt * 1e-9);
     if (dt < 1e-3) iters *= 2;
   }
   return best;

@@ -19,9 +19,9 @@
 #include <benchmark/benchmark.h>
 
 #include <evit/evit.hpp>
+#include <evit/simd/compat.hpp>
 
 #include "bench_common.hpp"
-#include <evit/simd/compat.hpp>
 
 namespace ev = evit::elasticvit;
 using S = ev::official_space;

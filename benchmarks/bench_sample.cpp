@@ -8,12 +8,13 @@
 
 #include <benchmark/benchmark.h>
 
-#include "bench_common.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/space.hpp"
 #include "evit/sample/complexity_aware.hpp"
 #include "evit/sample/performance_aware.hpp"
+
+#include "bench_common.hpp"
 
 namespace {
 

@@ -17,8 +17,6 @@
 # first: where several units hold the same inline function (the standard library's, say), the
 # linker keeps the first copy, which is then built for an ISA every caller's CPU has.
 
-set(_evit_isa_unit_source "${CMAKE_CURRENT_LIST_DIR}/evit_isa_unit.cpp")
-
 # evit_dispatch_isas(<out-var>): the ISAs of the target platform, narrowest first.
 function(evit_dispatch_isas out)
   if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|x64)$")
@@ -65,7 +63,7 @@ function(evit_enable_dispatch)
   if(NOT TARGET evit_isa_${first})
     foreach(isa ${isas})
       _evit_isa_options(${isa} number flags)
-      add_library(evit_isa_${isa} OBJECT ${_evit_isa_unit_source})
+      add_library(evit_isa_${isa} OBJECT ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/evit_isa_unit.cpp)
       target_link_libraries(evit_isa_${isa} PRIVATE evit::evit)
       target_compile_definitions(evit_isa_${isa} PRIVATE EVIT_DISPATCH EVIT_ISA_UNIT=${number})
       target_compile_options(evit_isa_${isa} PRIVATE ${flags} ${EVIT_ISA_UNIT_OPTIONS})

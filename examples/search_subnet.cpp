@@ -44,7 +44,7 @@ void usage(std::FILE* out) {
       "usage: search_subnet [--device LIST] [--budgets N | --budget-ms LIST] [--out DIR]\n"
       "                     [--lut-dir DIR] [--weights FILE --val FILE] [--preset NAME]\n"
       "                     [--iterations N] [--population N] [--confirm N] [--threads N]\n"
-      "                     [--seed N] [--quiet]\n"
+      "                     [--seed N] [--isa sse2|avx2|avx512|neon] [--quiet]\n"
       "  Searches the official ElasticViT space for the best subnet under each latency budget\n"
       "  of each device, from one supernet.\n"
       "  --device LIST    comma-separated: this, pixel1, pixel4, pixel6, xiaomi11 or any\n"
@@ -53,7 +53,7 @@ void usage(std::FILE* out) {
       "                   and max subnet latency (default 3)\n"
       "  --budget-ms LIST explicit budgets in ms for every device (instead of --budgets)\n"
       "  --out DIR        results.json, results.csv, points.csv, latency.png and this\n"
-      "                   machine's block table this_machine_lut.json (reused next time)\n"
+      "                   machine's block table this_machine_lut-<isa>.json (reused next time)\n"
       "                   (default search_subnet_out)\n"
       "  --lut-dir DIR    the phone tables (default: the repository's data/mobile-lut, or\n"
       "                   data/mobile-lut found upward from here or from the program)\n"
@@ -71,6 +71,8 @@ void usage(std::FILE* out) {
       "  --confirm N      winners measured on this machine per budget (default 3)\n"
       "  --threads N      threads of this machine's forward (default 1)\n"
       "  --seed N         search seed (default 7)\n"
+      "  --isa I          this machine's kernels: ISA I (default: the best this CPU has;\n"
+      "                   also the environment variable EVIT_ISA)\n"
       "  --quiet          no progress lines\n");
 }
 
@@ -356,6 +358,8 @@ int main(int argc, char** argv) {
         threads = parse_long(f, v, 1, 256);
       } else if (f == "--seed") {
         seed = parse_long(f, v, 0, 1L << 40);
+      } else if (f == "--isa") {
+        evit::simd::set_isa(evit::simd::parse_isa(v));
       } else {
         throw evit::invalid_argument("unknown option " + f + " (see --help)");
       }
@@ -415,6 +419,8 @@ int main(int argc, char** argv) {
           "and --val for top-1)";
     }
     std::printf("objective: %s\n", objective_name.c_str());
+    std::printf("isa: %s (this machine's kernels)\n",
+                evit::simd::isa_description(evit::simd::active_isa()).c_str());
     std::printf(
         "search: preset %s (population %d, parents %d, %d mutations + %d crossovers, %d "
         "iterations), seed %ld\n",
@@ -425,7 +431,9 @@ int main(int argc, char** argv) {
     // This machine: its block table, reused across runs.
     std::shared_ptr<evit::cost::block_profiler<space>> profiler;
     std::unique_ptr<evit::cost::measured_latency<space>> measured;
-    const std::string table_path = out + "/this_machine_lut.json";
+    // One table per ISA: the same blocks take other times with other kernels.
+    const std::string table_path =
+        out + "/this_machine_lut-" + evit::simd::isa_name(evit::simd::active_isa()) + ".json";
     if (wants_this) {
       profiler = std::make_shared<evit::cost::block_profiler<space>>(
           *net, evit::cost::timing().warmup(1).repeats(3, 9).target(0.05).max_seconds(0.05),

@@ -2,6 +2,8 @@
 #   MODE=package: cmake --install to a prefix, move the prefix (relocatable), then configure,
 #                 build and run tests/install against the moved prefix with find_package(evit);
 #   MODE=subdirectory: configure tests/install with add_subdirectory(<source>), build, run.
+# The header-only consumer builds and runs in both modes, the dispatching one (evit_enable_dispatch)
+# in package mode.
 cmake_minimum_required(VERSION 3.21)
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -16,7 +18,9 @@ file(MAKE_DIRECTORY ${WORK_DIR})
 if(MODE STREQUAL "package")
   run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
   file(RENAME ${WORK_DIR}/prefix ${WORK_DIR}/moved-prefix)  # proves the package is relocatable
-  set(args -DCMAKE_PREFIX_PATH=${WORK_DIR}/moved-prefix)
+  # The installed package also provides evit_enable_dispatch (compiling every ISA takes minutes,
+  # so only this mode builds the dispatching consumer).
+  set(args -DCMAKE_PREFIX_PATH=${WORK_DIR}/moved-prefix -DEVIT_CONSUMER_DISPATCH=ON)
 else()
   set(args -DEVIT_SOURCE_DIR=${SOURCE_DIR})
 endif()
@@ -24,4 +28,7 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install -B ${WORK_DIR}/build -G ${GE
     -DCMAKE_BUILD_TYPE=Release ${args})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
+if(MODE STREQUAL "package")
+  run(${WORK_DIR}/build/consumer_dispatch)
+endif()
 file(REMOVE_RECURSE ${WORK_DIR})

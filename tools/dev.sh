@@ -2,7 +2,11 @@
 # evit's two commands (see README.md):
 #   bash tools/dev.sh example   install what is missing, build, run the main example
 #   bash tools/dev.sh test      install what is missing, build, run every test configuration
-# Works on a fresh Debian 12 machine as root (or with sudo). Build trees go to build/.
+# Works on a fresh Debian 12 machine as root (or with sudo). Build trees go to build/. Every
+# program is built for the x86-64 (or AArch64) baseline and carries the kernels of every ISA
+# (include/evit/simd/isa.hpp), so nothing here depends on this machine's CPU; the test command
+# runs the kernel, parity and forward tests once per ISA this CPU has and reports the others as
+# not run, with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -31,20 +35,11 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-elapsed() { echo "   ($(( $(date +%s) - start )) s so far)"; }
-
-has_cpu_flag() { grep -qw "$1" /proc/cpuinfo 2>/dev/null; }
-
-# The optimised configuration: AVX2+FMA where the CPU has them (STYLE.md: never -march=native in
-# the main build, and no -Werror with it).
-opt_flags=""
-if has_cpu_flag avx2 && has_cpu_flag fma; then opt_flags="-mavx2 -mfma"; fi
-
 configure_build() {  # dir, cmake args... [--target T]
   local dir=$1; shift
   local args=() target=()
   while [ $# -gt 0 ]; do
-    if [ "$1" = --target ]; then target=(--target "$2"); shift 2; else args+=("$1"); shift; fi
+    if [ "$1" = --target ]; then target+=(--target "$2"); shift 2; else args+=("$1"); shift; fi
   done
   mkdir -p "$(dirname "$dir")"
   cmake -S "$root" -B "$dir" -G Ninja "${args[@]}" > "$dir.configure.log" 2>&1 ||
@@ -52,15 +47,56 @@ configure_build() {  # dir, cmake args... [--target T]
   cmake --build "$dir" -j "$jobs" "${target[@]}"
 }
 
-run_ctest() {  # dir, extra ctest args...
+run_ctest() {  # dir, extra ctest args...: output also kept in <dir>.ctest.log for the summary
   local dir=$1; shift
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" "$@")
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" "$@") 2>&1 | tee "$dir.ctest.log"
+  return "${PIPESTATUS[0]}"
 }
 
+# The optimised configuration: Release, the baseline ISA for everything but the per-ISA units
+# (never -march=native: the programs must run on any CPU of the platform).
 release() {
   mkdir -p build
-  configure_build build/release -DCMAKE_BUILD_TYPE=Release -DEVIT_WERROR=ON \
-    -DCMAKE_CXX_FLAGS="$opt_flags"
+  configure_build build/release -DCMAKE_BUILD_TYPE=Release -DEVIT_WERROR=ON
+}
+
+summary=()
+note() { summary+=("$1"); }
+elapsed() { echo "   ($(( $(date +%s) - start )) s so far)"; }
+
+# "N passed, M not run (reason)" for the tests of a ctest log whose names match a regex.
+count_tests() {  # log, name regex
+  local log=$1 re=$2 passed skipped reason
+  passed=$(grep -cE "Test +#[0-9]+: ${re}.* Passed" "$log" || true)
+  skipped=$(grep -cE "Test +#[0-9]+: ${re}.* Skipped" "$log" || true)
+  reason=$(grep -hoE "SKIPPED: not run: [^(]*" "$log" | head -n 1 | sed 's/SKIPPED: //; s/ *$//' || true)
+  if [ "$skipped" -gt 0 ] && [ "$passed" -eq 0 ]; then
+    echo "not run: ${reason#not run: } ($skipped tests)"
+  elif [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $skipped skipped"
+  else
+    echo "$passed passed"
+  fi
+}
+
+# One summary line per ISA: what the kernel, parity, forward and xsimd-primitive tests did.
+isa_report() {  # config name, ctest log
+  local isa line
+  for isa in sse2 avx2 avx512; do
+    line="kernels $(count_tests "$2" "kernels\[$isa\]")"
+    line+="; parity $(count_tests "$2" "models\[$isa\]")"
+    line+="; forward $(count_tests "$2" "runtime\[$isa\]")"
+    line+="; xsimd primitives $(count_tests "$2" "simd\[$isa\]")"
+    note "  $1 $isa: $line"
+  done
+}
+
+skipped_report() {  # config name, ctest log: every skipped test outside the per-ISA ones
+  local n
+  n=$(grep -E "Test +#[0-9]+: .* Skipped" "$2" | grep -cvE "(kernels|models|runtime|simd)\[" || true)
+  note "  $1: $(grep -cE "Test +#[0-9]+: .* Passed" "$2") tests passed, $n other tests skipped"
+  grep -E "Test +#[0-9]+: .* Skipped" "$2" | grep -vE "(kernels|models|runtime|simd)\[" |
+    sed -E 's/.*Test +#[0-9]+: ([^.]*) \.+.*/      skipped: \1/' | while read -r l; do note "$l"; done
 }
 
 case "$mode" in
@@ -73,39 +109,68 @@ case "$mode" in
   test)
     install_missing
     start=$(date +%s)
-    echo "== 1/3 optimised build ($opt_flags), all tests"
+    cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || echo unknown)
+    note "CPU: ${cpu:-unknown} ($(uname -m)); $(nproc) cores"
+
+    echo "== 1/7 optimised build (Release, dispatching: every ISA compiled), all tests"
     release
     run_ctest build/release
+    note "1 release, all tests:"
+    skipped_report release build/release.ctest.log
+    isa_report release build/release.ctest.log
+    ./build/release/examples/run_subnet --help > /dev/null
     elapsed
-    echo "== 2/3 Debug + AddressSanitizer + UndefinedBehaviorSanitizer, all tests"
+
+    echo "== 2/7 Debug + AddressSanitizer + UndefinedBehaviorSanitizer, all tests, every ISA"
     san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
     configure_build build/asan -DCMAKE_BUILD_TYPE=Debug -DEVIT_WERROR=ON \
       -DEVIT_BUILD_BENCHMARKS=OFF -DCMAKE_CXX_FLAGS="$san" \
       -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       run_ctest build/asan -E "install|fail"
+    note "2 ASan + UBSan (Debug), all tests but install/fail:"
+    skipped_report asan build/asan.ctest.log
+    isa_report asan build/asan.ctest.log
     elapsed
-    echo "== ThreadSanitizer: concurrent forwards on one supernet"
+
+    echo "== 3/7 ThreadSanitizer: the executor, concurrent and split forwards, the searches' pools"
     configure_build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVIT_BUILD_BENCHMARKS=OFF \
       -DEVIT_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS="-fsanitize=thread" \
-      -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" --target evit_test_runtime
-    TSAN_OPTIONS=halt_on_error=1 ./build/tsan/tests/evit_test_runtime
+      -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
+      --target evit_test_runtime --target evit_test_search --target evit_test_cost
+    export TSAN_OPTIONS=halt_on_error=1
+    ./build/tsan/tests/evit_test_runtime
+    ./build/tsan/tests/evit_test_search "*thread count*"
+    ./build/tsan/tests/evit_test_cost "cost::cached*"
+    unset TSAN_OPTIONS
+    note "3 TSan: runtime (executor, forwards over pools), searches' thread pools, cost::cached: ran"
+    note "  (the samplers have no thread pool: they draw on the caller's thread)"
     elapsed
-    if [ -f tools/kernel_matrix.sh ]; then
-      echo "== kernel tests across SIMD targets (SSE2, AVX-512, aarch64 under qemu)"
-      bash tools/kernel_matrix.sh
-      elapsed
-    fi
-    echo "== fuzzing the parsers (libFuzzer + ASan + UBSan)"
+
+    echo "== 4/7 aarch64 (NEON) under qemu: kernels, parity, samplers' and searches' determinism"
+    bash tools/isa_matrix.sh aarch64
+    note "4 aarch64 NEON under qemu-aarch64: $(cat build/aarch64.summary)"
+    elapsed
+
+    echo "== 5/7 x86 CPUs without AVX-512 or AVX2, emulated (qemu-x86_64): dispatch picks what runs"
+    bash tools/isa_matrix.sh x86-cpus
+    note "5 x86 CPU models under qemu-x86_64: $(cat build/x86-cpus.summary)"
+    elapsed
+
+    echo "== 6/7 fuzzing the parsers (libFuzzer + ASan + UBSan)"
     bash tools/fuzz.sh
+    note "6 fuzzing (libFuzzer): ran"
     elapsed
-    echo "== 3/3 format check"
-    if command -v clang-format >/dev/null; then
-      files=$(git ls-files '*.hpp' '*.cpp' 2>/dev/null || find include tests examples benchmarks -name '*.[ch]pp')
-      # shellcheck disable=SC2086
-      clang-format --dry-run --Werror $files
-    fi
-    echo "== all test configurations passed in $(( $(date +%s) - start )) s"
+
+    echo "== 7/7 format check"
+    files=$(git ls-files '*.hpp' '*.cpp' 2>/dev/null || find include tests examples benchmarks cmake -name '*.[ch]pp')
+    # shellcheck disable=SC2086
+    clang-format --dry-run --Werror $files
+    note "7 clang-format: $(echo "$files" | wc -w) files checked"
+
+    echo
+    echo "== summary: every test configuration passed in $(( $(date +%s) - start )) s"
+    printf '%s\n' "${summary[@]}"
     ;;
   *)
     echo "usage: bash tools/dev.sh example|test" >&2

@@ -3,10 +3,9 @@
 // prints "SKIPPED: not run: CPU lacks <feature>" and exits 77 (ctest: Skipped). For test programs
 // compiled entirely with one ISA's flags (tests/simd), whose very start-up may use instructions
 // the CPU lacks, so that they cannot check for themselves.
-#include <unistd.h>
-
 #include <iostream>
 #include <string>
+#include <unistd.h>
 
 #include "evit/simd/isa.hpp"
 

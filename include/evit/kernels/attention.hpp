@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Elastic multi-head self-attention on sliced supernet weights (spec §2.2):
+// Elastic multi-head self-attention on sliced supernet weights (docs/elasticvit.md#attention):
 //   qkv      three row blocks of one weight, first `in` columns, each written into its column
 //            range of one [N, h (2 dqk + dv)] buffer (kernels/linear.hpp, linear_blocks);
 //   heads    ElasticViT's interleaved split (head i = columns [i S, (i + 1) S), S = 2 dqk + dv,

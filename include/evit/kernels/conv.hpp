@@ -2,7 +2,7 @@
 // Convolutions and pooling of ElasticViT's MBConv blocks on NCHW images (one image per call;
 // channel c's plane starts at c * H * W), all on sliced supernet weights read in place:
 //   depthwise_conv2d         k x k, stride 1 or 2, padding k/2, kernel cropped from the centre
-//                            of a larger supernet kernel (k = 3 from 5 x 5, spec §2.1);
+//                            of a larger supernet kernel (k = 3 from 5 x 5);
 //   depthwise_conv3x3_tokens the 3x3 depthwise conv on V over the token grid (channels last);
 //   pointwise_conv           1x1 convolution = W[:out, :in] · X (kernels/gemm.hpp, gemm_nn);
 //   conv2d                   dense k x k convolution by im2col + gemm_nn (the 3x3 stride-2 first
@@ -179,7 +179,7 @@ constexpr Index depthwise_conv3x3_tokens_workspace_size(Index C) { return 9 * C;
 
 /// 3x3 depthwise convolution, stride 1, padding 1, no bias, over a side x side token grid with
 /// channels last: y[t, c] = sum over the 3x3 neighbours u of t of w[c * 9 + tap] * x[u, c],
-/// token index = row * side + col. ElasticViT's conv on V (spec §2.2) calls it once per head with
+/// token index = row * side + col. ElasticViT's conv on V calls it once per head with
 /// that head's dv channels (x = the head's v columns inside the qkv output, w = the supernet
 /// weight + head * dv * 9, y = the head's columns of a [N, h * dv] buffer).
 /// @param ws,ws_size workspace of depthwise_conv3x3_tokens_workspace_size(C) elements.
@@ -354,7 +354,7 @@ void avg_pool_2x2(Index C, Index H, Index W, const T* x, T* y) {
 
 /// Squeeze-excite weights of one supernet block; a block with `inner` active channels and
 /// `reduced` = inner / 4 uses W1[:reduced, :inner] + b1[:reduced] and W2[:inner, :reduced] +
-/// b2[:inner] (spec §2.1: the reduction is relative to the expanded width).
+/// b2[:inner] (docs/elasticvit.md#mbconv: the reduction is relative to the expanded width).
 template <class T>
 struct squeeze_excite_weights {
   const T* w1 = nullptr;  ///< [reduced_max, inner_max]

@@ -6,8 +6,9 @@
 //            images, attention P · V; workspace only for the ragged right edge).
 // Both fuse the epilogue of kernels/epilogue.hpp. Read kernels/linear.hpp next.
 //
-// Why not Eigen's GEMM: Eigen 3.4 heap-allocates its blocking buffers on every product (STYLE.md
-// §2.2), and it packs (copies and transposes) the weight slice on every call, which at
+// Why not Eigen's GEMM (docs/design.md#why-evit-has-its-own-gemm): Eigen 3.4 heap-allocates
+// its blocking buffers on every product, and it packs (copies and transposes) the weight slice
+// on every call, which at
 // ElasticViT's token counts (N = 4..256) costs as much as the product itself. Both forms here
 // read the operands in place through (pointer, leading dimension) views:
 //   * gemm_nt vectorises along the reduction: an MR x L tile of accumulators (MR tokens times L
@@ -44,8 +45,8 @@ namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
 namespace kernels {
 
-/// Register-tile sizes of the GEMMs for element type T on Arch (compile-time, per STYLE rule 5
-/// the only non-type template parameters outside space/).
+/// Register-tile sizes of the GEMMs for element type T on Arch (compile-time: the only non-type
+/// template parameters outside space/, docs/design.md#compile-time-kinds-run-time-sizes).
 template <class T, class Arch>
 struct gemm_tiles {
   static constexpr int lanes = static_cast<int>(simd::lanes_v<T, Arch>);

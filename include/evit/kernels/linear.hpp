@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Sliced linear layers on a row-major [out_max, in_max] supernet weight: the active rows are a
-// block starting at row r0, the active inputs are always the first `in` columns (spec §2).
+// block starting at row r0, the active inputs are always the first `in` columns
+// (docs/elasticvit.md#weight-slicing).
 // linear_blocks writes several row blocks of one weight into column ranges of one output, which
 // is ElasticViT's qkv (Q, K and V row blocks) without concatenating anything. Built on
 // kernels/gemm.hpp; read kernels/attention.hpp next.
@@ -56,8 +57,8 @@ struct row_block {
 /// (+ bias[b.w_row0 : +b.rows]), restricted to the output columns [col_begin, col_end) (a caller
 /// running pieces of the output in parallel passes its piece; the default is all of them).
 /// ElasticViT's qkv is three blocks {0, h·dqk, 0}, {Cmax, h·dqk, h·dqk}, {2·Cmax, h·dv, 2·h·dqk}
-/// (spec §2.2); the output is never concatenated from pieces, each block's product lands in its
-/// place.
+/// (docs/elasticvit.md#attention); the output is never concatenated from pieces, each block's
+/// product lands in its place.
 /// @pre blocks write disjoint column ranges inside [0, ldy).
 template <class Arch = simd::default_arch, class T>
 void linear_blocks(Index rows, Index in, const T* x, Index ldx, const T* w, Index ldw,

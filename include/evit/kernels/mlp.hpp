@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The transformer MLP on sliced supernet weights: y = fc2(act(fc1(x))), fc1 = W1[:hidden, :C] +
-// b1[:hidden], fc2 = W2[:out, :hidden] + b2[:out], hidden = floor(mlp_ratio * C) (spec §2.2).
+// b1[:hidden], fc2 = W2[:out, :hidden] + b2[:out], hidden = floor(mlp_ratio * C)
+// (docs/elasticvit.md#mlp).
 // The activation is fused into fc1's epilogue and the residual add into fc2's.
 #pragma once
 

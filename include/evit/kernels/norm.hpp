@@ -2,7 +2,7 @@
 // Normalisations on sliced parameters (the first C entries of every supernet vector):
 //   layer_norm_rows   per-token LayerNorm (AutoFormer, standard ViTs);
 //   sample_norm       ElasticViT's "LayerNorm": one mean and variance over all N*C elements of a
-//                     sample, then a per-channel affine (spec §2.2, quirk 2);
+//                     sample, then a per-channel affine (docs/elasticvit.md#normalisation);
 //   batch_norm_*      BatchNorm in inference form on NCHW images or on channels-last rows;
 //   fold_batch_norm   BatchNorm folded into the preceding convolution or linear layer.
 // The GEMM and convolution epilogues take BatchNorm as row_scale/row_bias, computed by

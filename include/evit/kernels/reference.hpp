@@ -2,7 +2,7 @@
 // Scalar double-precision references of every kernel in evit/kernels/, shipped so that users
 // can validate their own kernels and cost models (as XNNPACK ships src/reference/). Each takes
 // the same inputs as its kernel (any element type T) and writes `double` outputs; they are
-// written straight from the definitions in ../shared/spec/elasticvit.md §2 and PyTorch's
+// written straight from the definitions in docs/elasticvit.md and PyTorch's
 // semantics, never from the optimised code, and are slow on purpose. They allocate freely.
 #pragma once
 
@@ -268,7 +268,7 @@ void squeeze_excite(Index inner, Index reduced, Index HW, const T* x,
   }
 }
 
-/// Multi-head attention of one sample, from the definitions (spec §2.2): y = x · W'ᵀ with
+/// Multi-head attention of one sample (docs/elasticvit.md#attention): y = x · W'ᵀ with
 /// W' = [Q block; K block; V block] (+ bias), split per head by `cfg.layout`, optional 3x3
 /// conv on V, softmax(q kᵀ / sqrt(dqk) + B), concat, activation, proj. Output [N, out].
 template <class T>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The ElasticViT forward pass on a supernet's weights (spec §2): per-subnet BatchNorm statistics
-// (bn_override), the workspace, and `network`, the non-template engine that supernet<Space>
+// The ElasticViT forward pass on a supernet's weights (docs/elasticvit.md): per-subnet BatchNorm
+// statistics (bn_override), the workspace, and `network`, the engine that supernet<Space>
 // (supernet.hpp, read that first) wraps.
 //
 // The forward pass runs layer by layer over the whole batch (so that BatchNorm recalibration can
@@ -53,9 +53,9 @@ template <class Space>
 class supernet;
 class network;
 
-/// Per-subnet BatchNorm statistics (spec §2.4): running mean and variance of every BatchNorm the
-/// subnet uses, for its active channels only, computed by recalibration. The shared supernet is
-/// never modified; pass the override to forward() to use it.
+/// Per-subnet BatchNorm statistics (docs/elasticvit.md#batchnorm-recalibration): running mean
+/// and variance of every BatchNorm the subnet uses, for its active channels only, computed by
+/// recalibration. The shared supernet is never modified; pass the override to forward() to use it.
 class bn_override {
  public:
   struct stats {
@@ -117,7 +117,7 @@ struct forward_profile {
 };
 
 /// The attention call of transformer layer `l` of stage `st` at `c` channels on a side x side
-/// grid (spec §2.2): fixed head dimension, Hardswish before proj. The forward pass and the block
+/// grid: fixed head dimension, Hardswish before proj. The forward pass and the block
 /// profiler (cost/block_profiler.hpp) both build it here, so that they cannot drift apart.
 inline kernels::attention_config attention_config_of(const stage_descriptor& st,
                                                      const layer_dims& l, Index side, Index c) {
