@@ -24,8 +24,8 @@
 #include "evit/cost/latency_table.hpp"
 #include "evit/cost/measured_latency.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
-#include "evit/space/enumerate.hpp"
 #include "evit/simd/namespace.hpp"
+#include "evit/space/enumerate.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {

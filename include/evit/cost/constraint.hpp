@@ -25,8 +25,8 @@
 #include "evit/core/error.hpp"
 #include "evit/cost/adaptors.hpp"
 #include "evit/cost/cost_model.hpp"
-#include "evit/space/arch.hpp"
 #include "evit/simd/namespace.hpp"
+#include "evit/space/arch.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {

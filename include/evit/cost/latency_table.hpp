@@ -36,9 +36,9 @@
 #include "evit/core/hash.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/space.hpp"
+#include "evit/simd/namespace.hpp"
 #include "evit/space/arch.hpp"
 #include "evit/space/descriptor.hpp"
-#include "evit/simd/namespace.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {

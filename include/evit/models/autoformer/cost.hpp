@@ -8,10 +8,10 @@
 #include <cstdint>
 
 #include "evit/core/error.hpp"
+#include "evit/simd/namespace.hpp"
 #include "evit/space/arch.hpp"
 #include "evit/space/descriptor.hpp"
 #include "evit/space/validate.hpp"
-#include "evit/simd/namespace.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {

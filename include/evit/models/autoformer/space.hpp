@@ -9,8 +9,8 @@
 
 #include <ratio>
 
-#include "evit/space/search_space.hpp"
 #include "evit/simd/namespace.hpp"
+#include "evit/space/search_space.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {

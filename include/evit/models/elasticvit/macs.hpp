@@ -10,11 +10,11 @@
 
 #include "evit/core/error.hpp"
 #include "evit/models/elasticvit/space.hpp"
+#include "evit/simd/namespace.hpp"
 #include "evit/space/arch.hpp"
 #include "evit/space/descriptor.hpp"
 #include "evit/space/search_space.hpp"
 #include "evit/space/validate.hpp"
-#include "evit/simd/namespace.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {

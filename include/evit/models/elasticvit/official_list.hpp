@@ -15,10 +15,10 @@
 #include "evit/io/detail/json_read.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/space.hpp"
+#include "evit/simd/namespace.hpp"
 #include "evit/space/arch.hpp"
 #include "evit/space/descriptor.hpp"
 #include "evit/space/validate.hpp"
-#include "evit/simd/namespace.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {

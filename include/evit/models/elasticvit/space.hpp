@@ -6,8 +6,8 @@
 // (the official 10-list arch format), models/elasticvit/released.hpp (the 9 released subnets).
 #pragma once
 
-#include "evit/space/search_space.hpp"
 #include "evit/simd/namespace.hpp"
+#include "evit/space/search_space.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {

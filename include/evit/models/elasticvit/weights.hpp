@@ -20,8 +20,8 @@
 #include "evit/core/rng.hpp"
 #include "evit/io/safetensors.hpp"
 #include "evit/models/elasticvit/macs.hpp"
-#include "evit/space/descriptor.hpp"
 #include "evit/simd/namespace.hpp"
+#include "evit/space/descriptor.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {

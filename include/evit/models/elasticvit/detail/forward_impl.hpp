@@ -72,13 +72,13 @@ void network::pointwise(const splitter& sp, Index out, Index in, Index hw, const
                         const kernels::epilogue<float>& ep, forward_workspace& ws) const {
   if (sp.parts == 1 || hw >= 64 * sp.parts) {  // large planes: pieces of output columns
     sp.pieces(hw, 32, [&](Index b, Index j0, Index j1, int wk) {
-      kernels::gemm_nn<Arch>(out, j1 - j0, in, w, ldw, x(b) + j0, hw, y(b) + j0, hw, ep, ws.scratch(wk),
-                       ws.scratch_size());
+      kernels::gemm_nn<Arch>(out, j1 - j0, in, w, ldw, x(b) + j0, hw, y(b) + j0, hw, ep,
+                             ws.scratch(wk), ws.scratch_size());
     });
   } else {  // small planes (late stages): pieces of output channels
     sp.pieces(out, 8, [&](Index b, Index r0, Index r1, int wk) {
       kernels::gemm_nn<Arch>(r1 - r0, hw, in, w + r0 * ldw, ldw, x(b), hw, y(b) + r0 * hw, hw,
-                       ep.rows_from(r0), ws.scratch(wk), ws.scratch_size());
+                             ep.rows_from(r0), ws.scratch(wk), ws.scratch_size());
     });
   }
 }
@@ -98,22 +98,23 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, Index cin, Index
   // 1x1 expansion (+ BN + Hardswish); the stem (max expansion 1) has none.
   if (t.has_pw) {
     pointwise<Arch>(sp, inner, cin, hw_in, t.pw, t.in_max, x, expand,
-              m.epilogue(t.pw_bn, inner, activation::hardswish), ws);
+                    m.epilogue(t.pw_bn, inner, activation::hardswish), ws);
     if (m.calibrating())
       calibrate_bn<Arch>(m, t.pw_bn, batch, inner, hw_in, hw_in, 1, expand, activation::hardswish,
-                   sp.exec);
+                         sp.exec);
   }
   // k x k depthwise (centre crop of the supernet kernel) + BN + Hardswish, in channel pieces.
   const auto dw_ep = m.epilogue(t.dw_bn, inner, activation::hardswish);
   const buffer_getter& dw_src = t.has_pw ? expand : x;
   sp.pieces(inner, 4, [&](Index b, Index c0, Index c1, int wk) {
     kernels::depthwise_conv2d<Arch>(c1 - c0, side_in, side_in, dw_src(b) + c0 * hw_in, k, stride,
-                              t.dw + c0 * t.kernel_max * t.kernel_max, t.kernel_max,
-                              ws.inner(b) + c0 * hw, dw_ep.rows_from(c0), ws.scratch(wk),
-                              ws.scratch_size());
+                                    t.dw + c0 * t.kernel_max * t.kernel_max, t.kernel_max,
+                                    ws.inner(b) + c0 * hw, dw_ep.rows_from(c0), ws.scratch(wk),
+                                    ws.scratch_size());
   });
   if (m.calibrating())
-    calibrate_bn<Arch>(m, t.dw_bn, batch, inner, hw, hw, 1, inner_map, activation::hardswish, sp.exec);
+    calibrate_bn<Arch>(m, t.dw_bn, batch, inner, hw, hw, 1, inner_map, activation::hardswish,
+                       sp.exec);
   // Squeeze-excite on the expanded channels (reduction inner / 4), its three phases in pieces
   // (its FCs stream megabytes of weights at batch 1). The pooled vector and the squeezed one of
   // sample b live in its act slot 2, free inside an MBConv.
@@ -135,24 +136,26 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, Index cin, Index
       kernels::squeeze_excite_squeeze<Arch>(inner, reduced, pooled(b), sw, squeezed(b), r0, r1);
     });
     sp.pieces(inner, 8, [&](Index b, Index c0, Index c1, int) {
-      kernels::squeeze_excite_scale<Arch>(inner, reduced, hw, ws.inner(b), sw, squeezed(b), pooled(b), c0,
-                                    c1);
+      kernels::squeeze_excite_scale<Arch>(inner, reduced, hw, ws.inner(b), sw, squeezed(b),
+                                          pooled(b), c0, c1);
     });
   }
   // 1x1 projection + BN, into y.
   pointwise<Arch>(sp, c, inner, hw, t.pwl, t.inner_max, inner_map, y,
-            m.epilogue(t.pwl_bn, c, activation::none), ws);
-  if (m.calibrating()) calibrate_bn<Arch>(m, t.pwl_bn, batch, c, hw, hw, 1, y, activation::none, sp.exec);
+                  m.epilogue(t.pwl_bn, c, activation::none), ws);
+  if (m.calibrating())
+    calibrate_bn<Arch>(m, t.pwl_bn, batch, c, hw, hw, 1, y, activation::none, sp.exec);
   // Residual: identity; or average pool (stride 2) and/or 1x1 conv without BN (cin != c).
   const buffer_getter pooled = [&](Index b) { return ws.act(b, 3); };
   if (stride == 2)
     sp.pieces(cin, 4, [&](Index b, Index c0, Index c1, int) {
-      kernels::avg_pool_2x2<Arch>(c1 - c0, side_in, side_in, x(b) + c0 * hw_in, pooled(b) + c0 * hw);
+      kernels::avg_pool_2x2<Arch>(c1 - c0, side_in, side_in, x(b) + c0 * hw_in,
+                                  pooled(b) + c0 * hw);
     });
   const buffer_getter& src = stride == 2 ? pooled : x;
   if (cin != c) {
     pointwise<Arch>(sp, c, cin, hw, t.shortcut, t.in_max, src, y,
-              kernels::epilogue<float>{}.with_accumulate(true), ws);
+                    kernels::epilogue<float>{}.with_accumulate(true), ws);
   } else {
     sp.pieces(c * hw, 64, [&](Index b, Index i0, Index i1, int) {
       const float* s = src(b);
@@ -209,8 +212,8 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
   const auto first_ep = m.epilogue(w_.first_bn, cf, activation::hardswish);
   sp.pieces(side, 32 / std::gcd<Index>(side, 32), [&](Index b, Index r0, Index r1, int wk) {
     kernels::conv2d<Arch>(cf, 3, R, R, images + b * 3 * R * R, k0, 2, k0 / 2, w_.first_conv,
-                    3 * kmax0 * kmax0, ws.act(b, 0), first_ep, ws.scratch(wk), ws.scratch_size(),
-                    r0, r1);
+                          3 * kmax0 * kmax0, ws.act(b, 0), first_ep, ws.scratch(wk),
+                          ws.scratch_size(), r0, r1);
   });
   if (m.calibrating())
     calibrate_bn<Arch>(
@@ -231,9 +234,9 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
       for (int j = 0; j < a.depth(s); ++j) {
         const Index stride = j == 0 ? st.stride : 1;
         const int next = 1 - cur;
-        mbconv<Arch>(m, w_.conv_layers[static_cast<std::size_t>(s)][static_cast<std::size_t>(j)], cin, c,
-               layers[j].expand_ratio, layers[j].kernel_size, st.squeeze_excite, stride, side, ws,
-               cur, next, sp);
+        mbconv<Arch>(m, w_.conv_layers[static_cast<std::size_t>(s)][static_cast<std::size_t>(j)],
+                     cin, c, layers[j].expand_ratio, layers[j].kernel_size, st.squeeze_excite,
+                     stride, side, ws, cur, next, sp);
         if (stride == 2) side = (side + 1) / 2;
         cur = next;
         cin = c;
@@ -251,8 +254,8 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
         cur = planes;
       }
       const int out = 1 - cur;
-      mbconv<Arch>(m, w_.reduction[static_cast<std::size_t>(s)], cin, c, 6, 3, true, stride, side, ws,
-             cur, out, sp);
+      mbconv<Arch>(m, w_.reduction[static_cast<std::size_t>(s)], cin, c, 6, 3, true, stride, side,
+                   ws, cur, out, sp);
       side = side_out;
       exec.parallel_for(batch, [&](Index b, int) {  // planes [C, N] -> tokens [N, C]
         transpose(ws.act(b, out), c, side * side, ws.act(b, cur));
@@ -269,7 +272,7 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
         // shared qkv / V conv / head outputs of sample b live in its expand buffer.
         exec.parallel_for(batch, [&](Index b, int) {
           kernels::sample_norm<Arch>(n, c, ws.act(b, cur), c, t.norm1_gamma, t.norm1_beta, 1e-5f,
-                               ws.act(b, 2), c);
+                                     ws.act(b, 2), c);
         });
         auto shared = [&](Index b) {
           return kernels::attention_shared<float>::carve(cfg, true, ws.expand(b));
@@ -278,11 +281,12 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
           kernels::attention_qkv<Arch>(cfg, aw, ws.act(b, 2), c, shared(b), j0, j1);
         });
         sp.pieces(cfg.heads, 1, [&](Index b, Index h0, Index h1, int wk) {
-          kernels::attention_heads<Arch>(cfg, aw, shared(b), h0, h1, ws.scratch(wk), ws.scratch_size());
+          kernels::attention_heads<Arch>(cfg, aw, shared(b), h0, h1, ws.scratch(wk),
+                                         ws.scratch_size());
         });
         sp.pieces(c, 16, [&](Index b, Index j0, Index j1, int) {
-          kernels::attention_proj<Arch>(cfg, aw, shared(b), ws.act(b, cur), c, /*accumulate=*/true, j0,
-                                  j1);
+          kernels::attention_proj<Arch>(cfg, aw, shared(b), ws.act(b, cur), c, /*accumulate=*/true,
+                                        j0, j1);
         });
         account(&forward_profile::attention);
         // FFN: x += fc2(hswish(fc1(norm(x)))), fc1 and fc2 in output-column pieces; the hidden
@@ -290,16 +294,16 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
         const Index hidden = layers[j].mlp_ratio.floor_times(c);
         exec.parallel_for(batch, [&](Index b, int) {
           kernels::sample_norm<Arch>(n, c, ws.act(b, cur), c, t.norm2_gamma, t.norm2_beta, 1e-5f,
-                               ws.act(b, 2), c);
+                                     ws.act(b, 2), c);
         });
         sp.pieces(hidden, 16, [&](Index b, Index j0, Index j1, int) {
           kernels::linear<Arch>(n, c, j1 - j0, ws.act(b, 2), c, t.fc1_w, t.width_max, j0, t.fc1_b,
-                          ws.expand(b) + j0, hidden, activation::hardswish);
+                                ws.expand(b) + j0, hidden, activation::hardswish);
         });
         sp.pieces(c, 16, [&](Index b, Index j0, Index j1, int) {
           kernels::linear<Arch>(n, hidden, j1 - j0, ws.expand(b), hidden, t.fc2_w, t.hidden_max, j0,
-                          t.fc2_b, ws.act(b, cur) + j0, c, activation::none,
-                          /*accumulate=*/true);
+                                t.fc2_b, ws.act(b, cur) + j0, c, activation::none,
+                                /*accumulate=*/true);
         });
         account(&forward_profile::ffn);
       }
@@ -327,8 +331,8 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
                                   : m.coefficients(w_.head_bn, ec);
   sp.pieces(ec, 16, [&](Index b, Index j0, Index j1, int) {
     float* h = ws.act(b, 2);
-    kernels::linear<Arch>(n, c, j1 - j0, ws.act(b, cur), c, w_.head0_w, c_max, j0, w_.head0_b, h + j0,
-                    ec);
+    kernels::linear<Arch>(n, c, j1 - j0, ws.act(b, cur), c, w_.head0_w, c_max, j0, w_.head0_b,
+                          h + j0, ec);
     if (m.calibrating()) return;  // normalised with the batch statistics below
     for (Index r = 0; r < n; ++r) {
       float* v = h + r * ec;
@@ -346,11 +350,11 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
   }
   sp.pieces(hid, 16, [&](Index b, Index j0, Index j1, int) {
     kernels::linear<Arch>(1, ec, j1 - j0, pooled(b), ec, w_.head1_w, e * c_max, j0, w_.head1_b,
-                    hidden(b) + j0, hid, activation::hardswish);
+                          hidden(b) + j0, hid, activation::hardswish);
   });
   sp.pieces(classes, 16, [&](Index b, Index j0, Index j1, int) {
-    kernels::linear<Arch>(1, hid, j1 - j0, hidden(b), hid, w_.classifier_w, hid, j0, w_.classifier_b,
-                    logits + b * classes + j0, classes);
+    kernels::linear<Arch>(1, hid, j1 - j0, hidden(b), hid, w_.classifier_w, hid, j0,
+                          w_.classifier_b, logits + b * classes + j0, classes);
   });
   account(&forward_profile::head);
 }
