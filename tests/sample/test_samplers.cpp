@@ -103,7 +103,8 @@ TEST_CASE("make_complexity_aware_sampler / make_performance_aware_sampler: deduc
       [](const evit::arch& a) { return ev::macs(official::descriptor(), a); },
       evit::complexity_options().levels(evit::levels_mmacs{200, 400}).seed(3));
   CHECK(ca.num_levels() == 2);
-  CHECK(ca.in_window(ca.level(), ca.cost(ca.next())));
+  const evit::arch drawn = ca.next();  // first: next() moves the level (argument order is free)
+  CHECK(ca.in_window(ca.level(), ca.cost(drawn)));
   auto pa = evit::make_performance_aware_sampler<official>(evit_test::fast_macs{});
   const evit::level_draw d = pa.next();
   CHECK(pa.complexity().in_window(d.level, pa.complexity().cost(d.subnet)));
