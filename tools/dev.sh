@@ -95,7 +95,8 @@ skipped_report() {  # config name, ctest log: every skipped test outside the per
   n=$(grep -E "Test +#[0-9]+: .*Skipped" "$2" | grep -cvE "(kernels|models|runtime|simd)\[" || true)
   note "  $1: $(grep -cE "Test +#[0-9]+: .*Passed" "$2") tests passed, $n other tests skipped"
   grep -E "Test +#[0-9]+: .*Skipped" "$2" | grep -vE "(kernels|models|runtime|simd)\[" |
-    sed -E 's/.*Test +#[0-9]+: ([^.]*) \.+.*/      skipped: \1/' | while read -r l; do note "$l"; done
+    sed -E 's/.*Test +#[0-9]+: ([^.]*) \.+.*/skipped: \1/' > "$2.skipped" || true
+  while read -r l; do note "      $l"; done < "$2.skipped"
 }
 
 case "$mode" in

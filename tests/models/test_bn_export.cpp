@@ -28,9 +28,8 @@ std::vector<float> random_images(evit::Index batch, int r, std::uint64_t seed) {
   return v;
 }
 // The first conv's raw output (before BatchNorm), directly in double: 3x3, stride 2, padding 1.
-std::vector<double> first_conv_raw(const net_t& net, const std::vector<float>& img, int r, int cf,
+std::vector<double> first_conv_raw(const float* w, const std::vector<float>& img, int r, int cf,
                                    int b) {
-  const float* w = net.weights().first_conv;
   const int side = (r + 1) / 2;
   std::vector<double> out(static_cast<std::size_t>(cf * side * side), 0.0);
   for (int o = 0; o < cf; ++o)
@@ -68,7 +67,7 @@ TEST_CASE("bn recalibration: cumulative average of batch mean and unbiased varia
     for (int c = 0; c < cf; ++c) {
       double s1 = 0, s2 = 0;
       for (int b = 0; b < batch; ++b) {
-        const auto raw = first_conv_raw(net, batches[k], r, cf, b);
+        const auto raw = first_conv_raw(net.weights().first_conv, batches[k], r, cf, b);
         for (int p = 0; p < side * side; ++p) {
           const double v = raw[static_cast<std::size_t>(c * side * side + p)];
           s1 += v;
@@ -279,24 +278,8 @@ class bn_reference {
     const float* w = w_.tensor("first_conv.weight");
     REQUIRE(w_.spec("first_conv.weight").shape[2] == 3);
     const int side = (r + 1) / 2;
-    std::vector<planes> out(static_cast<std::size_t>(batch),
-                            planes(static_cast<std::size_t>(cf * side * side), 0.0));
-    for (int b = 0; b < batch; ++b)
-      for (int o = 0; o < cf; ++o)
-        for (int y = 0; y < side; ++y)
-          for (int x = 0; x < side; ++x) {
-            double acc = 0;
-            for (int i = 0; i < 3; ++i)
-              for (int ky = 0; ky < 3; ++ky)
-                for (int kx = 0; kx < 3; ++kx) {
-                  const int iy = 2 * y - 1 + ky, ix = 2 * x - 1 + kx;
-                  if (iy < 0 || ix < 0 || iy >= r || ix >= r) continue;
-                  acc += double(w[((o * 3 + i) * 3 + ky) * 3 + kx]) *
-                         images[static_cast<std::size_t>(((b * 3 + i) * r + iy) * r + ix)];
-                }
-            out[static_cast<std::size_t>(b)][static_cast<std::size_t>((o * side + y) * side + x)] =
-                acc;
-          }
+    std::vector<planes> out;
+    for (int b = 0; b < batch; ++b) out.push_back(first_conv_raw(w, images, r, cf, b));
     batch_norm("first_conv_bn", out, cf, side * side, side * side, 1, true);
     return out;
   }
