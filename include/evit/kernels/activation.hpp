@@ -148,15 +148,8 @@ void activate_rows(activation a, T* x, Index rows, Index cols, Index ld) {
   });
 }
 
-}  // namespace kernels
-}  // namespace EVIT_ISA_NAMESPACE
-}  // namespace evit
-
 // The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
 // and run through simd::dispatch() when called with simd::dispatched.
-namespace evit {
-inline namespace EVIT_ISA_NAMESPACE {
-namespace kernels {
 #define EVIT_ACTIVATION_INSTANCES(EXTERN, A)                          \
   EXTERN template void activate<A, float>(activation, float*, Index); \
   EXTERN template void activate_rows<A, float>(activation, float*, Index, Index, Index);

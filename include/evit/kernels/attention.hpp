@@ -346,15 +346,8 @@ void attention(Index batch, const attention_config& cfg, const attention_weights
   }
 }
 
-}  // namespace kernels
-}  // namespace EVIT_ISA_NAMESPACE
-}  // namespace evit
-
 // The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
 // and run through simd::dispatch() when called with simd::dispatched.
-namespace evit {
-inline namespace EVIT_ISA_NAMESPACE {
-namespace kernels {
 #define EVIT_ATTENTION_INSTANCES(EXTERN, A)                                                     \
   EXTERN template void attention<A, float>(                                                     \
       Index, const attention_config&, const attention_weights<float>&, const float*, Index,     \

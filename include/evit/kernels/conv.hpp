@@ -430,15 +430,8 @@ void squeeze_excite(Index inner, Index reduced, Index HW, T* x, const squeeze_ex
   squeeze_excite_scale<Arch>(inner, reduced, HW, x, se, squeezed, pooled, 0, inner);
 }
 
-}  // namespace kernels
-}  // namespace EVIT_ISA_NAMESPACE
-}  // namespace evit
-
 // The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
 // and run through simd::dispatch() when called with simd::dispatched.
-namespace evit {
-inline namespace EVIT_ISA_NAMESPACE {
-namespace kernels {
 #define EVIT_CONV_INSTANCES(EXTERN, A)                                                             \
   EXTERN template void depthwise_conv2d<A, float>(Index, Index, Index, const float*, Index, Index, \
                                                   const float*, Index, float*,                     \

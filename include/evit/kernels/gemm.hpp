@@ -328,15 +328,8 @@ void gemm_nn(Index M, Index N, Index K, const T* A, Index lda, const T* B, Index
   });
 }
 
-}  // namespace kernels
-}  // namespace EVIT_ISA_NAMESPACE
-}  // namespace evit
-
 // The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
 // and run through simd::dispatch() when called with simd::dispatched.
-namespace evit {
-inline namespace EVIT_ISA_NAMESPACE {
-namespace kernels {
 #define EVIT_GEMM_INSTANCES(EXTERN, A)                                                           \
   EXTERN template void gemm_nt<A, float>(Index, Index, Index, const float*, Index, const float*, \
                                          Index, float*, Index, const epilogue<float>&);          \

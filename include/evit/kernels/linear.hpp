@@ -77,15 +77,8 @@ void linear_blocks(Index rows, Index in, const T* x, Index ldx, const T* w, Inde
   }
 }
 
-}  // namespace kernels
-}  // namespace EVIT_ISA_NAMESPACE
-}  // namespace evit
-
 // The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
 // and run through simd::dispatch() when called with simd::dispatched.
-namespace evit {
-inline namespace EVIT_ISA_NAMESPACE {
-namespace kernels {
 #define EVIT_LINEAR_INSTANCES(EXTERN, A)                                                        \
   EXTERN template void linear<A, float>(Index, Index, Index, const float*, Index, const float*, \
                                         Index, Index, const float*, float*, Index, activation,  \

@@ -57,15 +57,8 @@ void mlp(Index rows, Index in, Index hidden, Index out, const T* x, Index ldx,
                activation::none, accumulate);
 }
 
-}  // namespace kernels
-}  // namespace EVIT_ISA_NAMESPACE
-}  // namespace evit
-
 // The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
 // and run through simd::dispatch() when called with simd::dispatched.
-namespace evit {
-inline namespace EVIT_ISA_NAMESPACE {
-namespace kernels {
 #define EVIT_MLP_INSTANCES(EXTERN, A)                                                            \
   EXTERN template void mlp<A, float>(Index, Index, Index, Index, const float*, Index,            \
                                      const mlp_weights<float>&, activation, float*, Index, bool, \

@@ -230,15 +230,8 @@ void fold_batch_norm(Index rows, Index cols, const T* w, Index ldw, const T* bia
   }
 }
 
-}  // namespace kernels
-}  // namespace EVIT_ISA_NAMESPACE
-}  // namespace evit
-
 // The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
 // and run through simd::dispatch() when called with simd::dispatched.
-namespace evit {
-inline namespace EVIT_ISA_NAMESPACE {
-namespace kernels {
 #define EVIT_NORM_INSTANCES(EXTERN, A)                                                            \
   EXTERN template void layer_norm_rows<A, float>(Index, Index, const float*, Index, const float*, \
                                                  const float*, float, float*, Index);             \

@@ -70,15 +70,8 @@ T vector_sum(const T* x, Index n) {
   return sum;
 }
 
-}  // namespace kernels
-}  // namespace EVIT_ISA_NAMESPACE
-}  // namespace evit
-
 // The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
 // and run through simd::dispatch() when called with simd::dispatched.
-namespace evit {
-inline namespace EVIT_ISA_NAMESPACE {
-namespace kernels {
 #define EVIT_PROBE_INSTANCES(EXTERN, A)                                    \
   EXTERN template float fma_chains<A, float>(long, float);                 \
   EXTERN template void vector_copy<A, float>(const float*, float*, Index); \

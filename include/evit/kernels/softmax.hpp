@@ -65,15 +65,8 @@ void softmax_rows(Index rows, Index cols, T* x, Index ld) {
   for (Index r = 0; r < rows; ++r) detail::softmax_row<Arch>(x + r * ld, cols);
 }
 
-}  // namespace kernels
-}  // namespace EVIT_ISA_NAMESPACE
-}  // namespace evit
-
 // The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
 // and run through simd::dispatch() when called with simd::dispatched.
-namespace evit {
-inline namespace EVIT_ISA_NAMESPACE {
-namespace kernels {
 #define EVIT_SOFTMAX_INSTANCES(EXTERN, A) \
   EXTERN template void softmax_rows<A, float>(Index, Index, float*, Index);
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_SOFTMAX_INSTANCES)
