@@ -101,12 +101,13 @@ void BM_released(benchmark::State& st, const char* name) {
   ev::forward_workspace ws;
   ev::forward_profile prof;
   const bool profile = std::getenv("EVIT_BENCH_PROFILE") != nullptr;
-  if (profile) ws.profile = &prof;
-  net().forward(a, img.data(), 1, logits.data(), ws);  // warm-up, sizes the workspace
+  ev::forward_options opts;
+  if (profile) opts.profile(prof);
+  net().forward(a, img.data(), 1, logits.data(), ws, opts);  // warm-up, sizes the workspace
   prof = {};
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : st) {
-    net().forward(a, img.data(), 1, logits.data(), ws);
+    net().forward(a, img.data(), 1, logits.data(), ws, opts);
     benchmark::DoNotOptimize(logits.data());
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -146,14 +147,14 @@ void BM_threads(benchmark::State& st, const char* name) {
   ev::forward_workspace ws1, wsn;
   evit::thread_pool pool(threads);
   net().forward(a, img.data(), 1, logits.data(), ws1);
-  net().forward(a, img.data(), 1, logits.data(), wsn, nullptr, nullptr, pool);
+  net().forward(a, img.data(), 1, logits.data(), wsn, ev::forward_options().executor(pool));
   std::vector<double> one, many;
   using clock = std::chrono::steady_clock;
   for (auto _ : st) {
     auto t0 = clock::now();
     net().forward(a, img.data(), 1, logits.data(), ws1);
     auto t1 = clock::now();
-    net().forward(a, img.data(), 1, logits.data(), wsn, nullptr, nullptr, pool);
+    net().forward(a, img.data(), 1, logits.data(), wsn, ev::forward_options().executor(pool));
     auto t2 = clock::now();
     one.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     many.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());

@@ -77,7 +77,7 @@ int run(const std::string& weights, std::string arch_text, long batch, int threa
   ws.reserve(Space::descriptor(), batch, threads);
   auto once = [&] {
     const auto s = std::chrono::steady_clock::now();
-    net.forward(a, images.data(), batch, logits.data(), ws, nullptr, nullptr, pool);
+    net.forward(a, images.data(), batch, logits.data(), ws, ev::forward_options().executor(pool));
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count();
   };
   once();  // warm-up

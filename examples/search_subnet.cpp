@@ -186,8 +186,8 @@ class top1_objective {
     for (std::size_t i = calib; i < n; i += batch) {
       const std::size_t m = std::min(batch, n - i);
       logits.resize(m * static_cast<std::size_t>(classes));
-      s.net->forward(a, x.data() + i * per, static_cast<evit::Index>(m), logits.data(), s.ws, &bn,
-                     nullptr, *s.pool);
+      s.net->forward(a, x.data() + i * per, static_cast<evit::Index>(m), logits.data(), s.ws,
+                     ev::forward_options().bn(bn).executor(*s.pool));
       for (std::size_t b = 0; b < m; ++b) {
         const float* l = logits.data() + b * static_cast<std::size_t>(classes);
         const int pred = static_cast<int>(std::max_element(l, l + classes) - l);

@@ -26,6 +26,7 @@
 #include "evit/models/elasticvit/forward.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/official_list.hpp"
+#include "evit/models/elasticvit/plan.hpp"
 #include "evit/models/elasticvit/released.hpp"
 #include "evit/models/elasticvit/space.hpp"
 #include "evit/models/elasticvit/supernet.hpp"

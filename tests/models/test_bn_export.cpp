@@ -408,7 +408,7 @@ TEST_CASE(
     }
     const ev::bn_override biased = with_biased_variance(net, a, o, count);
     ev::intermediates inter;
-    net.forward(a, images, batch, ws, &biased, &inter);
+    net.forward(a, images, batch, ws, ev::forward_options().bn(biased).keep_intermediates(inter));
 
     // The reference's outputs of the first conv and of the conv stages agree with evit's (the
     // forward above normalises as the calibration pass did).
@@ -525,16 +525,17 @@ TEST_CASE("bn recalibration: the override changes outputs, not the supernet; sav
   const std::vector<float> after = net.forward(a, images, 2, ws);
   CHECK(after == before);  // the shared supernet is untouched
   CHECK(std::equal(weights_before.begin(), weights_before.end(), net.weights().data()));
-  const std::vector<float> with = net.forward(a, images, 2, ws, &o);
+  const std::vector<float> with = net.forward(a, images, 2, ws, ev::forward_options().bn(o));
   CHECK(with != before);
   const std::string path = "bn_override_test.safetensors";
   o.save(path);
   const ev::bn_override loaded = net.load_override(path);
   std::remove(path.c_str());
   CHECK(loaded.subnet() == a);
-  CHECK(net.forward(a, images, 2, ws, &loaded) == with);
+  CHECK(net.forward(a, images, 2, ws, ev::forward_options().bn(loaded)) == with);
   // An override belongs to its subnet.
-  CHECK_THROWS_AS(net.forward(ev::mini_space::min_arch(), random_images(1, 96, 1), 1, ws, &o),
+  CHECK_THROWS_AS(net.forward(ev::mini_space::min_arch(), random_images(1, 96, 1), 1, ws,
+                              ev::forward_options().bn(o)),
                   evit::invalid_argument);
 }
 

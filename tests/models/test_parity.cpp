@@ -80,7 +80,8 @@ TEST_CASE("parity: every intermediate of cases 0 and 1", "[models][parity][refer
     const evit::arch a = ev::from_official_list<ev::mini_space>(c["arch"]);
     const auto& input = ref->goldens->at(name + ".input");
     ev::intermediates inter;
-    ref->net->forward(a, ref->goldens->to_f32(input), input.shape[0], ws, nullptr, &inter);
+    ref->net->forward(a, ref->goldens->to_f32(input), input.shape[0], ws,
+                      ev::forward_options().keep_intermediates(inter));
     for (const auto& stage : c["intermediates"]) {
       const std::string s = stage;
       CAPTURE(name, s);

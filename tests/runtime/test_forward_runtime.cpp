@@ -114,7 +114,8 @@ TEST_CASE("forward: repeated forwards of any subnets allocate nothing", "[models
   g_allocations = 0;
   g_counting = true;
   for (std::size_t i = 0; i < archs.size(); ++i)
-    net.forward(archs[i], images[i].data(), 1, logits.data(), ws, nullptr, nullptr, pool);
+    net.forward(archs[i], images[i].data(), 1, logits.data(), ws,
+                ev::forward_options().executor(pool));
   g_counting = false;
   CHECK(g_allocations.load() == 0);
   // Positive control: the hook does see allocations, plain and aligned.
@@ -137,7 +138,7 @@ TEST_CASE("forward: the result does not depend on the executor", "[models][runti
   ev::forward_workspace ws1, ws2;
   net.forward(a, images.data(), 3, seq.data(), ws1);
   evit::thread_pool pool(2);
-  net.forward(a, images.data(), 3, par.data(), ws2, nullptr, nullptr, pool);
+  net.forward(a, images.data(), 3, par.data(), ws2, ev::forward_options().executor(pool));
   CHECK(seq == par);
 }
 
@@ -159,7 +160,7 @@ TEST_CASE("forward: ops cut into pieces over several workers give the sequential
     std::vector<float> seq(static_cast<std::size_t>(batch * 10)), par(seq.size());
     ev::forward_workspace ws1, ws2;
     net.forward(a, images.data(), batch, seq.data(), ws1);
-    net.forward(a, images.data(), batch, par.data(), ws2, nullptr, nullptr, pool);
+    net.forward(a, images.data(), batch, par.data(), ws2, ev::forward_options().executor(pool));
     CHECK(seq == par);
   }
 }
@@ -196,7 +197,7 @@ TEST_CASE("forward: a released official subnet in pieces over a pool equals the 
     std::vector<float> seq(1000), par(1000);
     official.forward(a, images.data(), 1, seq.data(), ws1);
     evit::thread_pool pool(3);
-    official.forward(a, images.data(), 1, par.data(), ws2, nullptr, nullptr, pool);
+    official.forward(a, images.data(), 1, par.data(), ws2, ev::forward_options().executor(pool));
     CHECK(seq == par);
   }
 }

@@ -31,8 +31,12 @@ namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
 namespace cost {
 
-/// Every block (one per key) that some subnet of space `d` contains.
+/// Every block (one per key) that some subnet of space `d` contains, made by the plan's own
+/// builders (elasticvit::blocks): per resolution, every width pair the width rules allow between
+/// consecutive stages, every choice of the block's dimensions; layer 0 of a stage (its stride)
+/// and a later layer.
 inline std::vector<lut_block> all_blocks(const space_descriptor& d) {
+  namespace blocks = elasticvit::blocks;
   std::vector<lut_block> out;
   std::set<std::string> seen;
   auto add = [&](const lut_block& b) {
@@ -40,27 +44,19 @@ inline std::vector<lut_block> all_blocks(const space_descriptor& d) {
   };
   auto compatible = [&](int s, int prev, int w) { return width_chains::compatible(d, s, prev, w); };
   for (int R : d.resolution) {
-    const stage_descriptor& s0 = d.stages[0];
-    lut_block f;
-    f.kind = block_kind::first_conv;
-    f.stage = 0;
-    f.side_in = R;
-    f.stride = s0.stride;
-    f.side = s0.stride == 2 ? (R + 1) / 2 : R;
-    f.cin = 3;
     std::vector<int> widths_in;
-    for (int w : s0.width)
-      for (int k : s0.kernel_size) {
-        f.cout = w;
-        f.kernel = k;
+    int side = 0;
+    for (int w : d.stages[0].width)
+      for (int k : d.stages[0].kernel_size) {
+        const lut_block f = blocks::first_conv(d, R, w, k);
         add(f);
+        side = f.side;
         widths_in.push_back(w);
       }
-    int side = f.side;
     for (int s = 1; s < d.num_stages(); ++s) {
       const stage_descriptor& st = d.stages[s];
-      const int side_out = st.stride == 2 ? (side + 1) / 2 : side;
-      std::vector<int> reach;
+      const int side_out = blocks::side_out(side, st.stride);
+      std::vector<int> reach;  // this stage's widths some input width leads to
       for (int w : st.width)
         for (int p : widths_in)
           if (compatible(s, p, w)) {
@@ -68,85 +64,29 @@ inline std::vector<lut_block> all_blocks(const space_descriptor& d) {
             break;
           }
       if (!st.is_transformer()) {
-        lut_block m;
-        m.kind = block_kind::conv;
-        m.stage = s;
-        m.se = st.squeeze_excite;
         for (int e : st.expand_ratio)
           for (int k : st.kernel_size) {
-            m.expand = e;
-            m.kernel = k;
-            m.layer = 0;
-            m.stride = st.stride;
-            m.side_in = side;
-            m.side = side_out;
             for (int p : widths_in)
               for (int w : st.width)
-                if (compatible(s, p, w)) {
-                  m.cin = p;
-                  m.cout = w;
-                  add(m);
-                }
-            if (st.depth.back() < 2) continue;
-            m.layer = 1;
-            m.stride = 1;
-            m.side_in = m.side = side_out;
-            for (int w : reach) {
-              m.cin = m.cout = w;
-              add(m);
-            }
+                if (compatible(s, p, w)) add(blocks::mbconv(d, s, 0, side, p, w, e, k));
+            if (st.depth.back() >= 2)
+              for (int w : reach) add(blocks::mbconv(d, s, 1, side_out, w, w, e, k));
           }
       } else {
-        lut_block r;
-        r.kind = block_kind::reduction;
-        r.stage = s;
-        r.stride = st.stride;
-        r.side_in = side;
-        r.side = side_out;
-        r.expand = 6;
-        r.kernel = 3;
-        r.se = true;
         for (int p : widths_in)
           for (int w : st.width)
-            if (compatible(s, p, w)) {
-              r.cin = p;
-              r.cout = w;
-              add(r);
-            }
-        lut_block t;
-        t.stage = s;
-        t.side_in = t.side = side_out;
+            if (compatible(s, p, w)) add(blocks::reduction(d, s, side, p, w));
+        const int qk = st.qk_scale.empty() ? 1 : st.qk_scale.front();
         for (int w : reach) {
-          t.cin = t.cout = w;
-          t.kind = block_kind::attention;
-          t.head_dim = st.head_dim;
-          t.qk_scale = st.qk_scale.empty() ? 1 : st.qk_scale.front();
-          for (int v : st.v_scale) {
-            t.v_scale = v;
-            add(t);
-          }
-          t.kind = block_kind::ffn;
-          t.v_scale = t.qk_scale = t.head_dim = 0;
-          for (const rational& m : st.mlp_ratio) {
-            t.mlp_ratio = m;
-            add(t);
-          }
+          for (int v : st.v_scale)
+            add(blocks::attention(d, s, 0, side_out, w, w / st.head_dim, qk, v));
+          for (const rational& m : st.mlp_ratio) add(blocks::ffn(d, s, 0, side_out, w, m));
         }
       }
       widths_in = reach;
       side = side_out;
     }
-    lut_block h;
-    h.kind = block_kind::head;
-    h.side_in = h.side = side;
-    h.cout = d.constants.num_classes;
-    h.expand = d.constants.head_expand;
-    h.hidden = d.constants.head_hidden;
-    h.classes = d.constants.num_classes;
-    for (int w : widths_in) {
-      h.cin = w;
-      add(h);
-    }
+    for (int w : widths_in) add(blocks::head(d, side, w));
   }
   return out;
 }

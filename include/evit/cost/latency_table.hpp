@@ -35,6 +35,7 @@
 #include "evit/core/error.hpp"
 #include "evit/core/hash.hpp"
 #include "evit/models/elasticvit/macs.hpp"
+#include "evit/models/elasticvit/plan.hpp"
 #include "evit/models/elasticvit/space.hpp"
 #include "evit/simd/namespace.hpp"
 #include "evit/space/arch.hpp"
@@ -58,170 +59,16 @@ class missing_block : public evit::error {
   std::string key_, device_;
 };
 
-/// The block types of the tables.
-enum class block_kind : std::uint8_t { first_conv, conv, reduction, attention, ffn, head };
+/// The blocks of the tables are the blocks of a subnet's plan (models/elasticvit/plan.hpp), each
+/// with its key in nn-Meter's format (block::key()).
+using block_kind = elasticvit::block_kind;
+using lut_block = elasticvit::block;
 
-/// One block of a subnet, with everything needed to name it (key) and to run it.
-struct lut_block {
-  block_kind kind = block_kind::conv;
-  int stage = -1;        ///< stage index in the space (-1 for the head)
-  int layer = 0;         ///< layer within the stage
-  int side_in = 0;       ///< input feature-map side
-  int side = 0;          ///< output feature-map side
-  int cin = 0;           ///< input channels
-  int cout = 0;          ///< output channels (C for attention and FFN)
-  int expand = 0;        ///< MBConv expansion; the head's per-token expansion
-  int stride = 1;        ///< MBConv stride
-  int kernel = 0;        ///< depthwise (or first conv) kernel
-  bool se = false;       ///< MBConv squeeze-excite
-  int v_scale = 0;       ///< attention
-  int qk_scale = 0;      ///< attention
-  int head_dim = 0;      ///< attention
-  rational mlp_ratio{};  ///< FFN
-  int hidden = 0;        ///< head: hidden width (1984)
-  int classes = 0;       ///< head: classes
-
-  /// The numeric fields of the key, in key order (what tables are indexed by).
-  std::array<std::int32_t, 8> fields() const {
-    std::array<std::int32_t, 8> f{};
-    f.fill(-1);
-    switch (kind) {
-      case block_kind::first_conv:
-        f = {side_in, 3, cout, stride, kernel, -1, -1, -1};
-        break;
-      case block_kind::conv:
-        f = {side_in, cin, cout, expand, stride, kernel, se ? 1 : 0, -1};
-        break;
-      case block_kind::reduction:
-        f = {side_in, cin, cout, stride, expand, -1, -1, -1};
-        break;
-      case block_kind::attention:
-        f = {side, cout, v_scale, -1, -1, -1, -1, -1};
-        break;
-      case block_kind::ffn:
-        f = {side, cout, mlp_ratio.num(), mlp_ratio.den(), -1, -1, -1, -1};
-        break;
-      case block_kind::head:
-        f = {side, cin, hidden, expand, -1, -1, -1, -1};
-        break;
-    }
-    return f;
-  }
-
-  /// The key in nn-Meter's format.
-  std::string key() const {
-    const std::string i = "_";
-    auto s = [](int v) { return std::to_string(v); };
-    switch (kind) {
-      case block_kind::first_conv:
-        return "firstconv_" + s(side_in) + "_3_" + s(cout) + i + s(stride) + i + s(kernel);
-      case block_kind::conv:
-        return "conv_" + s(side_in) + i + s(cin) + i + s(cout) + i + s(expand) + i + s(stride) +
-               "_hard_swish_" + s(kernel) + (se ? "_se" : "_nose");
-      case block_kind::reduction:
-        return "transds_" + s(side_in) + i + s(cin) + i + s(cout) + i + s(stride) + i + s(expand);
-      case block_kind::attention:
-        return "transattn_" + s(side) + i + s(cout) + "_hard_swish_" + s(v_scale) + "_ln";
-      case block_kind::ffn:
-        return "transffn_" + s(side) + i + s(cout) + i + mlp_text() + "_hard_swish_ln";
-      case block_kind::head:
-        return "mbpool_" + s(side) + i + s(cin) + i + s(hidden) + i + s(expand) + "_hard_swish";
-    }
-    return "?";
-  }
-
- private:
-  std::string mlp_text() const {
-    if (mlp_ratio.is_integer()) return std::to_string(mlp_ratio.num());
-    std::ostringstream os;  // nn-Meter writes Python floats: 3.5
-    os << mlp_ratio.to_double();
-    return os.str();
-  }
-};
-
-/// The blocks of subnet `a` of an ElasticViT-family space `d`, in forward order (the walk of
-/// docs/elasticvit.md#phone-latency-tables, with the model's real geometry): the first conv; every
-/// conv-stage layer (stride and input side apply to layer 0); per transformer stage its reduction
-/// MBConv (input side, stage stride, expansion 6) and every layer's attention and FFN at the output
-/// side; the head. @pre `a` is valid in `d` (not checked, for speed; see elasticvit::macs).
+/// The blocks of subnet `a` of an ElasticViT-family space `d`, in forward order: its plan
+/// (elasticvit::build_plan). @pre `a` is valid in `d` (not checked, for speed; see
+/// elasticvit::plan::of).
 inline void lut_blocks(const space_descriptor& d, const arch& a, std::vector<lut_block>& out) {
-  out.clear();
-  const int R = a.resolution();
-  lut_block b;
-  b.kind = block_kind::first_conv;
-  b.stage = 0;
-  b.side_in = R;
-  b.stride = d.stages[0].stride;
-  b.side = b.stride == 2 ? (R + 1) / 2 : R;
-  b.cin = 3;
-  b.cout = a.width(0);
-  b.kernel = a.stage_layers(0)[0].kernel_size;
-  out.push_back(b);
-  int side = b.side, cin = b.cout;
-  for (int s = 1; s < d.num_stages(); ++s) {
-    const stage_descriptor& st = d.stages[s];
-    const int c = a.width(s);
-    const layer_dims* layers = a.stage_layers(s);
-    if (!st.is_transformer()) {
-      for (int j = 0; j < a.depth(s); ++j) {
-        lut_block m;
-        m.kind = block_kind::conv;
-        m.stage = s;
-        m.layer = j;
-        m.stride = j == 0 ? st.stride : 1;
-        m.side_in = side;
-        m.side = m.stride == 2 ? (side + 1) / 2 : side;
-        m.cin = cin;
-        m.cout = c;
-        m.expand = layers[j].expand_ratio;
-        m.kernel = layers[j].kernel_size;
-        m.se = st.squeeze_excite;
-        out.push_back(m);
-        side = m.side;
-        cin = c;
-      }
-      continue;
-    }
-    lut_block r;
-    r.kind = block_kind::reduction;
-    r.stage = s;
-    r.stride = st.stride;
-    r.side_in = side;
-    r.side = st.stride == 2 ? (side + 1) / 2 : side;
-    r.cin = cin;
-    r.cout = c;
-    r.expand = 6;
-    r.kernel = 3;
-    r.se = true;
-    out.push_back(r);
-    side = r.side;
-    for (int j = 0; j < a.depth(s); ++j) {
-      lut_block t;
-      t.stage = s;
-      t.layer = j;
-      t.side_in = t.side = side;
-      t.cin = t.cout = c;
-      t.kind = block_kind::attention;
-      t.v_scale = layers[j].v_scale;
-      t.qk_scale = layers[j].qk_scale;
-      t.head_dim = st.head_dim;
-      out.push_back(t);
-      t.kind = block_kind::ffn;
-      t.v_scale = t.qk_scale = t.head_dim = 0;
-      t.mlp_ratio = layers[j].mlp_ratio;
-      out.push_back(t);
-    }
-    cin = c;
-  }
-  lut_block h;
-  h.kind = block_kind::head;
-  h.side_in = h.side = side;
-  h.cin = cin;
-  h.cout = d.constants.num_classes;
-  h.expand = d.constants.head_expand;
-  h.hidden = d.constants.head_hidden;
-  h.classes = d.constants.num_classes;
-  out.push_back(h);
+  elasticvit::build_plan(d, a, out);
 }
 
 inline std::vector<lut_block> lut_blocks(const space_descriptor& d, const arch& a) {

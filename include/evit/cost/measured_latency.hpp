@@ -261,7 +261,8 @@ class measured_latency {
     latency_stats run(const arch& a) {
       auto once = [&] {
         if (pool)
-          net->forward(a, images.data(), t.batch(), logits.data(), ws, nullptr, nullptr, *pool);
+          net->forward(a, images.data(), t.batch(), logits.data(), ws,
+                       elasticvit::forward_options().executor(*pool));
         else
           net->forward(a, images.data(), t.batch(), logits.data(), ws);
       };

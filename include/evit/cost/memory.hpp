@@ -32,20 +32,15 @@ memory_footprint memory_of(const arch& a, Index batch = 1, int workers = 1) {
   const space_descriptor& d = Space::descriptor();
   memory_footprint m;
   Space::validate(a);
-  double bn_channels = 0;
-  for (const lut_block& b : lut_blocks(d, a)) {
+  double bn_channels = 0;  // BatchNorm channels: their folded scale and shift are float32 too
+  elasticvit::for_each_block(d, a, [&](const elasticvit::block& b) {
     switch (b.kind) {
       case block_kind::first_conv:
         bn_channels += b.cout;
         break;
-      case block_kind::conv: {
-        const double inner = double(b.cin) * b.expand;
-        const bool has_pw = d.stages[b.stage].expand_ratio.back() > 1;
-        bn_channels += (has_pw ? inner : 0) + inner + b.cout;
-        break;
-      }
+      case block_kind::conv:
       case block_kind::reduction:
-        bn_channels += 2.0 * b.cin * 6 + b.cout;
+        bn_channels += (b.has_pw ? b.inner() : 0) + b.inner() + b.cout;
         break;
       case block_kind::head:
         bn_channels += double(b.expand) * b.cin;
@@ -53,7 +48,7 @@ memory_footprint memory_of(const arch& a, Index batch = 1, int workers = 1) {
       default:
         break;
     }
-  }
+  });
   m.weights = 4.0 * (elasticvit::params(d, a) + 2 * bn_channels);
   // The workspace forward_workspace::reserve() sizes for a space holding only `a`.
   const space_descriptor one = elasticvit::supernet<Space>::single_subnet_space(d, a);

@@ -39,6 +39,7 @@
 #include "evit/kernels/mlp.hpp"
 #include "evit/kernels/norm.hpp"
 #include "evit/models/elasticvit/macs.hpp"
+#include "evit/models/elasticvit/plan.hpp"
 #include "evit/models/elasticvit/weights.hpp"
 #include "evit/nn/workspace.hpp"
 #include "evit/simd/isa.hpp"
@@ -116,12 +117,57 @@ struct forward_profile {
   double total() const { return first_conv + mbconv + reduction + attention + ffn + head; }
 };
 
-/// The attention call of transformer layer `l` of stage `st` at `c` channels on a side x side
-/// grid: fixed head dimension, Hardswish before proj. The forward pass and the block
-/// profiler (cost/block_profiler.hpp) both build it here, so that they cannot drift apart.
-inline kernels::attention_config attention_config_of(const stage_descriptor& st,
-                                                     const layer_dims& l, Index side, Index c) {
-  return kernels::attention_config::fixed_head_dim(side, c, st.head_dim, l.qk_scale, l.v_scale)
+/// Options of a forward pass, with named setters (C++17: no designated initialisers):
+/// @code
+///   net.forward(a, images, batch, logits, ws,
+///               evit::elasticvit::forward_options().executor(pool).bn(recalibrated));
+/// @endcode
+class forward_options {
+ public:
+  /// Runs the samples, and with fewer samples than workers the pieces of each op, on `exec`
+  /// (default: the calling thread). The logits are the same for every executor. `exec` must
+  /// outlive the call.
+  forward_options& executor(executor_ref exec) {
+    exec_ = exec;
+    return *this;
+  }
+  /// BatchNorm statistics recalibrated for the subnet (default: the supernet's).
+  forward_options& bn(const bn_override& o) {
+    bn_ = &o;
+    return *this;
+  }
+  /// Stores every stage's output here, as the reference goldens store them.
+  forward_options& keep_intermediates(intermediates& into) {
+    inter_ = &into;
+    return *this;
+  }
+  /// Adds the time of each block kind to `into` (a clock read per block).
+  forward_options& profile(forward_profile& into) {
+    profile_ = &into;
+    return *this;
+  }
+
+  executor_ref executor() const { return exec_; }
+  const bn_override* bn() const { return bn_; }
+  intermediates* kept_intermediates() const { return inter_; }
+  forward_profile* profiled() const { return profile_; }
+
+ private:
+  static sequential_executor& calling_thread() {
+    static sequential_executor one;  // stateless: shared by every thread
+    return one;
+  }
+  executor_ref exec_{calling_thread()};
+  const bn_override* bn_ = nullptr;
+  intermediates* inter_ = nullptr;
+  forward_profile* profile_ = nullptr;
+};
+
+/// The attention call of an attention block (fixed head dimension, Hardswish before proj). The
+/// forward pass and the workspace sizing both build it here.
+inline kernels::attention_config attention_config_of(const block& b) {
+  return kernels::attention_config::fixed_head_dim(b.side, b.cout, b.head_dim, b.qk_scale,
+                                                   b.v_scale)
       .with_pre_proj(activation::hardswish);
 }
 
@@ -159,55 +205,62 @@ class forward_workspace {
     Index expand = 0;   ///< an MBConv's expanded map at its input resolution
     Index inner = 0;    ///< an MBConv's depthwise output
     Index scratch = 0;  ///< per worker: the largest kernel workspace
+    Index blocks = 0;   ///< blocks of the longest plan
   };
 
+  /// The largest buffers any block of the supernet's plan needs (which bounds every subnet's).
   static sizes size_for(const space_descriptor& d) {
     sizes z;
-    const Index R = d.resolution.back();
-    Index side = R;
-    Index prev_width = 3;
     auto grow = [](Index& v, Index x) { v = std::max(v, x); };
-    for (int s = 0; s < d.num_stages(); ++s) {
-      const stage_descriptor& st = d.stages[s];
-      const Index side_in = side;
-      if (st.stride == 2) side = (side + 1) / 2;
-      const Index c = st.max_width;
-      const Index in = std::max<Index>(c, prev_width);
-      grow(z.act, c * side * side);
-      grow(z.act, in * side_in * side_in);
-      if (st.kind == stage_kind::input_conv) {
-        const Index k = st.kernel_size.back();
-        grow(z.scratch, kernels::conv2d_workspace_size(3, R, R, k, st.stride, k / 2));
-      } else {
-        const Index e = st.is_conv() ? st.expand_ratio.back() : 6;
-        const Index k = st.is_conv() ? st.kernel_size.back() : 3;
-        grow(z.expand, in * e * side_in * side_in);
-        grow(z.inner, in * e * side * side);
-        grow(z.scratch, kernels::depthwise_conv2d_workspace_size(side_in, side_in, k, st.stride));
-        grow(z.scratch, kernels::pointwise_conv_workspace_size(in * e));
-        grow(z.scratch, kernels::squeeze_excite_workspace_size(in * e, in * e / 4));
-        grow(z.act, round(in * e) + in * e / 4);  // the forward's squeeze-excite vectors
+    // Visited, not stored: a forward calls this (through reserve) and must not allocate.
+    for_each_supernet_block(d, [&](const block& b) {
+      ++z.blocks;
+      const Index hw_in = Index(b.side_in) * b.side_in, hw = Index(b.side) * b.side;
+      switch (b.kind) {
+        case block_kind::first_conv:
+          grow(z.act, Index(b.cout) * hw);
+          grow(z.act, Index(b.cout) * hw_in);
+          grow(z.scratch, kernels::conv2d_workspace_size(3, b.side_in, b.side_in, b.kernel,
+                                                         b.stride, b.kernel / 2));
+          break;
+        case block_kind::conv:
+        case block_kind::reduction: {
+          const Index in = b.max.in, inner = in * b.expand;
+          const Index squeezed = inner / model_fixed::se_divisor;
+          grow(z.act, Index(b.cout) * hw);
+          grow(z.act, in * hw_in);
+          grow(z.expand, inner * hw_in);
+          grow(z.inner, inner * hw);
+          grow(z.scratch,
+               kernels::depthwise_conv2d_workspace_size(b.side_in, b.side_in, b.kernel, b.stride));
+          grow(z.scratch, kernels::pointwise_conv_workspace_size(inner));
+          grow(z.scratch, kernels::squeeze_excite_workspace_size(inner, squeezed));
+          grow(z.act, round(inner) + squeezed);  // the forward's squeeze-excite vectors
+          break;
+        }
+        case block_kind::attention: {
+          kernels::attention_config cfg = attention_config_of(b);
+          cfg.heads = b.heads;
+          grow(z.act, Index(b.cout) * hw);
+          grow(z.scratch, kernels::attention_workspace_size(cfg, true));
+          // The forward pass keeps a sample's attention buffers, which its pieces share, in the
+          // sample's expand buffer.
+          grow(z.expand, kernels::attention_shared<float>::size(cfg, true));
+          break;
+        }
+        case block_kind::ffn:
+          grow(z.scratch, kernels::mlp_workspace_size(hw, b.hidden));
+          grow(z.expand, hw * b.hidden);  // the FFN's hidden activations, in the expand buffer
+          break;
+        case block_kind::head: {
+          const Index ec = Index(b.expand) * b.max.in;
+          grow(z.act, hw * ec);
+          grow(z.inner, round(ec) + b.hidden);  // the head's pooled and hidden vectors
+          grow(z.scratch, kernels::batch_norm_rows_workspace_size(ec) + ec + b.hidden + b.classes);
+          break;
+        }
       }
-      if (st.is_transformer()) {
-        const Index h = st.max_heads;
-        const Index hidden = st.mlp_ratio.back().floor_times(c);
-        kernels::attention_config cfg = kernels::attention_config::fixed_head_dim(
-            side, c, st.head_dim, st.qk_scale.back(), st.v_scale.back());
-        cfg.heads = h;
-        grow(z.scratch, kernels::attention_workspace_size(cfg, true));
-        grow(z.scratch, kernels::mlp_workspace_size(side * side, hidden));
-        // The forward pass keeps a sample's attention buffers and FFN hidden activations, which
-        // its pieces share, in the sample's expand buffer.
-        grow(z.expand, kernels::attention_shared<float>::size(cfg, true));
-        grow(z.expand, side * side * hidden);
-      }
-      prev_width = c;
-    }
-    const Index c = d.stages.back().max_width, e = d.constants.head_expand;
-    grow(z.act, side * side * e * c);
-    grow(z.inner, round(e * c) + d.constants.head_hidden);  // the head's pooled and hidden vectors
-    grow(z.scratch, kernels::batch_norm_rows_workspace_size(e * c) + e * c +
-                        d.constants.head_hidden + d.constants.num_classes);
+    });
     return z;
   }
 
@@ -215,7 +268,8 @@ class forward_workspace {
   void reserve(const space_descriptor& d, Index batch, int workers) {
     const sizes z = size_for(d);
     if (batch <= batch_ && workers <= workers_ && z.act <= z_.act && z.expand <= z_.expand &&
-        z.inner <= z_.inner && z.scratch <= z_.scratch)
+        z.inner <= z_.inner && z.scratch <= z_.scratch &&
+        z.blocks <= static_cast<Index>(plan_.capacity()))
       return;
     batch_ = std::max(batch_, batch);
     workers_ = std::max(workers_, workers);
@@ -223,6 +277,7 @@ class forward_workspace {
     z_.expand = std::max(z_.expand, z.expand);
     z_.inner = std::max(z_.inner, z.inner);
     z_.scratch = std::max(z_.scratch, z.scratch);
+    plan_.reserve(static_cast<std::size_t>(z.blocks));
     // Per sample: 4 feature maps (current, next, normed tokens, shortcut), expand, inner.
     per_sample_ = round(4 * z_.act + z_.expand + z_.inner);
     buffer_.reserve(batch_ * per_sample_ + workers_ * round(z_.scratch));
@@ -244,10 +299,9 @@ class forward_workspace {
   }
   Index scratch_size() const { return z_.scratch; }
 
-  /// When set, forwards accumulate their time per block type here (adds clock reads).
-  forward_profile* profile = nullptr;
-
  private:
+  friend class network;
+  std::vector<block> plan_;  // the plan of the subnet being run (capacity reserved)
   float* sample(Index b) { return buffer_.data() + b * per_sample_; }
 
   sizes z_;
@@ -270,8 +324,15 @@ class network {
 
   /// See supernet<Space>::forward.
   void forward(const arch& a, const float* images, Index batch, float* logits,
-               forward_workspace& ws, const bn_override* bn, intermediates* inter,
-               executor_ref exec) const;
+               forward_workspace& ws, const forward_options& opts) const;
+
+  /// Runs one block of a forward of one sample as forward() runs it (supernet BatchNorm
+  /// statistics, one thread): its input in ws.act(0, slot) (planes, or tokens after a transformer
+  /// stage; `images` for the first conv), its output left in the returned slot; the head writes
+  /// `logits`. `ws` must be reserved for this space, one sample and one worker. The block profiler
+  /// (cost/block_profiler.hpp) times the forward's own steps with it.
+  int run_block(const block& b, const float* images, float* logits, forward_workspace& ws,
+                int slot) const;
 
   /// See supernet<Space>::recalibrate.
   bn_override recalibrate(const arch& a, const std::vector<std::vector<float>>& batches,
@@ -323,7 +384,7 @@ class network {
     bn_slot_info s{name, t, std::vector<float>(static_cast<std::size_t>(c)),
                    std::vector<float>(static_cast<std::size_t>(c))};
     for (Index i = 0; i < c; ++i) {
-      const float sc = t.gamma[i] / std::sqrt(t.var[i] + 1e-5f);
+      const float sc = t.gamma[i] / std::sqrt(t.var[i] + model_fixed::norm_eps);
       s.scale[static_cast<std::size_t>(i)] = sc;
       s.shift[static_cast<std::size_t>(i)] = t.beta[i] - t.mean[i] * sc;
     }
@@ -358,7 +419,7 @@ class network {
       st.shift.resize(c);
       const bn_tensors& t = slots_[static_cast<std::size_t>(s)].t;
       for (std::size_t i = 0; i < c; ++i) {
-        st.scale[i] = t.gamma[i] / std::sqrt(st.var[i] + 1e-5f);
+        st.scale[i] = t.gamma[i] / std::sqrt(st.var[i] + model_fixed::norm_eps);
         st.shift[i] = t.beta[i] - st.mean[i] * st.scale[i];
       }
     }
@@ -435,11 +496,17 @@ class network {
                  const buffer_getter& x, const buffer_getter& y, const kernels::epilogue<float>& ep,
                  forward_workspace& ws) const;
 
-  /// One MBConv block on every sample: x(b) [cin, side_in^2] -> y(b) [c, side^2].
+  /// One MBConv block (a conv-stage layer or a reduction) on every sample: x(b) [cin,
+  /// side_in^2] -> y(b) [cout, side^2].
   template <class Arch>
-  void mbconv(const bn_mode& m, const mbconv_tensors& t, Index cin, Index c, Index e, Index k,
-              bool se, Index stride, Index side_in, forward_workspace& ws, int x_slot, int y_slot,
-              const splitter& sp) const;
+  void mbconv(const bn_mode& m, const mbconv_tensors& t, const block& b, forward_workspace& ws,
+              int x_slot, int y_slot, const splitter& sp) const;
+
+  /// One block of the plan on every sample: its input in act slot `cur` (the images for the first
+  /// conv), its output in the returned slot; the head writes the logits.
+  template <class Arch>
+  int run_block(const block& b, const float* images, float* logits, forward_workspace& ws, int cur,
+                const bn_mode& m, const splitter& sp) const;
 
   /// tokens [N, C] <-> planes [C, N].
   static void transpose(const float* x, Index rows, Index cols, float* y) {
@@ -449,8 +516,8 @@ class network {
 
   template <class Arch>
   void run(const arch& a, const float* images, Index batch, float* logits, forward_workspace& ws,
-           const bn_override* use, intermediates* inter, bn_override* calib,
-           executor_ref exec) const;
+           const bn_override* use, intermediates* inter, forward_profile* profile,
+           bn_override* calib, executor_ref exec) const;
 
   supernet_weights w_;
 };
@@ -469,16 +536,28 @@ namespace elasticvit {
 #define EVIT_FORWARD_INSTANCES(EXTERN, A)                                                      \
   EXTERN template void network::run<A>(const arch&, const float*, Index, float*,               \
                                        forward_workspace&, const bn_override*, intermediates*, \
-                                       bn_override*, executor_ref) const;
+                                       forward_profile*, bn_override*, executor_ref) const;    \
+  EXTERN template int network::run_block<A>(const block&, const float*, float*,                \
+                                            forward_workspace&, int, const bn_mode&,           \
+                                            const splitter&) const;
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_FORWARD_INSTANCES)
 #undef EVIT_FORWARD_INSTANCES
 
 inline void network::forward(const arch& a, const float* images, Index batch, float* logits,
-                             forward_workspace& ws, const bn_override* bn, intermediates* inter,
-                             executor_ref exec) const {
+                             forward_workspace& ws, const forward_options& opts) const {
   simd::dispatch([&](auto arch) {
-    run<decltype(arch)>(a, images, batch, logits, ws, bn, inter, nullptr, exec);
+    run<decltype(arch)>(a, images, batch, logits, ws, opts.bn(), opts.kept_intermediates(),
+                        opts.profiled(), nullptr, opts.executor());
   });
+}
+
+inline int network::run_block(const block& b, const float* images, float* logits,
+                              forward_workspace& ws, int slot) const {
+  const bn_mode m{this, nullptr, nullptr};
+  sequential_executor one;
+  const splitter sp{one, 1, 1};
+  return simd::dispatch(
+      [&](auto arch) { return run_block<decltype(arch)>(b, images, logits, ws, slot, m, sp); });
 }
 
 inline bn_override network::recalibrate(const arch& a,
@@ -500,7 +579,8 @@ inline bn_override network::recalibrate(const arch& a,
     logits.resize(static_cast<std::size_t>(batch * num_classes()));
     ++o.batches_;
     simd::dispatch([&](auto arch) {
-      run<decltype(arch)>(a, images.data(), batch, logits.data(), ws, nullptr, nullptr, &o, exec);
+      run<decltype(arch)>(a, images.data(), batch, logits.data(), ws, nullptr, nullptr, nullptr, &o,
+                          exec);
     });
   }
   finish_override(o);

@@ -65,23 +65,22 @@ class supernet {
   int num_classes() const { return space().constants.num_classes; }
 
   /// Logits of `batch` images (NCHW, 3 x R x R each, R = a.resolution()) into logits
-  /// (batch x num_classes). Uses `bn` statistics when given (recalibrated for `a`), else the
-  /// supernet's. Allocates nothing when `ws` already holds `batch` samples and the executor's
-  /// workers (forward_workspace::reserve). `exec` runs the samples, and with fewer samples than
-  /// workers the pieces of each op, in parallel; the logits are the same for every executor.
+  /// (batch x num_classes). `opts` (forward_options): the executor that runs the samples, and
+  /// with fewer samples than workers the pieces of each op, in parallel (the logits are the same
+  /// for every executor); BatchNorm statistics recalibrated for `a` (default: the supernet's);
+  /// where to keep the stages' outputs and the time per block kind. Allocates nothing when `ws`
+  /// already holds `batch` samples and the executor's workers (forward_workspace::reserve).
   /// @throws evit::invalid_arch if `a` is not in the space; evit::invalid_argument for a bad
   ///         batch or an override made for another subnet.
-  template <class Executor = sequential_executor>
   void forward(const arch& a, const float* images, Index batch, float* logits,
-               forward_workspace& ws, const bn_override* bn = nullptr,
-               intermediates* inter = nullptr, Executor&& exec = Executor()) const {
-    net_.forward(a, images, batch, logits, ws, bn, inter, executor_ref(exec));
+               forward_workspace& ws, const forward_options& opts = forward_options()) const {
+    net_.forward(a, images, batch, logits, ws, opts);
   }
 
-  /// Convenience: returns the logits.
+  /// Convenience: returns the logits (same options).
   std::vector<float> forward(const arch& a, const std::vector<float>& images, Index batch,
-                             forward_workspace& ws, const bn_override* bn = nullptr,
-                             intermediates* inter = nullptr) const {
+                             forward_workspace& ws,
+                             const forward_options& opts = forward_options()) const {
     const Index per = 3 * static_cast<Index>(a.resolution()) * a.resolution();
     if (batch < 1 || static_cast<Index>(images.size()) != batch * per)
       throw invalid_argument("forward: " + std::to_string(images.size()) +
@@ -89,7 +88,7 @@ class supernet {
                              std::to_string(a.resolution()) + "x" + std::to_string(a.resolution()) +
                              " (expected " + std::to_string(batch * per) + ")");
     std::vector<float> out(static_cast<std::size_t>(batch * num_classes()));
-    forward(a, images.data(), batch, out.data(), ws, bn, inter);
+    forward(a, images.data(), batch, out.data(), ws, opts);
     return out;
   }
 

@@ -20,6 +20,7 @@
 #include "evit/core/rng.hpp"
 #include "evit/io/safetensors.hpp"
 #include "evit/models/elasticvit/macs.hpp"
+#include "evit/models/elasticvit/plan.hpp"
 #include "evit/simd/namespace.hpp"
 #include "evit/space/descriptor.hpp"
 
@@ -92,93 +93,109 @@ struct transformer_tensors {
   const float* fc2_b = nullptr;
 };
 
-/// The official names and max shapes of every tensor of the supernet of space `d`.
+/// The official module name of a block of the supernet's plan (its tensors' common prefix):
+/// "first_conv", "conv_stem.layers.<j>.0" (stage 1), "feature_exactor.<s - 2>.layers.<j>.0"
+/// (conv stages), "...layers.0.reduction", "...layers.<2j>" (attention), "...layers.<2j + 1>"
+/// (FFN), "pre_head" (the head).
+inline std::string module_name(const block& b) {
+  if (b.kind == block_kind::first_conv) return "first_conv";
+  if (b.kind == block_kind::head) return "pre_head";
+  const std::string stage =
+      b.stage == 1 ? "conv_stem" : "feature_exactor." + std::to_string(b.stage - 2);
+  switch (b.kind) {
+    case block_kind::conv:
+      return stage + ".layers." + std::to_string(b.layer) + ".0";
+    case block_kind::reduction:
+      return stage + ".layers.0.reduction";
+    case block_kind::attention:
+      return stage + ".layers." + std::to_string(2 * b.layer);
+    default:  // ffn
+      return stage + ".layers." + std::to_string(2 * b.layer + 1);
+  }
+}
+
+/// The official names and max shapes of every tensor of the supernet of space `d`, block by block
+/// of the supernet's plan.
 inline std::vector<tensor_spec> expected_tensors(const space_descriptor& d) {
-  check_elasticvit_family(d);
+  std::vector<block> plan;
+  build_supernet_plan(d, plan);
   std::vector<tensor_spec> out;
   using init = tensor_spec::init;
-  auto add = [&](const std::string& name, std::vector<std::int64_t> shape, init fill = init::weight,
+  using i64 = std::int64_t;
+  auto add = [&](const std::string& name, std::vector<i64> shape, init fill = init::weight,
                  bool parameter = true) {
     out.push_back({name, std::move(shape), parameter, fill});
   };
-  auto bn = [&](const std::string& prefix, std::int64_t c) {
+  auto bn = [&](const std::string& prefix, i64 c) {
     add(prefix + ".weight", {c}, init::gamma);
     add(prefix + ".bias", {c}, init::beta);
     add(prefix + ".running_mean", {c}, init::running_mean, false);
     add(prefix + ".running_var", {c}, init::running_var, false);
   };
-  auto mbconv = [&](const std::string& p, std::int64_t in, std::int64_t inner, std::int64_t c,
-                    std::int64_t k, bool has_pw, bool se) {
-    if (has_pw) {
-      add(p + ".pw_conv.weight", {inner, in, 1, 1});
-      bn(p + ".pw_bn", inner);
-    }
-    add(p + ".dw_conv.weight", {inner, 1, k, k});
-    bn(p + ".dw_bn", inner);
-    if (se) {
-      add(p + ".se_conv1.weight", {inner / 4, inner, 1, 1});
-      add(p + ".se_conv1.bias", {inner / 4}, init::beta);
-      add(p + ".se_conv2.weight", {inner, inner / 4, 1, 1});
-      add(p + ".se_conv2.bias", {inner}, init::beta);
-    }
-    add(p + ".pwl_conv.weight", {c, inner, 1, 1});
-    bn(p + ".pwl_bn", c);
-    add(p + ".shortcut_conv.weight", {c, in, 1, 1});
-  };
-
-  const stage_descriptor& first = d.stages[0];
-  add("first_conv.weight",
-      {first.max_width, 3, first.kernel_size.back(), first.kernel_size.back()});
-  bn("first_conv_bn", first.max_width);
-  std::int64_t prev_max = first.max_width;
-  int main_stage = 0;  // index in feature_exactor (stages after the stem)
-  for (int s = 1; s < d.num_stages(); ++s) {
-    const stage_descriptor& st = d.stages[s];
-    const std::int64_t c = st.max_width;
-    const std::int64_t in = std::max<std::int64_t>(c, prev_max);
-    const bool is_stem = s == 1;
-    const std::string base =
-        is_stem ? "conv_stem" : "feature_exactor." + std::to_string(main_stage);
-    if (st.is_conv()) {
-      const std::int64_t e = st.expand_ratio.back();
-      for (int j = 0; j < st.max_depth; ++j)
-        mbconv(base + ".layers." + std::to_string(j) + ".0", in, in * e, c, st.kernel_size.back(),
-               e > 1, st.squeeze_excite);
-    } else {
-      const std::int64_t h = st.max_heads, hd = st.head_dim;
-      const std::int64_t dq = hd * st.qk_scale.back(), dv = hd * st.v_scale.back();
-      const std::int64_t rmax = d.max_side_after(s);
-      const std::int64_t hidden = st.mlp_ratio.back().floor_times(c);
-      for (int j = 0; j < st.max_depth; ++j) {
-        const std::string a = base + ".layers." + std::to_string(2 * j);
-        const std::string f = base + ".layers." + std::to_string(2 * j + 1);
-        if (j == 0) mbconv(a + ".reduction", in, in * 6, c, 3, true, true);
-        add(a + ".attention_bias", {(2 * rmax - 1) * (2 * rmax - 1), h}, init::bias_table);
-        add(a + ".qkv.weight", {h * (2 * dq + dv), c});
-        add(a + ".proj.weight", {c, h * dv});
-        add(a + ".proj.bias", {c}, init::beta);
-        add(a + ".dw_v_conv.weight", {h * dv, 1, 3, 3});
-        add(a + ".norm1.weight", {c}, init::gamma);
-        add(a + ".norm1.bias", {c}, init::beta);
-        add(f + ".norm1.weight", {c}, init::gamma);
-        add(f + ".norm1.bias", {c}, init::beta);
-        add(f + ".fc1.weight", {hidden, c});
-        add(f + ".fc1.bias", {hidden}, init::beta);
-        add(f + ".fc2.weight", {c, hidden});
-        add(f + ".fc2.bias", {c}, init::beta);
+  for (const block& b : plan) {
+    const std::string p = module_name(b);
+    switch (b.kind) {
+      case block_kind::first_conv:
+        add("first_conv.weight", {b.max.out, 3, b.max.kernel, b.max.kernel});
+        bn("first_conv_bn", b.max.out);
+        break;
+      case block_kind::conv:
+      case block_kind::reduction: {
+        const i64 in = b.max.in, inner = b.max.inner, c = b.max.out, k = b.max.kernel;
+        const i64 squeezed = inner / model_fixed::se_divisor;
+        if (b.has_pw) {
+          add(p + ".pw_conv.weight", {inner, in, 1, 1});
+          bn(p + ".pw_bn", inner);
+        }
+        add(p + ".dw_conv.weight", {inner, 1, k, k});
+        bn(p + ".dw_bn", inner);
+        if (b.se) {
+          add(p + ".se_conv1.weight", {squeezed, inner, 1, 1});
+          add(p + ".se_conv1.bias", {squeezed}, init::beta);
+          add(p + ".se_conv2.weight", {inner, squeezed, 1, 1});
+          add(p + ".se_conv2.bias", {inner}, init::beta);
+        }
+        add(p + ".pwl_conv.weight", {c, inner, 1, 1});
+        bn(p + ".pwl_bn", c);
+        add(p + ".shortcut_conv.weight", {c, in, 1, 1});
+        break;
+      }
+      case block_kind::attention: {
+        const i64 c = b.max.out, h = b.max.heads, span = 2 * i64(b.max.rel_side) - 1;
+        const i64 dq = i64(b.head_dim) * b.max.qk_scale, dv = i64(b.head_dim) * b.max.v_scale;
+        const i64 vk = model_fixed::v_conv_kernel;
+        add(p + ".attention_bias", {span * span, h}, init::bias_table);
+        add(p + ".qkv.weight", {h * (2 * dq + dv), c});
+        add(p + ".proj.weight", {c, h * dv});
+        add(p + ".proj.bias", {c}, init::beta);
+        add(p + ".dw_v_conv.weight", {h * dv, 1, vk, vk});
+        add(p + ".norm1.weight", {c}, init::gamma);
+        add(p + ".norm1.bias", {c}, init::beta);
+        break;
+      }
+      case block_kind::ffn: {
+        const i64 c = b.max.out, hidden = b.max.hidden;
+        add(p + ".norm1.weight", {c}, init::gamma);
+        add(p + ".norm1.bias", {c}, init::beta);
+        add(p + ".fc1.weight", {hidden, c});
+        add(p + ".fc1.bias", {hidden}, init::beta);
+        add(p + ".fc2.weight", {c, hidden});
+        add(p + ".fc2.bias", {c}, init::beta);
+        break;
+      }
+      case block_kind::head: {
+        const i64 c = b.max.in, ec = i64(b.expand) * c;
+        add("pre_head_0.weight", {ec, c});
+        add("pre_head_0.bias", {ec}, init::beta);
+        bn("pre_head_norm_0", ec);
+        add("pre_head_1.weight", {b.hidden, ec});
+        add("pre_head_1.bias", {b.hidden}, init::beta);
+        add("classifer.weight", {b.classes, b.hidden});  // (sic) the official name
+        add("classifer.bias", {b.classes}, init::beta);
+        break;
       }
     }
-    if (!is_stem) ++main_stage;
-    prev_max = c;
   }
-  const std::int64_t c = d.stages.back().max_width, e = d.constants.head_expand;
-  add("pre_head_0.weight", {e * c, c});
-  add("pre_head_0.bias", {e * c}, init::beta);
-  bn("pre_head_norm_0", e * c);
-  add("pre_head_1.weight", {d.constants.head_hidden, e * c});
-  add("pre_head_1.bias", {d.constants.head_hidden}, init::beta);
-  add("classifer.weight", {d.constants.num_classes, d.constants.head_hidden});  // (sic) official
-  add("classifer.bias", {d.constants.num_classes}, init::beta);
   return out;
 }
 
@@ -793,58 +810,62 @@ class supernet_weights {
 
   void build_index() {
     const space_descriptor& d = *space_;
-    first_conv = tensor("first_conv.weight");
-    first_bn = bn("first_conv_bn");
     conv_layers.assign(static_cast<std::size_t>(d.num_stages()), {});
     reduction.assign(static_cast<std::size_t>(d.num_stages()), {});
     transformer_layers.assign(static_cast<std::size_t>(d.num_stages()), {});
-    int main_stage = 0;
-    for (int s = 1; s < d.num_stages(); ++s) {
-      const stage_descriptor& st = d.stages[s];
-      const bool is_stem = s == 1;
-      const std::string base =
-          is_stem ? "conv_stem" : "feature_exactor." + std::to_string(main_stage);
-      if (st.is_conv()) {
-        for (int j = 0; j < st.max_depth; ++j)
-          conv_layers[s].push_back(mbconv(base + ".layers." + std::to_string(j) + ".0",
-                                          st.expand_ratio.back() > 1, st.squeeze_excite));
-      } else {
-        for (int j = 0; j < st.max_depth; ++j) {
-          const std::string a = base + ".layers." + std::to_string(2 * j);
-          const std::string f = base + ".layers." + std::to_string(2 * j + 1);
-          if (j == 0) reduction[s] = mbconv(a + ".reduction", true, true);
-          transformer_tensors t;
-          t.width_max = st.max_width;
-          t.heads_max = st.max_heads;
-          t.qk_max = st.qk_scale.back();
-          t.v_max = st.v_scale.back();
-          t.rel_side_max = d.max_side_after(s);
-          t.hidden_max = static_cast<int>(spec(f + ".fc1.weight").shape[0]);
-          t.norm1_gamma = tensor(a + ".norm1.weight");
-          t.norm1_beta = tensor(a + ".norm1.bias");
-          t.qkv = tensor(a + ".qkv.weight");
-          t.rel_bias = tensor(a + ".attention_bias");
-          t.v_conv = tensor(a + ".dw_v_conv.weight");
-          t.proj_w = tensor(a + ".proj.weight");
-          t.proj_b = tensor(a + ".proj.bias");
-          t.norm2_gamma = tensor(f + ".norm1.weight");
-          t.norm2_beta = tensor(f + ".norm1.bias");
-          t.fc1_w = tensor(f + ".fc1.weight");
-          t.fc1_b = tensor(f + ".fc1.bias");
-          t.fc2_w = tensor(f + ".fc2.weight");
-          t.fc2_b = tensor(f + ".fc2.bias");
+    std::vector<block> plan;
+    build_supernet_plan(d, plan);
+    transformer_tensors t;
+    for (const block& b : plan) {
+      const std::string p = module_name(b);
+      const auto s = static_cast<std::size_t>(b.stage);
+      switch (b.kind) {
+        case block_kind::first_conv:
+          first_conv = tensor("first_conv.weight");
+          first_bn = bn("first_conv_bn");
+          break;
+        case block_kind::conv:
+          conv_layers[s].push_back(mbconv(p, b.has_pw, b.se));
+          break;
+        case block_kind::reduction:
+          reduction[s] = mbconv(p, b.has_pw, b.se);
+          break;
+        case block_kind::attention:
+          t = transformer_tensors();
+          t.width_max = b.max.out;
+          t.heads_max = b.max.heads;
+          t.qk_max = b.max.qk_scale;
+          t.v_max = b.max.v_scale;
+          t.rel_side_max = b.max.rel_side;
+          t.norm1_gamma = tensor(p + ".norm1.weight");
+          t.norm1_beta = tensor(p + ".norm1.bias");
+          t.qkv = tensor(p + ".qkv.weight");
+          t.rel_bias = tensor(p + ".attention_bias");
+          t.v_conv = tensor(p + ".dw_v_conv.weight");
+          t.proj_w = tensor(p + ".proj.weight");
+          t.proj_b = tensor(p + ".proj.bias");
+          break;
+        case block_kind::ffn:  // completes the layer its attention started
+          t.hidden_max = b.max.hidden;
+          t.norm2_gamma = tensor(p + ".norm1.weight");
+          t.norm2_beta = tensor(p + ".norm1.bias");
+          t.fc1_w = tensor(p + ".fc1.weight");
+          t.fc1_b = tensor(p + ".fc1.bias");
+          t.fc2_w = tensor(p + ".fc2.weight");
+          t.fc2_b = tensor(p + ".fc2.bias");
           transformer_layers[s].push_back(t);
-        }
+          break;
+        case block_kind::head:
+          head0_w = tensor("pre_head_0.weight");
+          head0_b = tensor("pre_head_0.bias");
+          head_bn = bn("pre_head_norm_0");
+          head1_w = tensor("pre_head_1.weight");
+          head1_b = tensor("pre_head_1.bias");
+          classifier_w = tensor("classifer.weight");
+          classifier_b = tensor("classifer.bias");
+          break;
       }
-      if (!is_stem) ++main_stage;
     }
-    head0_w = tensor("pre_head_0.weight");
-    head0_b = tensor("pre_head_0.bias");
-    head_bn = bn("pre_head_norm_0");
-    head1_w = tensor("pre_head_1.weight");
-    head1_b = tensor("pre_head_1.bias");
-    classifier_w = tensor("classifer.weight");
-    classifier_b = tensor("classifer.bias");
   }
 
   const space_descriptor* space_ = nullptr;

@@ -46,7 +46,7 @@ void network::calibrate_bn(const bn_mode& m, const bn_tensors& t, Index batch, I
     const double unbiased = n > 1 ? var * n / (n - 1) : var;    // accumulated, as PyTorch
     st.mean[i] = static_cast<float>(st.mean[i] + (mean - st.mean[i]) / k);
     st.var[i] = static_cast<float>(st.var[i] + (unbiased - st.var[i]) / k);
-    const double sc = t.gamma[ch] / std::sqrt(var + 1e-5);
+    const double sc = t.gamma[ch] / std::sqrt(var + double(model_fixed::norm_eps));
     scale[i] = static_cast<float>(sc);
     shift[i] = static_cast<float>(t.beta[ch] - mean * sc);
   }
@@ -84,10 +84,11 @@ void network::pointwise(const splitter& sp, Index out, Index in, Index hw, const
 }
 
 template <class Arch>
-void network::mbconv(const bn_mode& m, const mbconv_tensors& t, Index cin, Index c, Index e,
-                     Index k, bool se, Index stride, Index side_in, forward_workspace& ws,
-                     int x_slot, int y_slot, const splitter& sp) const {
-  const Index side = stride == 2 ? (side_in + 1) / 2 : side_in;
+void network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk,
+                     forward_workspace& ws, int x_slot, int y_slot, const splitter& sp) const {
+  const Index cin = blk.cin, c = blk.cout, e = blk.expand, k = blk.kernel, stride = blk.stride;
+  const Index side_in = blk.side_in, side = blk.side;
+  const bool se = blk.se;
   const Index hw_in = side_in * side_in, hw = side * side;
   const Index inner = cin * e;
   const Index batch = sp.batch;
@@ -119,13 +120,13 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, Index cin, Index
   // (its FCs stream megabytes of weights at batch 1). The pooled vector and the squeezed one of
   // sample b live in its act slot 2, free inside an MBConv.
   if (se) {
-    const Index reduced = inner / 4;
+    const Index reduced = inner / model_fixed::se_divisor;
     kernels::squeeze_excite_weights<float> sw;
     sw.w1 = t.se1_w;
     sw.ld1 = t.inner_max;
     sw.b1 = t.se1_b;
     sw.w2 = t.se2_w;
-    sw.ld2 = t.inner_max / 4;
+    sw.ld2 = t.inner_max / model_fixed::se_divisor;
     sw.b2 = t.se2_b;
     auto pooled = [&](Index b) { return ws.act(b, 2); };
     auto squeezed = [&](Index b) { return ws.act(b, 2) + forward_workspace::round(inner); };
@@ -166,9 +167,145 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, Index cin, Index
 }
 
 template <class Arch>
+int network::run_block(const block& b, const float* images, float* logits, forward_workspace& ws,
+                       int cur, const bn_mode& m, const splitter& sp) const {
+  const executor_ref exec = sp.exec;
+  const Index batch = sp.batch;
+  const auto s = static_cast<std::size_t>(b.stage);
+  const Index n = Index(b.side) * b.side;
+  switch (b.kind) {
+    case block_kind::first_conv: {
+      // k x k conv from RGB (+ BN + Hardswish) -> slot 0, in pieces of output rows that hold
+      // whole 32-column panels of its GEMM (so that every piece computes exactly as the whole).
+      const Index R = b.side_in, k = b.kernel, cf = b.cout, side = b.side;
+      const auto ep = m.epilogue(w_.first_bn, cf, activation::hardswish);
+      sp.pieces(side, 32 / std::gcd<Index>(side, 32), [&](Index i, Index r0, Index r1, int wk) {
+        kernels::conv2d<Arch>(cf, 3, R, R, images + i * 3 * R * R, k, b.stride, k / 2,
+                              w_.first_conv, 3 * Index(b.max.kernel) * b.max.kernel, ws.act(i, 0),
+                              ep, ws.scratch(wk), ws.scratch_size(), r0, r1);
+      });
+      if (m.calibrating())
+        calibrate_bn<Arch>(
+            m, w_.first_bn, batch, cf, n, n, 1, [&](Index i) { return ws.act(i, 0); },
+            activation::hardswish, exec);
+      return 0;
+    }
+    case block_kind::conv:
+      mbconv<Arch>(m, w_.conv_layers[s][static_cast<std::size_t>(b.layer)], b, ws, cur, 1 - cur,
+                   sp);
+      return 1 - cur;
+    case block_kind::reduction: {
+      // Planes in (tokens [N, C] after a transformer stage are transposed first), the MBConv,
+      // then tokens out.
+      if (b.tokens_in) {
+        const int planes = 1 - cur;
+        exec.parallel_for(batch, [&](Index i, int) {
+          transpose(ws.act(i, cur), Index(b.side_in) * b.side_in, b.cin, ws.act(i, planes));
+        });
+        cur = planes;
+      }
+      const int out = 1 - cur;
+      mbconv<Arch>(m, w_.reduction[s], b, ws, cur, out, sp);
+      exec.parallel_for(
+          batch, [&](Index i, int) { transpose(ws.act(i, out), b.cout, n, ws.act(i, cur)); });
+      return cur;
+    }
+    case block_kind::attention: {
+      // x += proj(attention(norm(x))): the per-sample norm, then qkv columns, heads and proj
+      // columns in pieces; the shared qkv / V conv / head outputs of sample i live in its expand
+      // buffer.
+      const transformer_tensors& t = w_.transformer_layers[s][static_cast<std::size_t>(b.layer)];
+      const Index c = b.cout;
+      const kernels::attention_config cfg = attention_config_of(b);
+      const auto aw = attention_weights_of(t, b.head_dim);
+      exec.parallel_for(batch, [&](Index i, int) {
+        kernels::sample_norm<Arch>(n, c, ws.act(i, cur), c, t.norm1_gamma, t.norm1_beta,
+                                   model_fixed::norm_eps, ws.act(i, 2), c);
+      });
+      auto shared = [&](Index i) {
+        return kernels::attention_shared<float>::carve(cfg, true, ws.expand(i));
+      };
+      sp.pieces(cfg.qkv_width(), 16, [&](Index i, Index j0, Index j1, int) {
+        kernels::attention_qkv<Arch>(cfg, aw, ws.act(i, 2), c, shared(i), j0, j1);
+      });
+      sp.pieces(cfg.heads, 1, [&](Index i, Index h0, Index h1, int wk) {
+        kernels::attention_heads<Arch>(cfg, aw, shared(i), h0, h1, ws.scratch(wk),
+                                       ws.scratch_size());
+      });
+      sp.pieces(c, 16, [&](Index i, Index j0, Index j1, int) {
+        kernels::attention_proj<Arch>(cfg, aw, shared(i), ws.act(i, cur), c, /*accumulate=*/true,
+                                      j0, j1);
+      });
+      return cur;
+    }
+    case block_kind::ffn: {
+      // x += fc2(hswish(fc1(norm(x)))), fc1 and fc2 in output-column pieces; the hidden
+      // activations of sample i live in its expand buffer.
+      const transformer_tensors& t = w_.transformer_layers[s][static_cast<std::size_t>(b.layer)];
+      const Index c = b.cout, hidden = b.hidden;
+      exec.parallel_for(batch, [&](Index i, int) {
+        kernels::sample_norm<Arch>(n, c, ws.act(i, cur), c, t.norm2_gamma, t.norm2_beta,
+                                   model_fixed::norm_eps, ws.act(i, 2), c);
+      });
+      sp.pieces(hidden, 16, [&](Index i, Index j0, Index j1, int) {
+        kernels::linear<Arch>(n, c, j1 - j0, ws.act(i, 2), c, t.fc1_w, t.width_max, j0, t.fc1_b,
+                              ws.expand(i) + j0, hidden, activation::hardswish);
+      });
+      sp.pieces(c, 16, [&](Index i, Index j0, Index j1, int) {
+        kernels::linear<Arch>(n, hidden, j1 - j0, ws.expand(i), hidden, t.fc2_w, t.hidden_max, j0,
+                              t.fc2_b, ws.act(i, cur) + j0, c, activation::none,
+                              /*accumulate=*/true);
+      });
+      return cur;
+    }
+    case block_kind::head: {
+      // Per-token Linear C -> eC + BN1d + Hardswish, mean over tokens, Linear -> hidden +
+      // Hardswish, classifier; each in output-column pieces. The pooled and hidden vectors of
+      // sample i live in its inner buffer.
+      const Index c = b.cin, ec = Index(b.expand) * c, hid = b.hidden, classes = b.classes;
+      const Index c_max = b.max.in;
+      auto pooled = [&](Index i) { return ws.inner(i); };
+      auto hidden = [&](Index i) { return ws.inner(i) + forward_workspace::round(ec); };
+      const auto bn = m.calibrating() ? std::pair<const float*, const float*>{nullptr, nullptr}
+                                      : m.coefficients(w_.head_bn, ec);
+      sp.pieces(ec, 16, [&](Index i, Index j0, Index j1, int) {
+        float* h = ws.act(i, 2);
+        kernels::linear<Arch>(n, c, j1 - j0, ws.act(i, cur), c, w_.head0_w, c_max, j0, w_.head0_b,
+                              h + j0, ec);
+        if (m.calibrating()) return;  // normalised with the batch statistics below
+        for (Index r = 0; r < n; ++r) {
+          float* v = h + r * ec;
+          for (Index x = j0; x < j1; ++x) v[x] = v[x] * bn.first[x] + bn.second[x];
+          kernels::activate<Arch>(activation::hardswish, v + j0, j1 - j0);
+        }
+        kernels::mean_rows<Arch>(n, j1 - j0, h + j0, ec, pooled(i) + j0);
+      });
+      if (m.calibrating()) {
+        calibrate_bn<Arch>(
+            m, w_.head_bn, batch, ec, n, 1, ec, [&](Index i) { return ws.act(i, 2); },
+            activation::hardswish, exec);
+        exec.parallel_for(batch, [&](Index i, int) {
+          kernels::mean_rows<Arch>(n, ec, ws.act(i, 2), ec, pooled(i));
+        });
+      }
+      sp.pieces(hid, 16, [&](Index i, Index j0, Index j1, int) {
+        kernels::linear<Arch>(1, ec, j1 - j0, pooled(i), ec, w_.head1_w, b.expand * c_max, j0,
+                              w_.head1_b, hidden(i) + j0, hid, activation::hardswish);
+      });
+      sp.pieces(classes, 16, [&](Index i, Index j0, Index j1, int) {
+        kernels::linear<Arch>(1, hid, j1 - j0, hidden(i), hid, w_.classifier_w, hid, j0,
+                              w_.classifier_b, logits + i * classes + j0, classes);
+      });
+      return cur;
+    }
+  }
+  return cur;
+}
+
+template <class Arch>
 void network::run(const arch& a, const float* images, Index batch, float* logits,
                   forward_workspace& ws, const bn_override* use, intermediates* inter,
-                  bn_override* calib, executor_ref exec) const {
+                  forward_profile* profile, bn_override* calib, executor_ref exec) const {
   const space_descriptor& d = space();
   validate(d, a);
   if (batch < 1) throw invalid_argument("forward: batch " + std::to_string(batch) + " < 1");
@@ -177,186 +314,45 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
   if (use && use->arch_ != a)
     throw invalid_argument("forward: the bn_override was made for " + use->arch_text_ +
                            ", not for this subnet");
+  if (!d.stages.back().is_transformer())
+    throw error("space " + d.name + ": the head needs a transformer stage before it");
   ws.reserve(d, batch, exec.num_threads());
+  build_plan(d, a, ws.plan_);  // within the reserved capacity: no allocation
   const bn_mode m{this, use, calib};
   // With fewer samples than workers, each op of a sample is cut into pieces as well.
   const Index threads = exec.num_threads();
   const splitter sp{exec, batch, batch >= threads ? 1 : (threads + batch - 1) / batch};
   using clock = std::chrono::steady_clock;
   auto mark = clock::now();
-  auto account = [&](double forward_profile::*field) {
-    if (!ws.profile) return;
-    const auto now = clock::now();
-    ws.profile->*field += std::chrono::duration<double>(now - mark).count();
-    mark = now;
-  };
-  const Index R = a.resolution();
-  auto keep = [&](const std::string& name, int slot, Index c, Index side, bool tokens) {
-    if (!inter) return;
-    intermediates::tensor t;
-    const Index n = c * side * side;
-    t.shape = tokens ? std::vector<std::int64_t>{batch, side * side, c}
-                     : std::vector<std::int64_t>{batch, c, side, side};
-    t.values.resize(static_cast<std::size_t>(batch * n));
-    for (Index b = 0; b < batch; ++b)
-      std::copy(ws.act(b, slot), ws.act(b, slot) + n, t.values.data() + b * n);
-    inter->by_name[name] = std::move(t);
-  };
-
-  // First conv 3x3 stride 2 (+ BN + Hardswish) -> slot 0, in pieces of output rows that hold
-  // whole 32-column panels of its GEMM (so that every piece computes exactly as the whole).
-  const Index cf = a.width(0);
-  const Index k0 = a.stage_layers(0)[0].kernel_size;
-  const Index kmax0 = d.stages[0].kernel_size.back();
-  Index side = (R + 1) / 2;
-  const auto first_ep = m.epilogue(w_.first_bn, cf, activation::hardswish);
-  sp.pieces(side, 32 / std::gcd<Index>(side, 32), [&](Index b, Index r0, Index r1, int wk) {
-    kernels::conv2d<Arch>(cf, 3, R, R, images + b * 3 * R * R, k0, 2, k0 / 2, w_.first_conv,
-                          3 * kmax0 * kmax0, ws.act(b, 0), first_ep, ws.scratch(wk),
-                          ws.scratch_size(), r0, r1);
-  });
-  if (m.calibrating())
-    calibrate_bn<Arch>(
-        m, w_.first_bn, batch, cf, side * side, side * side, 1,
-        [&](Index b) { return ws.act(b, 0); }, activation::hardswish, exec);
-  account(&forward_profile::first_conv);
-  keep("first_conv", 0, cf, side, false);
-
-  int cur = 0;  // slot holding the current feature map
-  Index cin = cf;
-  bool tokens = false;  // current map is tokens [N, C] (after the first transformer stage)
-  int main_stage = 0;
-  for (int s = 1; s < d.num_stages(); ++s) {
-    const stage_descriptor& st = d.stages[s];
-    const Index c = a.width(s);
-    const layer_dims* layers = a.stage_layers(s);
-    if (st.is_conv()) {
-      for (int j = 0; j < a.depth(s); ++j) {
-        const Index stride = j == 0 ? st.stride : 1;
-        const int next = 1 - cur;
-        mbconv<Arch>(m, w_.conv_layers[static_cast<std::size_t>(s)][static_cast<std::size_t>(j)],
-                     cin, c, layers[j].expand_ratio, layers[j].kernel_size, st.squeeze_excite,
-                     stride, side, ws, cur, next, sp);
-        if (stride == 2) side = (side + 1) / 2;
-        cur = next;
-        cin = c;
-      }
-      account(&forward_profile::mbconv);
-    } else {
-      // Layer 0's reduction MBConv (e6, k3, SE) runs on planes.
-      const Index stride = st.stride;
-      const Index side_out = stride == 2 ? (side + 1) / 2 : side;
-      if (tokens) {  // tokens [N, C] -> planes [C, N]
-        const int planes = 1 - cur;
-        exec.parallel_for(batch, [&](Index b, int) {
-          transpose(ws.act(b, cur), side * side, cin, ws.act(b, planes));
-        });
-        cur = planes;
-      }
-      const int out = 1 - cur;
-      mbconv<Arch>(m, w_.reduction[static_cast<std::size_t>(s)], cin, c, 6, 3, true, stride, side,
-                   ws, cur, out, sp);
-      side = side_out;
-      exec.parallel_for(batch, [&](Index b, int) {  // planes [C, N] -> tokens [N, C]
-        transpose(ws.act(b, out), c, side * side, ws.act(b, cur));
-      });
-      tokens = true;
-      account(&forward_profile::reduction);
-      const Index n = side * side;
-      for (int j = 0; j < a.depth(s); ++j) {
-        const transformer_tensors& t =
-            w_.transformer_layers[static_cast<std::size_t>(s)][static_cast<std::size_t>(j)];
-        const kernels::attention_config cfg = attention_config_of(st, layers[j], side, c);
-        const auto aw = attention_weights_of(t, st.head_dim);
-        // Attention: per-sample norm, then qkv columns, heads and proj columns in pieces; the
-        // shared qkv / V conv / head outputs of sample b live in its expand buffer.
-        exec.parallel_for(batch, [&](Index b, int) {
-          kernels::sample_norm<Arch>(n, c, ws.act(b, cur), c, t.norm1_gamma, t.norm1_beta, 1e-5f,
-                                     ws.act(b, 2), c);
-        });
-        auto shared = [&](Index b) {
-          return kernels::attention_shared<float>::carve(cfg, true, ws.expand(b));
-        };
-        sp.pieces(cfg.qkv_width(), 16, [&](Index b, Index j0, Index j1, int) {
-          kernels::attention_qkv<Arch>(cfg, aw, ws.act(b, 2), c, shared(b), j0, j1);
-        });
-        sp.pieces(cfg.heads, 1, [&](Index b, Index h0, Index h1, int wk) {
-          kernels::attention_heads<Arch>(cfg, aw, shared(b), h0, h1, ws.scratch(wk),
-                                         ws.scratch_size());
-        });
-        sp.pieces(c, 16, [&](Index b, Index j0, Index j1, int) {
-          kernels::attention_proj<Arch>(cfg, aw, shared(b), ws.act(b, cur), c, /*accumulate=*/true,
-                                        j0, j1);
-        });
-        account(&forward_profile::attention);
-        // FFN: x += fc2(hswish(fc1(norm(x)))), fc1 and fc2 in output-column pieces; the hidden
-        // activations of sample b live in its expand buffer.
-        const Index hidden = layers[j].mlp_ratio.floor_times(c);
-        exec.parallel_for(batch, [&](Index b, int) {
-          kernels::sample_norm<Arch>(n, c, ws.act(b, cur), c, t.norm2_gamma, t.norm2_beta, 1e-5f,
-                                     ws.act(b, 2), c);
-        });
-        sp.pieces(hidden, 16, [&](Index b, Index j0, Index j1, int) {
-          kernels::linear<Arch>(n, c, j1 - j0, ws.act(b, 2), c, t.fc1_w, t.width_max, j0, t.fc1_b,
-                                ws.expand(b) + j0, hidden, activation::hardswish);
-        });
-        sp.pieces(c, 16, [&](Index b, Index j0, Index j1, int) {
-          kernels::linear<Arch>(n, hidden, j1 - j0, ws.expand(b), hidden, t.fc2_w, t.hidden_max, j0,
-                                t.fc2_b, ws.act(b, cur) + j0, c, activation::none,
-                                /*accumulate=*/true);
-        });
-        account(&forward_profile::ffn);
-      }
-      cin = c;
+  int cur = 0;  // the act slot holding the current feature map
+  for (const block& b : ws.plan_) {
+    cur = run_block<Arch>(b, images, logits, ws, cur, m, sp);
+    if (profile) {
+      static constexpr double forward_profile::*by_kind[] = {
+          &forward_profile::first_conv, &forward_profile::mbconv, &forward_profile::reduction,
+          &forward_profile::attention,  &forward_profile::ffn,    &forward_profile::head};
+      const auto now = clock::now();
+      profile->*by_kind[static_cast<int>(b.kind)] +=
+          std::chrono::duration<double>(now - mark).count();
+      mark = now;
     }
-    if (s >= 2) {
-      keep("stage" + std::to_string(main_stage), cur, c, side, tokens);
-      ++main_stage;
-    } else {
-      keep("stem", cur, c, side, false);
+    if (inter && b.last_in_stage && b.kind != block_kind::head) {
+      // Each stage's output as the reference goldens store them: first_conv, stem and the conv
+      // stages in NCHW, the transformer stages as tokens (batch, side * side, C).
+      const bool tokens = b.kind == block_kind::attention || b.kind == block_kind::ffn;
+      const std::string name = b.stage == 0   ? "first_conv"
+                               : b.stage == 1 ? "stem"
+                                              : "stage" + std::to_string(b.stage - 2);
+      intermediates::tensor t;
+      const Index per = Index(b.cout) * b.side * b.side;
+      t.shape = tokens ? std::vector<std::int64_t>{batch, Index(b.side) * b.side, b.cout}
+                       : std::vector<std::int64_t>{batch, b.cout, b.side, b.side};
+      t.values.resize(static_cast<std::size_t>(batch * per));
+      for (Index i = 0; i < batch; ++i)
+        std::copy(ws.act(i, cur), ws.act(i, cur) + per, t.values.data() + i * per);
+      inter->by_name[name] = std::move(t);
     }
   }
-
-  // Head: per-token Linear C -> eC + BN1d + Hardswish, mean over tokens, Linear -> hidden +
-  // Hardswish, classifier; each in output-column pieces. The pooled and hidden vectors of sample
-  // b live in its inner buffer.
-  const Index c = cin, e = d.constants.head_expand, ec = e * c;
-  const Index hid = d.constants.head_hidden, classes = d.constants.num_classes;
-  const Index n = side * side;
-  const Index c_max = d.stages.back().max_width;
-  if (!tokens) throw error("space " + d.name + ": the head needs a transformer stage before it");
-  auto pooled = [&](Index b) { return ws.inner(b); };
-  auto hidden = [&](Index b) { return ws.inner(b) + forward_workspace::round(ec); };
-  const auto bn = m.calibrating() ? std::pair<const float*, const float*>{nullptr, nullptr}
-                                  : m.coefficients(w_.head_bn, ec);
-  sp.pieces(ec, 16, [&](Index b, Index j0, Index j1, int) {
-    float* h = ws.act(b, 2);
-    kernels::linear<Arch>(n, c, j1 - j0, ws.act(b, cur), c, w_.head0_w, c_max, j0, w_.head0_b,
-                          h + j0, ec);
-    if (m.calibrating()) return;  // normalised with the batch statistics below
-    for (Index r = 0; r < n; ++r) {
-      float* v = h + r * ec;
-      for (Index i = j0; i < j1; ++i) v[i] = v[i] * bn.first[i] + bn.second[i];
-      kernels::activate<Arch>(activation::hardswish, v + j0, j1 - j0);
-    }
-    kernels::mean_rows<Arch>(n, j1 - j0, h + j0, ec, pooled(b) + j0);
-  });
-  if (m.calibrating()) {
-    calibrate_bn<Arch>(
-        m, w_.head_bn, batch, ec, n, 1, ec, [&](Index b) { return ws.act(b, 2); },
-        activation::hardswish, exec);
-    exec.parallel_for(
-        batch, [&](Index b, int) { kernels::mean_rows<Arch>(n, ec, ws.act(b, 2), ec, pooled(b)); });
-  }
-  sp.pieces(hid, 16, [&](Index b, Index j0, Index j1, int) {
-    kernels::linear<Arch>(1, ec, j1 - j0, pooled(b), ec, w_.head1_w, e * c_max, j0, w_.head1_b,
-                          hidden(b) + j0, hid, activation::hardswish);
-  });
-  sp.pieces(classes, 16, [&](Index b, Index j0, Index j1, int) {
-    kernels::linear<Arch>(1, hid, j1 - j0, hidden(b), hid, w_.classifier_w, hid, j0,
-                          w_.classifier_b, logits + b * classes + j0, classes);
-  });
-  account(&forward_profile::head);
 }
 
 }  // namespace elasticvit
