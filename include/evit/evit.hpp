@@ -14,6 +14,7 @@
 #include "evit/core/rng.hpp"
 #include "evit/cost/adaptors.hpp"
 #include "evit/cost/block_profiler.hpp"
+#include "evit/cost/cached_profiler.hpp"
 #include "evit/cost/constraint.hpp"
 #include "evit/cost/cost_model.hpp"
 #include "evit/cost/latency_table.hpp"

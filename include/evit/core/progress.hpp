@@ -65,7 +65,10 @@ class progress_meter {
 
   /// Reports that `done` units of the total are finished; `note` follows the numbers. Prints
   /// when a line is due (see the header comment).
-  void update(std::size_t done, const std::string& note = "") {
+  void update(std::size_t done, const std::string& note = "") { update(done, total_, note); }
+  /// The same, for work whose total becomes known (or changes) on the way.
+  void update(std::size_t done, std::size_t total, const std::string& note = "") {
+    total_ = total;
     if (!out_) return;
     const auto now = clock::now();
     const double since = std::chrono::duration<double>(now - last_).count();

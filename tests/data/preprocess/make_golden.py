@@ -6,6 +6,9 @@ for tests/models/test_preprocess.cpp. The steps are those of the official Elasti
 forward: interpolate(mode="bicubic") to the subnet's resolution), written out with Pillow and
 torch only, as torchvision 0.14 performs them on a PIL image.
 
+Also writes synthetic-37x29.png, the first test image as a PNG file (tests/examples: decoding,
+run_subnet --image).
+
 usage: /usr/bin/python3 tests/data/preprocess/make_golden.py   (Debian: python3-pil, python3-torch)
 """
 import json
@@ -80,7 +83,9 @@ def main():
         case(300, 240, 256, 224, 128, full=False),
         case(201, 333, 256, 224, 256, full=False),
     ]
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden.json")
+    here = os.path.dirname(os.path.abspath(__file__))
+    synthetic(37, 29).save(os.path.join(here, "synthetic-37x29.png"))
+    path = os.path.join(here, "golden.json")
     with open(path, "w") as f:
         json.dump({"mean": MEAN, "std": STD, "cases": cases}, f)
         f.write("\n")
