@@ -13,6 +13,8 @@
 #include <new>
 #include <string>
 
+#include <evit/simd/isa.hpp>
+
 namespace example {
 
 /// An integer in [lo, hi].
@@ -43,6 +45,14 @@ inline CLI::Validator positive_number() {
       "> 0");
 }
 
+/// --isa I: the kernels of ISA I (evit::simd::set_isa) instead of the best this CPU has; an ISA
+/// the CPU lacks or an unknown name is an error that says why.
+inline void add_isa_option(CLI::App& app) {
+  app.add_option_function<std::string>(
+      "--isa", [](const std::string& v) { evit::simd::set_isa(evit::simd::parse_isa(v)); },
+      "sse2, avx2, avx512 or neon (default: the best this CPU has; also EVIT_ISA)");
+}
+
 /// Parses the command line, then returns body(). --help prints the help and returns 0; a bad
 /// command line prints "<program>: <what is wrong> (see --help)" and returns `usage_error`; an
 /// exception from body() prints "<program>: <what>" and returns 1.
@@ -50,7 +60,8 @@ template <class Body>
 int run(CLI::App& app, int argc, char** argv, int usage_error, Body&& body) {
   const std::string name = app.get_name();
   try {
-    app.allow_extras();  // an unknown option gets the message below, which names it
+    app.allow_extras();  // an unknown option gets the message below, which names it  // an unknown
+                         // option gets the message below, which names it
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {

@@ -21,7 +21,7 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 struct options {
-  std::string weights, space = "official", arch, image, labels, isa;
+  std::string weights, space = "official", arch, image, labels;
   int batch = 1, threads = 1, repeat = 20;
   long long seed = 1;
   bool all_logits = false, allow_extra = false;
@@ -123,11 +123,11 @@ int main(int argc, char** argv) {
       "the top-5 classes of the first image, the subnet's MMACs (official count) and "
       "its latency.",
       "run_subnet");
+  app.option_defaults()->always_capture_default();  // --help shows the defaults
   app.add_option("--weights", o.weights,
                  "supernet weights (safetensors, official names); default: a random supernet");
   app.add_option("--space", o.space, "official or mini (the reference supernet's space)")
-      ->check(CLI::IsMember({"official", "mini"}))
-      ->capture_default_str();
+      ->check(CLI::IsMember({"official", "mini"}));
   app.add_option("--arch", o.arch,
                  "a released name (elastic_T1 ... elastic_L3, or T1 ... L3), the compact text, "
                  "JSON or an official 10-list; default elastic_T1 (official), the max (mini)");
@@ -135,23 +135,16 @@ int main(int argc, char** argv) {
                  "a PNG or JPEG, preprocessed as the official evaluation does (README)");
   app.add_option("--labels", o.labels,
                  "class names, one per line (default: the supernet metadata's, if any)");
-  app.add_option("--batch", o.batch, "images per forward")
-      ->check(example::integer_in(1, 4096))
-      ->capture_default_str();
-  app.add_option("--threads", o.threads, "worker threads")
-      ->check(example::integer_in(1, 256))
-      ->capture_default_str();
+  app.add_option("--batch", o.batch, "images per forward")->check(example::integer_in(1, 4096));
+  app.add_option("--threads", o.threads, "worker threads")->check(example::integer_in(1, 256));
   app.add_option("--repeat", o.repeat, "timed forwards after one warm-up")
-      ->check(example::integer_in(1, 100000))
-      ->capture_default_str();
+      ->check(example::integer_in(1, 100000));
   app.add_option("--seed", o.seed, "seed of the random images and weights")
-      ->check(example::integer_in(0, 1LL << 40))
-      ->capture_default_str();
-  app.add_option("--isa", o.isa, "sse2, avx2, avx512 or neon (default: the best this CPU has)");
+      ->check(example::integer_in(0, 1LL << 40));
+  example::add_isa_option(app);
   app.add_flag("--logits", o.all_logits, "print every logit of image 0 (9 digits)");
   app.add_flag("--allow-extra-tensors", o.allow_extra, "load tensors the space does not use");
   return example::run(app, argc, argv, 1, [&] {
-    if (!o.isa.empty()) evit::simd::set_isa(evit::simd::parse_isa(o.isa));
     if (o.space == "mini") return run<ev::mini_space>(o);
     if (o.arch.empty()) o.arch = "elastic_T1";
     return run<ev::official_space>(o);

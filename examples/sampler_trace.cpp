@@ -134,12 +134,10 @@ int main(int argc, char** argv) {
       "the levels whose window got a subnet, and the share of steps inside a level "
       "window.",
       "sampler_trace");
-  app.add_option("--steps", o.steps, "training steps")
-      ->check(example::integer_in(2, 100000000))
-      ->capture_default_str();
+  app.option_defaults()->always_capture_default();  // --help shows the defaults
+  app.add_option("--steps", o.steps, "training steps")->check(example::integer_in(2, 100000000));
   app.add_option("--seed", o.seed, "seed of both samplers")
-      ->check(example::integer_in(0, std::numeric_limits<long long>::max()))
-      ->capture_default_str();
+      ->check(example::integer_in(0, std::numeric_limits<long long>::max()));
   app.add_option("--walk", o.walk, "level walk: adjacent_step (official), random, adjacent, cyclic")
       ->check(CLI::Validator(
           [](std::string& w) -> std::string {
@@ -150,8 +148,7 @@ int main(int argc, char** argv) {
               return e.what();
             }
           },
-          "WALK"))
-      ->capture_default_str();
+          "WALK"));
   app.add_option("--csv", o.csv,
                  "write the trace: step,sampler,level,mmacs,arch (level -1: in no window)");
   return example::run(app, argc, argv, 2, [&] { return run(o); });

@@ -33,16 +33,8 @@ struct options {
   std::vector<double> budget_ms;
   int budgets = 3, iterations = -1, population = -1, confirm = 3, threads = 1;
   long long seed = 7;
-  std::string out = "search_subnet_out", lut_dir, weights, val, preset = "elasticvit", isa;
+  std::string out = "search_subnet_out", lut_dir, weights, val, preset = "elasticvit";
   bool quiet = false;
-};
-
-/// A device's latency as the searches' constraint: called on the search's thread (this
-/// machine's table may profile a block on the way).
-struct device_latency {
-  static constexpr bool sequential = true;
-  std::function<double(const evit::arch&)> f;
-  double operator()(const evit::arch& a) const { return f(a); }
 };
 
 int run(options& o, const char* argv0) {
@@ -110,11 +102,11 @@ int run(options& o, const char* argv0) {
   std::vector<double> released_value;
   for (const auto& m : released) released_value.push_back(objective(m.arch_value));
   for (const std::string& device : o.devices) {
-    device_latency lat;
+    std::function<double(const evit::arch&)> lat;  // the searches run on this thread
     if (device == "this")
-      lat.f = evit::cost::local_latency<space>(profiler);
+      lat = evit::cost::local_latency<space>(profiler);
     else
-      lat.f = evit::cost::table_latency<space>(
+      lat = evit::cost::table_latency<space>(
           evit::cost::latency_table::load(o.lut_dir + "/" + device + ".json", device));
     std::vector<double> budgets = o.budget_ms;
     const double lo = lat(space::min_arch()), hi = lat(space::max_arch());
@@ -164,21 +156,20 @@ int main(int argc, char** argv) {
       "Searches the official ElasticViT space for the best subnet under each latency "
       "budget of each device, from one supernet.",
       "search_subnet");
+  app.option_defaults()->always_capture_default();  // --help shows the defaults
   app.add_option("--device", o.devices,
                  "comma-separated: this, pixel1, pixel4, pixel6, xiaomi11 or any <name>.json in "
                  "--lut-dir (default: all five)")
       ->delimiter(',');
   app.add_option("--budgets", o.budgets,
                  "budgets per device, geometric between its min and max subnet latency")
-      ->check(example::integer_in(1, 20))
-      ->capture_default_str();
+      ->check(example::integer_in(1, 20));
   app.add_option("--budget-ms", o.budget_ms, "explicit budgets in ms for every device")
       ->delimiter(',')
       ->check(example::positive_number());
   app.add_option("--out", o.out,
                  "results.json, results.csv, points.csv, references.csv, latency.png and this "
-                 "machine's block table this_machine_lut-<isa>.json (reused next time)")
-      ->capture_default_str();
+                 "machine's block table this_machine_lut-<isa>.json (reused next time)");
   app.add_option("--lut-dir", o.lut_dir, "the phone tables (default: data/mobile-lut)");
   app.add_option("--weights", o.weights,
                  "supernet weights (official names) or 'random'; with --val the objective is "
@@ -187,25 +178,18 @@ int main(int argc, char** argv) {
   app.add_option("--val", o.val,
                  "safetensors with 'images' (N,3,H,W) and 'labels' (N): the first half "
                  "recalibrates BatchNorm, the rest is scored; or 'random:N' (a smoke test)");
-  app.add_option("--preset", o.preset, "elasticvit, autoformer, ofa or hat")->capture_default_str();
+  app.add_option("--preset", o.preset, "elasticvit, autoformer, ofa or hat");
   app.add_option("--iterations", o.iterations, "override the preset's iterations")
       ->check(example::integer_in(0, 100000));
   app.add_option("--population", o.population,
                  "override the preset's population (parents, mutations, crossovers scale)")
       ->check(example::integer_in(4, 100000));
   app.add_option("--confirm", o.confirm, "winners measured on this machine per budget")
-      ->check(example::integer_in(1, 100))
-      ->capture_default_str();
+      ->check(example::integer_in(1, 100));
   app.add_option("--threads", o.threads, "threads of this machine's forward")
-      ->check(example::integer_in(1, 256))
-      ->capture_default_str();
-  app.add_option("--seed", o.seed, "search seed")
-      ->check(example::integer_in(0, 1LL << 40))
-      ->capture_default_str();
-  app.add_option("--isa", o.isa, "this machine's kernels: sse2, avx2, avx512 or neon");
+      ->check(example::integer_in(1, 256));
+  app.add_option("--seed", o.seed, "search seed")->check(example::integer_in(0, 1LL << 40));
+  example::add_isa_option(app);
   app.add_flag("--quiet", o.quiet, "no progress lines");
-  return example::run(app, argc, argv, 1, [&] {
-    if (!o.isa.empty()) evit::simd::set_isa(evit::simd::parse_isa(o.isa));
-    return run(o, argv[0]);
-  });
+  return example::run(app, argc, argv, 1, [&] { return run(o, argv[0]); });
 }
