@@ -58,6 +58,12 @@ class top1_evaluator {
  public:
   static constexpr bool sequential = true;
 
+  /// Scores subnets of `net`, which must outlive the evaluator and its copies.
+  top1_evaluator(const supernet<Space>& net, io::labelled_images data,
+                 top1_options o = top1_options())
+      : top1_evaluator(std::shared_ptr<const supernet<Space>>(&net, [](const void*) {}),
+                       std::move(data), o) {}
+  /// The same, sharing the supernet.
   /// @throws evit::invalid_argument for a set with fewer than 2 images or bad options.
   top1_evaluator(std::shared_ptr<const supernet<Space>> net, io::labelled_images data,
                  top1_options o = top1_options())

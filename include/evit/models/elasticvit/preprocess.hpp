@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // ElasticViT's evaluation preprocessing: from an RGB image to the network input of a subnet at
-// resolution R (3 x R x R floats, NCHW), as the official evaluation does it
-// (docs/elasticvit.md#evaluation-preprocessing):
+// resolution R (3 x R x R floats, NCHW), as the official evaluation does it (its data loader,
+// util/data_loader.py, and its forward; README.md, "Real images in", says why this one):
 //   1. resize so that the shorter side is 256, bicubic, with Pillow's antialiasing filter
 //      (torchvision Resize(256, BICUBIC) on a PIL image; the longer side keeps the aspect ratio);
 //   2. centre-crop 224 x 224 (torchvision CenterCrop(224));
