@@ -1,180 +1,156 @@
 // SPDX-License-Identifier: MIT
-// run_subnet: run one subnet of an ElasticViT supernet, straight from the supernet's weights.
-// Prints the ISA it runs, the top-5 logits of the first image, the subnet's MMACs and the latency
-// (median, p90).
+// run_subnet: run one subnet of an ElasticViT supernet, straight from the supernet's weights, on
+// an image file (--image, the official evaluation preprocessing) or on random images. Prints the
+// ISA it runs, the subnet's MMACs, the top-5 classes of the first image (with names from
+// --labels or the supernet's metadata) and the latency (median, p90).
+//   run_subnet --weights elasticvit.safetensors --arch elastic_T1 --image cat.jpg --labels in1k.txt
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include <evit/evit.hpp>
+#include <evit/io/image_file.hpp>
+
+#include "cli.hpp"
 
 namespace ev = evit::elasticvit;
+using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-void usage(std::FILE* out) {
-  std::fprintf(
-      out,
-      "usage: run_subnet [--weights FILE] [--space official|mini] [--arch A]\n"
-      "                  [--batch N] [--threads N] [--repeat N] [--seed N]\n"
-      "                  [--isa sse2|avx2|avx512|neon] [--logits] [--allow-extra-tensors]\n"
-      "  Runs subnet A of an ElasticViT supernet on random images and prints the top-5\n"
-      "  logits of the first image, the subnet's MMACs (official count) and its latency.\n"
-      "  --weights FILE  supernet weights (safetensors, official names); default: a\n"
-      "                  random-initialised supernet of the space\n"
-      "  --space S       official (default) or mini (the reference supernet's space)\n"
-      "  --arch A        a released name (elastic_T1 ... elastic_L3, or T1 ... L3), the\n"
-      "                  compact text form, JSON, or an official 10-list; default\n"
-      "                  elastic_T1 (official) / the max subnet (mini)\n"
-      "  --batch N       images per forward (default 1)\n"
-      "  --threads N     worker threads over the batch (default 1)\n"
-      "  --repeat N      timed forwards after one warm-up (default 20)\n"
-      "  --seed N        seed of the random images and weights (default 1)\n"
-      "  --isa I         run the kernels of ISA I (default: the best this CPU has; also\n"
-      "                  the environment variable EVIT_ISA)\n"
-      "  --logits        print every logit of image 0 (9 significant digits)\n"
-      "  --allow-extra-tensors  load a checkpoint with tensors the space does not use\n");
+struct options {
+  std::string weights, space = "official", arch, image, labels;
+  int batch = 1, threads = 1, repeat = 20;
+  long long seed = 1;
+  bool all_logits = false, allow_extra = false, plan = false;
+};
+
+double ms_since(clock_type::time_point t0) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
 }
 
 template <class Space>
-evit::arch parse_any(const std::string& text) {
-  if (text.empty()) throw evit::parse_error("--arch: empty");
-  if (text[0] == '[') return ev::from_official_list<Space>(text);
-  if (text[0] == '{') return evit::from_json_text(Space::descriptor(), text);
-  if (text[0] == 'r' && text.size() > 1 && text[1] >= '0' && text[1] <= '9')
-    return evit::parse<Space>(text);
-  if constexpr (std::is_same_v<Space, ev::official_space>) {
-    return ev::released(text);
-  } else {
-    throw evit::parse_error("--arch: \"" + text +
-                            "\" is not a subnet of the mini space (give text, JSON or a 10-list)");
-  }
-}
-
-template <class Space>
-int run(const std::string& weights, std::string arch_text, long batch, int threads, int repeat,
-        std::uint64_t seed, bool all_logits, bool allow_extra) {
+int run(const options& o) {
   using net_t = ev::supernet<Space>;
-  const auto t0 = std::chrono::steady_clock::now();
-  const net_t net = weights.empty()
-                        ? net_t::random(seed)
-                        : net_t::load(weights, ev::load_options().allow_extra_tensors(allow_extra));
-  const double load_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  const evit::arch a = arch_text.empty() ? Space::max_arch() : parse_any<Space>(arch_text);
-  const int r = a.resolution();
-  evit::rng g(seed + 1);
-  std::vector<float> images(static_cast<std::size_t>(batch) * 3 * r * r);
-  for (auto& x : images) x = static_cast<float>(2 * evit::uniform_real(g) - 1);
+  // The supernet, and the class names of --labels or of its metadata.
+  const auto t0 = clock_type::now();
+  std::vector<std::string> names;
+  const net_t net = [&] {
+    if (o.weights.empty()) return net_t::random(static_cast<std::uint64_t>(o.seed));
+    const auto file = evit::io::safetensors_file::open(o.weights);
+    names = evit::io::class_names(file);
+    return net_t::load(file, ev::load_options().allow_extra_tensors(o.allow_extra));
+  }();
+  const double load_ms = ms_since(t0);
+  if (!o.labels.empty()) names = evit::io::read_class_names(o.labels);
   const int classes = net.num_classes();
-  std::vector<float> logits(static_cast<std::size_t>(batch * classes));
+  if (!names.empty() && static_cast<int>(names.size()) != classes)
+    throw evit::format_error((o.labels.empty() ? o.weights + " metadata" : o.labels) + ": " +
+                             std::to_string(names.size()) + " class names for " +
+                             std::to_string(classes) + " classes");
+  const evit::arch a = o.arch.empty() ? Space::max_arch() : ev::parse_subnet<Space>(o.arch);
+  const int r = a.resolution();
+
+  // The input: the image, preprocessed, in every sample of the batch; else random images.
+  const std::size_t per = 3u * r * r;
+  std::vector<float> images(static_cast<std::size_t>(o.batch) * per);
+  evit::io::image picture;
+  if (!o.image.empty()) {
+    picture = evit::io::load_image(o.image);
+    ev::preprocess(picture, r, images.data());
+    for (int b = 1; b < o.batch; ++b) std::copy_n(images.begin(), per, images.begin() + b * per);
+  } else {
+    evit::rng g(static_cast<std::uint64_t>(o.seed) + 1);
+    for (auto& x : images) x = static_cast<float>(2 * evit::uniform_real(g) - 1);
+  }
+
+  // Forwards: one warm-up, then the timed ones.
+  std::vector<float> logits(static_cast<std::size_t>(o.batch) * classes);
   ev::forward_workspace ws;
-  evit::thread_pool pool(threads);
-  ws.reserve(Space::descriptor(), batch, threads);
-  auto once = [&] {
-    const auto s = std::chrono::steady_clock::now();
-    net.forward(a, images.data(), batch, logits.data(), ws, ev::forward_options().executor(pool));
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count();
-  };
-  once();  // warm-up
+  evit::thread_pool pool(o.threads);
+  ws.reserve(Space::descriptor(), o.batch, o.threads);
   std::vector<double> ms;
-  for (int i = 0; i < repeat; ++i) ms.push_back(once());
+  for (int i = 0; i <= o.repeat; ++i) {
+    const auto s = clock_type::now();
+    net.forward(a, images.data(), o.batch, logits.data(), ws, ev::forward_options().executor(pool));
+    if (i > 0) ms.push_back(ms_since(s));
+  }
   std::sort(ms.begin(), ms.end());
-  const auto pct = [&](double p) {
-    return ms[std::min(ms.size() - 1, static_cast<std::size_t>(p * (ms.size() - 1) + 0.5))];
-  };
+  const auto pct = [&](double p) { return ms[static_cast<std::size_t>(p * (ms.size() - 1) + .5)]; };
+
   std::printf("isa:      %s\n", evit::simd::isa_description(evit::simd::active_isa()).c_str());
   std::printf("supernet: %s (%s, loaded in %.0f ms)\n",
-              weights.empty() ? "random weights" : weights.c_str(),
+              o.weights.empty() ? "random weights" : o.weights.c_str(),
               Space::descriptor().name.c_str(), load_ms);
   std::printf("subnet:   %s\n", evit::to_string<Space>(a).c_str());
   std::printf("MMACs:    %.2f (official count), %.2f (corrected); params %.2f M\n",
               ev::macs<Space>(a) / 1e6, ev::macs_corrected<Space>(a) / 1e6,
               ev::params<Space>(a) / 1e6);
-  std::vector<int> order(static_cast<std::size_t>(classes));
-  for (int i = 0; i < classes; ++i) order[static_cast<std::size_t>(i)] = i;
-  std::partial_sort(
-      order.begin(), order.begin() + std::min(5, classes), order.end(), [&](int x, int y) {
-        return logits[static_cast<std::size_t>(x)] > logits[static_cast<std::size_t>(y)];
-      });
-  std::printf("top-5 logits of image 0:");
-  for (int i = 0; i < std::min(5, classes); ++i)
-    std::printf(" [%d] %.4f", order[static_cast<std::size_t>(i)],
-                logits[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])]);
-  if (all_logits) {
-    std::printf("\nlogits of image 0:");
-    for (int i = 0; i < classes; ++i) std::printf(" %.9g", logits[static_cast<std::size_t>(i)]);
+  if (o.plan)
+    std::printf("plan:\n%s", ev::plan_table(ev::plan::of(Space::descriptor(), a)).c_str());
+  if (!o.image.empty())
+    std::printf(
+        "image:    %s (%dx%d): shorter side 256 bicubic, centre crop 224, ImageNet "
+        "mean/std, bicubic to %dx%d\n",
+        o.image.c_str(), picture.width, picture.height, r, r);
+  const std::vector<int> top = ev::top_k(logits.data(), classes, 5);
+  if (names.empty()) {
+    std::printf("top-5 logits of image 0:");
+    for (int c : top) std::printf(" [%d] %.4f", c, logits[static_cast<std::size_t>(c)]);
+    std::printf("\n");
+  } else {
+    std::printf("top-5 classes of image 0:\n");
+    for (int c : top)
+      std::printf("  [%d] %-30s logit %.4f\n", c, names[static_cast<std::size_t>(c)].c_str(),
+                  logits[static_cast<std::size_t>(c)]);
   }
-  std::printf("\nlatency:  median %.3f ms, p90 %.3f ms over %d runs (batch %ld, %d thread%s)\n",
-              pct(0.5), pct(0.9), repeat, batch, threads, threads == 1 ? "" : "s");
+  if (o.all_logits) {
+    std::printf("logits of image 0:");
+    for (int i = 0; i < classes; ++i) std::printf(" %.9g", logits[static_cast<std::size_t>(i)]);
+    std::printf("\n");
+  }
+  std::printf("latency:  median %.3f ms, p90 %.3f ms over %d runs (batch %d, %d thread%s)\n",
+              pct(0.5), pct(0.9), o.repeat, o.batch, o.threads, o.threads == 1 ? "" : "s");
   return 0;
-}
-
-long parse_count(const char* flag, const std::string& v, long lo, long hi) {
-  char* end = nullptr;
-  const long n = std::strtol(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0' || n < lo || n > hi)
-    throw evit::invalid_argument(std::string(flag) + ": \"" + v + "\" is not an integer in [" +
-                                 std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return n;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string weights, space = "official", arch;
-  long batch = 1, threads = 1, repeat = 20, seed = 1;
-  bool all_logits = false, allow_extra = false;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string f = argv[i];
-      if (f == "--help" || f == "-h") {
-        usage(stdout);
-        return 0;
-      }
-      if (f == "--logits" || f == "--allow-extra-tensors") {
-        (f == "--logits" ? all_logits : allow_extra) = true;
-        continue;
-      }
-      if (i + 1 >= argc) throw evit::invalid_argument(f + ": missing value (see --help)");
-      const std::string v = argv[++i];
-      if (f == "--weights")
-        weights = v;
-      else if (f == "--space")
-        space = v;
-      else if (f == "--arch")
-        arch = v;
-      else if (f == "--batch")
-        batch = parse_count("--batch", v, 1, 4096);
-      else if (f == "--threads")
-        threads = parse_count("--threads", v, 1, 256);
-      else if (f == "--repeat")
-        repeat = parse_count("--repeat", v, 1, 100000);
-      else if (f == "--seed")
-        seed = parse_count("--seed", v, 0, 1L << 40);
-      else if (f == "--isa")
-        evit::simd::set_isa(evit::simd::parse_isa(v));
-      else
-        throw evit::invalid_argument("unknown option " + f + " (see --help)");
-    }
-    if (space == "official")
-      return run<ev::official_space>(weights, arch.empty() ? "elastic_T1" : arch, batch,
-                                     static_cast<int>(threads), static_cast<int>(repeat),
-                                     static_cast<std::uint64_t>(seed), all_logits, allow_extra);
-    if (space == "mini")
-      return run<ev::mini_space>(weights, arch, batch, static_cast<int>(threads),
-                                 static_cast<int>(repeat), static_cast<std::uint64_t>(seed),
-                                 all_logits, allow_extra);
-    throw evit::invalid_argument("--space: \"" + space + "\" (allowed: official, mini)");
-  } catch (const evit::error& e) {
-    std::fprintf(stderr, "run_subnet: %s\n", e.what());
-    return 1;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "run_subnet: out of memory\n");
-    return 1;
-  }
+  options o;
+  CLI::App app(
+      "Runs subnet A of an ElasticViT supernet on an image (or random images) and prints "
+      "the top-5 classes of the first image, the subnet's MMACs (official count) and "
+      "its latency.",
+      "run_subnet");
+  app.option_defaults()->always_capture_default();  // --help shows the defaults
+  app.add_option("--weights", o.weights,
+                 "supernet weights (safetensors, official names); default: a random supernet");
+  app.add_option("--space", o.space, "official or mini (the reference supernet's space)")
+      ->check(CLI::IsMember({"official", "mini"}));
+  app.add_option("--arch", o.arch,
+                 "a released name (elastic_T1 ... elastic_L3, or T1 ... L3), the compact text, "
+                 "JSON or an official 10-list; default elastic_T1 (official), the max (mini)");
+  app.add_option("--image", o.image,
+                 "a PNG or JPEG, preprocessed as the official evaluation does (README)");
+  app.add_option("--labels", o.labels,
+                 "class names, one per line (default: the supernet metadata's, if any)");
+  app.add_option("--batch", o.batch, "images per forward")->check(example::integer_in(1, 4096));
+  app.add_option("--threads", o.threads, "worker threads")->check(example::integer_in(1, 256));
+  app.add_option("--repeat", o.repeat, "timed forwards after one warm-up")
+      ->check(example::integer_in(1, 100000));
+  app.add_option("--seed", o.seed, "seed of the random images and weights")
+      ->check(example::integer_in(0, 1LL << 40));
+  example::add_isa_option(app);
+  app.add_flag("--logits", o.all_logits, "print every logit of image 0 (9 digits)");
+  app.add_flag("--plan", o.plan,
+               "print the subnet's blocks: shapes, dimensions, official MMACs and parameters");
+  app.add_flag("--allow-extra-tensors", o.allow_extra, "load tensors the space does not use");
+  return example::run(app, argc, argv, 1, [&] {
+    if (o.space == "mini") return run<ev::mini_space>(o);
+    if (o.arch.empty()) o.arch = "elastic_T1";
+    return run<ev::official_space>(o);
+  });
 }

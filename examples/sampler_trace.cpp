@@ -6,94 +6,32 @@
 // per-step trace.
 //   sampler_trace --steps 1000 --seed 7 --csv trace.csv
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <exception>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
-#include "evit/io/arch_text.hpp"
-#include "evit/models/elasticvit/macs.hpp"
-#include "evit/models/elasticvit/space.hpp"
-#include "evit/sample/complexity_aware.hpp"
-#include "evit/sample/levels.hpp"
-#include "evit/sample/uniform.hpp"
+#include <evit/io/arch_text.hpp>
+#include <evit/models/elasticvit/macs.hpp>
+#include <evit/models/elasticvit/space.hpp>
+#include <evit/sample/complexity_aware.hpp>
+#include <evit/sample/levels.hpp>
+#include <evit/sample/uniform.hpp>
+
+#include "cli.hpp"
 
 namespace {
 
 namespace ev = evit::elasticvit;
 using space = ev::official_space;
 
-const char* usage =
-    "usage: sampler_trace [--steps N] [--seed S] [--walk W] [--csv FILE]\n"
-    "\n"
-    "Draws one subnet per training step from the official ElasticViT space with the uniform\n"
-    "sampler and with the complexity-aware sampler (levels 100, 200, 300, 400, 500, 700, 900,\n"
-    "1200 MMACs, window [L, L + 20]), and prints for each: the mean absolute MACs difference\n"
-    "between consecutive steps, the MACs range seen, the levels whose window got a subnet, and\n"
-    "the share of steps inside a level window.\n"
-    "\n"
-    "  --steps N    training steps, N >= 2 (default 1000)\n"
-    "  --seed S     seed of both samplers, an unsigned integer (default 7)\n"
-    "  --walk W     level walk: adjacent_step (official, default), random, adjacent, cyclic\n"
-    "  --csv FILE   write the trace: step,sampler,level,mmacs,arch (level -1: in no window)\n"
-    "  --help       this text\n";
-
 struct options {
-  long steps = 1000;
-  std::uint64_t seed = 7;
-  evit::level_walk walk = evit::level_walk::adjacent_step;
-  std::string csv;
+  long long steps = 1000, seed = 7;
+  std::string walk = "adjacent_step", csv;
 };
-
-struct bad_usage {
-  std::string what;
-};
-
-std::uint64_t parse_unsigned(const std::string& flag, const std::string& v, std::uint64_t max) {
-  if (v.empty() || v.size() > 20 || v.find_first_not_of("0123456789") != std::string::npos)
-    throw bad_usage{flag + " needs an unsigned integer, got '" + v + "'"};
-  errno = 0;
-  const unsigned long long x = std::strtoull(v.c_str(), nullptr, 10);
-  if (errno != 0 || x > max) throw bad_usage{flag + " value '" + v + "' is out of range"};
-  return x;
-}
-
-options parse(int argc, char** argv) {
-  options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw bad_usage{arg + " needs a value"};
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(usage, stdout);
-      std::exit(0);
-    } else if (arg == "--steps") {
-      o.steps = static_cast<long>(parse_unsigned(arg, value(), 100000000));
-      if (o.steps < 2) throw bad_usage{"--steps must be at least 2"};
-    } else if (arg == "--seed") {
-      o.seed = parse_unsigned(arg, value(), ~std::uint64_t{0});
-    } else if (arg == "--walk") {
-      const std::string w = value();
-      try {
-        o.walk = evit::parse_walk(w);
-      } catch (const evit::invalid_argument& e) {
-        throw bad_usage{std::string("--walk: ") + e.what()};
-      }
-    } else if (arg == "--csv") {
-      o.csv = value();
-    } else {
-      throw bad_usage{"unknown option '" + arg + "'"};
-    }
-  }
-  return o;
-}
 
 struct summary {
   double mean_abs_delta = 0;
@@ -128,9 +66,11 @@ summary summarise(const std::vector<double>& macs, const Sampler& ca) {
 
 int run(const options& o) {
   using cost_t = ev::macs_model<space>;
+  const auto seed = static_cast<std::uint64_t>(o.seed);
+  const evit::level_walk walk = evit::parse_walk(o.walk);
   evit::complexity_aware_sampler<space, cost_t> ca(
-      cost_t{}, evit::complexity_options().walk(o.walk).seed(o.seed));
-  evit::uniform_sampler<space> uniform(o.seed);
+      cost_t{}, evit::complexity_options().walk(walk).seed(seed));
+  evit::uniform_sampler<space> uniform(seed);
   const auto range = ca.cost_range();
 
   std::ofstream csv;
@@ -145,7 +85,7 @@ int run(const options& o) {
   std::vector<double> mu, mc;
   mu.reserve(static_cast<std::size_t>(o.steps));
   mc.reserve(static_cast<std::size_t>(o.steps));
-  for (long step = 0; step < o.steps; ++step) {
+  for (long long step = 0; step < o.steps; ++step) {
     const evit::arch u = uniform.next();
     const double cu = ca.cost(u);
     const evit::arch c = ca.next();
@@ -160,9 +100,9 @@ int run(const options& o) {
     }
   }
 
-  std::printf("official ElasticViT space: %.1f to %.1f MMACs; %ld steps, seed %llu, walk %s\n",
-              range.first / 1e6, range.second / 1e6, o.steps,
-              static_cast<unsigned long long>(o.seed), evit::walk_name(o.walk));
+  std::printf("official ElasticViT space: %.1f to %.1f MMACs; %lld steps, seed %llu, walk %s\n",
+              range.first / 1e6, range.second / 1e6, o.steps, static_cast<unsigned long long>(seed),
+              evit::walk_name(walk));
   std::printf("%-17s %22s %22s %12s %16s\n", "sampler", "mean |dMACs| (MMACs)",
               "range seen (MMACs)", "levels hit", "steps in window");
   auto row = [&](const char* name, const summary& s) {
@@ -185,13 +125,31 @@ int run(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(parse(argc, argv));
-  } catch (const bad_usage& e) {
-    std::fprintf(stderr, "sampler_trace: %s (see --help)\n", e.what.c_str());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "sampler_trace: %s\n", e.what());
-    return 1;
-  }
+  options o;
+  CLI::App app(
+      "Draws one subnet per training step from the official ElasticViT space with the "
+      "uniform sampler and with the complexity-aware sampler (levels 100, 200, 300, "
+      "400, 500, 700, 900, 1200 MMACs, window [L, L + 20]), and prints for each: the "
+      "mean absolute MACs difference between consecutive steps, the MACs range seen, "
+      "the levels whose window got a subnet, and the share of steps inside a level "
+      "window.",
+      "sampler_trace");
+  app.option_defaults()->always_capture_default();  // --help shows the defaults
+  app.add_option("--steps", o.steps, "training steps")->check(example::integer_in(2, 100000000));
+  app.add_option("--seed", o.seed, "seed of both samplers")
+      ->check(example::integer_in(0, std::numeric_limits<long long>::max()));
+  app.add_option("--walk", o.walk, "level walk: adjacent_step (official), random, adjacent, cyclic")
+      ->check(CLI::Validator(
+          [](std::string& w) -> std::string {
+            try {
+              evit::parse_walk(w);
+              return "";
+            } catch (const evit::invalid_argument& e) {
+              return e.what();
+            }
+          },
+          "WALK"));
+  app.add_option("--csv", o.csv,
+                 "write the trace: step,sampler,level,mmacs,arch (level -1: in no window)");
+  return example::run(app, argc, argv, 2, [&] { return run(o); });
 }

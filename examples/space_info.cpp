@@ -5,11 +5,12 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <iostream>
 #include <string>
 #include <vector>
 
 #include <evit/evit.hpp>
+
+#include "cli.hpp"
 
 namespace ev = evit::elasticvit;
 namespace af = evit::autoformer;
@@ -42,17 +43,6 @@ std::vector<space_entry> spaces() {
       entry<af::tiny_space>("autoformer-t", "AutoFormer supernet-T", af::macs, af::params),
       entry<af::small_space>("autoformer-s", "AutoFormer supernet-S", af::macs, af::params),
       entry<af::base_space>("autoformer-b", "AutoFormer supernet-B", af::macs, af::params)};
-}
-
-void usage(std::FILE* out) {
-  std::fprintf(out,
-               "usage: space_info [SPACE...]\n"
-               "  Prints a search space: its stages and choices, its exact number of subnets,\n"
-               "  its min and max subnets with MACs and parameters, and for ElasticViT the 9\n"
-               "  released subnets. SPACE is one of: official (default), mini, autoformer-t,\n"
-               "  autoformer-s, autoformer-b, all.\n"
-               "  MACs are the official count for ElasticViT spaces (quirks included);\n"
-               "  'corrected' is what the subnet really computes.\n");
 }
 
 template <class T>
@@ -111,41 +101,34 @@ void print_released() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> names;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      usage(stdout);
-      return 0;
-    }
-    names.push_back(a);
-  }
-  if (names.empty()) names.push_back("official");
-  const auto all = spaces();
-  std::vector<const space_entry*> chosen;
-  for (const auto& n : names) {
-    bool found = false;
-    for (const auto& e : all)
-      if (n == "all" || n == e.key) {
-        chosen.push_back(&e);
-        found = true;
+  std::vector<std::string> names = {"official"};
+  CLI::App app(
+      "Prints a search space: its stages and choices, its exact number of subnets, its "
+      "min and max subnets with MACs and parameters, and for ElasticViT the 9 released "
+      "subnets. MACs are the official count for ElasticViT spaces (quirks included); "
+      "'corrected' is what the subnet really computes.",
+      "space_info");
+  app.add_option("SPACE", names,
+                 "official (default), mini, autoformer-t, autoformer-s, autoformer-b, all");
+  return example::run(app, argc, argv, 2, [&] {
+    const auto all = spaces();
+    std::vector<const space_entry*> chosen;
+    for (const auto& n : names) {
+      const std::size_t before = chosen.size();
+      for (const auto& e : all)
+        if (n == "all" || n == e.key) chosen.push_back(&e);
+      if (chosen.size() == before) {
+        std::fprintf(stderr,
+                     "space_info: unknown space '%s' (known: official, mini, autoformer-t, "
+                     "autoformer-s, autoformer-b, all)\n",
+                     n.c_str());
+        return 2;
       }
-    if (!found) {
-      std::fprintf(stderr,
-                   "space_info: unknown space '%s' (known: official, mini, autoformer-t, "
-                   "autoformer-s, autoformer-b, all)\n",
-                   n.c_str());
-      return 2;
     }
-  }
-  try {
     for (const auto* e : chosen) {
       print_space(*e);
       if (std::strcmp(e->key, "official") == 0) print_released();
     }
-  } catch (const evit::error& ex) {
-    std::fprintf(stderr, "space_info: %s\n", ex.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

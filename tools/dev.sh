@@ -14,7 +14,7 @@ mode=${1:-example}
 jobs=${EVIT_JOBS:-$(nproc)}
 
 packages=(build-essential cmake ninja-build libeigen3-dev libxsimd-dev nlohmann-json3-dev
-          catch2 libbenchmark-dev)
+          catch2 libbenchmark-dev libcli11-dev libstb-dev)
 if [ "$mode" = example ]; then
   packages+=(python3-matplotlib)  # the example's latency-vs-objective plot
 fi

@@ -3,13 +3,39 @@
 """Draws what examples/search_subnet found: latency against the objective, one panel per device.
 
 usage: python3 tools/plot_search.py OUT_DIR [PNG]
-Reads OUT_DIR/points.csv (every final parent of every search: device, budget_ms, latency_ms,
-objective, chosen) and OUT_DIR/results.csv, writes PNG (default OUT_DIR/latency.png). Needs
-matplotlib (Debian: python3-matplotlib); exits with status 3 and a note when it is missing.
+Reads from OUT_DIR (search_subnet --out):
+  points.csv      every subnet the searches evaluated: device, budget_ms, latency_ms, objective,
+                  chosen (1: the subnet picked for that budget)
+  references.csv  the released models (elastic_T1 ... elastic_L3) per device, when present
+  results.csv     the chosen subnets, with this machine's measured latency
+  results.json    the objective's name and axis (official MMACs as a proxy, or top-1 %)
+and draws per device: every evaluated subnet (coloured by budget), their Pareto front (the most
+objective for the latency), the budgets, the chosen subnets (and on this machine their measured
+latency), and the released models as reference points. Writes PNG (default
+OUT_DIR/latency.png). Needs matplotlib (Debian: python3-matplotlib); exits with status 3 and a
+note when it is missing.
 """
 import csv
+import json
 import os
 import sys
+
+
+def read_csv(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def pareto_front(points):
+    """The points no other point beats on both latency (lower) and objective (higher)."""
+    front, best = [], float("-inf")
+    for lat, obj in sorted(points, key=lambda p: (p[0], -p[1])):
+        if obj > best:
+            front.append((lat, obj))
+            best = obj
+    return front
 
 
 def main(argv):
@@ -26,15 +52,19 @@ def main(argv):
         print("plot_search.py: matplotlib is not installed (apt install python3-matplotlib)",
               file=sys.stderr)
         return 3
-    with open(os.path.join(out, "points.csv")) as f:
-        points = list(csv.DictReader(f))
-    results = []
-    path = os.path.join(out, "results.csv")
-    if os.path.exists(path):
-        with open(path) as f:
-            results = [r for r in csv.DictReader(f) if r["status"] == "ok"]
+    points = read_csv(os.path.join(out, "points.csv"))
+    references = read_csv(os.path.join(out, "references.csv"))
+    results = [r for r in read_csv(os.path.join(out, "results.csv")) if r["status"] == "ok"]
+    axis, kind = "objective", ""
+    if os.path.exists(os.path.join(out, "results.json")):
+        with open(os.path.join(out, "results.json")) as f:
+            meta = json.load(f)
+        axis = meta.get("objective_axis", meta.get("objective", axis))
+        kind = meta.get("objective_kind", "")
+    short = {"proxy": "official MMACs (proxy, not accuracy)",
+             "top-1": "top-1 % after BN recalibration"}.get(kind, axis)
     devices = []
-    for p in points:
+    for p in points + references:
         if p["device"] not in devices:
             devices.append(p["device"])
     if not devices:
@@ -42,28 +72,50 @@ def main(argv):
         return 1
     cols = min(3, len(devices))
     rows = (len(devices) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.6 * rows), squeeze=False)
     for i, dev in enumerate(devices):
         ax = axes[i // cols][i % cols]
         mine = [p for p in points if p["device"] == dev]
         budgets = sorted({float(p["budget_ms"]) for p in mine})
-        for b in budgets:
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for k, b in enumerate(budgets):
             sel = [p for p in mine if float(p["budget_ms"]) == b]
+            c = colours[k % len(colours)]
             ax.scatter([float(p["latency_ms"]) for p in sel], [float(p["objective"]) for p in sel],
-                       s=6, alpha=0.35, label="budget %.1f ms" % b)
-            ax.axvline(b, color="grey", linewidth=0.8, linestyle=":")
+                       s=5, alpha=0.25, color=c, rasterized=True,
+                       label="evaluated, budget %.1f ms (%d)" % (b, len(sel)))
+            ax.axvline(b, color=c, linewidth=0.9, linestyle=":")
+        front = pareto_front([(float(p["latency_ms"]), float(p["objective"])) for p in mine])
+        if front:
+            ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black",
+                    linewidth=1.0, label="Pareto front of the evaluated")
         chosen = [p for p in mine if p["chosen"] == "1"]
         ax.scatter([float(p["latency_ms"]) for p in chosen],
-                   [float(p["objective"]) for p in chosen], s=40, marker="*", color="black",
-                   label="chosen (predicted)")
+                   [float(p["objective"]) for p in chosen], s=70, marker="*", color="black",
+                   zorder=5, label="chosen (predicted latency)")
         meas = [r for r in results if r["device"] == dev and r["measured_ms"]]
         if meas:
-            ax.scatter([float(r["measured_ms"]) for r in meas], [float(r["objective"]) for r in meas],
-                       s=40, marker="x", color="red", label="chosen (measured)")
-        ax.set_title(dev)
-        ax.set_xlabel("latency (ms)")
-        ax.set_ylabel("objective")
-        ax.legend(fontsize=7)
+            ax.scatter([float(r["measured_ms"]) for r in meas],
+                       [float(r["objective"]) for r in meas], s=50, marker="x", color="red",
+                       zorder=5, label="chosen (measured latency)")
+        refs = [r for r in references if r["device"] == dev]
+        if refs:
+            ax.scatter([float(r["latency_ms"]) for r in refs],
+                       [float(r["objective"]) for r in refs], s=36, marker="D",
+                       facecolors="none", edgecolors="tab:purple", zorder=4,
+                       label="released ElasticViT models")
+            for r in refs:
+                ax.annotate(r["name"].replace("elastic_", ""),
+                            (float(r["latency_ms"]), float(r["objective"])), fontsize=7,
+                            color="tab:purple", xytext=(3, 3), textcoords="offset points")
+        where = ("block table (this machine's kernels)" if dev == "this"
+                 else "predicted from the phone's block table")
+        ax.set_title("%s: objective %s" % ("this machine" if dev == "this" else dev, short),
+                     fontsize=9)
+        ax.set_xlabel("latency (ms), %s" % where, fontsize=8)
+        ax.set_ylabel(axis, fontsize=8)
+        ax.grid(True, linewidth=0.3, alpha=0.5)
+        ax.legend(fontsize=6, loc="lower right")
     for j in range(len(devices), rows * cols):
         axes[j // cols][j % cols].axis("off")
     fig.tight_layout()

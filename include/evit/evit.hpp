@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The umbrella header: all of evit. Layers, bottom up (docs/design.md#layering): core, simd,
-// kernels, space, nn, io, models, cost, sample, search.
+// kernels, space, nn, io, models, cost, sample, search. Not included: io/image_file.hpp (it
+// needs the stb_image library).
 #pragma once
 
 #include "evit/core/big_uint.hpp"
@@ -8,10 +9,12 @@
 #include "evit/core/executor.hpp"
 #include "evit/core/hash.hpp"
 #include "evit/core/index.hpp"
+#include "evit/core/progress.hpp"
 #include "evit/core/rational.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/cost/adaptors.hpp"
 #include "evit/cost/block_profiler.hpp"
+#include "evit/cost/cached_profiler.hpp"
 #include "evit/cost/constraint.hpp"
 #include "evit/cost/cost_model.hpp"
 #include "evit/cost/latency_table.hpp"
@@ -19,16 +22,21 @@
 #include "evit/cost/memory.hpp"
 #include "evit/io/arch_json.hpp"
 #include "evit/io/arch_text.hpp"
+#include "evit/io/dataset.hpp"
+#include "evit/io/image.hpp"
 #include "evit/io/safetensors.hpp"
 #include "evit/kernels/kernels.hpp"
 #include "evit/models/autoformer/cost.hpp"
 #include "evit/models/autoformer/space.hpp"
+#include "evit/models/elasticvit/evaluate.hpp"
 #include "evit/models/elasticvit/forward.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/official_list.hpp"
 #include "evit/models/elasticvit/plan.hpp"
+#include "evit/models/elasticvit/preprocess.hpp"
 #include "evit/models/elasticvit/released.hpp"
 #include "evit/models/elasticvit/space.hpp"
+#include "evit/models/elasticvit/subnet_text.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
 #include "evit/models/elasticvit/weights.hpp"
 #include "evit/nn/weight_view.hpp"

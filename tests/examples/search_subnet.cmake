@@ -4,12 +4,20 @@
 set(_ss_out ${CMAKE_CURRENT_BINARY_DIR}/search_subnet_out)
 add_test(NAME "example: search_subnet --help" COMMAND search_subnet --help)
 set_tests_properties("example: search_subnet --help" PROPERTIES
-  PASS_REGULAR_EXPRESSION "usage: search_subnet")
+  PASS_REGULAR_EXPRESSION "Usage: search_subnet")
 add_test(NAME "example: search_subnet on two phones, small search"
   COMMAND search_subnet --device pixel6,xiaomi11 --budgets 2 --iterations 2 --population 32
           --quiet --out ${_ss_out}/phones)
 set_tests_properties("example: search_subnet on two phones, small search" PROPERTIES
+  FAIL_REGULAR_EXPRESSION "ETA"  # --quiet: no progress lines
   PASS_REGULAR_EXPRESSION "objective: PROXY.*pixel6 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +- +r[0-9]+ .*xiaomi11 +[0-9.]+ .*wrote .*results.json.*plot: .*done in")
+# Progress lines with the time left, on stderr (one line per search into a pipe, its closing line).
+add_test(NAME "example: search_subnet prints progress with an ETA"
+  COMMAND search_subnet --device pixel6 --budget-ms 30 --iterations 2 --population 16
+          --out ${_ss_out}/progress)
+set_tests_properties("example: search_subnet prints progress with an ETA" PROPERTIES
+  PASS_REGULAR_EXPRESSION
+  "pixel6 <= 30.00 ms: 1/3 \\(33%\\), [0-9]+ m?s, ETA [0-9]+ m?s, [0-9]+ subnets, best [0-9.]+\n.*pixel6 <= 30.00 ms: done in [0-9]+ m?s \\([0-9]+ subnets\\)")
 add_test(NAME "example: search_subnet with explicit budgets and the HAT preset"
   COMMAND search_subnet --device pixel1 --budget-ms 20,60 --preset hat --iterations 1
           --population 16 --quiet --out ${_ss_out}/budgets)
@@ -23,10 +31,12 @@ set_tests_properties("example: search_subnet reports an infeasible budget" PROPE
 # Each bad input: exit code 1 and one line on stderr that names the bad value.
 foreach(case
     "--device;marsphone|--device marsphone: no table [^\n]*/marsphone\\.json"
-    "--budgets;0|--budgets needs an integer in \\[1, 20\\], got '0' \\(see --help\\)"
+    "--budgets;0|--budgets: '0' is not an integer in \\[1, 20\\] \\(see --help\\)"
     "--val;x.safetensors|--val needs --weights \\(the supernet to score\\)"
-    "--iterationz;3|unknown option --iterationz \\(see --help\\)"
-    "--budget-ms;-3|--budget-ms needs positive numbers, got '-3' \\(see --help\\)")
+    "--iterationz;3|unknown option '--iterationz' \\(see --help\\)"
+    "--budget-ms;-3|--budget-ms: '-3' is not a positive number \\(see --help\\)"
+    "--budget-ms;20,x|--budget-ms: 'x' is not a positive number \\(see --help\\)"
+    "--weights;random;--val;random:1|'random:1': random:N needs an integer N >= 2")
   string(REPLACE "|" ";" case "${case}")
   list(POP_BACK case message)
   string(REPLACE ";" " " label "${case}")
