@@ -129,6 +129,11 @@ inline nlohmann::json to_official_list(const space_descriptor& d, const arch& a)
   return json::array({a.resolution(), channels, depths, ratio, kernel, mlp, heads, window, qk, v});
 }
 
+/// A string literal is text (not a JSON string value).
+inline arch from_official_list(const space_descriptor& d, const char* text) {
+  return from_official_list(d, std::string(text));
+}
+
 /// Typed shorthands: the official space by default.
 template <class Space = official_space>
 arch from_official_list(const nlohmann::json& j) {
@@ -137,6 +142,11 @@ arch from_official_list(const nlohmann::json& j) {
 template <class Space = official_space>
 arch from_official_list(const std::string& text) {
   return from_official_list(Space::descriptor(), text);
+}
+/// A string literal is text (not a JSON string value).
+template <class Space = official_space>
+arch from_official_list(const char* text) {
+  return from_official_list(Space::descriptor(), std::string(text));
 }
 template <class Space = official_space>
 nlohmann::json to_official_list(const arch& a) {
