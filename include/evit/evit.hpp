@@ -30,7 +30,6 @@
 #include "evit/models/elasticvit/space.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
 #include "evit/models/elasticvit/weights.hpp"
-#include "evit/nn/weight_view.hpp"
 #include "evit/nn/workspace.hpp"
 #include "evit/sample/best_of_k.hpp"
 #include "evit/sample/complexity_aware.hpp"
