@@ -30,7 +30,7 @@ const evit_test::synthetic_problem& problem() {
 
 // A small search for the mechanics tests.
 evit::evolution_options small() {
-  return evit::presets::elasticvit()
+  return evit::presets::elasticvit_search()
       .population(48)
       .parents(12)
       .mutations(12)
@@ -117,7 +117,7 @@ TEST_CASE("evolution: save and resume give the uninterrupted result", "[search][
     ++calls;
     return problem().value(a);
   };
-  auto second = evit::make_evolution<space>(counting, window(), evit::presets::hat(), 999);
+  auto second = evit::make_evolution<space>(counting, window(), evit::presets::hat_search(), 999);
   second.restore(nlohmann::json::parse(saved));
   CHECK(second.options().to_json() == small().to_json());
   const auto resumed = second.run();
