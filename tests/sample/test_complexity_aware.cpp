@@ -13,7 +13,7 @@
 #include "evit/models/autoformer/space.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/sample/complexity_aware.hpp"
-#include "evit/sample/detail/moves.hpp"
+#include "evit/space/detail/moves.hpp"
 
 #include "catch.hpp"
 #include "sample_support.hpp"
@@ -146,8 +146,8 @@ TEST_CASE(
     "step down stays in it",
     "[sample][complexity_aware]") {
   auto ca = evit_test::official_ca(1);
-  evit::sample::detail::move_set ms(official::descriptor());
-  std::vector<evit::sample::detail::site> sites;
+  evit::detail::move_set ms(official::descriptor());
+  std::vector<evit::detail::site> sites;
   for (int i = 0; i < ca.num_levels(); ++i) {
     const evit::arch& m = ca.smallest(i);
     CAPTURE(i, evit::to_string<official>(m));

@@ -249,19 +249,3 @@ TEST_CASE("random_search: distinct feasible subnets, best first, same for any th
   CHECK(hashes.size() == a.ranked.size());
   (void)r;
 }
-
-TEST_CASE("arch_map: subnets whose hashes collide stay apart", "[search][cache]") {
-  evit::cost::arch_map<int> m;
-  const evit::arch a = space::min_arch(), b = space::max_arch();
-  m.insert(a, 42, 1);
-  m.insert(b, 42, 2);  // the same (forced) hash
-  REQUIRE(m.size() == 2);
-  REQUIRE(m.find(a, 42) != nullptr);
-  REQUIRE(m.find(b, 42) != nullptr);
-  CHECK(*m.find(a, 42) == 1);
-  CHECK(*m.find(b, 42) == 2);
-  m.insert(a, 42, 3);
-  CHECK(m.size() == 2);
-  CHECK(*m.find(a, 42) == 3);
-  CHECK(m.find(a) == nullptr);  // under its real hash it was never inserted
-}

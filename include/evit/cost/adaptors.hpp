@@ -17,14 +17,13 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
-#include <vector>
 
 #include "evit/core/error.hpp"
 #include "evit/cost/cost_model.hpp"
 #include "evit/simd/namespace.hpp"
 #include "evit/space/arch.hpp"
+#include "evit/space/arch_map.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
@@ -43,50 +42,6 @@ struct declared_sequential<F, std::void_t<decltype(F::sequential)>>
 /// Searches then evaluate it on the calling thread, in candidate order.
 template <class F>
 inline constexpr bool is_sequential_cost_model_v = detail::declared_sequential<F>::value;
-
-/// A map from subnets to values, keyed by the arch hash; subnets whose hashes collide are kept
-/// apart by comparing them. Not synchronised (see cached<F> for a thread-safe use).
-template <class V>
-class arch_map {
- public:
-  /// The value of `a`, or nullptr.
-  const V* find(const arch& a) const { return find(a, a.hash()); }
-  const V* find(const arch& a, std::uint64_t h) const {
-    auto it = map_.find(h);
-    if (it == map_.end()) return nullptr;
-    for (const auto& e : it->second)
-      if (e.first == a) return &e.second;
-    return nullptr;
-  }
-  V* find(const arch& a, std::uint64_t h) {
-    return const_cast<V*>(static_cast<const arch_map&>(*this).find(a, h));
-  }
-  /// Inserts (or overwrites) the value of `a`.
-  V& insert(const arch& a, V v) { return insert(a, a.hash(), std::move(v)); }
-  V& insert(const arch& a, std::uint64_t h, V v) {
-    auto& bucket = map_[h];
-    for (auto& e : bucket)
-      if (e.first == a) return e.second = std::move(v);
-    bucket.emplace_back(a, std::move(v));
-    ++size_;
-    return bucket.back().second;
-  }
-  std::size_t size() const { return size_; }
-  void clear() {
-    map_.clear();
-    size_ = 0;
-  }
-  /// Calls fn(arch, value) for every entry (unspecified order).
-  template <class Fn>
-  void for_each(Fn&& fn) const {
-    for (const auto& kv : map_)
-      for (const auto& e : kv.second) fn(e.first, e.second);
-  }
-
- private:
-  std::unordered_map<std::uint64_t, std::vector<std::pair<arch, V>>> map_;
-  std::size_t size_ = 0;
-};
 
 /// Remembers a cost model's value per subnet. Copies share one cache (so a copy given to a
 /// search fills the cache the caller reads). Thread-safe: concurrent calls for different subnets

@@ -31,6 +31,7 @@
 #include "evit/cost/adaptors.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
 #include "evit/simd/namespace.hpp"
+#include "evit/space/arch_map.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
