@@ -15,7 +15,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -55,8 +54,8 @@ void usage(std::FILE* out) {
       "  --out DIR        results.json, results.csv, points.csv, latency.png and this\n"
       "                   machine's block table this_machine_lut-<isa>.json (reused next time)\n"
       "                   (default search_subnet_out)\n"
-      "  --lut-dir DIR    the phone tables (default: the repository's data/mobile-lut, or\n"
-      "                   data/mobile-lut found upward from here or from the program)\n"
+      "  --lut-dir DIR    the phone tables (default: those evit installs, or the source\n"
+      "                   tree's data/mobile-lut; the variable EVIT_MOBILE_LUT_DIR comes first)\n"
       "  --weights FILE   supernet weights (official names), or 'random'; with --val the\n"
       "                   objective is top-1 after BatchNorm recalibration, else (default) a\n"
       "                   clearly labelled proxy: the official MACs count (the most capacity\n"
@@ -114,25 +113,6 @@ bool is_dir(const std::string& p) {
 bool is_file(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-std::string find_lut_dir(const char* argv0) {
-#ifdef EVIT_DATA_DIR  // the phone tables of the repository this program was built from
-  if (is_dir(EVIT_DATA_DIR "/mobile-lut")) return EVIT_DATA_DIR "/mobile-lut";
-#endif
-  // A moved build: data/mobile-lut here or above, or above the program's folder.
-  std::string exe_dir = argv0;
-  exe_dir = exe_dir.find('/') == std::string::npos ? "." : exe_dir.substr(0, exe_dir.rfind('/'));
-  std::vector<std::string> cands = {"data/mobile-lut"};
-  std::string up = "";
-  for (int i = 0; i < 5; ++i) {
-    up += "../";
-    cands.push_back(up + "data/mobile-lut");
-    cands.push_back(exe_dir + "/" + up + "data/mobile-lut");
-  }
-  for (const auto& c : cands)
-    if (is_file(c + "/pixel6.json")) return c;
-  return "";
 }
 
 std::string find_plot_script(const char* argv0) {
@@ -281,14 +261,6 @@ void load_val(const std::string& spec, std::vector<float>& images, std::vector<i
   }
 }
 
-/// A device's latency model for the searches: sequential (this machine's table profiles blocks
-/// on demand), so a search evaluates it on its own thread.
-struct sequential_latency {
-  static constexpr bool sequential = true;
-  const std::function<double(const evit::arch&)>* f;
-  double operator()(const evit::arch& a) const { return (*f)(a); }
-};
-
 // ---- results --------------------------------------------------------------------------------
 
 struct row {
@@ -378,12 +350,10 @@ int main(int argc, char** argv) {
     const bool wants_this = std::find(devices.begin(), devices.end(), "this") != devices.end();
     const bool wants_phone = std::any_of(devices.begin(), devices.end(),
                                          [](const std::string& d) { return d != "this"; });
-    if (wants_phone && lut_dir.empty()) lut_dir = find_lut_dir(argv[0]);
-    if (wants_phone && lut_dir.empty())
-      throw evit::invalid_argument(
-          "phone tables (data/mobile-lut) not found: set --lut-dir (see --help)");
     for (const std::string& device : devices)  // before any work: a typo fails at once
-      if (device != "this" && !is_file(lut_dir + "/" + device + ".json"))
+      if (device != "this" && lut_dir.empty())
+        (void)evit::cost::find_mobile_lut(device);  // names the folders and the known devices
+      else if (device != "this" && !is_file(lut_dir + "/" + device + ".json"))
         throw evit::invalid_argument("--device " + device + ": no table " + lut_dir + "/" + device +
                                      ".json");
     std::error_code mkdir_error;  // parents too, like mkdir -p; failure is reported just below
@@ -455,20 +425,16 @@ int main(int argc, char** argv) {
     const bool tty = ::isatty(2) != 0;
 
     for (const std::string& device : devices) {
-      // The device's latency model.
-      std::function<double(const evit::arch&)> latency;
-      std::unique_ptr<evit::cost::table_latency<space>> phone;
-      std::unique_ptr<evit::cost::local_latency<space>> local;
-      if (device == "this") {
-        local = std::make_unique<evit::cost::local_latency<space>>(profiler);
-      } else {
-        const std::string path = lut_dir + "/" + device + ".json";
-        if (!is_file(path))
-          throw evit::invalid_argument("--device " + device + ": no table " + path);
-        phone = std::make_unique<evit::cost::table_latency<space>>(
-            evit::cost::latency_table::load(path, device));
-      }
-      auto lat = [&](const evit::arch& a) { return local ? (*local)(a) : (*phone)(a); };
+      // The device's latency model: this machine's table (sequential: it profiles blocks on
+      // demand, so a search calls it on its own thread) or a phone's (--lut-dir, else the tables
+      // evit ships: evit::cost::mobile_lut_dirs()).
+      evit::cost::any_cost lat;
+      if (device == "this")
+        lat = evit::cost::local_latency<space>(profiler);
+      else if (lut_dir.empty())
+        lat = evit::cost::mobile_latency<space>(device);
+      else
+        lat = evit::cost::mobile_latency<space>(lut_dir, device);
       const double lo = lat(space::min_arch()), hi = lat(space::max_arch());
       std::vector<double> bs = budget_ms;
       if (bs.empty())
@@ -490,8 +456,7 @@ int main(int argc, char** argv) {
                          static_cast<unsigned long long>(p.evaluations), p.best_score,
                          tty && !last ? "" : "\n");
           });
-        latency = lat;
-        const auto con = evit::cost::at_most(sequential_latency{&latency}, budget, "latency ms");
+        const auto con = evit::cost::at_most(lat, budget, "latency ms");
         evit::search_result r;
         if (top1) {
           r = evit::evolutionary_search<space>(*top1, con, o, static_cast<std::uint64_t>(seed));

@@ -433,6 +433,7 @@ class latency_table {
 template <class Space = elasticvit::official_space>
 class table_latency {
  public:
+  using space_type = Space;
   static constexpr bool monotone = false;  // measured block times need not be
 
   explicit table_latency(std::shared_ptr<const latency_table> t) : t_(std::move(t)) {

@@ -216,6 +216,7 @@ latency_stats time_adaptively(const timing& t, Prepare&& prepare, Fn&& fn) {
 template <class Space>
 class measured_latency {
  public:
+  using space_type = Space;
   static constexpr bool monotone = false;
   static constexpr bool sequential = true;
 

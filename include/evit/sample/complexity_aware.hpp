@@ -27,6 +27,7 @@
 
 #include "evit/core/error.hpp"
 #include "evit/core/rng.hpp"
+#include "evit/cost/adaptors.hpp"
 #include "evit/cost/cost_model.hpp"
 #include "evit/sample/detail/checks.hpp"
 #include "evit/sample/levels.hpp"
@@ -165,8 +166,10 @@ inline std::string format_cost(double v) {
 /// @tparam Space   an evit::search_space<...> type.
 /// @tparam Cost    any cost model: callable as double(const evit::arch&) on a const object. If it
 ///                 declares `static constexpr bool monotone = true` (elasticvit::macs_model,
-///                 make_cost_model<true>), the sampler tries only moves in the useful direction
-///                 and reports the exact reachable range in errors.
+///                 make_cost_model<true>, or an evit::cost::any_cost of such a model), the
+///                 sampler tries only moves in the useful direction and reports the exact
+///                 reachable range in errors. A model declaring a space (space_type) must declare
+///                 Space (a compile error otherwise).
 /// @tparam Engine  a 64-bit UniformRandomBitGenerator constructible from a seed (evit::rng).
 /// Same seed, same sequence on every platform (evit's own distributions; no floating point in
 /// decisions except comparisons of costs).
@@ -205,6 +208,8 @@ class complexity_aware_sampler {
     sample::detail::check_space<Space>();
     sample::detail::check_engine<Engine>();
     check_cost_model<Cost>();
+    cost::check_space_of<Space>(cost_, "complexity_aware_sampler");
+    monotone_ = cost::traits_of(cost_).monotone;
     build_levels();
   }
 
@@ -287,7 +292,7 @@ class complexity_aware_sampler {
         start = Space::sample(engine_);
         start_c = cost(start);
       }
-      if (evit::detail::seek_window(moves_, cost, monotone, lo, hi, start, start_c, engine_,
+      if (evit::detail::seek_window(moves_, cost, monotone_, lo, hi, start, start_c, engine_,
                                     scratch_, max_moves)) {
         ++stats_.constructed;
         return start;
@@ -316,7 +321,8 @@ class complexity_aware_sampler {
   Engine& engine() { return engine_; }
   const Engine& engine() const { return engine_; }
   const draw_stats& stats() const { return stats_; }
-  static constexpr bool monotone = is_monotone_cost_model_v<Cost>;
+  /// Whether the cost model is monotone (as declared, or as an any_cost carries it).
+  bool monotone() const { return monotone_; }
 
  private:
   static constexpr int max_moves = 256;
@@ -369,13 +375,13 @@ class complexity_aware_sampler {
     const auto cost_fn = [this](const arch& a) { return cost(a); };
     for (int i = 0; i < num_levels(); ++i) {
       const double lo = lo_[i], hi = hi_[i];
-      if (monotone && (hi < min_cost_ || lo > max_cost_))
+      if (monotone_ && (hi < min_cost_ || lo > max_cost_))
         throw unreachable(i, min_cost_, max_cost_);
       arch a = amin;
       double c = min_cost_;
-      bool found =
-          (c >= lo && c <= hi) || (c < lo && evit::detail::climb_smallest(moves_, cost_fn, monotone,
-                                                                          lo, hi, a, c, scratch_));
+      bool found = (c >= lo && c <= hi) ||
+                   (c < lo && evit::detail::climb_smallest(moves_, cost_fn, monotone_, lo, hi, a, c,
+                                                           scratch_));
       // Randomised search from the extremes and from fixed-seed draws (own engine).
       double seen_lo = std::min(min_cost_, max_cost_), seen_hi = std::max(min_cost_, max_cost_);
       rng search(0x65766974ULL + static_cast<std::uint64_t>(i));
@@ -384,10 +390,10 @@ class complexity_aware_sampler {
         c = cost(a);
         seen_lo = std::min(seen_lo, c);
         seen_hi = std::max(seen_hi, c);
-        found = evit::detail::seek_window(moves_, cost_fn, monotone, lo, hi, a, c, search, scratch_,
-                                          4 * max_moves);
+        found = evit::detail::seek_window(moves_, cost_fn, monotone_, lo, hi, a, c, search,
+                                          scratch_, 4 * max_moves);
         if (found)  // bring it down toward L, staying in the window
-          evit::detail::climb_smallest(moves_, cost_fn, monotone, lo, hi, a, c, scratch_);
+          evit::detail::climb_smallest(moves_, cost_fn, monotone_, lo, hi, a, c, scratch_);
       }
       if (!found) throw unreachable(i, seen_lo, seen_hi);
       witness_.push_back(a);
@@ -402,7 +408,7 @@ class complexity_aware_sampler {
                       format_cost(lo_[i]) + ", window [" + format_cost(lo_[i]) + ", " +
                       format_cost(hi_[i]) + "]) is unreachable in space " +
                       Space::descriptor().name + ": ";
-    if (monotone)
+    if (monotone_)
       msg += "the cost model's reachable range is [" + format_cost(lo_seen) + ", " +
              format_cost(hi_seen) + "]";
     else
@@ -424,6 +430,7 @@ class complexity_aware_sampler {
   std::vector<arch> witness_, smallest_;
   std::vector<double> witness_cost_;
   double min_cost_ = 0, max_cost_ = 0;
+  bool monotone_ = false;
   evit::detail::seek_scratch scratch_;
   draw_stats stats_;
 };

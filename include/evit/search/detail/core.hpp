@@ -106,7 +106,13 @@ class core {
         g_(seed),
         repair_(repair),
         moves_(Space::descriptor()),
-        start_(std::chrono::steady_clock::now()) {}
+        start_(std::chrono::steady_clock::now()) {
+    // Cost models of another space: declared ones do not compile, type-erased ones stop here.
+    check_cost_space<Space, Objectives>();
+    check_cost_space<Space, Constraint>();
+    for (std::size_t i = 0; i < num_objectives; ++i) check_space(obj_.traits_at(i), "objective");
+    for (std::size_t i = 0; i < num_costs; ++i) check_space(con_.traits_at(i), "constraint");
+  }
 
   const Objectives& objectives() const { return obj_; }
   const Constraint& constraint() const { return con_; }
@@ -117,6 +123,14 @@ class core {
   }
 
   // ---- the constraint --------------------------------------------------------------------
+
+  /// @throws evit::invalid_argument when a type-erased model (cost::any_cost) is of another space.
+  static void check_space(const cost::cost_traits& t, const char* what) {
+    const space_descriptor& d = Space::descriptor();
+    if (t.space != nullptr && t.space != &d)
+      throw invalid_argument(std::string("search over space \"") + d.name + "\": the " + what +
+                             "'s cost model is of another space (\"" + t.space->name + "\")");
+  }
 
   /// "" when the constraint may be satisfiable, else why it cannot be: a monotone cost whose
   /// range over the space (from the min and max subnets) misses the allowed range.
@@ -153,7 +167,7 @@ class core {
     if constexpr (num_costs == 1) {
       const auto cost_fn = [this](const arch& x) { return con_.cost_at(0, x); };
       double c = costs[0];
-      ok = step_into(cost_fn, Constraint::monotone, con_.lo(0), con_.hi(0), a, c);
+      ok = step_into(cost_fn, con_.is_monotone(), con_.lo(0), con_.hi(0), a, c);
     } else {
       std::vector<double> tmp(num_costs);
       const auto viol_fn = [this, &tmp](const arch& x) {
@@ -253,13 +267,13 @@ class core {
       if (records_[static_cast<std::size_t>(i)].feasible()) todo.push_back(i);
     pending_from_ = static_cast<int>(records_.size());
     if (todo.empty()) return;
-    if constexpr (Objectives::any_parallel) {
+    if (obj_.any_parallel()) {
       exec.parallel_for(static_cast<Index>(todo.size()), [&](Index k, int) {
         evaluated& r = records_[static_cast<std::size_t>(todo[static_cast<std::size_t>(k)])];
         obj_.evaluate(r.subnet, r.values.data(), false);
       });
     }
-    if constexpr (Objectives::any_sequential) {
+    if (obj_.any_sequential()) {
       for (int i : todo) {
         evaluated& r = records_[static_cast<std::size_t>(i)];
         obj_.evaluate(r.subnet, r.values.data(), true);
