@@ -348,8 +348,6 @@ int main(int argc, char** argv) {
     }
     if (iterations >= 0) opts.iterations(static_cast<int>(iterations));
     const bool wants_this = std::find(devices.begin(), devices.end(), "this") != devices.end();
-    const bool wants_phone = std::any_of(devices.begin(), devices.end(),
-                                         [](const std::string& d) { return d != "this"; });
     for (const std::string& device : devices)  // before any work: a typo fails at once
       if (device != "this" && lut_dir.empty())
         (void)evit::cost::find_mobile_lut(device);  // names the folders and the known devices

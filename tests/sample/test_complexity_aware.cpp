@@ -408,7 +408,7 @@ TEST_CASE("complexity_aware_sampler: a monotone model stays monotone through any
   CHECK(direct.stats().cost_evaluations == through.stats().cost_evaluations);
   // A model of another space, hidden behind any_cost, is refused at run time (declared, it
   // would not compile: tests/fail).
-  CHECK_THROWS_MATCHES(evit::complexity_aware_sampler<ev::mini_space, evit::cost::any_cost>(mono),
+  CHECK_THROWS_MATCHES((evit::complexity_aware_sampler<ev::mini_space, evit::cost::any_cost>(mono)),
                        evit::invalid_argument,
                        Catch::Matchers::Message("complexity_aware_sampler over space "
                                                 "\"elasticvit-mini\": a cost model is of another "
