@@ -48,6 +48,7 @@
 #include "evit/search/result.hpp"
 #include "evit/simd/isa.hpp"
 #include "evit/space/arch.hpp"
+#include "evit/space/arch_map.hpp"
 #include "evit/space/descriptor.hpp"
 #include "evit/space/dimension.hpp"
 #include "evit/space/enumerate.hpp"
