@@ -53,10 +53,10 @@ void quality_table() {
     const char* name;
     evit::evolution_options opts;
   };
-  std::vector<entry> presets = {{"elasticvit", evit::presets::elasticvit()}};
+  std::vector<entry> presets = {{"elasticvit", evit::presets::elasticvit_search()}};
   if (!smoke) {
-    presets.push_back({"autoformer", evit::presets::autoformer()});
-    presets.push_back({"hat", evit::presets::hat()});
+    presets.push_back({"autoformer", evit::presets::autoformer_search()});
+    presets.push_back({"hat", evit::presets::hat_search()});
   }
   std::printf(
       "Search quality on the synthetic problem (official space; synthetic costs %d .. %d; "
@@ -132,7 +132,7 @@ void quality_table() {
 
 void BM_evolution_elasticvit_preset(benchmark::State& st) {
   const auto& p = problem();
-  auto opts = evit::presets::elasticvit();
+  auto opts = evit::presets::elasticvit_search();
   if (smoke) opts.iterations(2);
   std::uint64_t seed = 1, evals = 0;
   for (auto _ : st) {
@@ -155,7 +155,8 @@ void BM_evolution_threads(benchmark::State& st) {
     return v;
   };
   evit::thread_pool pool(static_cast<int>(st.range(0)));
-  auto opts = evit::presets::elasticvit().population(128).parents(32).mutations(32).crossovers(32);
+  auto opts =
+      evit::presets::elasticvit_search().population(128).parents(32).mutations(32).crossovers(32);
   opts.iterations(smoke ? 1 : 5);
   std::uint64_t evals = 0;
   for (auto _ : st) {
@@ -185,7 +186,7 @@ void BM_mutate(benchmark::State& st) {
   evit::rng g(1);
   const auto& d = space::descriptor();
   const evit::arch a = space::sample(g);
-  const auto params = evit::presets::elasticvit().mutation();
+  const auto params = evit::presets::elasticvit_search().mutation();
   for (auto _ : st) {
     evit::arch m = evit::mutate(d, space::chains(), a, params, g);
     benchmark::DoNotOptimize(m);

@@ -3,11 +3,6 @@
 # Used by the build and by the installed evitConfig.cmake.
 include(CMakeFindDependencyMacro)
 
-find_dependency(Eigen3 NO_MODULE)
-if(Eigen3_VERSION VERSION_LESS 3.4)
-  message(FATAL_ERROR "evit needs Eigen >= 3.4, found ${Eigen3_VERSION}")
-endif()
-
 find_dependency(xsimd)
 if(xsimd_VERSION VERSION_LESS 8.1)
   message(FATAL_ERROR "evit needs xsimd >= 8.1, found ${xsimd_VERSION}")

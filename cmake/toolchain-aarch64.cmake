@@ -1,6 +1,6 @@
 # Cross build for aarch64 (NEON) with Debian's g++-aarch64-linux-gnu; tests run under qemu-user.
 # Used by tools/kernel_matrix.sh:  cmake -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake ...
-# Eigen, xsimd, nlohmann_json and Catch2 are header-only, so the host's (x86-64) packages serve:
+# xsimd, nlohmann_json, Catch2 (and the benchmarks' Eigen) are header-only, so the host's (x86-64) packages serve:
 # their configs are found on the host, and their headers come after the cross toolchain's own
 # libc headers (-idirafter), never before them.
 set(CMAKE_SYSTEM_NAME Linux)

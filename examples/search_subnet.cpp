@@ -48,9 +48,10 @@ int run(options& o, const char* argv0) {
   if (o.population > 0) example::scale_population(opts, o.population);
   if (o.iterations >= 0) opts.iterations(o.iterations);
   const bool wants_this = std::count(o.devices.begin(), o.devices.end(), "this") > 0;
-  if (o.lut_dir.empty()) o.lut_dir = example::find_repository_path("data/mobile-lut", argv0);
   for (const std::string& d : o.devices)  // before any work: a typo fails at once
-    if (d != "this" && !fs::is_regular_file(o.lut_dir + "/" + d + ".json"))
+    if (d != "this" && o.lut_dir.empty())
+      (void)evit::cost::find_mobile_lut(d);  // names the folders searched and the known devices
+    else if (d != "this" && !fs::is_regular_file(o.lut_dir + "/" + d + ".json"))
       throw evit::invalid_argument("--device " + d + ": no table " + o.lut_dir + "/" + d + ".json");
   std::error_code ec;  // parents too, like mkdir -p; failure is reported just below
   fs::create_directories(o.out, ec);
@@ -63,9 +64,7 @@ int run(options& o, const char* argv0) {
     net = std::make_shared<const ev::supernet<space>>(o.weights.empty() || o.weights == "random"
                                                           ? ev::supernet<space>::random(1)
                                                           : ev::supernet<space>::load(o.weights));
-  std::function<double(const evit::arch&)> objective = [](const evit::arch& a) {
-    return ev::macs(a) * 1e-6;
-  };
+  evit::cost::any_cost objective = [](const evit::arch& a) { return ev::macs(a) * 1e-6; };
   example::search_report report(o.out, o.val.empty() ? "" : o.val);
   if (!o.val.empty()) {
     const int classes = net->num_classes();
@@ -102,12 +101,15 @@ int run(options& o, const char* argv0) {
   std::vector<double> released_value;
   for (const auto& m : released) released_value.push_back(objective(m.arch_value));
   for (const std::string& device : o.devices) {
-    std::function<double(const evit::arch&)> lat;  // the searches run on this thread
+    // This machine's table (sequential: it profiles blocks on demand, so a search calls it on
+    // its own thread; any_cost keeps that trait) or a phone's (--lut-dir, else evit's tables).
+    evit::cost::any_cost lat;
     if (device == "this")
       lat = evit::cost::local_latency<space>(profiler);
+    else if (o.lut_dir.empty())
+      lat = evit::cost::mobile_latency<space>(device);
     else
-      lat = evit::cost::table_latency<space>(
-          evit::cost::latency_table::load(o.lut_dir + "/" + device + ".json", device));
+      lat = evit::cost::mobile_latency<space>(o.lut_dir, device);
     std::vector<double> budgets = o.budget_ms;
     const double lo = lat(space::min_arch()), hi = lat(space::max_arch());
     if (!o.quiet)
@@ -170,7 +172,9 @@ int main(int argc, char** argv) {
   app.add_option("--out", o.out,
                  "results.json, results.csv, points.csv, references.csv, latency.png and this "
                  "machine's block table this_machine_lut-<isa>.json (reused next time)");
-  app.add_option("--lut-dir", o.lut_dir, "the phone tables (default: data/mobile-lut)");
+  app.add_option("--lut-dir", o.lut_dir,
+                 "the phone tables (default: $EVIT_MOBILE_LUT_DIR, then those evit installs or "
+                 "the source tree's data/mobile-lut)");
   app.add_option("--weights", o.weights,
                  "supernet weights (official names) or 'random'; with --val the objective is "
                  "top-1 after BatchNorm recalibration, else a clearly labelled proxy: official "

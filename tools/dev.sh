@@ -13,8 +13,9 @@ root=$(pwd)
 mode=${1:-example}
 jobs=${EVIT_JOBS:-$(nproc)}
 
-packages=(build-essential cmake ninja-build libeigen3-dev libxsimd-dev nlohmann-json3-dev
-          catch2 libbenchmark-dev libcli11-dev libstb-dev)
+# libeigen3-dev: only for a benchmark's comparison with Eigen's product (evit does not use Eigen).
+packages=(build-essential cmake ninja-build libxsimd-dev nlohmann-json3-dev
+          catch2 libbenchmark-dev libeigen3-dev libcli11-dev libstb-dev)
 if [ "$mode" = example ]; then
   packages+=(python3-matplotlib)  # the example's latency-vs-objective plot
 fi

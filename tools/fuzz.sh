@@ -8,7 +8,7 @@ out=build/fuzz
 mkdir -p "$out"
 default_seconds=${EVIT_FUZZ_SECONDS:-30}
 flags="-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-       -Iinclude -isystem /usr/include/eigen3"
+       -Iinclude"
 for src in tests/fuzz/fuzz_*.cpp; do
   name=$(basename "$src" .cpp)
   seconds=$(sed -n 's|^// fuzz-seconds: \([0-9]*\)|\1|p' "$src" | head -1)

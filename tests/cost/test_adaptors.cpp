@@ -3,12 +3,14 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "evit/core/executor.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/cost/adaptors.hpp"
 #include "evit/cost/constraint.hpp"
+#include "evit/cost/latency_table.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/released.hpp"
 
@@ -120,4 +122,81 @@ TEST_CASE("cost constraints: bounds, violations, descriptions", "[cost][constrai
   CHECK(both.monotone_at(0));
   CHECK(evit::cost::is_constraint_v<decltype(both)>);
   CHECK(!evit::cost::is_constraint_v<ev::macs_model<>>);
+}
+
+namespace {
+struct timed {  // declares sequential, as measured latency does
+  static constexpr bool sequential = true;
+  double operator()(const evit::arch&) const { return 1.0; }
+};
+}  // namespace
+
+TEST_CASE("cost::any_cost: one type for any model, its traits kept", "[cost][adaptors][any_cost]") {
+  using mini = ev::mini_space;
+  const evit::arch& m = ev::released("elastic_M");
+  // Monotone, of the official space: kept as values (std::function keeps neither).
+  const evit::cost::any_cost macs = ev::macs_model<>{};
+  CHECK(macs(m) == ev::macs(m));
+  CHECK(macs.traits().monotone);
+  CHECK(!macs.traits().sequential);
+  CHECK(macs.traits().space == &space::descriptor());
+  // A plain lambda declares nothing.
+  const evit::cost::any_cost res = [](const evit::arch& a) { return double(a.resolution()); };
+  CHECK(res(m) == 224);
+  CHECK(!res.traits().monotone);
+  CHECK(res.traits().space == nullptr);
+  // A sequential model (measured latency, a profiled table) stays sequential.
+  CHECK(evit::cost::traits_of(evit::cost::any_cost(timed{})).sequential);
+  // Through the adaptors: cached, sums, constraints read the erased model's traits.
+  CHECK(evit::cost::traits_of(evit::cost::cached(macs)).monotone);
+  CHECK(evit::cost::traits_of(evit::cost::cached(macs)).space == &space::descriptor());
+  CHECK(evit::cost::traits_of(evit::cost::sum(macs, ev::params_model<>{})).monotone);
+  CHECK(!evit::cost::traits_of(evit::cost::sum(macs, res)).monotone);
+  CHECK(!evit::cost::traits_of(evit::cost::weighted_sum<evit::cost::any_cost, ev::params_model<>>(
+                                   {-1.0, 1.0}, macs, ev::params_model<>{}))
+             .monotone);  // a negative weight
+  CHECK(evit::cost::at_most(macs, 1e9).monotone_at(0));
+  CHECK(evit::cost::at_most(macs, 1e9).is_monotone());
+  CHECK(!evit::cost::all_of(evit::cost::at_most(macs, 1e9)).is_monotone());
+  CHECK(!evit::cost::traits_of(evit::cost::fallback(macs, macs)).monotone);
+  // An any_cost around an adaptor around an any_cost: the same model, the same traits.
+  const evit::cost::any_cost again = evit::cost::cached(macs);
+  CHECK(again.traits().monotone);
+  CHECK(again(m) == ev::macs(m));
+  // Empty: an error when called.
+  const evit::cost::any_cost empty;
+  CHECK(!empty);
+  CHECK_THROWS_AS(empty(m), evit::invalid_argument);
+  // Of another space.
+  const evit::cost::any_cost mini_macs = ev::macs_model<mini>{};
+  CHECK(mini_macs.traits().space == &mini::descriptor());
+  CHECK_THROWS_WITH(evit::cost::fallback(macs, mini_macs),
+                    "evit::cost::fallback: its cost models are of different spaces "
+                    "(\"elasticvit-official\" and \"elasticvit-mini\")");
+}
+
+TEST_CASE("cost models declare their space; adaptors keep it", "[cost][adaptors]") {
+  using mini = ev::mini_space;
+  STATIC_REQUIRE(std::is_same_v<evit::cost_space_t<ev::macs_model<>>, space>);
+  STATIC_REQUIRE(std::is_same_v<evit::cost_space_t<ev::params_model<mini>>, mini>);
+  STATIC_REQUIRE(std::is_same_v<evit::cost_space_t<evit::cost::table_latency<>>, space>);
+  STATIC_REQUIRE(
+      std::is_same_v<evit::cost_space_t<evit::cost::cached<ev::macs_model<mini>>>, mini>);
+  auto lambda = [](const evit::arch&) { return 1.0; };
+  STATIC_REQUIRE(std::is_void_v<evit::cost_space_t<decltype(lambda)>>);
+  STATIC_REQUIRE(
+      std::is_same_v<evit::cost_space_t<decltype(evit::cost::sum(lambda, ev::macs_model<mini>{}))>,
+                     mini>);
+  STATIC_REQUIRE(
+      std::is_same_v<evit::cost_space_t<decltype(evit::cost::at_most(ev::macs_model<>{}, 1.0))>,
+                     space>);
+  STATIC_REQUIRE(evit::cost_space_matches_v<mini, decltype(lambda)>);
+  STATIC_REQUIRE(evit::cost_space_matches_v<mini, ev::macs_model<mini>>);
+  STATIC_REQUIRE(!evit::cost_space_matches_v<mini, ev::macs_model<>>);
+  STATIC_REQUIRE(!evit::cost_spaces_agree_v<ev::macs_model<>, ev::macs_model<mini>>);
+  STATIC_REQUIRE(std::is_void_v<evit::cost_space_t<evit::cost::any_cost>>);  // run time only
+  // Traits of declared types, as values.
+  CHECK(evit::cost::traits_of(ev::params_model<mini>{}).space == &mini::descriptor());
+  CHECK(evit::cost::traits_of(ev::params_model<mini>{}).monotone);
+  CHECK(evit::cost::traits_of(lambda).space == nullptr);
 }

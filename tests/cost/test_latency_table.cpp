@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The phone latency predictor on data/mobile-lut and the table format.
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -160,4 +163,77 @@ TEST_CASE("latency_table: JSON round trip; a new device is a new file", "[cost][
   CHECK_THROWS_WITH(evit::cost::latency_table::load(path),
                     Catch::Matchers::Contains("entry \"conv_1\" is not a number"));
   std::remove(path.c_str());
+}
+
+namespace {
+/// Sets (or, with nullptr, unsets) EVIT_MOBILE_LUT_DIR for one scope.
+struct lut_dir_env {
+  explicit lut_dir_env(const char* value) {
+    if (const char* old = std::getenv("EVIT_MOBILE_LUT_DIR")) saved = old, had = true;
+    if (value)
+      ::setenv("EVIT_MOBILE_LUT_DIR", value, 1);
+    else
+      ::unsetenv("EVIT_MOBILE_LUT_DIR");
+  }
+  ~lut_dir_env() {
+    if (had)
+      ::setenv("EVIT_MOBILE_LUT_DIR", saved.c_str(), 1);
+    else
+      ::unsetenv("EVIT_MOBILE_LUT_DIR");
+  }
+  std::string saved;
+  bool had = false;
+};
+}  // namespace
+
+TEST_CASE("mobile_latency(device): finds the package's tables without a path", "[cost][lut]") {
+  const lut_dir_env none(nullptr);
+  // evit's own build: the compile definition names the source tree's data/mobile-lut (an
+  // installed package names its share/evit/mobile-lut: tests/install checks that).
+  REQUIRE(evit::cost::mobile_lut_dirs() == std::vector<std::string>{evit::test::phone_table_dir()});
+  const auto pixel6 = evit::cost::mobile_latency("pixel6");
+  CHECK(pixel6.device() == "pixel6");
+  CHECK(pixel6.table().size() == 12116);
+  CHECK(std::abs(pixel6(ev::released("elastic_T1")) - 4.44) <= 0.005);
+  CHECK(std::abs(pixel6(ev::released("elastic_M")) - 25.02) <= 0.005);
+  CHECK(pixel6(ev::released("elastic_L3")) ==
+        evit::cost::mobile_latency(evit::test::phone_table_dir(),
+                                   "pixel6")(ev::released("elastic_L3")));
+}
+
+TEST_CASE("mobile_latency(device): a missing table names the device, the folders, the devices",
+          "[cost][lut]") {
+  const lut_dir_env none(nullptr);
+  const std::string dir = evit::test::phone_table_dir();
+  CHECK_THROWS_MATCHES(
+      evit::cost::mobile_latency("pixel9"), evit::invalid_argument,
+      Catch::Matchers::Message("mobile_latency: no latency table for device \"pixel9\"; searched " +
+                               dir +
+                               " (set EVIT_MOBILE_LUT_DIR, or pass the folder: mobile_latency(dir, "
+                               "device)); known devices: pixel1, pixel4, pixel6, xiaomi11"));
+  // A name with a folder in it is not a device.
+  CHECK_THROWS_AS(evit::cost::mobile_latency("../mobile-lut/pixel6"), evit::invalid_argument);
+}
+
+TEST_CASE("mobile_latency(device): EVIT_MOBILE_LUT_DIR comes first and adds devices",
+          "[cost][lut]") {
+  const std::string dir = "evit_test_lut_env";
+  std::filesystem::create_directories(dir);
+  evit::cost::latency_table board("board");
+  const evit::arch& t1 = ev::released("elastic_T1");
+  for (const auto& b : evit::cost::lut_blocks(space::descriptor(), t1)) board.set(b, 0.5);
+  board.save(dir + "/board.json");
+  board.save(dir + "/pixel6.json");  // shadows the package's pixel6
+  {
+    const lut_dir_env env(dir.c_str());
+    CHECK(evit::cost::mobile_lut_dirs() ==
+          std::vector<std::string>{dir, evit::test::phone_table_dir()});
+    CHECK(evit::cost::mobile_latency("board")(t1) == 10.0);   // 20 blocks of 0.5 ms
+    CHECK(evit::cost::mobile_latency("pixel6")(t1) == 10.0);  // the variable's folder first
+    CHECK(std::abs(evit::cost::mobile_latency("pixel4")(t1) - 6.82) <= 0.005);  // then the package
+    CHECK_THROWS_WITH(
+        evit::cost::mobile_latency("pixel9"),
+        Catch::Matchers::EndsWith("known devices: board, pixel1, pixel4, pixel6, xiaomi11"));
+  }
+  std::filesystem::remove_all(dir);
 }

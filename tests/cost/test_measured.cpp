@@ -12,7 +12,7 @@
 #include "evit/cost/measured_latency.hpp"
 #include "evit/cost/memory.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
-#include "evit/sample/detail/moves.hpp"
+#include "evit/space/detail/moves.hpp"
 
 #include "catch.hpp"
 
@@ -179,8 +179,8 @@ TEST_CASE("memory_of, peak_memory: weights touched plus the subnet's own workspa
   STATIC_REQUIRE(evit::cost::peak_memory<mini>::monotone);
   const evit::cost::peak_memory<ev::official_space> mem;
   const auto& d = ev::official_space::descriptor();
-  evit::sample::detail::move_set moves(d);
-  std::vector<evit::sample::detail::site> sites;
+  evit::detail::move_set moves(d);
+  std::vector<evit::detail::site> sites;
   evit::rng g(4);
   for (int i = 0; i < 200; ++i) {
     const evit::arch x = ev::official_space::sample(g);

@@ -30,7 +30,8 @@ set_tests_properties("example: search_subnet reports an infeasible budget" PROPE
   PASS_REGULAR_EXPRESSION "pixel6 +0.50  infeasible: no subnet of space elasticvit-official satisfying latency ms <= 0.5 was found")
 # Each bad input: exit code 1 and one line on stderr that names the bad value.
 foreach(case
-    "--device;marsphone|--device marsphone: no table [^\n]*/marsphone\\.json"
+    "--device;marsphone|mobile_latency: no latency table for device .marsphone.. searched [^\n]*/data/mobile-lut [^\n]*. known devices: pixel1, pixel4, pixel6, xiaomi11"
+    "--device;marsphone;--lut-dir;/nonexistent|--device marsphone: no table /nonexistent/marsphone\\.json"
     "--budgets;0|--budgets: '0' is not an integer in \\[1, 20\\] \\(see --help\\)"
     "--val;x.safetensors|--val needs --weights \\(the supernet to score\\)"
     "--iterationz;3|unknown option '--iterationz' \\(see --help\\)"

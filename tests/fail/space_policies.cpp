@@ -198,4 +198,43 @@ using k = kernel<3, 5>;
 using c = conv_stage<width<16>, depth<1>, k>;
 static_assert(c::stride > 0, "");
 
+#elif EVIT_FAIL_CASE == 23  // a cost model of another space than the search's
+#include "evit/cost/constraint.hpp"
+#include "evit/models/elasticvit/macs.hpp"
+#include "evit/search/evolutionary.hpp"
+namespace ev = evit::elasticvit;
+#ifdef EVIT_SHOULD_FAIL
+using macs = ev::macs_model<>;  // of the official space
+#else
+using macs = ev::macs_model<ev::mini_space>;
+#endif
+search_result run() {
+  return evolutionary_search<ev::mini_space>(macs{}, cost::at_most(macs{}, 1e9));
+}
+
+#elif EVIT_FAIL_CASE == 24  // a cost model of another space than the sampler's
+#include "evit/models/elasticvit/macs.hpp"
+#include "evit/sample/complexity_aware.hpp"
+namespace ev = evit::elasticvit;
+#ifdef EVIT_SHOULD_FAIL
+using macs = ev::macs_model<>;  // of the official space
+#else
+using macs = ev::macs_model<ev::mini_space>;
+#endif
+arch draw() {
+  complexity_aware_sampler<ev::mini_space, macs> ca{macs{}};
+  return ca.draw();
+}
+
+#elif EVIT_FAIL_CASE == 25  // a sum of cost models of different spaces
+#include "evit/cost/adaptors.hpp"
+#include "evit/models/elasticvit/macs.hpp"
+namespace ev = evit::elasticvit;
+#ifdef EVIT_SHOULD_FAIL
+using params = ev::params_model<>;  // of the official space
+#else
+using params = ev::params_model<ev::mini_space>;
+#endif
+double total(const arch& a) { return cost::sum(ev::macs_model<ev::mini_space>{}, params{})(a); }
+
 #endif

@@ -7,13 +7,14 @@
 #include <vector>
 
 #include "evit/core/rng.hpp"
+#include "evit/cost/adaptors.hpp"
 #include "evit/cost/cost_model.hpp"
 #include "evit/io/arch_text.hpp"
 #include "evit/models/autoformer/cost.hpp"
 #include "evit/models/autoformer/space.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/sample/complexity_aware.hpp"
-#include "evit/sample/detail/moves.hpp"
+#include "evit/space/detail/moves.hpp"
 
 #include "catch.hpp"
 #include "sample_support.hpp"
@@ -146,8 +147,8 @@ TEST_CASE(
     "step down stays in it",
     "[sample][complexity_aware]") {
   auto ca = evit_test::official_ca(1);
-  evit::sample::detail::move_set ms(official::descriptor());
-  std::vector<evit::sample::detail::site> sites;
+  evit::detail::move_set ms(official::descriptor());
+  std::vector<evit::detail::site> sites;
   for (int i = 0; i < ca.num_levels(); ++i) {
     const evit::arch& m = ca.smallest(i);
     CAPTURE(i, evit::to_string<official>(m));
@@ -264,7 +265,7 @@ TEST_CASE("complexity_aware_sampler: any cost model, any space", "[sample][compl
     auto plain = [](const evit::arch& a) { return ev::macs_unchecked(official::descriptor(), a); };
     evit::complexity_aware_sampler<official, decltype(plain)> ca(
         plain, evit::complexity_options().seed(2));
-    STATIC_REQUIRE(!decltype(ca)::monotone);
+    CHECK(!ca.monotone());
     for (int i = 0; i < ca.num_levels(); ++i)
       for (int k = 0; k < 15; ++k) CHECK(ca.in_window(i, ca.cost(ca.draw_in_level(i))));
   }
@@ -374,4 +375,42 @@ TEST_CASE(
   CAPTURE(tv(res), tv(depth));
   CHECK(tv(res) < 0.06);
   CHECK(tv(depth) < 0.07);
+}
+
+TEST_CASE("complexity_aware_sampler: a monotone model stays monotone through any_cost",
+          "[sample][complexity_aware][any_cost]") {
+  const evit::cost::any_cost mono = ev::macs_model<official>{};
+  const evit::cost::any_cost plain = [](const evit::arch& a) { return ev::macs(a); };
+  using erased = evit::complexity_aware_sampler<official, evit::cost::any_cost>;
+  // Behind any_cost the model is still known monotone: the exact range, not the costs seen.
+  try {
+    erased ca(mono, evit::complexity_options().levels(evit::levels_mmacs{10, 100}));
+    FAIL("no exception");
+  } catch (const evit::infeasible& e) {
+    CHECK_THAT(e.what(), Catch::Matchers::Contains(
+                             "the cost model's reachable range is [37365024, 3191458816]"));
+  }
+  try {
+    erased ca(plain, evit::complexity_options().levels(evit::levels_mmacs{10, 100}));
+    FAIL("no exception");
+  } catch (const evit::infeasible& e) {
+    CHECK_THAT(e.what(), Catch::Matchers::Contains("no subnet found in the window"));
+  }
+  // The same draws, with the same number of cost evaluations, as the model itself.
+  const auto opts = evit::complexity_options().seed(3);
+  evit::complexity_aware_sampler<official, ev::macs_model<official>> direct(
+      ev::macs_model<official>{}, opts);
+  erased through(mono, opts);
+  CHECK(direct.monotone());
+  CHECK(through.monotone());
+  CHECK(!erased(plain, opts).monotone());
+  for (int k = 0; k < 30; ++k) CHECK(direct.draw() == through.draw());
+  CHECK(direct.stats().cost_evaluations == through.stats().cost_evaluations);
+  // A model of another space, hidden behind any_cost, is refused at run time (declared, it
+  // would not compile: tests/fail).
+  CHECK_THROWS_MATCHES((evit::complexity_aware_sampler<ev::mini_space, evit::cost::any_cost>(mono)),
+                       evit::invalid_argument,
+                       Catch::Matchers::Message("complexity_aware_sampler over space "
+                                                "\"elasticvit-mini\": a cost model is of another "
+                                                "space (\"elasticvit-official\")"));
 }

@@ -94,7 +94,7 @@ namespace dt = determinism_test;
 
 TEST_CASE("determinism: evolutionary_search, seed 2024, pinned result",
           "[search][evolution][determinism]") {
-  evit::evolution_options opts = evit::presets::elasticvit();
+  evit::evolution_options opts = evit::presets::elasticvit_search();
   opts.population(32).parents(8).mutations(8).crossovers(8).iterations(4);
   const auto r = evit::evolutionary_search<space>(dt::params, dt::window(), opts, dt::seed);
   dt::check_pinned(r,

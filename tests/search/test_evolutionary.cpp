@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <atomic>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <set>
@@ -30,7 +31,7 @@ const evit_test::synthetic_problem& problem() {
 
 // A small search for the mechanics tests.
 evit::evolution_options small() {
-  return evit::presets::elasticvit()
+  return evit::presets::elasticvit_search()
       .population(48)
       .parents(12)
       .mutations(12)
@@ -117,7 +118,7 @@ TEST_CASE("evolution: save and resume give the uninterrupted result", "[search][
     ++calls;
     return problem().value(a);
   };
-  auto second = evit::make_evolution<space>(counting, window(), evit::presets::hat(), 999);
+  auto second = evit::make_evolution<space>(counting, window(), evit::presets::hat_search(), 999);
   second.restore(nlohmann::json::parse(saved));
   CHECK(second.options().to_json() == small().to_json());
   const auto resumed = second.run();
@@ -229,6 +230,77 @@ TEST_CASE("evolution: sequential objectives run on the search's own thread",
   require_same(r, plain);
 }
 
+TEST_CASE("evolution: a monotone constraint stays monotone through any_cost",
+          "[search][evolution][any_cost]") {
+  // Monotone behind the type erasure: infeasibility still decided up front, with no evaluation.
+  const evit::cost::any_cost macs = ev::macs_model<>{};
+  CHECK(evit::cost::traits_of(macs).monotone);
+  CHECK(evit::cost::traits_of(macs).space == &space::descriptor());
+  const auto low = evit::evolutionary_search<space>(problem().value_fn(),
+                                                    evit::cost::at_most(macs, 1e6, "MACs"));
+  CHECK(low.status == evit::search_status::infeasible);
+  CHECK(low.evaluations == 0);
+  CHECK_THAT(low.message, Catch::Matchers::Contains("smallest subnet already costs"));
+  // Behind a std::function the claim is gone: the search can only draw and give up.
+  const std::function<double(const evit::arch&)> f = ev::macs_model<>{};
+  CHECK(!evit::cost::traits_of(f).monotone);
+  const auto blind = evit::evolutionary_search<space>(
+      problem().value_fn(), evit::cost::at_most(f, 1e6, "MACs"),
+      small().population(4).parents(2).mutations(2).crossovers(2), 1);
+  CHECK(blind.status == evit::search_status::infeasible);
+  CHECK_THAT(blind.message, Catch::Matchers::Contains("was found in 40 random draws"));
+  // A feasible search: the same result as with the model itself (the same repair moves).
+  const auto con = [](auto m) { return evit::cost::within(m, 300e6, 320e6, "MACs"); };
+  const evit::cost::any_cost cost = problem().cost_fn();
+  require_same(
+      evit::evolutionary_search<space>(problem().value_fn(), con(ev::macs_model<>{}), small(), 2),
+      evit::evolutionary_search<space>(problem().value_fn(), con(macs), small(), 2));
+  require_same(evit::evolutionary_search<space>(problem().value_fn(),
+                                                evit::cost::within(cost, 120, 140), small(), 3),
+               evit::evolutionary_search<space>(problem().value_fn(), window(), small(), 3));
+}
+
+TEST_CASE("evolution: any_cost keeps sequential objectives on the search's own thread",
+          "[search][evolution][any_cost]") {
+  std::thread::id me = std::this_thread::get_id();
+  std::atomic<int> wrong{0};
+  evit::thread_pool pool(2);
+  const evit::cost::any_cost objective = sequential_objective{&me, &wrong};
+  CHECK(evit::cost::traits_of(objective).sequential);
+  const auto r = evit::evolutionary_search<space>(objective, window(), small(), 1, pool);
+  REQUIRE(r.ok());
+  CHECK(wrong.load() == 0);
+  require_same(r, evit::evolutionary_search<space>(problem().value_fn(), window(), small(), 1));
+}
+
+TEST_CASE("searches: a type-erased cost model of another space is refused at run time",
+          "[search][any_cost]") {
+  // Declared (macs_model<> is of the official space), it would not compile (tests/fail).
+  const evit::cost::any_cost official_macs = ev::macs_model<>{};
+  using mini = ev::mini_space;
+  CHECK_THROWS_MATCHES(
+      evit::evolutionary_search<mini>(official_macs, evit::cost::unconstrained(), small(), 1),
+      evit::invalid_argument,
+      Catch::Matchers::Message("search over space \"elasticvit-mini\": the objective's cost "
+                               "model is of another space (\"elasticvit-official\")"));
+  CHECK_THROWS_MATCHES(
+      evit::random_search<mini>([](const evit::arch&) { return 1.0; },
+                                evit::cost::at_most(official_macs, 1e9)),
+      evit::invalid_argument,
+      Catch::Matchers::Message("search over space \"elasticvit-mini\": the constraint's cost "
+                               "model is of another space (\"elasticvit-official\")"));
+  // Two erased models of different spaces cannot even be combined.
+  const evit::cost::any_cost mini_macs = ev::macs_model<mini>{};
+  CHECK_THROWS_AS(evit::cost::sum(official_macs, mini_macs), evit::invalid_argument);
+  CHECK_THROWS_AS(evit::cost::all_of(evit::cost::at_most(official_macs, 1.0),
+                                     evit::cost::at_most(mini_macs, 1.0)),
+                  evit::invalid_argument);
+  // Of the right space, or of none, they run.
+  CHECK(evit::random_search<mini>(mini_macs, evit::cost::unconstrained(),
+                                  evit::random_options().evaluations(20), 1)
+            .ok());
+}
+
 TEST_CASE("random_search: distinct feasible subnets, best first, same for any thread count",
           "[search][random]") {
   const auto r = evit::evolutionary_search<space>(problem().value_fn(), window(), small(), 1);
@@ -248,20 +320,4 @@ TEST_CASE("random_search: distinct feasible subnets, best first, same for any th
   }
   CHECK(hashes.size() == a.ranked.size());
   (void)r;
-}
-
-TEST_CASE("arch_map: subnets whose hashes collide stay apart", "[search][cache]") {
-  evit::cost::arch_map<int> m;
-  const evit::arch a = space::min_arch(), b = space::max_arch();
-  m.insert(a, 42, 1);
-  m.insert(b, 42, 2);  // the same (forced) hash
-  REQUIRE(m.size() == 2);
-  REQUIRE(m.find(a, 42) != nullptr);
-  REQUIRE(m.find(b, 42) != nullptr);
-  CHECK(*m.find(a, 42) == 1);
-  CHECK(*m.find(b, 42) == 2);
-  m.insert(a, 42, 3);
-  CHECK(m.size() == 2);
-  CHECK(*m.find(a, 42) == 3);
-  CHECK(m.find(a) == nullptr);  // under its real hash it was never inserted
 }

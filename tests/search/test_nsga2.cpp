@@ -8,6 +8,7 @@
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/search/hypervolume.hpp"
 #include "evit/search/nsga2.hpp"
+#include "evit/space/arch_map.hpp"
 
 #include "catch.hpp"
 #include "synthetic.hpp"
@@ -93,7 +94,7 @@ TEST_CASE("nsga2_search: a front of valid, mutually non-dominated, evaluated-onc
   for (std::size_t i = 1; i < r.ranked.size(); ++i)
     CHECK(r.ranked[i - 1].values[0] >= r.ranked[i].values[0]);
   // Every record is distinct.
-  evit::cost::arch_map<int> seen;
+  evit::arch_map<int> seen;
   for (const auto& e : s.records()) {
     REQUIRE(seen.find(e.subnet) == nullptr);
     seen.insert(e.subnet, 0);

@@ -46,7 +46,7 @@ TEST_CASE("mutate: the released code's defects are fixed (max depth, resolution,
           "[search][operators]") {
   const auto& d = official::descriptor();
   evit::rng g(7);
-  const evit::mutation_params p = evit::presets::elasticvit().mutation();
+  const evit::mutation_params p = evit::presets::elasticvit_search().mutation();
   std::vector<std::set<int>> depths(static_cast<std::size_t>(d.num_stages())),
       widths(static_cast<std::size_t>(d.num_stages()));
   std::set<int> res;
@@ -118,7 +118,7 @@ TEST_CASE("mutate, crossover: the same engine state gives the same children",
           "[search][operators]") {
   const auto& d = official::descriptor();
   evit::rng g1(5), g2(5);
-  const evit::mutation_params p = evit::presets::elasticvit().mutation();
+  const evit::mutation_params p = evit::presets::elasticvit_search().mutation();
   for (int i = 0; i < 200; ++i) {
     const evit::arch a1 = official::sample(g1), a2 = official::sample(g2);
     REQUIRE(evit::mutate(d, official::chains(), a1, p, g1) ==
@@ -128,7 +128,7 @@ TEST_CASE("mutate, crossover: the same engine state gives the same children",
 }
 
 TEST_CASE("presets: the published systems' settings", "[search][presets]") {
-  const auto e = evit::presets::elasticvit();
+  const auto e = evit::presets::elasticvit_search();
   CHECK(e.population() == 512);
   CHECK(e.parents() == 256);
   CHECK(e.mutations() == 128);
@@ -138,21 +138,22 @@ TEST_CASE("presets: the published systems' settings", "[search][presets]") {
   CHECK(e.mutation().depth_prob == 0.4);
   CHECK(e.mutation().random_choice_prob == 0.45);
   CHECK(e.max_evaluations() == 512 + 40 * 256);
-  const auto a = evit::presets::autoformer();
+  const auto a = evit::presets::autoformer_search();
   CHECK((a.population() == 50 && a.parents() == 10 && a.mutations() == 25 && a.crossovers() == 25 &&
          a.iterations() == 20 && a.refill()));
-  const auto o = evit::presets::ofa();
+  const auto o = evit::presets::ofa_search();
   CHECK((o.population() == 100 && o.parents() == 25 && o.mutations() == 50 &&
          o.crossovers() == 50 && o.iterations() == 500 && o.mutation().mutation_prob == 0.1 &&
          o.mutation().resolution_prob == 0.5));
-  const auto h = evit::presets::hat();
+  const auto h = evit::presets::hat_search();
   CHECK((h.population() == 125 && h.parents() == 25 && h.mutations() == 50 &&
          h.crossovers() == 50 && h.iterations() == 30 && h.mutation().mutation_prob == 0.3));
   CHECK(evit::presets::by_name("hat").name() == "hat");
   CHECK_THROWS_AS(evit::presets::by_name("nope"), evit::invalid_argument);
-  CHECK_THROWS_AS(evit::presets::elasticvit().population(0).check(), evit::invalid_argument);
-  CHECK_THROWS_AS(evit::presets::elasticvit().mutation_prob(1.5).check(), evit::invalid_argument);
+  CHECK_THROWS_AS(evit::presets::elasticvit_search().population(0).check(), evit::invalid_argument);
+  CHECK_THROWS_AS(evit::presets::elasticvit_search().mutation_prob(1.5).check(),
+                  evit::invalid_argument);
   // Options survive JSON.
-  const auto back = evit::evolution_options::from_json(evit::presets::ofa().to_json());
-  CHECK(back.to_json() == evit::presets::ofa().to_json());
+  const auto back = evit::evolution_options::from_json(evit::presets::ofa_search().to_json());
+  CHECK(back.to_json() == evit::presets::ofa_search().to_json());
 }

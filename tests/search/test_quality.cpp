@@ -85,7 +85,7 @@ TEST_CASE(
   const double best = p.optimum(lo, hi);
   const auto con = evit::cost::within(p.cost_fn(), lo, hi, "synthetic cost");
   const auto r =
-      evit::evolutionary_search<space>(p.value_fn(), con, evit::presets::elasticvit(), 1);
+      evit::evolutionary_search<space>(p.value_fn(), con, evit::presets::elasticvit_search(), 1);
   REQUIRE(r.ok());
   CHECK(r.evaluations == 512 + 40 * 256);
   const double found = r.best().value();

@@ -3,7 +3,9 @@
 #include <unordered_set>
 
 #include "evit/models/elasticvit/released.hpp"
+#include "evit/models/elasticvit/space.hpp"
 #include "evit/space/arch.hpp"
+#include "evit/space/arch_map.hpp"
 
 #include "catch.hpp"
 
@@ -81,4 +83,21 @@ TEST_CASE("arch: the hash is pinned (same value on every platform and compiler)"
   std::set<arch> ordered;
   for (const auto& m : evit::elasticvit::released_models()) ordered.insert(m.arch_value);
   CHECK(ordered.size() == 9);
+}
+
+TEST_CASE("arch_map: subnets whose hashes collide stay apart", "[space][arch_map]") {
+  evit::arch_map<int> m;
+  const evit::arch a = evit::elasticvit::official_space::min_arch(),
+                   b = evit::elasticvit::official_space::max_arch();
+  m.insert(a, 42, 1);
+  m.insert(b, 42, 2);  // the same (forced) hash
+  REQUIRE(m.size() == 2);
+  REQUIRE(m.find(a, 42) != nullptr);
+  REQUIRE(m.find(b, 42) != nullptr);
+  CHECK(*m.find(a, 42) == 1);
+  CHECK(*m.find(b, 42) == 2);
+  m.insert(a, 42, 3);
+  CHECK(m.size() == 2);
+  CHECK(*m.find(a, 42) == 3);
+  CHECK(m.find(a) == nullptr);  // under its real hash it was never inserted
 }

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Cost model adaptors: every one is itself a cost model (callable as double(const evit::arch&)).
+//   any_cost(f)               any cost model behind one type, keeping its traits (monotone,
+//                             sequential, space) as run-time values; what std::function drops
 //   cached(f)                 remembers f per subnet (thread-safe; collisions of the 64-bit hash
 //                             are told apart by comparing the subnets)
 //   weighted_sum({w...}, f...) / sum(f...)   w0 * f0(a) + w1 * f1(a) + ...
 //   fallback(f, g)            f(a), or g(a) when f throws evit::error or returns NaN
-// Monotone models stay monotone where the result is (cached, sums with weights >= 0).
+//   traits_of(f)              f's traits as values: what its type declares, or what an any_cost
+//                             (and an adaptor around one) carries; samplers and searches ask this
+// Monotone models stay monotone where the result is (cached, sums with weights >= 0); a declared
+// space stays declared (models of two different spaces in one sum do not compile).
 // Next: cost/constraint.hpp (bounds and windows), cost/latency_table.hpp (phone tables).
 #pragma once
 
@@ -17,14 +22,14 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
-#include <vector>
 
 #include "evit/core/error.hpp"
 #include "evit/cost/cost_model.hpp"
 #include "evit/simd/namespace.hpp"
 #include "evit/space/arch.hpp"
+#include "evit/space/arch_map.hpp"
+#include "evit/space/descriptor.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
@@ -44,48 +49,103 @@ struct declared_sequential<F, std::void_t<decltype(F::sequential)>>
 template <class F>
 inline constexpr bool is_sequential_cost_model_v = detail::declared_sequential<F>::value;
 
-/// A map from subnets to values, keyed by the arch hash; subnets whose hashes collide are kept
-/// apart by comparing them. Not synchronised (see cached<F> for a thread-safe use).
-template <class V>
-class arch_map {
+/// A cost model's traits as run-time values (traits_of).
+struct cost_traits {
+  bool monotone = false;    ///< a larger choice in any dimension never lowers the cost
+  bool sequential = false;  ///< must not run concurrently with other work (measured latency)
+  const space_descriptor* space = nullptr;  ///< the space it prices subnets of; nullptr: any
+};
+
+namespace detail {
+template <class F, class = void>
+struct has_traits : std::false_type {};
+template <class F>
+struct has_traits<F, std::void_t<decltype(std::declval<const F&>().traits())>>
+    : std::is_same<decltype(std::declval<const F&>().traits()), cost_traits> {};
+
+/// The space of two traits (nullptr: any); @throws evit::invalid_argument when both declare one
+/// and they differ (only type-erased models can get here: declared types are checked at
+/// compile time).
+inline const space_descriptor* merge_space(const space_descriptor* a, const space_descriptor* b,
+                                           const char* who) {
+  if (a != nullptr && b != nullptr && a != b)
+    throw invalid_argument(std::string(who) + ": its cost models are of different spaces (\"" +
+                           a->name + "\" and \"" + b->name + "\")");
+  return a != nullptr ? a : b;
+}
+}  // namespace detail
+
+/// The traits of f: f.traits() where f carries them at run time (any_cost, and the adaptors and
+/// constraints around a model), else what F declares (monotone, sequential, space_type).
+template <class F>
+cost_traits traits_of(const F& f) {
+  if constexpr (detail::has_traits<F>::value) {
+    return f.traits();
+  } else {
+    (void)f;
+    cost_traits t;
+    t.monotone = is_monotone_cost_model_v<F>;
+    t.sequential = is_sequential_cost_model_v<F>;
+    if constexpr (!std::is_void_v<cost_space_t<F>>) t.space = &cost_space_t<F>::descriptor();
+    return t;
+  }
+}
+
+/// Checks a cost model given to a search or sampler over Space: at compile time its declared
+/// space (check_cost_space), at run time the space a type-erased model carries.
+/// @throws evit::invalid_argument naming both spaces when an any_cost's model is of another space.
+template <class Space, class F>
+void check_space_of(const F& f, const char* who) {
+  check_cost_space<Space, F>();
+  const space_descriptor* s = traits_of(f).space;
+  if (s != nullptr && s != &Space::descriptor())
+    throw invalid_argument(std::string(who) + " over space \"" + Space::descriptor().name +
+                           "\": a cost model is of another space (\"" + s->name + "\")");
+}
+
+/// Any cost model behind one type, for choosing models at run time (a phone table or a measured
+/// latency, per device): unlike std::function<double(const arch&)> it keeps what the model
+/// declares (monotone, sequential, space_type) as run-time values, which samplers and searches read
+/// through traits_of: a monotone model keeps its feasibility pre-check and one-direction moves, a
+/// sequential one still runs on the search's own thread, a model of another space is refused.
+/// Copies share the model (like cached); call it concurrently only if the model allows that.
+/// @code
+///   evit::cost::any_cost lat = phone ? evit::cost::any_cost(evit::cost::mobile_latency("pixel6"))
+///                                    : evit::cost::any_cost(evit::elasticvit::macs_model<>{});
+///   bool m = lat.traits().monotone;   // what the chosen model declares
+/// @endcode
+class any_cost {
  public:
-  /// The value of `a`, or nullptr.
-  const V* find(const arch& a) const { return find(a, a.hash()); }
-  const V* find(const arch& a, std::uint64_t h) const {
-    auto it = map_.find(h);
-    if (it == map_.end()) return nullptr;
-    for (const auto& e : it->second)
-      if (e.first == a) return &e.second;
-    return nullptr;
-  }
-  V* find(const arch& a, std::uint64_t h) {
-    return const_cast<V*>(static_cast<const arch_map&>(*this).find(a, h));
-  }
-  /// Inserts (or overwrites) the value of `a`.
-  V& insert(const arch& a, V v) { return insert(a, a.hash(), std::move(v)); }
-  V& insert(const arch& a, std::uint64_t h, V v) {
-    auto& bucket = map_[h];
-    for (auto& e : bucket)
-      if (e.first == a) return e.second = std::move(v);
-    bucket.emplace_back(a, std::move(v));
-    ++size_;
-    return bucket.back().second;
-  }
-  std::size_t size() const { return size_; }
-  void clear() {
-    map_.clear();
-    size_ = 0;
-  }
-  /// Calls fn(arch, value) for every entry (unspecified order).
-  template <class Fn>
-  void for_each(Fn&& fn) const {
-    for (const auto& kv : map_)
-      for (const auto& e : kv.second) fn(e.first, e.second);
+  /// Empty: calling it throws evit::invalid_argument.
+  any_cost() = default;
+
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, any_cost>>>
+  any_cost(F&& f)  // NOLINT(google-explicit-constructor): converts like std::function
+      : traits_(traits_of(f)), f_(std::make_shared<holder<std::decay_t<F>>>(std::forward<F>(f))) {
+    check_cost_model<std::decay_t<F>>();
   }
 
+  double operator()(const arch& a) const {
+    if (!f_) throw invalid_argument("evit::cost::any_cost: called empty");
+    return f_->call(a);
+  }
+  /// What the model declares.
+  cost_traits traits() const { return traits_; }
+  explicit operator bool() const { return f_ != nullptr; }
+
  private:
-  std::unordered_map<std::uint64_t, std::vector<std::pair<arch, V>>> map_;
-  std::size_t size_ = 0;
+  struct base {
+    virtual ~base() = default;
+    virtual double call(const arch& a) const = 0;
+  };
+  template <class F>
+  struct holder final : base {
+    explicit holder(F fn) : f(std::move(fn)) {}
+    double call(const arch& a) const override { return static_cast<double>(f(a)); }
+    F f;
+  };
+  cost_traits traits_;
+  std::shared_ptr<const base> f_;
 };
 
 /// Remembers a cost model's value per subnet. Copies share one cache (so a copy given to a
@@ -101,6 +161,7 @@ class cached {
  public:
   static constexpr bool monotone = is_monotone_cost_model_v<F>;
   static constexpr bool sequential = is_sequential_cost_model_v<F>;
+  using space_type = cost_space_t<F>;
 
   explicit cached(F f) : s_(std::make_shared<state>(std::move(f))) { check_cost_model<F>(); }
 
@@ -132,6 +193,8 @@ class cached {
     s_->values.clear();
   }
   const F& model() const { return s_->f; }
+  /// f's traits (an any_cost's as it carries them).
+  cost_traits traits() const { return traits_of(s_->f); }
 
  private:
   struct state {
@@ -152,8 +215,12 @@ template <class... F>
 class weighted_sum {
  public:
   static_assert(sizeof...(F) > 0, "evit::cost::weighted_sum: give at least one cost model");
+  static_assert(cost_spaces_agree_v<F...>,
+                "evit::cost::weighted_sum: the cost models declare different spaces (space_type); "
+                "sum models of one space");
   static constexpr bool monotone = (is_monotone_cost_model_v<F> && ...);
   static constexpr bool sequential = (is_sequential_cost_model_v<F> || ...);
+  using space_type = common_cost_space_t<F...>;
 
   /// @throws evit::invalid_argument for a non-finite weight, or a negative one when every model
   ///         is monotone (the sum would not be; wrap a model in make_cost_model to drop its claim).
@@ -169,12 +236,30 @@ class weighted_sum {
                                std::to_string(w_[i]) +
                                " < 0 with monotone models: the sum would not be monotone");
     }
+    (void)traits();  // type-erased models of different spaces: an error now, not at the search
   }
 
   double operator()(const arch& a) const { return apply(a, std::index_sequence_for<F...>{}); }
   const std::array<double, sizeof...(F)>& weights() const { return w_; }
+  /// Monotone when every model is (as declared or carried) and no weight is negative.
+  cost_traits traits() const {
+    cost_traits t;
+    t.monotone = true;
+    std::apply(
+        [&](const F&... f) {
+          std::size_t i = 0;
+          ((merge(t, traits_of(f), w_[i++])), ...);
+        },
+        f_);
+    return t;
+  }
 
  private:
+  static void merge(cost_traits& t, const cost_traits& u, double w) {
+    t.monotone = t.monotone && u.monotone && w >= 0;
+    t.sequential = t.sequential || u.sequential;
+    t.space = detail::merge_space(t.space, u.space, "evit::cost::weighted_sum");
+  }
   template <std::size_t... I>
   double apply(const arch& a, std::index_sequence<I...>) const {
     double total = 0;
@@ -199,14 +284,26 @@ weighted_sum<std::decay_t<F>...> sum(F&&... f) {
 template <class Primary, class Secondary>
 class fallback {
  public:
+  static_assert(cost_spaces_agree_v<Primary, Secondary>,
+                "evit::cost::fallback: the two cost models declare different spaces (space_type)");
   static constexpr bool monotone = false;
   static constexpr bool sequential =
       is_sequential_cost_model_v<Primary> || is_sequential_cost_model_v<Secondary>;
+  using space_type = common_cost_space_t<Primary, Secondary>;
 
   fallback(Primary p, Secondary s)
       : p_(std::move(p)), s_(std::move(s)), n_(std::make_shared<std::atomic<std::uint64_t>>(0)) {
     check_cost_model<Primary>();
     check_cost_model<Secondary>();
+    (void)traits();  // type-erased models of different spaces: an error now
+  }
+  /// Never monotone (the two sources differ); sequential if either is; their common space.
+  cost_traits traits() const {
+    const cost_traits p = traits_of(p_), s = traits_of(s_);
+    cost_traits t;
+    t.sequential = p.sequential || s.sequential;
+    t.space = detail::merge_space(p.space, s.space, "evit::cost::fallback");
+    return t;
   }
 
   double operator()(const arch& a) const {

@@ -176,6 +176,7 @@ class block_profiler {
 template <class Space>
 class local_latency {
  public:
+  using space_type = Space;
   static constexpr bool monotone = false;
   static constexpr bool sequential = true;
 

@@ -27,6 +27,7 @@
 #include "evit/cost/cost_model.hpp"
 #include "evit/simd/namespace.hpp"
 #include "evit/space/arch.hpp"
+#include "evit/space/descriptor.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
@@ -46,6 +47,7 @@ template <class F>
 class constraint {
  public:
   using model_type = F;
+  using space_type = cost_space_t<F>;
   static constexpr std::size_t size = 1;
   static constexpr bool monotone = is_monotone_cost_model_v<F>;
   static constexpr bool sequential = is_sequential_cost_model_v<F>;
@@ -70,7 +72,11 @@ class constraint {
   double hi(std::size_t = 0) const { return hi_; }
   const F& model() const { return f_; }
   const std::string& name(std::size_t = 0) const { return name_; }
-  bool monotone_at(std::size_t = 0) const { return monotone; }
+  /// The cost model's traits (traits_of: as declared, or as an any_cost carries them).
+  cost_traits traits_at(std::size_t = 0) const { return traits_of(f_); }
+  bool monotone_at(std::size_t = 0) const { return traits_of(f_).monotone; }
+  /// Whether the violation is monotone (that of a single cost model is when the model is).
+  bool is_monotone() const { return monotone_at(); }
 
   /// The cost of `a`.
   double cost(const arch& a) const { return static_cast<double>(f_(a)); }
@@ -139,13 +145,21 @@ template <class... C>
 class all_of {
  public:
   static_assert(sizeof...(C) > 0, "evit::cost::all_of: give at least one constraint");
+  static_assert(cost_spaces_agree_v<C...>,
+                "evit::cost::all_of: the constraints' cost models declare different spaces "
+                "(space_type); constrain models of one space");
+  using space_type = common_cost_space_t<C...>;
   static constexpr std::size_t size = sizeof...(C);
   /// The combined violation is not monotone even when the costs are (a window has a lower end);
   /// searches repair toward it without the monotone shortcut.
   static constexpr bool monotone = false;
   static constexpr bool sequential = (C::sequential || ...);
 
-  explicit all_of(C... c) : c_(std::move(c)...) {}
+  explicit all_of(C... c) : c_(std::move(c)...) {
+    const space_descriptor* s = nullptr;  // type-erased models of different spaces: an error now
+    for (std::size_t i = 0; i < size; ++i)
+      s = detail::merge_space(s, traits_at(i).space, "evit::cost::all_of");
+  }
 
   void evaluate(const arch& a, double* out) const {
     evaluate_impl(a, out, std::index_sequence_for<C...>{});
@@ -168,11 +182,14 @@ class all_of {
     visit(i, [&](const auto& c) { v = c.hi(); });
     return v;
   }
-  bool monotone_at(std::size_t i) const {
-    bool v = false;
-    visit(i, [&](const auto& c) { v = c.monotone; });
+  cost_traits traits_at(std::size_t i) const {
+    cost_traits v;
+    visit(i, [&](const auto& c) { v = c.traits_at(); });
     return v;
   }
+  bool monotone_at(std::size_t i) const { return traits_at(i).monotone; }
+  /// False: the combined violation is not monotone (see `monotone`).
+  bool is_monotone() const { return false; }
   std::string name(std::size_t i) const {
     std::string v;
     visit(i, [&](const auto& c) { v = c.name(); });

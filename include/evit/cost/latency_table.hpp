@@ -14,13 +14,18 @@
 //   lut_blocks(d, a)              the walk: the blocks of subnet a, with their geometry and keys
 //   latency_table                 one device's table (load, save, lookup, predict)
 //   table_latency<Space>          a table as a cost model (shared, immutable)
-//   mobile_latency<Space>(dir, device)   the phone predictor: dir/device.json
+//   mobile_latency<Space>(device)        the phone predictor: the installed (or source tree's)
+//                                        data/mobile-lut/device.json, see mobile_lut_dirs()
+//   mobile_latency<Space>(dir, device)   the same from dir/device.json
 // Next: cost/block_profiler.hpp (a table of this machine, profiled with evit's kernels).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -275,6 +280,7 @@ class latency_table {
 template <class Space = elasticvit::official_space>
 class table_latency {
  public:
+  using space_type = Space;
   static constexpr bool monotone = false;  // measured block times need not be
 
   explicit table_latency(std::shared_ptr<const latency_table> t) : t_(std::move(t)) {
@@ -310,6 +316,61 @@ inline const std::vector<std::string>& phone_devices() {
 template <class Space = elasticvit::official_space>
 table_latency<Space> mobile_latency(const std::string& dir, const std::string& device) {
   return table_latency<Space>(latency_table::load(dir + "/" + device + ".json", device));
+}
+
+/// The folders mobile_latency(device) searches, in order: the environment variable
+/// EVIT_MOBILE_LUT_DIR when set, then the folder the compile definition EVIT_MOBILE_LUT_DIR names:
+/// CMake's evit::evit sets it to the installed tables (`<prefix>/share/evit/mobile-lut`, wherever
+/// the prefix has moved) for find_package users, and to the source tree's data/mobile-lut for
+/// evit's own build and add_subdirectory users. Without CMake, define it or set the variable.
+inline std::vector<std::string> mobile_lut_dirs() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("EVIT_MOBILE_LUT_DIR"); env != nullptr && *env != '\0')
+    dirs.emplace_back(env);
+#ifdef EVIT_MOBILE_LUT_DIR
+  dirs.emplace_back(EVIT_MOBILE_LUT_DIR);
+#endif
+  return dirs;
+}
+
+/// The path of `device`'s table: the first mobile_lut_dirs() folder holding `device`.json.
+/// @throws evit::invalid_argument naming the device, the folders searched and the devices their
+///         tables provide (or phone_devices() when none was found).
+inline std::string find_mobile_lut(const std::string& device) {
+  namespace fs = std::filesystem;
+  const std::vector<std::string> dirs = mobile_lut_dirs();
+  std::error_code ec;
+  if (!device.empty() && device.find_first_of("/\\") == std::string::npos)
+    for (const std::string& d : dirs) {
+      const fs::path p = fs::path(d) / (device + ".json");
+      if (fs::is_regular_file(p, ec)) return p.string();
+    }
+  std::vector<std::string> known;
+  for (const std::string& d : dirs)
+    for (fs::directory_iterator it(d, ec), end; !ec && it != end; it.increment(ec))
+      if (it->path().extension() == ".json") known.push_back(it->path().stem().string());
+  std::sort(known.begin(), known.end());
+  known.erase(std::unique(known.begin(), known.end()), known.end());
+  std::string msg = "mobile_latency: no latency table for device \"" + device + "\"; searched ";
+  if (dirs.empty()) msg += "no folder";
+  for (std::size_t i = 0; i < dirs.size(); ++i) msg += (i ? ", " : "") + dirs[i];
+  msg += " (set EVIT_MOBILE_LUT_DIR, or pass the folder: mobile_latency(dir, device)); ";
+  msg += known.empty() ? "evit's devices: " : "known devices: ";
+  const std::vector<std::string>& list = known.empty() ? phone_devices() : known;
+  for (std::size_t i = 0; i < list.size(); ++i) msg += (i ? ", " : "") + list[i];
+  throw invalid_argument(msg);
+}
+
+/// The latency predicted for `device` from its table in mobile_lut_dirs() (the tables evit
+/// installs, or the source tree's). @throws evit::invalid_argument for a device without a table
+/// (find_mobile_lut), evit::format_error for a malformed one.
+/// @code
+///   auto pixel6 = evit::cost::mobile_latency("pixel6");
+///   double ms = pixel6(evit::elasticvit::released("elastic_T1"));   // 4.44
+/// @endcode
+template <class Space = elasticvit::official_space>
+table_latency<Space> mobile_latency(const std::string& device) {
+  return table_latency<Space>(latency_table::load(find_mobile_lut(device), device));
 }
 
 }  // namespace cost

@@ -31,6 +31,7 @@
 #include "evit/cost/adaptors.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
 #include "evit/simd/namespace.hpp"
+#include "evit/space/arch_map.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
@@ -215,6 +216,7 @@ latency_stats time_adaptively(const timing& t, Prepare&& prepare, Fn&& fn) {
 template <class Space>
 class measured_latency {
  public:
+  using space_type = Space;
   static constexpr bool monotone = false;
   static constexpr bool sequential = true;
 

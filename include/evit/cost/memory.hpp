@@ -65,6 +65,7 @@ memory_footprint memory_of(const arch& a, Index batch = 1, int workers = 1) {
 /// Peak memory in bytes as a monotone cost model (a larger choice never needs less memory).
 template <class Space = elasticvit::official_space>
 struct peak_memory {
+  using space_type = Space;
   static constexpr bool monotone = true;
   Index batch = 1;
   int workers = 1;

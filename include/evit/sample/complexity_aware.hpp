@@ -7,7 +7,7 @@
 //
 // An in-level draw first tries a bounded number of draws of the space's own sampler (their
 // accepted draws follow its distribution conditioned on the window); if none lands in the window,
-// the closest one is moved into it by random improving moves (sample/detail/seek.hpp): a random
+// the closest one is moved into it by random improving moves (space/detail/seek.hpp): a random
 // dimension jumps toward the window, halving the jump while it overshoots. Bounded time at every
 // level, including those where plain rejection accepts 0.3% of draws. A level that no subnet
 // reaches is an evit::infeasible error when the sampler is built.
@@ -27,12 +27,13 @@
 
 #include "evit/core/error.hpp"
 #include "evit/core/rng.hpp"
+#include "evit/cost/adaptors.hpp"
 #include "evit/cost/cost_model.hpp"
 #include "evit/sample/detail/checks.hpp"
-#include "evit/sample/detail/moves.hpp"
-#include "evit/sample/detail/seek.hpp"
 #include "evit/sample/levels.hpp"
 #include "evit/space/arch.hpp"
+#include "evit/space/detail/moves.hpp"
+#include "evit/space/detail/seek.hpp"
 #include "evit/space/search_space.hpp"
 
 namespace evit {
@@ -165,8 +166,10 @@ inline std::string format_cost(double v) {
 /// @tparam Space   an evit::search_space<...> type.
 /// @tparam Cost    any cost model: callable as double(const evit::arch&) on a const object. If it
 ///                 declares `static constexpr bool monotone = true` (elasticvit::macs_model,
-///                 make_cost_model<true>), the sampler tries only moves in the useful direction
-///                 and reports the exact reachable range in errors.
+///                 make_cost_model<true>, or an evit::cost::any_cost of such a model), the
+///                 sampler tries only moves in the useful direction and reports the exact
+///                 reachable range in errors. A model declaring a space (space_type) must declare
+///                 Space (a compile error otherwise).
 /// @tparam Engine  a 64-bit UniformRandomBitGenerator constructible from a seed (evit::rng).
 /// Same seed, same sequence on every platform (evit's own distributions; no floating point in
 /// decisions except comparisons of costs).
@@ -205,6 +208,8 @@ class complexity_aware_sampler {
     sample::detail::check_space<Space>();
     sample::detail::check_engine<Engine>();
     check_cost_model<Cost>();
+    cost::check_space_of<Space>(cost_, "complexity_aware_sampler");
+    monotone_ = cost::traits_of(cost_).monotone;
     build_levels();
   }
 
@@ -270,7 +275,7 @@ class complexity_aware_sampler {
     for (int t = 0; t < opts_.tries(); ++t) {
       arch a = Space::sample(engine_);
       const double c = cost(a);
-      const double dist = sample::detail::window_distance(c, lo, hi);
+      const double dist = evit::detail::window_distance(c, lo, hi);
       if (dist == 0.0) {
         ++stats_.by_rejection;
         return a;
@@ -287,8 +292,8 @@ class complexity_aware_sampler {
         start = Space::sample(engine_);
         start_c = cost(start);
       }
-      if (sample::detail::seek_window(moves_, cost, monotone, lo, hi, start, start_c, engine_,
-                                      scratch_, max_moves)) {
+      if (evit::detail::seek_window(moves_, cost, monotone_, lo, hi, start, start_c, engine_,
+                                    scratch_, max_moves)) {
         ++stats_.constructed;
         return start;
       }
@@ -296,7 +301,7 @@ class complexity_aware_sampler {
     ++stats_.fallback;
     arch a = witness_[i];
     double c = witness_cost_[i];
-    sample::detail::wander_in_window(moves_, cost, lo, hi, a, c, engine_, scratch_, 64);
+    evit::detail::wander_in_window(moves_, cost, lo, hi, a, c, engine_, scratch_, 64);
     return a;
   }
 
@@ -316,7 +321,8 @@ class complexity_aware_sampler {
   Engine& engine() { return engine_; }
   const Engine& engine() const { return engine_; }
   const draw_stats& stats() const { return stats_; }
-  static constexpr bool monotone = is_monotone_cost_model_v<Cost>;
+  /// Whether the cost model is monotone (as declared, or as an any_cost carries it).
+  bool monotone() const { return monotone_; }
 
  private:
   static constexpr int max_moves = 256;
@@ -351,8 +357,8 @@ class complexity_aware_sampler {
     return i;
   }
 
-  sample::detail::counted_cost<Cost> counted() {
-    return sample::detail::counted_cost<Cost>{&cost_, &stats_.cost_evaluations};
+  evit::detail::counted_cost<Cost> counted() {
+    return evit::detail::counted_cost<Cost>{&cost_, &stats_.cost_evaluations};
   }
 
   // Windows, feasibility and each level's smallest subnet, without touching engine_ (so the
@@ -369,13 +375,13 @@ class complexity_aware_sampler {
     const auto cost_fn = [this](const arch& a) { return cost(a); };
     for (int i = 0; i < num_levels(); ++i) {
       const double lo = lo_[i], hi = hi_[i];
-      if (monotone && (hi < min_cost_ || lo > max_cost_))
+      if (monotone_ && (hi < min_cost_ || lo > max_cost_))
         throw unreachable(i, min_cost_, max_cost_);
       arch a = amin;
       double c = min_cost_;
       bool found = (c >= lo && c <= hi) ||
-                   (c < lo && sample::detail::climb_smallest(moves_, cost_fn, monotone, lo, hi, a,
-                                                             c, scratch_));
+                   (c < lo && evit::detail::climb_smallest(moves_, cost_fn, monotone_, lo, hi, a, c,
+                                                           scratch_));
       // Randomised search from the extremes and from fixed-seed draws (own engine).
       double seen_lo = std::min(min_cost_, max_cost_), seen_hi = std::max(min_cost_, max_cost_);
       rng search(0x65766974ULL + static_cast<std::uint64_t>(i));
@@ -384,10 +390,10 @@ class complexity_aware_sampler {
         c = cost(a);
         seen_lo = std::min(seen_lo, c);
         seen_hi = std::max(seen_hi, c);
-        found = sample::detail::seek_window(moves_, cost_fn, monotone, lo, hi, a, c, search,
-                                            scratch_, 4 * max_moves);
+        found = evit::detail::seek_window(moves_, cost_fn, monotone_, lo, hi, a, c, search,
+                                          scratch_, 4 * max_moves);
         if (found)  // bring it down toward L, staying in the window
-          sample::detail::climb_smallest(moves_, cost_fn, monotone, lo, hi, a, c, scratch_);
+          evit::detail::climb_smallest(moves_, cost_fn, monotone_, lo, hi, a, c, scratch_);
       }
       if (!found) throw unreachable(i, seen_lo, seen_hi);
       witness_.push_back(a);
@@ -402,7 +408,7 @@ class complexity_aware_sampler {
                       format_cost(lo_[i]) + ", window [" + format_cost(lo_[i]) + ", " +
                       format_cost(hi_[i]) + "]) is unreachable in space " +
                       Space::descriptor().name + ": ";
-    if (monotone)
+    if (monotone_)
       msg += "the cost model's reachable range is [" + format_cost(lo_seen) + ", " +
              format_cost(hi_seen) + "]";
     else
@@ -419,12 +425,13 @@ class complexity_aware_sampler {
   complexity_options opts_;
   Engine engine_;
   level_walker walker_;
-  sample::detail::move_set moves_;
+  evit::detail::move_set moves_;
   std::vector<double> lo_, hi_;
   std::vector<arch> witness_, smallest_;
   std::vector<double> witness_cost_;
   double min_cost_ = 0, max_cost_ = 0;
-  sample::detail::seek_scratch scratch_;
+  bool monotone_ = false;
+  evit::detail::seek_scratch scratch_;
   draw_stats stats_;
 };
 

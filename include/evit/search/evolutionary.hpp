@@ -38,7 +38,7 @@ namespace evit {
 /// @tparam Constraint an evit::cost constraint (at_most, within, all_of, unconstrained()).
 /// @code
 ///   auto evo = evit::make_evolution<space>(accuracy, evit::cost::within(macs, 300e6, 320e6),
-///                                          evit::presets::elasticvit(), 7);
+///                                          evit::presets::elasticvit_search(), 7);
 ///   while (evo.step(pool)) if (evo.iteration() == 10) evo.save("state.json");
 ///   // later, in a new process: same objective and constraint, then
 ///   evo2.load("state.json"); auto result = evo2.run(pool);
@@ -284,7 +284,7 @@ class evolution {
 /// Builds an evolution, wrapping a plain callable objective as maximize(f).
 template <class Space, class Objective, class Constraint>
 auto make_evolution(Objective&& objective, Constraint&& constraint,
-                    evolution_options opts = presets::elasticvit(), std::uint64_t seed = 0) {
+                    evolution_options opts = presets::elasticvit_search(), std::uint64_t seed = 0) {
   auto o = search::detail::as_objective(std::forward<Objective>(objective));
   return evolution<Space, decltype(o), std::decay_t<Constraint>>(
       std::move(o), std::forward<Constraint>(constraint), std::move(opts), seed);
@@ -295,20 +295,21 @@ auto make_evolution(Objective&& objective, Constraint&& constraint,
 /// @param objective   a cost model (maximised) or evit::maximize(f) / evit::minimize(f). Called
 ///                    concurrently on the executor's threads (unless it declares sequential).
 /// @param constraint  evit::cost::at_most(latency, 10.0), within(macs, L, L + 20e6), ...
-/// @param opts        evit::presets::elasticvit() (default), autoformer(), ofa(), hat() or yours.
+/// @param opts        evit::presets::elasticvit_search() (default), autoformer_search(),
+///                    ofa_search(), hat_search() or yours.
 /// @param seed        same seed, same result, whatever the executor.
 /// @param exec        evit::sequential_executor (default) or an evit::thread_pool.
 /// @returns ranked subnets (best first) with values and costs; status infeasible (and best()
 ///          throws evit::infeasible) when nothing satisfies the constraint.
 /// @code
 ///   auto r = evit::evolutionary_search<ev::official_space>(
-///       my_accuracy, evit::cost::at_most(latency, 10.0), evit::presets::elasticvit(), 7,
+///       my_accuracy, evit::cost::at_most(latency, 10.0), evit::presets::elasticvit_search(), 7,
 ///       evit::thread_pool(2));
 ///   evit::arch best = r.best().subnet;
 /// @endcode
 template <class Space, class Objective, class Constraint, class Executor = sequential_executor>
 search_result evolutionary_search(Objective&& objective, Constraint&& constraint,
-                                  evolution_options opts = presets::elasticvit(),
+                                  evolution_options opts = presets::elasticvit_search(),
                                   std::uint64_t seed = 0, Executor&& exec = Executor()) {
   auto evo = make_evolution<Space>(std::forward<Objective>(objective),
                                    std::forward<Constraint>(constraint), std::move(opts), seed);

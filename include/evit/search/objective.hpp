@@ -4,11 +4,13 @@
 //   objectives(o0, o1, ...)         several (NSGA-II); a plain callable counts as maximize
 // evolutionary_search and random_search take one objective (a plain callable is maximised);
 // nsga2_search takes several. Objectives are called concurrently on the executor's threads unless
-// they declare `static constexpr bool sequential = true` (measured latency does): then the search
-// calls them on its own thread, in candidate order.
+// they declare `static constexpr bool sequential = true` (measured latency does), or are an
+// evit::cost::any_cost of such a model: then the search calls them on its own thread, in candidate
+// order. An objective declaring a space (space_type) fits only searches over that space.
 // Next: search/options.hpp.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <string>
 #include <tuple>
@@ -32,7 +34,10 @@ struct objective {
   std::string name = "objective";
 
   static constexpr bool sequential = cost::is_sequential_cost_model_v<F>;
+  using space_type = cost_space_t<F>;
   double operator()(const arch& a) const { return static_cast<double>(f(a)); }
+  /// f's traits (cost::traits_of).
+  cost::cost_traits traits() const { return cost::traits_of(f); }
   /// The value as a score to maximise.
   double score(double value) const { return direction == evit::sense::maximize ? value : -value; }
 };
@@ -77,17 +82,31 @@ template <class... O>
 class objective_set {
  public:
   static_assert(sizeof...(O) > 0, "evit::objectives: give at least one objective");
+  static_assert(cost_spaces_agree_v<O...>,
+                "evit::objectives: the objectives declare different spaces (space_type); give "
+                "objectives of one space");
   static constexpr std::size_t size = sizeof...(O);
+  using space_type = common_cost_space_t<O...>;
 
-  explicit objective_set(O... o) : o_(std::move(o)...) {}
-
-  /// Whether objective i must run on the search's own thread.
-  static constexpr bool sequential(std::size_t i) {
-    constexpr bool flags[] = {O::sequential...};
-    return flags[i];
+  explicit objective_set(O... o) : o_(std::move(o)...) {
+    std::size_t i = 0;
+    std::apply([&](const O&... x) { ((traits_[i++] = cost::traits_of(x)), ...); }, o_);
   }
-  static constexpr bool any_sequential = (O::sequential || ...);
-  static constexpr bool any_parallel = (!O::sequential || ...);
+
+  /// The traits of objective i (as declared, or as an any_cost carries them).
+  const cost::cost_traits& traits_at(std::size_t i) const { return traits_[i]; }
+  /// Whether objective i must run on the search's own thread.
+  bool sequential(std::size_t i) const { return traits_[i].sequential; }
+  bool any_sequential() const {
+    for (const auto& t : traits_)
+      if (t.sequential) return true;
+    return false;
+  }
+  bool any_parallel() const {
+    for (const auto& t : traits_)
+      if (!t.sequential) return true;
+    return false;
+  }
 
   /// Evaluates the objectives whose sequential flag equals `seq` into out[i].
   void evaluate(const arch& a, double* out, bool seq) const {
@@ -113,7 +132,7 @@ class objective_set {
  private:
   template <std::size_t... I>
   void evaluate_impl(const arch& a, double* out, bool seq, std::index_sequence<I...>) const {
-    ((O::sequential == seq ? void(out[I] = std::get<I>(o_)(a)) : void()), ...);
+    ((traits_[I].sequential == seq ? void(out[I] = std::get<I>(o_)(a)) : void()), ...);
   }
   template <class Fn, std::size_t... I>
   void visit_impl(std::size_t i, Fn& fn, std::index_sequence<I...>) const {
@@ -124,6 +143,7 @@ class objective_set {
     visit_impl(i, fn, std::index_sequence_for<O...>{});
   }
   std::tuple<O...> o_;
+  std::array<cost::cost_traits, size> traits_;
 };
 
 /// objectives(maximize(accuracy), minimize(latency)): the objectives of nsga2_search.

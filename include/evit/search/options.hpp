@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Options of the searches, with named setters, and published systems' settings as presets
-// (docs/design.md#search-presets):
-//   presets::elasticvit()   512 initial, top 256, 128 mutations + 128 crossovers, 40 iterations,
-//                           per-dimension 0.2, all depths 0.4, "random vs min" 0.45,
-//                           with the released code's defects fixed (operators.hpp)
-//   presets::autoformer()   50 / top 10, 25 + 25 + random refill, 0.2 / depth 0.4, 20 iterations
-//   presets::ofa()          100 / top 25, 50 + 50, 0.1 per gene (resolution 0.5), 500 iterations
-//   presets::hat()          125 / top 25, 50 + 50, 0.3 per gene, 30 iterations
+// (docs/design.md#search-presets), named <system>_search so that they do not hide the namespaces
+// evit::elasticvit and evit::autoformer:
+//   presets::elasticvit_search()  512 initial, top 256, 128 mutations + 128 crossovers,
+//                                 40 iterations, per-dimension 0.2, all depths 0.4, "random vs
+//                                 min" 0.45, with the released code's defects fixed (operators.hpp)
+//   presets::autoformer_search()  50 / top 10, 25 + 25 + random refill, 0.2 / depth 0.4,
+//                                 20 iterations
+//   presets::ofa_search()         100 / top 25, 50 + 50, 0.1 per gene (resolution 0.5),
+//                                 500 iterations
+//   presets::hat_search()         125 / top 25, 50 + 50, 0.3 per gene, 30 iterations
 // Next: search/operators.hpp (what the mutation settings mean), search/evolutionary.hpp.
 #pragma once
 
@@ -53,7 +56,7 @@ struct mutation_params {
 
 /// Options of evolutionary_search (search/evolutionary.hpp).
 /// @code
-///   auto opt = evit::presets::elasticvit().iterations(20).on_progress(print);
+///   auto opt = evit::presets::elasticvit_search().iterations(20).on_progress(print);
 /// @endcode
 class evolution_options {
  public:
@@ -320,7 +323,7 @@ namespace presets {
 /// minimum. Fixed: widths move in their stage's own steps (the space's choice lists), the
 /// resolution mutates, and the max depth is reachable. Use it with a window constraint
 /// (cost::within).
-inline evolution_options elasticvit() {
+inline evolution_options elasticvit_search() {
   return evolution_options()
       .name("elasticvit")
       .population(512)
@@ -338,7 +341,7 @@ inline evolution_options elasticvit() {
 
 /// AutoFormer's GA (microsoft/Cream): population 50, top 10, 25 mutations + 25 crossovers and a
 /// random refill, per-layer 0.2, depth 0.4, 20 iterations.
-inline evolution_options autoformer() {
+inline evolution_options autoformer_search() {
   return evolution_options()
       .name("autoformer")
       .population(50)
@@ -357,7 +360,7 @@ inline evolution_options autoformer() {
 
 /// OFA's EvolutionFinder: population 100, top 25 % kept, 50 mutations + 50 crossovers, gene
 /// mutation 0.1, resolution 0.5, 500 iterations.
-inline evolution_options ofa() {
+inline evolution_options ofa_search() {
   return evolution_options()
       .name("ofa")
       .population(100)
@@ -375,7 +378,7 @@ inline evolution_options ofa() {
 
 /// HAT's GA: population 125, 25 parents, 50 mutations + 50 crossovers, gene mutation 0.3,
 /// 30 iterations.
-inline evolution_options hat() {
+inline evolution_options hat_search() {
   return evolution_options()
       .name("hat")
       .population(125)
@@ -394,10 +397,10 @@ inline evolution_options hat() {
 /// A preset by name: "elasticvit", "autoformer", "ofa", "hat".
 /// @throws evit::invalid_argument listing the names.
 inline evolution_options by_name(const std::string& n) {
-  if (n == "elasticvit") return elasticvit();
-  if (n == "autoformer") return autoformer();
-  if (n == "ofa") return ofa();
-  if (n == "hat") return hat();
+  if (n == "elasticvit") return elasticvit_search();
+  if (n == "autoformer") return autoformer_search();
+  if (n == "ofa") return ofa_search();
+  if (n == "hat") return hat_search();
   throw invalid_argument("no search preset \"" + n +
                          "\" (known: elasticvit, autoformer, ofa, hat)");
 }

@@ -1,26 +1,23 @@
 // SPDX-License-Identifier: MIT
 // Stage kinds and their fixed settings: what a stage of a search space is, and what may vary in it.
 //
+// clang-format off
 // Available stage kinds
 //   input_conv<Options...>         a plain k x k convolution on the image (ElasticViT's first
-//   conv):
-//                                  width (required), kernel (default 3), stride (default 2).
+//                                  conv): width (required), kernel (default 3), stride (default 2).
 //   conv_stage<Options...>         a stage of MBConv layers: width, depth, kernel (required),
 //                                  expansion (default 1: no expanding 1x1 conv), stride (of the
 //                                  first layer, default 1), squeeze_excite (default off).
 //   transformer_stage<Options...>  a stage of attention + MLP layers: width, depth, mlp_ratio
 //                                  (required), v_scale and qk_scale (default 1), stride (default 1)
 //                                  and exactly one head semantics:
-//                                    head_dim<D>                 heads = width / D (ElasticViT);
-//                                    head_dim<D> + num_heads<...> heads chosen, q/k/v width =
-//                                    heads*D
-//                                                                 (AutoFormer);
-//                                    qkv_width<W> + num_heads<...> heads chosen, head dim = W /
-//                                    heads
-//                                                                 (HAT).
+//     head_dim<D>                    heads = width / D                            (ElasticViT)
+//     head_dim<D> + num_heads<...>   heads chosen, q/k/v width = heads * D        (AutoFormer)
+//     qkv_width<W> + num_heads<...>  heads chosen, head dim = W / heads           (HAT)
 // Every kind also takes max_width<W>, max_depth<D>, max_heads<H> (the supernet's sizes, which may
 // exceed the largest searched choice; default: the largest choice) and stage_name<Tag> (a type
 // with `static constexpr const char* name`; default "C<i>" or "T<i>").
+// clang-format on
 // Next: space/rules.hpp, then space/search_space.hpp.
 #pragma once
 

@@ -235,15 +235,18 @@ double params(const arch& a) {
 }
 
 /// The official MACs count as a cost model object: callable as double(const arch&), monotone
-/// (a larger choice in any dimension never lowers it).
+/// (a larger choice in any dimension never lowers it), of space Space (a search or sampler over
+/// another space does not compile: cost/cost_model.hpp).
 template <class Space = official_space>
 struct macs_model {
+  using space_type = Space;
   static constexpr bool monotone = true;
   double operator()(const arch& a) const { return macs(Space::descriptor(), a); }
 };
 /// The parameter count as a monotone cost model object.
 template <class Space = official_space>
 struct params_model {
+  using space_type = Space;
   static constexpr bool monotone = true;
   double operator()(const arch& a) const { return params(Space::descriptor(), a); }
 };

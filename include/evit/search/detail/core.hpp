@@ -2,7 +2,7 @@
 // Internal header: include <evit/search/evolutionary.hpp> or <evit/search/nsga2.hpp> instead.
 // What every search shares: the record of every subnet evaluated (each at most once, found by
 // arch hash and then compared, so hash collisions cannot merge two subnets), the constraint's
-// feasibility pre-check and repair toward the feasible set (sample/detail/seek.hpp's constructive
+// feasibility pre-check and repair toward the feasible set (space/detail/seek.hpp's constructive
 // moves), evaluation of new subnets on an executor with results in candidate order (so the
 // outcome does not depend on the number of threads), and the JSON form of all of it.
 #pragma once
@@ -25,10 +25,11 @@
 #include "evit/cost/adaptors.hpp"
 #include "evit/cost/constraint.hpp"
 #include "evit/io/arch_text.hpp"
-#include "evit/sample/detail/moves.hpp"
-#include "evit/sample/detail/seek.hpp"
 #include "evit/search/result.hpp"
 #include "evit/space/arch.hpp"
+#include "evit/space/arch_map.hpp"
+#include "evit/space/detail/moves.hpp"
+#include "evit/space/detail/seek.hpp"
 #include "evit/space/search_space.hpp"
 
 namespace evit {
@@ -105,7 +106,13 @@ class core {
         g_(seed),
         repair_(repair),
         moves_(Space::descriptor()),
-        start_(std::chrono::steady_clock::now()) {}
+        start_(std::chrono::steady_clock::now()) {
+    // Cost models of another space: declared ones do not compile, type-erased ones stop here.
+    check_cost_space<Space, Objectives>();
+    check_cost_space<Space, Constraint>();
+    for (std::size_t i = 0; i < num_objectives; ++i) check_space(obj_.traits_at(i), "objective");
+    for (std::size_t i = 0; i < num_costs; ++i) check_space(con_.traits_at(i), "constraint");
+  }
 
   const Objectives& objectives() const { return obj_; }
   const Constraint& constraint() const { return con_; }
@@ -116,6 +123,14 @@ class core {
   }
 
   // ---- the constraint --------------------------------------------------------------------
+
+  /// @throws evit::invalid_argument when a type-erased model (cost::any_cost) is of another space.
+  static void check_space(const cost::cost_traits& t, const char* what) {
+    const space_descriptor& d = Space::descriptor();
+    if (t.space != nullptr && t.space != &d)
+      throw invalid_argument(std::string("search over space \"") + d.name + "\": the " + what +
+                             "'s cost model is of another space (\"" + t.space->name + "\")");
+  }
 
   /// "" when the constraint may be satisfiable, else why it cannot be: a monotone cost whose
   /// range over the space (from the min and max subnets) misses the allowed range.
@@ -152,7 +167,7 @@ class core {
     if constexpr (num_costs == 1) {
       const auto cost_fn = [this](const arch& x) { return con_.cost_at(0, x); };
       double c = costs[0];
-      ok = step_into(cost_fn, Constraint::monotone, con_.lo(0), con_.hi(0), a, c);
+      ok = step_into(cost_fn, con_.is_monotone(), con_.lo(0), con_.hi(0), a, c);
     } else {
       std::vector<double> tmp(num_costs);
       const auto viol_fn = [this, &tmp](const arch& x) {
@@ -169,10 +184,10 @@ class core {
 
   /// Minimal-change repair: single steps (each dimension to its nearest value) of random
   /// dimensions in the useful direction, kept when they bring the cost strictly closer to
-  /// [lo, hi]; if no single step helps, the constructive jumps of sample/detail/seek.hpp.
+  /// [lo, hi]; if no single step helps, the constructive jumps of space/detail/seek.hpp.
   template <class CostFn>
   bool step_into(const CostFn& cost, bool monotone, double lo, double hi, arch& a, double& c) {
-    using sample::detail::window_distance;
+    using evit::detail::window_distance;
     for (int moves = 0; moves < max_repair_moves; ++moves) {
       const double dist = window_distance(c, lo, hi);
       if (dist == 0.0) return true;
@@ -194,7 +209,7 @@ class core {
         const int cand = scratch_.candidates[k];
         scratch_.candidates[k] = scratch_.candidates.back();
         scratch_.candidates.pop_back();
-        const sample::detail::site& p = scratch_.sites[static_cast<std::size_t>(cand / 2)];
+        const evit::detail::site& p = scratch_.sites[static_cast<std::size_t>(cand / 2)];
         const int t = moves_.nearest_target(a, p, (cand % 2) ? +1 : -1);
         if (t < 0) continue;
         scratch_.trial = a;
@@ -209,8 +224,8 @@ class core {
       if (!improved) break;
     }
     if (window_distance(c, lo, hi) == 0.0) return true;
-    return sample::detail::seek_window(moves_, cost, monotone, lo, hi, a, c, g_, scratch_,
-                                       max_repair_moves);
+    return evit::detail::seek_window(moves_, cost, monotone, lo, hi, a, c, g_, scratch_,
+                                     max_repair_moves);
   }
 
   /// A random subnet (the space's own sampler), repaired toward the feasible set.
@@ -252,13 +267,13 @@ class core {
       if (records_[static_cast<std::size_t>(i)].feasible()) todo.push_back(i);
     pending_from_ = static_cast<int>(records_.size());
     if (todo.empty()) return;
-    if constexpr (Objectives::any_parallel) {
+    if (obj_.any_parallel()) {
       exec.parallel_for(static_cast<Index>(todo.size()), [&](Index k, int) {
         evaluated& r = records_[static_cast<std::size_t>(todo[static_cast<std::size_t>(k)])];
         obj_.evaluate(r.subnet, r.values.data(), false);
       });
     }
-    if constexpr (Objectives::any_sequential) {
+    if (obj_.any_sequential()) {
       for (int i : todo) {
         evaluated& r = records_[static_cast<std::size_t>(i)];
         obj_.evaluate(r.subnet, r.values.data(), true);
@@ -336,10 +351,10 @@ class core {
   std::uint64_t seed_;
   rng g_;
   bool repair_;
-  sample::detail::move_set moves_;
-  sample::detail::seek_scratch scratch_;
+  evit::detail::move_set moves_;
+  evit::detail::seek_scratch scratch_;
   std::vector<evaluated> records_;
-  cost::arch_map<int> index_;
+  arch_map<int> index_;
   int pending_from_ = 0;
   std::uint64_t feasible_ = 0;
   search_counters counters_;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Internal header: include <evit/sample/complexity_aware.hpp> instead.
+// Internal header of the samplers and the searches (sample/complexity_aware.hpp,
+// search/detail/core.hpp), which both walk the space with these moves (detail/seek.hpp).
 // Moves on a subnet: change one dimension (the resolution, a stage's width, a stage's depth, or a
-// per-layer choice) to another of its values, keeping every rule of the space. The constructive
-// in-level draw (detail/seek.hpp) walks the space with these moves; they work on any space,
-// because they only read the run-time space_descriptor.
+// per-layer choice) to another of its values, keeping every rule of the space. They work on any
+// space, because they only read the run-time space_descriptor.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +14,6 @@
 #include "evit/space/enumerate.hpp"
 
 namespace evit {
-namespace sample {
 namespace detail {
 
 /// What a move changes.
@@ -246,5 +245,4 @@ class move_set {
 };
 
 }  // namespace detail
-}  // namespace sample
 }  // namespace evit

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Internal header: include <evit/sample/complexity_aware.hpp> instead.
+// Internal header of the samplers and the searches (sample/complexity_aware.hpp: the in-level draw,
+// search/detail/core.hpp: the repair toward the feasible set).
 // Moving a subnet into a cost window [lo, hi] with the moves of detail/moves.hpp:
 //   seek_window    randomised: repeatedly changes a random dimension toward the window (a random
 //                  jump, halved while it overshoots), accepting only changes that bring the cost
@@ -14,11 +15,10 @@
 #include <vector>
 
 #include "evit/core/rng.hpp"
-#include "evit/sample/detail/moves.hpp"
 #include "evit/space/arch.hpp"
+#include "evit/space/detail/moves.hpp"
 
 namespace evit {
-namespace sample {
 namespace detail {
 
 /// Distance from cost c to the window [lo, hi] (0 inside).
@@ -182,5 +182,4 @@ void wander_in_window(const move_set& ms, const CostFn& cost, double lo, double 
 }
 
 }  // namespace detail
-}  // namespace sample
 }  // namespace evit
