@@ -428,3 +428,36 @@ TEST_CASE("supernet weights: converted and misaligned tensors are copied, the re
   CHECK(all.size() == good.size());
   CHECK(std::equal(good.data(), good.data() + good.size(), all.data()));
 }
+
+TEST_CASE("supernet weights: in_place(false) copies every tensor, aligned, and lets the file go",
+          "[io][safetensors][load]") {
+  const auto& d = ev::mini_space::descriptor();
+  const std::string path = evit::test::data_path("elasticvit-mini/supernet.safetensors");
+  const auto in_place = ev::supernet_weights::load(d, safetensors_file::open(path));
+  for (const auto& m : modes()) {
+    CAPTURE(evit::io::storage_name(m.second));
+    std::weak_ptr<const void> bytes;
+    std::unique_ptr<ev::supernet_weights> w;
+    {
+      const auto f = safetensors_file::open(path, m.first);
+      bytes = f.keep_alive();
+      w = std::make_unique<ev::supernet_weights>(
+          ev::supernet_weights::load(d, f, ev::load_options().in_place(false)));
+      CHECK(w->file_bytes() == nullptr);
+      // The file object still reads every tensor (released pages come back from the file).
+      for (const auto& s : w->specs()) {
+        CAPTURE(s.name);
+        const auto expect = f.to_f32(f.at(s.name));
+        CHECK(std::equal(expect.begin(), expect.end(), w->tensor(s.name)));
+      }
+    }
+    CHECK(bytes.expired());  // unmapped (freed) with the file object
+    for (const auto& s : w->specs()) {
+      CAPTURE(s.name);
+      CHECK(!w->in_place(s.name));
+      CHECK(reinterpret_cast<std::uintptr_t>(w->tensor(s.name)) % 64 == 0);
+      CHECK(std::equal(in_place.tensor(s.name), in_place.tensor(s.name) + s.numel(),
+                       w->tensor(s.name)));
+    }
+  }
+}

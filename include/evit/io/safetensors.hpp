@@ -228,6 +228,13 @@ class safetensors_file {
     return reinterpret_cast<const float*>(p);
   }
 
+  /// Lets the tensor's bytes leave this process's memory once it no longer reads them (it may
+  /// still): the whole pages of a mapped file inside them are dropped from the resident set, and
+  /// a later read brings them back from the file. Nothing for bytes read or given in memory.
+  void release(const tensor_info& t) const {
+    if (storage() == io::storage::mapped) detail::release_pages(data(t), t.end - t.begin);
+  }
+
   /// Copies a floating-point tensor to `out` (numel floats), converting F16/BF16/F64 to F32.
   void copy_f32(const tensor_info& t, float* out) const {
     const std::uint8_t* p = data(t);

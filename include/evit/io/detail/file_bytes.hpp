@@ -182,6 +182,23 @@ inline shared_bytes load_file(const std::string& path, bool map) {
 #endif
 }
 
+/// Drops the whole pages inside [p, p + n) of a read-only private file mapping from the resident
+/// set (madvise MADV_DONTNEED): they were never written, so a later read faults them back in from
+/// the file.
+inline void release_pages(const std::uint8_t* p, std::size_t n) {
+#if EVIT_IO_HAS_MMAP && defined(MADV_DONTNEED)
+  static const long page_size = ::sysconf(_SC_PAGESIZE);
+  if (page_size <= 0 || n == 0) return;
+  const auto page = static_cast<std::uintptr_t>(page_size);
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t begin = (at + page - 1) / page * page, end = (at + n) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
 /// The file that writing `path` should replace by a rename (see safetensors_writer::write): the
 /// regular file that `path` names, symbolic links resolved; empty when `path` names no file yet
 /// or something else (a device, a pipe), or off POSIX: then `path` is written directly.

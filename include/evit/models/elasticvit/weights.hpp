@@ -207,8 +207,23 @@ class load_options {
   }
   bool allow_extra_tensors() const { return allow_extra_tensors_; }
 
+  /// Use the file's F32 tensors in place, in its memory (on by default: no copy, the load takes
+  /// milliseconds and the memory is the file's). Off: copy every tensor into the weights' own
+  /// buffer, each tensor 64-byte aligned, and let go of the file: the weights no longer depend on
+  /// it, and a forward runs faster where the file's tensors are not 64-byte aligned (safetensors
+  /// aligns them to 4 bytes only): 5-10% faster on AVX-512 for an official-size supernet file,
+  /// no difference measured on AVX2 (benchmarks/bench_load.cpp). A mapped file's pages leave
+  /// memory as their tensors are copied, so the peak stays about one copy of the weights (a file
+  /// read into memory, open_options().memory_map(false), is held whole until the load ends).
+  load_options& in_place(bool on) {
+    in_place_ = on;
+    return *this;
+  }
+  bool in_place() const { return in_place_; }
+
  private:
   bool allow_extra_tensors_ = false;
+  bool in_place_ = true;
 };
 
 /// The checks of a file against a space, and their messages.
@@ -633,8 +648,8 @@ class supernet_weights {
   /// (io::safetensors_file::f32_in_place: mapped, or in the one buffer the file was read into);
   /// the weights share the file's bytes, which stay alive as long as the weights (and any
   /// supernet moved from them) do. Only the other tensors (F16, BF16, or F32 not 4-byte aligned)
-  /// are converted into a buffer the weights own. See io::safetensors_file for what happens when
-  /// the file changes after it was opened.
+  /// are converted into a buffer the weights own; with opts.in_place(false), every tensor is.
+  /// See io::safetensors_file for what happens when the file changes after it was opened.
   static supernet_weights load(const space_descriptor& d, const io::safetensors_file& f,
                                const load_options& opts = load_options()) {
     supernet_weights w(d, false);
@@ -658,11 +673,13 @@ class supernet_weights {
       }
     }
     std::vector<bool> copy(w.specs_.size());
-    for (std::size_t i = 0; i < copy.size(); ++i) copy[i] = !f.f32_in_place(*found[i]);
+    for (std::size_t i = 0; i < copy.size(); ++i)
+      copy[i] = !opts.in_place() || !f.f32_in_place(*found[i]);
     w.allocate(copy);
     for (std::size_t i = 0; i < copy.size(); ++i) {
       if (copy[i]) {
         f.copy_f32(*found[i], w.buffer_.get() + w.offsets_[i]);
+        if (!opts.in_place()) f.release(*found[i]);
       } else {
         w.where_[i] = f.f32_in_place(*found[i]);
         w.file_ = f.keep_alive();
