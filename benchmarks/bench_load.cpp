@@ -1,23 +1,29 @@
 // SPDX-License-Identifier: MIT
 // Question: what does loading the official-size supernet (40,488,174 parameters, a 162 MB
 // safetensors file) cost, in time and in peak memory, with the file mapped and with it read; and
-// what does using the weights cost the first time, when a mapped file's pages come in?
+// what does using the weights cost the first time, when a mapped file's pages come in; and what
+// does a forward pay for weights in place, which the file aligns to 4 bytes only (BM_forward)?
+// Results: benchmarks/RESULTS-load.md.
 // The file: a random official supernet (seed 1), written once by this program to
 // $EVIT_BENCH_LOAD_FILE (kept, and reused while its size fits) or to a temporary file in the
 // working folder (removed at exit).
 // Peak memory needs a process that does nothing else:
 //   evit_bench_load --write FILE      (writes the file)
-//   evit_bench_load --peak FILE [--read] [--touch]
-// loads FILE once (mapped, or read with --read), optionally reads every weight once (--touch:
-// what the first forward of the largest subnet does), and prints the times, the peak resident set
-// (getrusage) and the resident set's file-backed and anonymous parts (/proc/self/status).
+//   evit_bench_load --peak FILE [--read] [--copy] [--touch]
+// loads FILE once (mapped, or read with --read; tensors in place, or copied into the weights' own
+// aligned buffer with --copy: load_options().in_place(false)), optionally reads every weight once
+// (--touch: what the first forward of the largest subnet does), and prints the times, the peak
+// resident set (getrusage) and the resident set's file-backed and anonymous parts
+// (/proc/self/status).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <sys/resource.h>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 
@@ -75,33 +81,66 @@ double touch(const ev::supernet<S>& net) {
   return sum;
 }
 
-// Arg 0: mapped, 1: read.
+ev::load_options copy(bool on) { return ev::load_options().in_place(!on); }
+std::string label(bool read, bool copied) {
+  return std::string(read ? "read" : "mapped") + (copied ? ", copied" : ", in place");
+}
+
+// Args: read (0: mapped, 1: read), copy (0: tensors in place, 1: copied, aligned).
 void BM_load(benchmark::State& state) {
   const std::string& path = bench_file();
-  const bool read = state.range(0) == 1;
+  const bool read = state.range(0) == 1, copied = state.range(1) == 1;
   std::size_t bytes = 0;
   for (auto _ : state) {
     const auto f = evit::io::safetensors_file::open(path, mode(read));
     bytes = f.size_bytes();
-    auto net = ev::supernet<S>::load(f);
+    auto net = ev::supernet<S>::load(f, copy(copied));
     benchmark::DoNotOptimize(net.weights().first_conv);
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(bytes) * state.iterations());
-  state.SetLabel(read ? "read" : "mapped");
+  state.SetLabel(label(read, copied));
 }
-BENCHMARK(BM_load)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_load)->Args({0, 0})->Args({1, 0})->Args({0, 1})->Unit(benchmark::kMillisecond);
 
 // Load, then read every weight once (the page faults a mapped file pays on first use).
 void BM_load_and_touch(benchmark::State& state) {
   const std::string& path = bench_file();
-  const bool read = state.range(0) == 1;
+  const bool read = state.range(0) == 1, copied = state.range(1) == 1;
   for (auto _ : state) {
-    auto net = ev::supernet<S>::load(evit::io::safetensors_file::open(path, mode(read)));
+    auto net =
+        ev::supernet<S>::load(evit::io::safetensors_file::open(path, mode(read)), copy(copied));
     benchmark::DoNotOptimize(touch(net));
   }
-  state.SetLabel(read ? "read" : "mapped");
+  state.SetLabel(label(read, copied));
 }
-BENCHMARK(BM_load_and_touch)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_load_and_touch)
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Unit(benchmark::kMillisecond);
+
+// A forward of the largest subnet, batch 1, one thread, from weights in place in the mapped file
+// (arg 0) or copied into their own 64-byte aligned buffer (arg 1): what the file's 4-byte
+// alignment costs the kernels.
+void BM_forward(benchmark::State& state) {
+  const bool copied = state.range(0) == 1;
+  static const auto in_place =
+      std::make_unique<ev::supernet<S>>(ev::supernet<S>::load(bench_file()));
+  static const auto own = std::make_unique<ev::supernet<S>>(
+      ev::supernet<S>::load(bench_file(), ev::load_options().in_place(false)));
+  const ev::supernet<S>& net = copied ? *own : *in_place;
+  const evit::arch a = S::max_arch();
+  const int r = a.resolution();
+  const std::vector<float> image(static_cast<std::size_t>(3 * r * r), 0.1f);
+  ev::forward_workspace ws;
+  std::vector<float> logits;
+  for (auto _ : state) {
+    logits = net.forward(a, image, 1, ws);
+    benchmark::DoNotOptimize(logits.data());
+  }
+  state.SetLabel(copied ? "copied, 64-byte aligned" : "in place");
+}
+BENCHMARK(BM_forward)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 std::string status_line(const char* key) {
   std::ifstream in("/proc/self/status");
@@ -122,21 +161,23 @@ double peak_mb() {
 
 int peak(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s --peak FILE [--read] [--touch]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s --peak FILE [--read] [--copy] [--touch]\n", argv[0]);
     return 2;
   }
-  bool read = false, do_touch = false;
+  bool read = false, copied = false, do_touch = false;
   for (int i = 3; i < argc; ++i) {
     read = read || std::strcmp(argv[i], "--read") == 0;
+    copied = copied || std::strcmp(argv[i], "--copy") == 0;
     do_touch = do_touch || std::strcmp(argv[i], "--touch") == 0;
   }
   using clock = std::chrono::steady_clock;
   std::printf("start: peak RSS %.1f MiB\n", peak_mb());
   const auto t0 = clock::now();
-  const auto net = ev::supernet<S>::load(evit::io::safetensors_file::open(argv[2], mode(read)));
+  const auto net =
+      ev::supernet<S>::load(evit::io::safetensors_file::open(argv[2], mode(read)), copy(copied));
   const double load_s = std::chrono::duration<double>(clock::now() - t0).count();
   std::printf("load (%s): %.3f s; peak RSS %.1f MiB; RssFile %s, RssAnon %s\n",
-              read ? "read" : "mapped", load_s, peak_mb(), status_line("RssFile:").c_str(),
+              label(read, copied).c_str(), load_s, peak_mb(), status_line("RssFile:").c_str(),
               status_line("RssAnon:").c_str());
   if (do_touch) {
     const auto t1 = clock::now();
