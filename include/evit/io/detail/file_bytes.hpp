@@ -20,14 +20,20 @@
 
 #include "evit/core/error.hpp"
 
+// EVIT_IO_HAS_MMAP: 1 on POSIX systems (files mapped with mmap), else 0 (files read with
+// std::ifstream). Define it to 0 to build the portable path on POSIX (its tests do).
+#ifndef EVIT_IO_HAS_MMAP
 #if defined(__unix__) || defined(__unix) || (defined(__APPLE__) && defined(__MACH__))
+#define EVIT_IO_HAS_MMAP 1
+#else
+#define EVIT_IO_HAS_MMAP 0
+#endif
+#endif
+#if EVIT_IO_HAS_MMAP
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define EVIT_IO_HAS_MMAP 1
-#else
-#define EVIT_IO_HAS_MMAP 0
 #endif
 
 namespace evit {
