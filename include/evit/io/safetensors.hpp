@@ -4,15 +4,18 @@
 //    "__metadata__": {"key": "value"}}
 // then the raw data. Reading is strict: every length, offset, dtype and shape is checked before
 // any data is touched, and each problem is an evit::format_error naming the tensor or field.
-// F32 is read as is; F16 and BF16 are converted to F32 on request.
+// F32 is read as is; F16 and BF16 are converted to F32 on request. A file is memory-mapped (or
+// read in one call) once, and its F32 tensors can be used in place, without a copy.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "evit/core/error.hpp"
+#include "evit/io/detail/file_bytes.hpp"
 
 namespace evit {
 namespace io {
@@ -122,30 +126,66 @@ inline std::uint16_t load_u16le(const std::uint8_t* p) {
 }
 }  // namespace detail
 
-/// A safetensors file read once into memory and checked.
+/// Options of safetensors_file::open, with named setters.
+class open_options {
+ public:
+  /// Map the file into memory (POSIX mmap: read-only, private) instead of reading it. On by
+  /// default. Where mapping is not possible (not POSIX, not a regular file, mmap fails) the file is
+  /// read, as with memory_map(false): one read into one 64-byte aligned buffer of the file's size.
+  open_options& memory_map(bool on) {
+    memory_map_ = on;
+    return *this;
+  }
+  bool memory_map() const { return memory_map_; }
+
+ private:
+  bool memory_map_ = true;
+};
+
+/// A safetensors file, in memory once and checked.
 /// @code
 ///   auto f = evit::io::safetensors_file::open("supernet.safetensors");
 ///   const auto& w = f.at("first_conv.weight");      // throws naming a missing tensor
 ///   std::vector<float> v = f.to_f32(w);             // F32, F16 or BF16
+///   const float* p = f.f32_in_place(w);             // no copy (F32 tensors; else nullptr)
 /// @endcode
+///
+/// Memory: open() maps the file (storage::mapped) or, failing that or with
+/// open_options().memory_map(false), reads it in one buffer of the file's size (storage::read);
+/// from_bytes() keeps the vector it is given (storage::memory). Nothing else is copied: data()
+/// and f32_in_place() point into those bytes, which copies of this object and every keep_alive()
+/// handle share, so they stay valid as long as any of them lives.
+///
+/// A file changed after open(): the header is read and checked once, at open, and the tensors'
+/// offsets never change after, so no later change of the file makes a read go outside the bytes
+/// of the file as it was at open. What a mapped file shows after open:
+///  - the size is taken at open (fstat) and the mapping covers exactly that size;
+///  - the mapping is read-only and private (MAP_PRIVATE, PROT_READ): nothing evit does writes to
+///    the file, and the process cannot write through it;
+///  - data written into the file in place by another program after open may show in the tensors
+///    (Linux does show it): values change, nothing crashes;
+///  - a file truncated (made shorter) while mapped makes a read of its lost pages raise SIGBUS, as
+///    for every mapped file; evit's own writer (safetensors_writer::write) never truncates: it
+///    writes a new file and renames it over the old one, which mappings of the old one keep. Use
+///    open_options().memory_map(false) to be immune: the bytes are then read at open and private.
 class safetensors_file {
  public:
   /// Largest header accepted (the format's own limit is 100 MB).
   static constexpr std::uint64_t max_header_bytes = 100u << 20;
 
-  static safetensors_file open(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw format_error(path + ": cannot open the file");
-    std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                    std::istreambuf_iterator<char>());
-    return from_bytes(std::move(bytes), path);
+  static safetensors_file open(const std::string& path, const open_options& opts = open_options()) {
+    safetensors_file f;
+    f.origin_ = path;
+    f.bytes_ = detail::load_file(path, opts.memory_map());
+    f.parse();
+    return f;
   }
 
-  /// Parses bytes already in memory; `origin` names them in error messages.
+  /// Parses bytes already in memory, kept without a copy; `origin` names them in error messages.
   static safetensors_file from_bytes(std::vector<std::uint8_t> bytes, std::string origin) {
     safetensors_file f;
     f.origin_ = std::move(origin);
-    f.bytes_ = std::move(bytes);
+    f.bytes_ = detail::from_vector(std::move(bytes));
     f.parse();
     return f;
   }
@@ -166,8 +206,33 @@ class safetensors_file {
     return *t;
   }
   /// The raw bytes of a tensor.
-  const std::uint8_t* data(const tensor_info& t) const {
-    return bytes_.data() + data_start_ + t.begin;
+  const std::uint8_t* data(const tensor_info& t) const { return bytes() + data_start_ + t.begin; }
+
+  /// Where the file's bytes live (mapped, read or memory).
+  io::storage storage() const { return bytes_.kind; }
+  /// The whole file's bytes, and their count.
+  const std::uint8_t* bytes() const { return bytes_.data.get(); }
+  std::size_t size_bytes() const { return bytes_.size; }
+  /// A handle that keeps the file's bytes (and so data() and f32_in_place()) alive after this
+  /// object is gone.
+  std::shared_ptr<const void> keep_alive() const { return bytes_.data; }
+
+  /// The tensor's floats in place in the file's bytes, without a copy: for an F32 tensor whose
+  /// data is 4-byte aligned in memory (every F32 tensor of a file whose tensors start at
+  /// multiples of 4 bytes from the data section, as writers produce), on a little-endian host.
+  /// nullptr otherwise: copy_f32() converts or copies it then. Valid while keep_alive() lives.
+  const float* f32_in_place(const tensor_info& t) const {
+    if (t.type != dtype::f32 || !little_endian()) return nullptr;
+    const std::uint8_t* p = data(t);
+    if (reinterpret_cast<std::uintptr_t>(p) % alignof(float) != 0) return nullptr;
+    return reinterpret_cast<const float*>(p);
+  }
+
+  /// Lets the tensor's bytes leave this process's memory once it no longer reads them (it may
+  /// still): the whole pages of a mapped file inside them are dropped from the resident set, and
+  /// a later read brings them back from the file. Nothing for bytes read or given in memory.
+  void release(const tensor_info& t) const {
+    if (storage() == io::storage::mapped) detail::release_pages(data(t), t.end - t.begin);
   }
 
   /// Copies a floating-point tensor to `out` (numel floats), converting F16/BF16/F64 to F32.
@@ -205,6 +270,13 @@ class safetensors_file {
   }
 
  private:
+  static bool little_endian() {
+    const std::uint32_t one = 1;
+    std::uint8_t first;
+    std::memcpy(&first, &one, 1);
+    return first == 1;
+  }
+
   [[noreturn]] void fail(const std::string& what) const {
     throw format_error(origin_ + ": " + what);
   }
@@ -235,19 +307,20 @@ class safetensors_file {
   }
 
   void parse() {
-    if (bytes_.size() < 8)
-      fail("truncated: " + std::to_string(bytes_.size()) +
-           " bytes, fewer than the 8-byte header length");
+    const std::uint8_t* file = bytes();
+    const std::size_t size = bytes_.size;
+    if (size < 8)
+      fail("truncated: " + std::to_string(size) + " bytes, fewer than the 8-byte header length");
     std::uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | bytes_[static_cast<std::size_t>(i)];
+    for (int i = 7; i >= 0; --i) n = (n << 8) | file[i];
     if (n > max_header_bytes)
       fail("header length " + std::to_string(n) + " exceeds the limit of 100 MB");
-    if (n > bytes_.size() - 8)
+    if (n > size - 8)
       fail("header length " + std::to_string(n) + " runs beyond the end of the file (" +
-           std::to_string(bytes_.size()) + " bytes)");
+           std::to_string(size) + " bytes)");
     data_start_ = 8 + static_cast<std::size_t>(n);
-    const std::size_t data_size = bytes_.size() - data_start_;
-    const auto* first = reinterpret_cast<const char*>(bytes_.data() + 8);
+    const std::size_t data_size = size - data_start_;
+    const auto* first = reinterpret_cast<const char*>(file + 8);
     nlohmann::json h = nlohmann::json::parse(first, first + n, nullptr, /*allow_exceptions=*/false);
     if (h.is_discarded()) fail("the header is not valid JSON");
     if (!h.is_object()) fail("the header is not a JSON object");
@@ -318,7 +391,7 @@ class safetensors_file {
   }
 
   std::string origin_;
-  std::vector<std::uint8_t> bytes_;
+  detail::shared_bytes bytes_;
   std::size_t data_start_ = 0;
   std::vector<tensor_info> tensors_;
   std::map<std::string, std::size_t> index_;
@@ -337,36 +410,38 @@ class safetensors_writer {
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
 
   std::vector<std::uint8_t> to_bytes() const {
-    nlohmann::json h = nlohmann::json::object();
-    std::size_t offset = 0;
-    for (const auto& e : entries_) {
-      const std::size_t bytes = e.values.size() * 4;
-      h[e.name] = {
-          {"dtype", "F32"}, {"shape", e.shape}, {"data_offsets", {offset, offset + bytes}}};
-      offset += bytes;
-    }
-    if (!metadata_.empty()) h["__metadata__"] = metadata_;
-    std::string header = h.dump();
-    while ((8 + header.size()) % 8 != 0) header += ' ';  // keep the data 8-byte aligned
-    std::vector<std::uint8_t> out(8 + header.size() + offset);
-    std::uint64_t n = header.size();
-    for (int i = 0; i < 8; ++i)
-      out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
-    std::memcpy(out.data() + 8, header.data(), header.size());
-    std::size_t pos = 8 + header.size();
+    const std::string head = header();
+    std::vector<std::uint8_t> out(head.size() + data_bytes());
+    std::memcpy(out.data(), head.data(), head.size());
+    std::size_t pos = head.size();
     for (const auto& e : entries_) {
       std::memcpy(out.data() + pos, e.values.data(), e.values.size() * 4);
       pos += e.values.size() * 4;
     }
     return out;
   }
+  /// Writes the file, tensor by tensor (no second copy of the data in memory). An existing
+  /// regular file is replaced, not overwritten: the new file is written beside it and renamed
+  /// over it once complete, so a reader never sees it half-written and a mapping of the old file
+  /// (a supernet loaded from it) keeps the old bytes instead of losing them to truncation. (Where
+  /// no file can be created beside it, it is overwritten in place.)
   void write(const std::string& path) const {
-    const auto bytes = to_bytes();
-    std::ofstream out(path, std::ios::binary);
+    const std::string target = detail::replace_target(path);
+    if (!target.empty()) {
+      const std::string partial = target + ".partial";
+      std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+      if (out) {
+        if (!emit(out)) {
+          std::remove(partial.c_str());
+          throw format_error(path + ": write failed");
+        }
+        detail::replace_file(partial, target, path);
+        return;
+      }
+    }
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
     if (!out) throw format_error(path + ": cannot open for writing");
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw format_error(path + ": write failed");
+    if (!emit(out)) throw format_error(path + ": write failed");
   }
 
  private:
@@ -377,6 +452,40 @@ class safetensors_writer {
   };
   std::vector<entry> entries_;
   std::map<std::string, std::string> metadata_;
+
+  bool emit(std::ofstream& out) const {
+    const std::string head = header();
+    out.write(head.data(), static_cast<std::streamsize>(head.size()));
+    for (const auto& e : entries_)
+      out.write(reinterpret_cast<const char*>(e.values.data()),
+                static_cast<std::streamsize>(e.values.size() * 4));
+    out.close();
+    return !out.fail();
+  }
+  std::size_t data_bytes() const {
+    std::size_t n = 0;
+    for (const auto& e : entries_) n += e.values.size() * 4;
+    return n;
+  }
+  /// The header length and the header, padded so that the data starts 8-byte aligned.
+  std::string header() const {
+    nlohmann::json h = nlohmann::json::object();
+    std::size_t offset = 0;
+    for (const auto& e : entries_) {
+      const std::size_t bytes = e.values.size() * 4;
+      h[e.name] = {
+          {"dtype", "F32"}, {"shape", e.shape}, {"data_offsets", {offset, offset + bytes}}};
+      offset += bytes;
+    }
+    if (!metadata_.empty()) h["__metadata__"] = metadata_;
+    std::string text = h.dump();
+    while ((8 + text.size()) % 8 != 0) text += ' ';
+    std::string out(8, '\0');
+    const std::uint64_t n = text.size();
+    for (int i = 0; i < 8; ++i)
+      out[static_cast<std::size_t>(i)] = static_cast<char>(static_cast<std::uint8_t>(n >> (8 * i)));
+    return out + text;
+  }
 };
 
 }  // namespace io

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The tensors of an ElasticViT supernet: their official state_dict names and max-size shapes for
-// a given space, loaded from safetensors (or random) into one immutable, 64-byte aligned buffer,
-// with a structured index of pointers that the forward pass slices in place.
+// a given space, used in place in a safetensors file's memory (those that need a conversion, and
+// random ones, in one immutable, 64-byte aligned buffer), with a structured index of pointers that
+// the forward pass slices in place.
 // Next: models/elasticvit/supernet.hpp (the forward pass).
 #pragma once
 
@@ -223,8 +224,23 @@ class load_options {
   }
   bool allow_extra_tensors() const { return allow_extra_tensors_; }
 
+  /// Use the file's F32 tensors in place, in its memory (on by default: no copy, the load takes
+  /// milliseconds and the memory is the file's). Off: copy every tensor into the weights' own
+  /// buffer, each tensor 64-byte aligned, and let go of the file: the weights no longer depend on
+  /// it, and a forward runs faster where the file's tensors are not 64-byte aligned (safetensors
+  /// aligns them to 4 bytes only): 5-10% faster on AVX-512 for an official-size supernet file,
+  /// no difference measured on AVX2 (benchmarks/bench_load.cpp). A mapped file's pages leave
+  /// memory as their tensors are copied, so the peak stays about one copy of the weights (a file
+  /// read into memory, open_options().memory_map(false), is held whole until the load ends).
+  load_options& in_place(bool on) {
+    in_place_ = on;
+    return *this;
+  }
+  bool in_place() const { return in_place_; }
+
  private:
   bool allow_extra_tensors_ = false;
+  bool in_place_ = true;
 };
 
 /// The checks of a file against a space, and their messages.
@@ -631,7 +647,8 @@ inline std::string bias_table_message(const space_descriptor& d, int s, const st
 
 }  // namespace checkpoint
 
-/// All tensors of one supernet in one immutable, aligned buffer, with a structured index.
+/// All tensors of one supernet, immutable: in place in the file they were loaded from, or in one
+/// aligned buffer of their own; with a structured index.
 class supernet_weights {
  public:
   /// Loads from a safetensors file with the official names. Every expected tensor must be present
@@ -643,13 +660,21 @@ class supernet_weights {
   ///         options that would fit the file where it can tell; or naming the first tensor of a
   ///         wrong dtype or shape, its shape and the expected shape (and, for a relative-position
   ///         bias table, the stride or resolution that likely differs).
+  ///
+  /// Memory: the F32 tensors of the file are used in place, without a copy
+  /// (io::safetensors_file::f32_in_place: mapped, or in the one buffer the file was read into);
+  /// the weights share the file's bytes, which stay alive as long as the weights (and any
+  /// supernet moved from them) do. Only the other tensors (F16, BF16, or F32 not 4-byte aligned)
+  /// are converted into a buffer the weights own; with opts.in_place(false), every tensor is.
+  /// See io::safetensors_file for what happens when the file changes after it was opened.
   static supernet_weights load(const space_descriptor& d, const io::safetensors_file& f,
                                const load_options& opts = load_options()) {
-    supernet_weights w(d);
+    supernet_weights w(d, false);
     checkpoint::check_tensor_names(d, w.specs_, f, opts);
+    std::vector<const io::tensor_info*> found(w.specs_.size());
     for (std::size_t i = 0; i < w.specs_.size(); ++i) {
       const tensor_spec& s = w.specs_[i];
-      const io::tensor_info* t = f.find(s.name);
+      const io::tensor_info* t = found[i] = f.find(s.name);
       if (t->type != io::dtype::f32 && t->type != io::dtype::f16 && t->type != io::dtype::bf16)
         throw format_error(f.origin() + ": tensor \"" + s.name + "\" has dtype " +
                            io::dtype_name(t->type) + "; expected F32, F16 or BF16");
@@ -663,7 +688,19 @@ class supernet_weights {
                            shape_text(t->shape) + "; the supernet of space " + d.name + " needs " +
                            shape_text(s.shape));
       }
-      f.copy_f32(*t, w.buffer_.get() + w.offsets_[i]);
+    }
+    std::vector<bool> copy(w.specs_.size());
+    for (std::size_t i = 0; i < copy.size(); ++i)
+      copy[i] = !opts.in_place() || !f.f32_in_place(*found[i]);
+    w.allocate(copy);
+    for (std::size_t i = 0; i < copy.size(); ++i) {
+      if (copy[i]) {
+        f.copy_f32(*found[i], w.buffer_.get() + w.offsets_[i]);
+        if (!opts.in_place()) f.release(*found[i]);
+      } else {
+        w.where_[i] = f.f32_in_place(*found[i]);
+        w.file_ = f.keep_alive();
+      }
     }
     w.build_index();
     return w;
@@ -676,7 +713,7 @@ class supernet_weights {
   /// A random supernet: weights ~ N(0, 1/fan_in)-scaled uniform, BN statistics near identity, so
   /// that activations stay in range through any subnet. Deterministic for a seed.
   static supernet_weights random(const space_descriptor& d, std::uint64_t seed) {
-    supernet_weights w(d);
+    supernet_weights w(d, true);
     rng g(seed);
     for (std::size_t i = 0; i < w.specs_.size(); ++i) {
       const tensor_spec& s = w.specs_[i];
@@ -723,19 +760,28 @@ class supernet_weights {
   const float* tensor(const std::string& name) const {
     auto it = index_.find(name);
     if (it == index_.end()) throw invalid_argument("supernet has no tensor \"" + name + "\"");
-    return buffer_.get() + offsets_[it->second];
+    return where_[it->second];
   }
   const tensor_spec& spec(const std::string& name) const {
     auto it = index_.find(name);
     if (it == index_.end()) throw invalid_argument("supernet has no tensor \"" + name + "\"");
     return specs_[it->second];
   }
-  /// Total floats held.
+  /// Floats in the weights' own buffer: every tensor of a random supernet; of a loaded one, the
+  /// tensors converted or copied from the file (the others are used in place: in_place()).
   std::int64_t size() const { return total_; }
-  /// The whole buffer (for zero-copy checks).
+  /// The weights' own buffer (for zero-copy checks).
   const float* data() const { return buffer_.get(); }
+  /// The file bytes whose tensors the weights use in place, or null when they use none.
+  const std::shared_ptr<const void>& file_bytes() const { return file_; }
+  /// Whether the tensor called `name` is used in place in the file's bytes.
+  bool in_place(const std::string& name) const {
+    auto it = index_.find(name);
+    if (it == index_.end()) throw invalid_argument("supernet has no tensor \"" + name + "\"");
+    return offsets_[it->second] < 0;
+  }
 
-  // Structured index (pointers into the buffer).
+  // Structured index (pointers into the buffer or the file's bytes).
   const float* first_conv = nullptr;  ///< [Cf_max, 3, 3, 3]
   bn_tensors first_bn;
   /// Per stage after the first conv (index s - 1), per layer: MBConv blocks for conv stages.
@@ -757,11 +803,20 @@ class supernet_weights {
     void operator()(float* p) const noexcept { ::operator delete(p, std::align_val_t(64)); }
   };
 
-  explicit supernet_weights(const space_descriptor& d) : space_(&d), specs_(expected_tensors(d)) {
+  supernet_weights(const space_descriptor& d, bool own_all)
+      : space_(&d), specs_(expected_tensors(d)) {
+    for (std::size_t i = 0; i < specs_.size(); ++i) index_[specs_[i].name] = i;
+    if (own_all) allocate(std::vector<bool>(specs_.size(), true));
+  }
+
+  /// One zeroed buffer for the tensors i with own[i], each starting 64-byte aligned; the others
+  /// stay null until load() points them into the file.
+  void allocate(const std::vector<bool>& own) {
     std::int64_t pos = 0;
+    offsets_.assign(specs_.size(), -1);
     for (std::size_t i = 0; i < specs_.size(); ++i) {
-      offsets_.push_back(pos);
-      index_[specs_[i].name] = i;
+      if (!own[i]) continue;
+      offsets_[i] = pos;
       pos += (specs_[i].numel() + 15) / 16 * 16;  // every tensor starts 64-byte aligned
     }
     total_ = pos;
@@ -769,6 +824,9 @@ class supernet_weights {
         ::operator new(static_cast<std::size_t>(std::max<std::int64_t>(pos, 16)) * sizeof(float),
                        std::align_val_t(64))));
     std::fill(buffer_.get(), buffer_.get() + pos, 0.0f);
+    where_.assign(specs_.size(), nullptr);
+    for (std::size_t i = 0; i < specs_.size(); ++i)
+      if (own[i]) where_[i] = buffer_.get() + offsets_[i];
   }
 
   static std::string shape_text(const std::vector<std::int64_t>& s) {
@@ -874,6 +932,8 @@ class supernet_weights {
   std::map<std::string, std::size_t> index_;
   std::int64_t total_ = 0;
   std::unique_ptr<float, release> buffer_;
+  std::vector<const float*> where_;   ///< each tensor: in buffer_ or in the file's bytes
+  std::shared_ptr<const void> file_;  ///< the file's bytes, while a tensor is used in place
 };
 
 }  // namespace elasticvit
