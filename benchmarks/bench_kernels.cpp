@@ -430,6 +430,39 @@ void BM_pointwise_conv(benchmark::State& st) {
   flop_counters(st, 2.0 * double(out * C * HW));
 }
 
+// The head's two vector layers (pooled eC -> hidden, hidden -> 1000 classes) for a batch: one
+// product per sample (each reading the weights, megabytes, again) vs one product over the batch
+// (rows a sample stride apart, as the forward runs it). args: batch, eC, hidden.
+void head_vectors_bench(benchmark::State& st, bool batched) {
+  const Index batch = st.range(0), ec = st.range(1), hid = st.range(2), classes = 1000;
+  const Index ec_max = 6 * 320, stride = ec + hid + 64;  // rows a sample apart, as in a workspace
+  const auto w1 = random_vector(2048 * ec_max, 1, -0.05, 0.05), b1 = random_vector(2048, 2);
+  const auto w2 = random_vector(classes * hid, 3, -0.05, 0.05), b2 = random_vector(classes, 4);
+  auto buf = random_vector(batch * stride, 5);
+  std::vector<float> logits(static_cast<std::size_t>(batch * classes));
+  for (auto _ : st) {
+    if (batched) {
+      evit::kernels::linear<Arch>(batch, ec, hid, buf.data(), stride, w1.data(), ec_max, 0,
+                                  b1.data(), buf.data() + ec, stride, activation::hardswish);
+      evit::kernels::linear<Arch>(batch, hid, classes, buf.data() + ec, stride, w2.data(), hid, 0,
+                                  b2.data(), logits.data(), classes);
+    } else {
+      for (Index i = 0; i < batch; ++i) {
+        float* x = buf.data() + i * stride;
+        evit::kernels::linear<Arch>(1, ec, hid, x, ec, w1.data(), ec_max, 0, b1.data(), x + ec,
+                                    hid, activation::hardswish);
+        evit::kernels::linear<Arch>(1, hid, classes, x + ec, hid, w2.data(), hid, 0, b2.data(),
+                                    logits.data() + i * classes, classes);
+      }
+    }
+    benchmark::DoNotOptimize(logits.data());
+    benchmark::ClobberMemory();
+  }
+  flop_counters(st, 2.0 * double(batch) * double(ec * hid + hid * classes));
+}
+void BM_head_per_sample(benchmark::State& st) { head_vectors_bench(st, false); }
+void BM_head_batched(benchmark::State& st) { head_vectors_bench(st, true); }
+
 void register_all() {
   using benchmark::RegisterBenchmark;
   RegisterBenchmark("peak_fma", BM_peak_fma);
@@ -487,6 +520,15 @@ void register_all() {
     RegisterBenchmark("hardswish", BM_hardswish)->Arg(n)->ArgName("n");
     RegisterBenchmark("gelu_erf", BM_gelu_erf)->Arg(n)->ArgName("n");
     RegisterBenchmark("gelu_tanh", BM_gelu_tanh)->Arg(n)->ArgName("n");
+  }
+  // (batch, eC, hidden): elastic_T1's head (e6 x 272, 1984) and elastic_L3's.
+  std::vector<std::vector<long>> head = {{1, 1632, 1984}, {8, 1632, 1984}, {8, 1920, 1984}};
+  if (g_smoke) head = {{2, 1632, 1984}};
+  for (const auto& a : head) {
+    RegisterBenchmark("head_per_sample", BM_head_per_sample)
+        ->Args(a)
+        ->ArgNames({"batch", "eC", "hidden"});
+    RegisterBenchmark("head_batched", BM_head_batched)->Args(a)->ArgNames({"batch", "eC", "hidden"});
   }
   std::vector<std::vector<long>> dw = {
       {72, 56, 3, 1}, {72, 56, 5, 2}, {144, 28, 5, 1}, {240, 14, 3, 2}, {576, 7, 3, 1}};

@@ -487,6 +487,17 @@ class network {
         if (begin < end) fn(i / parts, begin, end, worker);
       });
     }
+    /// Calls fn(begin, end, worker) for pieces of [0, n) cut at multiples of `align`, one per
+    /// worker (for ops that take the whole batch at once).
+    template <class F>
+    void columns(Index n, Index align, F&& fn) const {
+      const Index workers = std::max<Index>(1, exec.num_threads());
+      const Index per = ((n + align - 1) / align + workers - 1) / workers * align;
+      exec.parallel_for(workers, [&](Index p, int worker) {
+        const Index begin = std::min(n, p * per), end = std::min(n, begin + per);
+        if (begin < end) fn(begin, end, worker);
+      });
+    }
   };
 
   /// A 1x1 convolution y(b) [out, hw] = W[:out, :in] · x(b) [in, hw] on every sample, in

@@ -288,13 +288,17 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
           kernels::mean_rows<Arch>(n, ec, ws.act(i, 2), ec, pooled(i));
         });
       }
-      sp.pieces(hid, 16, [&](Index i, Index j0, Index j1, int) {
-        kernels::linear<Arch>(1, ec, j1 - j0, pooled(i), ec, w_.head1_w, b.expand * c_max, j0,
-                              w_.head1_b, hidden(i) + j0, hid, activation::hardswish);
+      // The two vector layers run as one product over the whole batch (rows one sample apart
+      // in the workspace), so that their weights, megabytes at the head, are read once per
+      // forward rather than once per sample; pieces of output columns spread over the workers.
+      const Index rows_ld = ws.per_sample_;
+      sp.columns(hid, 16, [&](Index j0, Index j1, int) {
+        kernels::linear<Arch>(batch, ec, j1 - j0, pooled(0), rows_ld, w_.head1_w, b.expand * c_max,
+                              j0, w_.head1_b, hidden(0) + j0, rows_ld, activation::hardswish);
       });
-      sp.pieces(classes, 16, [&](Index i, Index j0, Index j1, int) {
-        kernels::linear<Arch>(1, hid, j1 - j0, hidden(i), hid, w_.classifier_w, hid, j0,
-                              w_.classifier_b, logits + i * classes + j0, classes);
+      sp.columns(classes, 16, [&](Index j0, Index j1, int) {
+        kernels::linear<Arch>(batch, hid, j1 - j0, hidden(0), rows_ld, w_.classifier_w, hid, j0,
+                              w_.classifier_b, logits + j0, classes);
       });
       return cur;
     }
