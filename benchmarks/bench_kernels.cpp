@@ -154,7 +154,7 @@ void byte_counters(benchmark::State& st, double bytes) {
 // [5 * 320, 320] (the widest ElasticViT fc1), the slice its top-left out x C block.
 constexpr Index kCmax = 320, kHiddenMax = 5 * kCmax;
 
-enum class variant { sliced, packed, eigen };
+enum class variant { sliced, packed, eigen, transposed };
 
 void linear_bench(benchmark::State& st, variant v) {
   const Index N = st.range(0), C = st.range(1), out = st.range(2) * C;
@@ -165,7 +165,20 @@ void linear_bench(benchmark::State& st, variant v) {
   std::vector<float> packed(out * C);
   for (Index o = 0; o < out; ++o)
     std::copy(w.data() + o * kCmax, w.data() + o * kCmax + C, packed.data() + o * C);
-  if (v == variant::eigen) {
+  if (v == variant::transposed) {  // the weight stored [in_max, out_max]: broadcast form
+    std::vector<float> wt(static_cast<std::size_t>(kHiddenMax * kCmax));
+    for (Index o = 0; o < kHiddenMax; ++o)
+      for (Index i = 0; i < kCmax; ++i) wt[i * kHiddenMax + o] = w[o * kCmax + i];
+    std::vector<float> ws(evit::kernels::gemm_nn_workspace_size<Arch>(C));
+    evit::kernels::epilogue<float> ep;
+    ep.col_bias = b.data();
+    for (auto _ : st) {
+      evit::kernels::gemm_nn<Arch>(N, out, C, x.data(), C, wt.data(), kHiddenMax, y.data(), out,
+                                   ep, ws.data(), Index(ws.size()));
+      benchmark::DoNotOptimize(y.data());
+      benchmark::ClobberMemory();
+    }
+  } else if (v == variant::eigen) {
     Eigen::Map<const RowMatrix> W(w.data(), kHiddenMax, kCmax), X(x.data(), N, C);
     RowMatrix Y(N, out);
     for (auto _ : st) {
@@ -188,6 +201,7 @@ void linear_bench(benchmark::State& st, variant v) {
 void BM_linear_sliced(benchmark::State& st) { linear_bench(st, variant::sliced); }
 void BM_linear_packed(benchmark::State& st) { linear_bench(st, variant::packed); }
 void BM_linear_eigen(benchmark::State& st) { linear_bench(st, variant::eigen); }
+void BM_linear_transposed(benchmark::State& st) { linear_bench(st, variant::transposed); }
 
 // args: tokens N, width C, mlp ratio.
 void mlp_bench(benchmark::State& st, bool sliced) {
@@ -478,7 +492,8 @@ void register_all() {
   const std::vector<long> ratios = g_smoke ? std::vector<long>{4} : std::vector<long>{1, 4, 5};
   for (auto fn : {std::make_pair("linear_sliced", BM_linear_sliced),
                   std::make_pair("linear_packed", BM_linear_packed),
-                  std::make_pair("linear_eigen", BM_linear_eigen)})
+                  std::make_pair("linear_eigen", BM_linear_eigen),
+                  std::make_pair("linear_transposed", BM_linear_transposed)})
     RegisterBenchmark(fn.first, fn.second)
         ->ArgsProduct({tokens, widths, ratios})
         ->ArgNames({"N", "C", "ratio"});
