@@ -115,3 +115,58 @@ TEMPLATE_LIST_TEST_CASE("linear_blocks: ElasticViT qkv rows land in their column
   }
   evit::test::check_close("qkv blocks", N, S, y.data(), S, expect.data(), S, linear_tol(C));
 }
+
+TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match the reference",
+                        "[kernels][linear]", evit::test::archs) {
+  using Arch = TestType;
+  const Index P = evit::kernels::linear_panel_width;
+  const Index out_max = 2 * P + 11, in_max = 37;
+  evit::rng g(33);
+  exact_buffer<float> w(out_max * in_max), b(out_max);
+  evit::test::fill_uniform(g, w);
+  evit::test::fill_uniform(g, b);
+  // Exact size: a tile reading past the packed copy's padding is an ASan error.
+  exact_buffer<float> wp(evit::kernels::packed_linear_size(out_max, in_max));
+  evit::kernels::pack_linear_weight(w.data(), out_max, in_max, wp.data());
+  const Index rows = GENERATE(1, 5, 13, 30);
+  // (r0, out, in): whole, one output, the last row, a slice starting and ending inside panels.
+  const auto sl = GENERATE_COPY(
+      std::vector<Index>{0, out_max, in_max}, std::vector<Index>{0, 1, 1},
+      std::vector<Index>{out_max - 1, 1, in_max}, std::vector<Index>{16, P + 3, in_max - 5},
+      std::vector<Index>{3, 2 * P, 8});
+  const Index r0 = sl[0], out = sl[1], in = sl[2];
+  const activation act = GENERATE(activation::none, activation::hardswish);
+  const bool accumulate = GENERATE(false, true);
+  const Index ldx = evit::test::next_prime(in), ldy = evit::test::next_prime(out + 1);
+  CAPTURE(Arch::name(), rows, r0, out, in, out_max, in_max, ldx, ldy, accumulate);
+  exact_buffer<float> x(evit::test::view_size(rows, in, ldx), 1),
+      y(evit::test::view_size(rows, out, ldy));
+  evit::test::fill_uniform(g, x);
+  evit::test::fill_uniform(g, y);
+  std::vector<double> expect(rows * out);
+  ref::linear(rows, in, out, x.data(), ldx, w.data(), in_max, r0, b.data(), expect.data(), out,
+              act);
+  if (accumulate)
+    for (Index r = 0; r < rows; ++r)
+      for (Index o = 0; o < out; ++o) expect[r * out + o] += y[r * ldy + o];
+  const exact_buffer<float> before = y;
+  evit::kernels::linear_packed<Arch>(rows, in, out, x.data(), ldx, wp.data(), in_max, r0,
+                                     b.data(), y.data(), ldy, act, accumulate);
+  evit::test::check_close("linear_packed", rows, out, y.data(), ldy, expect.data(), out,
+                          linear_tol(in) + (accumulate ? 1e-6 : 0));
+
+  // Computed in two column pieces split at a multiple of 16 (as the forward's workers do):
+  // the same bits as in one call.
+  if (out > 16) {
+    exact_buffer<float> y2 = before;
+    evit::kernels::linear_packed<Arch>(rows, in, 16, x.data(), ldx, wp.data(), in_max, r0,
+                                       b.data(), y2.data(), ldy, act, accumulate);
+    evit::kernels::linear_packed<Arch>(rows, in, out - 16, x.data(), ldx, wp.data(), in_max,
+                                       r0 + 16, b.data(), y2.data() + 16, ldy, act, accumulate);
+    for (Index r = 0; r < rows; ++r)
+      for (Index o = 0; o < out; ++o) {
+        CAPTURE(r, o);
+        REQUIRE(y2[r * ldy + o] == y[r * ldy + o]);
+      }
+  }
+}

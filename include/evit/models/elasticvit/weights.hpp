@@ -20,6 +20,7 @@
 #include "evit/core/error.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/io/safetensors.hpp"
+#include "evit/kernels/linear.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/plan.hpp"
 #include "evit/simd/namespace.hpp"
@@ -92,6 +93,9 @@ struct transformer_tensors {
   const float* fc1_b = nullptr;
   const float* fc2_w = nullptr;  ///< [Cmax, hidden_max]
   const float* fc2_b = nullptr;
+  /// fc1_w and fc2_w packed once as panels (kernels::pack_linear_weight), which the FFN reads.
+  const float* fc1_packed = nullptr;
+  const float* fc2_packed = nullptr;
 };
 
 /// The official module name of a block of the supernet's plan (its tensors' common prefix):
@@ -770,6 +774,9 @@ class supernet_weights {
   /// Floats in the weights' own buffer: every tensor of a random supernet; of a loaded one, the
   /// tensors converted or copied from the file (the others are used in place: in_place()).
   std::int64_t size() const { return total_; }
+  /// Floats of the packed copies of the FFN weights (kernels::pack_linear_weight), made once at
+  /// load: the FFN reads its slices from them in the GEMM's faster broadcast form.
+  std::int64_t packed_size() const { return packed_total_; }
   /// The weights' own buffer (for zero-copy checks).
   const float* data() const { return buffer_.get(); }
   /// The file bytes whose tensors the weights use in place, or null when they use none.
@@ -912,6 +919,8 @@ class supernet_weights {
           t.fc2_w = tensor(p + ".fc2.weight");
           t.fc2_b = tensor(p + ".fc2.bias");
           transformer_layers[s].push_back(t);
+          packed_total_ += kernels::packed_linear_size(t.hidden_max, t.width_max) +
+                           kernels::packed_linear_size(t.width_max, t.hidden_max);
           break;
         case block_kind::head:
           head0_w = tensor("pre_head_0.weight");
@@ -924,6 +933,24 @@ class supernet_weights {
           break;
       }
     }
+    pack_ffn_weights();
+  }
+
+  /// One aligned buffer with the packed FFN weights of every transformer layer.
+  void pack_ffn_weights() {
+    packed_.reset(static_cast<float*>(::operator new(
+        static_cast<std::size_t>(std::max<std::int64_t>(packed_total_, 16)) * sizeof(float),
+        std::align_val_t(64))));
+    float* at = packed_.get();
+    for (auto& stage : transformer_layers)
+      for (transformer_tensors& t : stage) {
+        kernels::pack_linear_weight(t.fc1_w, t.hidden_max, t.width_max, at);
+        t.fc1_packed = at;
+        at += kernels::packed_linear_size(t.hidden_max, t.width_max);
+        kernels::pack_linear_weight(t.fc2_w, t.width_max, t.hidden_max, at);
+        t.fc2_packed = at;
+        at += kernels::packed_linear_size(t.width_max, t.hidden_max);
+      }
   }
 
   const space_descriptor* space_ = nullptr;
@@ -932,6 +959,8 @@ class supernet_weights {
   std::map<std::string, std::size_t> index_;
   std::int64_t total_ = 0;
   std::unique_ptr<float, release> buffer_;
+  std::int64_t packed_total_ = 0;
+  std::unique_ptr<float, release> packed_;  ///< packed FFN weights (pack_ffn_weights)
   std::vector<const float*> where_;   ///< each tensor: in buffer_ or in the file's bytes
   std::shared_ptr<const void> file_;  ///< the file's bytes, while a tensor is used in place
 };

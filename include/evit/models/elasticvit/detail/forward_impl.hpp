@@ -248,13 +248,14 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
                                    model_fixed::norm_eps, ws.act(i, 2), c);
       });
       sp.pieces(hidden, 16, [&](Index i, Index j0, Index j1, int) {
-        kernels::linear<Arch>(n, c, j1 - j0, ws.act(i, 2), c, t.fc1_w, t.width_max, j0, t.fc1_b,
-                              ws.expand(i) + j0, hidden, activation::hardswish);
+        kernels::linear_packed<Arch>(n, c, j1 - j0, ws.act(i, 2), c, t.fc1_packed, t.width_max,
+                                     j0, t.fc1_b, ws.expand(i) + j0, hidden,
+                                     activation::hardswish);
       });
       sp.pieces(c, 16, [&](Index i, Index j0, Index j1, int) {
-        kernels::linear<Arch>(n, hidden, j1 - j0, ws.expand(i), hidden, t.fc2_w, t.hidden_max, j0,
-                              t.fc2_b, ws.act(i, cur) + j0, c, activation::none,
-                              /*accumulate=*/true);
+        kernels::linear_packed<Arch>(n, hidden, j1 - j0, ws.expand(i), hidden, t.fc2_packed,
+                                     t.hidden_max, j0, t.fc2_b, ws.act(i, cur) + j0, c,
+                                     activation::none, /*accumulate=*/true);
       });
       return cur;
     }
