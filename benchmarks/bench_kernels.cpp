@@ -460,8 +460,8 @@ void head_vectors_bench(benchmark::State& st, bool batched) {
     } else {
       for (Index i = 0; i < batch; ++i) {
         float* x = buf.data() + i * stride;
-        evit::kernels::linear<Arch>(1, ec, hid, x, ec, w1.data(), ec_max, 0, b1.data(), x + ec,
-                                    hid, activation::hardswish);
+        evit::kernels::linear<Arch>(1, ec, hid, x, ec, w1.data(), ec_max, 0, b1.data(), x + ec, hid,
+                                    activation::hardswish);
         evit::kernels::linear<Arch>(1, hid, classes, x + ec, hid, w2.data(), hid, 0, b2.data(),
                                     logits.data() + i * classes, classes);
       }
@@ -540,7 +540,9 @@ void register_all() {
     RegisterBenchmark("head_per_sample", BM_head_per_sample)
         ->Args(a)
         ->ArgNames({"batch", "eC", "hidden"});
-    RegisterBenchmark("head_batched", BM_head_batched)->Args(a)->ArgNames({"batch", "eC", "hidden"});
+    RegisterBenchmark("head_batched", BM_head_batched)
+        ->Args(a)
+        ->ArgNames({"batch", "eC", "hidden"});
   }
   std::vector<std::vector<long>> dw = {
       {72, 56, 3, 1}, {72, 56, 5, 2}, {144, 28, 5, 1}, {240, 14, 3, 2}, {576, 7, 3, 1}};

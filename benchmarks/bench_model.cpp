@@ -31,6 +31,12 @@ const ev::supernet<S>& net() {
   static const auto n = std::make_unique<ev::supernet<S>>(ev::supernet<S>::random(1));
   return *n;
 }
+// The same weights without the packed copies: the forward reads the row-major slices.
+const ev::supernet<S>& net_in_place() {
+  static const auto n = std::make_unique<ev::supernet<S>>(
+      ev::supernet<S>::random(1, ev::load_options().pack_weights(false)));
+  return *n;
+}
 std::vector<float> images(int r) {
   evit::rng g(2);
   std::vector<float> v(static_cast<std::size_t>(3 * r * r));
@@ -93,6 +99,40 @@ void BM_dense_gemm(benchmark::State& st) {
   st.counters["GFLOPs"] = dense_gemm_gflops();
 }
 BENCHMARK(BM_dense_gemm)->Iterations(1);
+
+// Batch 1 and 8 (per-image time in the counter ms_per_image), packed linear weights (the
+// default) and the row-major slices read in place, interleaved in one run.
+void BM_batch(benchmark::State& st, const char* name) {
+  const evit::arch& a = ev::released(name);
+  const evit::Index batch = st.range(0);
+  const auto& n = st.range(1) ? net() : net_in_place();
+  const auto img = images(a.resolution());
+  std::vector<float> many(static_cast<std::size_t>(batch) * img.size());
+  for (evit::Index i = 0; i < batch; ++i)
+    std::copy(img.begin(), img.end(), many.begin() + static_cast<std::ptrdiff_t>(i * img.size()));
+  std::vector<float> logits(static_cast<std::size_t>(batch) * 1000);
+  ev::forward_workspace ws;
+  n.forward(a, many.data(), batch, logits.data(), ws);
+  for (auto _ : st) {
+    n.forward(a, many.data(), batch, logits.data(), ws);
+    benchmark::DoNotOptimize(logits.data());
+  }
+  st.counters["ms_per_image"] =
+      benchmark::Counter(double(batch) * 1e3, benchmark::Counter::kIsIterationInvariantRate |
+                                                  benchmark::Counter::kInvert);
+}
+BENCHMARK_CAPTURE(BM_batch, T1, "elastic_T1")
+    ->ArgsProduct({{1, 8}, {0, 1}})
+    ->ArgNames({"batch", "packed"})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_batch, S2, "elastic_S2")
+    ->ArgsProduct({{1, 8}, {0, 1}})
+    ->ArgNames({"batch", "packed"})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_batch, L3, "elastic_L3")
+    ->ArgsProduct({{1, 8}, {0, 1}})
+    ->ArgNames({"batch", "packed"})
+    ->Unit(benchmark::kMillisecond);
 
 void BM_released(benchmark::State& st, const char* name) {
   const evit::arch& a = ev::released(name);

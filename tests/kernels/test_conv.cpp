@@ -31,10 +31,11 @@ TEMPLATE_LIST_TEST_CASE("depthwise_conv2d: k x k, stride 1 and 2, cropped supern
   const Index stride = GENERATE(1, 2);
   const Index H = GENERATE_COPY(1, 2, 3, 8, L + 1, 2 * L + 3);
   const Index W = GENERATE_COPY(1, 4, 7, L, 2 * L + 1);
-  const Index C = 3;
+  // 3 channels; L + 5: a full block of L channels and a partial one on the channels-last path.
+  const Index C = GENERATE_COPY(3, L + 5);
   CAPTURE(Arch::name(), k, w_side, stride, H, W, C);
   evit::rng g(51);
-  const Index c_max = 5;  // the supernet weight has more channels than the slice reads
+  const Index c_max = C + 2;  // the supernet weight has more channels than the slice reads
   const Index Ho = evit::kernels::conv_out_size(H, k, stride, k / 2),
               Wo = evit::kernels::conv_out_size(W, k, stride, k / 2);
   exact_buffer<float> x(C * H * W, 1), w(c_max * w_side * w_side), y(C * Ho * Wo), scale(c_max),
@@ -55,6 +56,19 @@ TEMPLATE_LIST_TEST_CASE("depthwise_conv2d: k x k, stride 1 and 2, cropped supern
   ref::depthwise_conv2d(C, H, W, x.data(), k, stride, w.data(), w_side, expect.data(), ep);
   evit::test::check_close("depthwise_conv2d", C * Ho, Wo, y.data(), Wo, expect.data(), Wo, conv_tol,
                           conv_tol);
+  // In two pieces of channels split at 4, as the forward's workers run it: the same bits.
+  if (C > 4) {
+    exact_buffer<float> y2(C * Ho * Wo);
+    evit::kernels::depthwise_conv2d<Arch>(4, H, W, x.data(), k, stride, w.data(), w_side, y2.data(),
+                                          ep, ws.data(), wsn);
+    evit::kernels::depthwise_conv2d<Arch>(C - 4, H, W, x.data() + 4 * H * W, k, stride,
+                                          w.data() + 4 * w_side * w_side, w_side,
+                                          y2.data() + 4 * Ho * Wo, ep.rows_from(4), ws.data(), wsn);
+    for (Index i = 0; i < C * Ho * Wo; ++i) {
+      CAPTURE(i);
+      REQUIRE(y2[i] == y[i]);
+    }
+  }
 }
 
 TEST_CASE("depthwise_conv2d: k = 3 of a 5x5 kernel is the centre crop [1:4, 1:4]",

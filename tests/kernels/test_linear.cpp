@@ -130,10 +130,10 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
   evit::kernels::pack_linear_weight(w.data(), out_max, in_max, wp.data());
   const Index rows = GENERATE(1, 5, 13, 30);
   // (r0, out, in): whole, one output, the last row, a slice starting and ending inside panels.
-  const auto sl = GENERATE_COPY(
-      std::vector<Index>{0, out_max, in_max}, std::vector<Index>{0, 1, 1},
-      std::vector<Index>{out_max - 1, 1, in_max}, std::vector<Index>{16, P + 3, in_max - 5},
-      std::vector<Index>{3, 2 * P, 8});
+  const auto sl =
+      GENERATE_COPY(std::vector<Index>{0, out_max, in_max}, std::vector<Index>{0, 1, 1},
+                    std::vector<Index>{out_max - 1, 1, in_max},
+                    std::vector<Index>{16, P + 3, in_max - 5}, std::vector<Index>{3, 2 * P, 8});
   const Index r0 = sl[0], out = sl[1], in = sl[2];
   const activation act = GENERATE(activation::none, activation::hardswish);
   const bool accumulate = GENERATE(false, true);
@@ -150,8 +150,8 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
     for (Index r = 0; r < rows; ++r)
       for (Index o = 0; o < out; ++o) expect[r * out + o] += y[r * ldy + o];
   const exact_buffer<float> before = y;
-  evit::kernels::linear_packed<Arch>(rows, in, out, x.data(), ldx, wp.data(), in_max, r0,
-                                     b.data(), y.data(), ldy, act, accumulate);
+  evit::kernels::linear_packed<Arch>(rows, in, out, x.data(), ldx, wp.data(), in_max, r0, b.data(),
+                                     y.data(), ldy, act, accumulate);
   evit::test::check_close("linear_packed", rows, out, y.data(), ldy, expect.data(), out,
                           linear_tol(in) + (accumulate ? 1e-6 : 0));
 
@@ -159,8 +159,8 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
   // the same bits as in one call.
   if (out > 16) {
     exact_buffer<float> y2 = before;
-    evit::kernels::linear_packed<Arch>(rows, in, 16, x.data(), ldx, wp.data(), in_max, r0,
-                                       b.data(), y2.data(), ldy, act, accumulate);
+    evit::kernels::linear_packed<Arch>(rows, in, 16, x.data(), ldx, wp.data(), in_max, r0, b.data(),
+                                       y2.data(), ldy, act, accumulate);
     evit::kernels::linear_packed<Arch>(rows, in, out - 16, x.data(), ldx, wp.data(), in_max,
                                        r0 + 16, b.data(), y2.data() + 16, ldy, act, accumulate);
     for (Index r = 0; r < rows; ++r)

@@ -71,6 +71,35 @@ TEST_CASE("parity: logits of all 16 reference cases within 1e-4", "[models][pari
   std::printf("parity: worst max-abs logits error over 16 cases: %.3g\n", worst);
 }
 
+TEST_CASE("parity: without packed weights (slices read in place) too, and both agree",
+          "[models][parity][reference]") {
+  reference* ref = load_reference();
+  const auto in_place = ev::supernet<ev::mini_space>::load(
+      evit::test::data_path("elasticvit-mini/supernet.safetensors"),
+      ev::load_options().pack_weights(false));
+  REQUIRE(in_place.weights().packed_size() == 0);
+  REQUIRE(ref->net->weights().packed_size() > 0);
+  ev::forward_workspace ws;
+  double worst_golden = 0, worst_packed = 0;
+  for (const auto& c : ref->cases) {
+    const std::string name = c["name"];
+    CAPTURE(name);
+    const evit::arch a = ev::from_official_list<ev::mini_space>(c["arch"]);
+    const auto& input = ref->goldens->at(name + ".input");
+    const auto images = ref->goldens->to_f32(input);
+    const auto expect = ref->goldens->to_f32(ref->goldens->at(name + ".logits"));
+    const auto batch = static_cast<evit::Index>(input.shape[0]);
+    const auto got = in_place.forward(a, images, batch, ws);
+    const auto packed = ref->net->forward(a, images, batch, ws);
+    worst_golden = std::max(worst_golden, max_abs_diff(got, expect));
+    worst_packed = std::max(worst_packed, max_abs_diff(got, packed));
+  }
+  std::printf("parity, in place: worst error %.3g vs goldens, %.3g vs packed\n", worst_golden,
+              worst_packed);
+  CHECK(worst_golden < 1e-4);
+  CHECK(worst_packed < 1e-5);
+}
+
 TEST_CASE("parity: every intermediate of cases 0 and 1", "[models][parity][reference]") {
   reference* ref = load_reference();
   ev::forward_workspace ws;

@@ -55,6 +55,10 @@ struct attention_weights {
   Index rel_side_max = 0;       ///< Rmax: the stage's largest token-grid side
   Index rel_heads_max = 0;      ///< Hmax: columns of the table
   const T* v_conv = nullptr;    ///< depthwise weight [hdv_max, 1, 3, 3], or nullptr
+  /// qkv and proj packed by pack_linear_weight (kernels/linear.hpp), or nullptr: when set, the
+  /// products read them (linear_packed) instead of the row-major tensors.
+  const T* qkv_packed = nullptr;
+  const T* proj_packed = nullptr;
 
   /// ElasticViT's qkv blocks: Q rows from 0, K rows from Cmax, V rows from 2 Cmax, no bias.
   static attention_weights elasticvit(const T* qkv_w, Index c_max, const T* proj_w,
@@ -78,6 +82,11 @@ struct attention_weights {
   }
   attention_weights& with_v_conv(const T* w) {
     v_conv = w;
+    return *this;
+  }
+  attention_weights& with_packed(const T* qkv_p, const T* proj_p) {
+    qkv_packed = qkv_p;
+    proj_packed = proj_p;
     return *this;
   }
 };
@@ -218,8 +227,17 @@ void attention_qkv(const attention_config& cfg, const attention_weights<T>& w, c
   EVIT_ASSERT(0 <= col_begin && col_begin <= col_end && col_end <= cfg.qkv_width());
   const row_block blocks[3] = {
       {w.q_row0, h * dqk, 0}, {w.k_row0, h * dqk, h * dqk}, {w.v_row0, hdv, 2 * h * dqk}};
-  linear_blocks<Arch>(cfg.tokens, cfg.in, x, ldx, w.qkv, w.qkv_ld, w.qkv_bias, blocks, 3, sh.qkv,
-                      cfg.qkv_width(), col_begin, col_end);
+  if (!w.qkv_packed) {
+    linear_blocks<Arch>(cfg.tokens, cfg.in, x, ldx, w.qkv, w.qkv_ld, w.qkv_bias, blocks, 3, sh.qkv,
+                        cfg.qkv_width(), col_begin, col_end);
+    return;
+  }
+  for (const row_block& blk : blocks) {
+    const Index lo = std::max(col_begin, blk.y_col0), hi = std::min(col_end, blk.y_col0 + blk.rows);
+    if (lo < hi)
+      linear_packed<Arch>(cfg.tokens, cfg.in, hi - lo, x, ldx, w.qkv_packed, w.qkv_ld,
+                          blk.w_row0 + (lo - blk.y_col0), w.qkv_bias, sh.qkv + lo, cfg.qkv_width());
+  }
 }
 
 /// Phase 2: heads [head_begin, head_end) of one sample: V conv, logits, bias, softmax, P · V and
@@ -309,8 +327,13 @@ void attention_proj(const attention_config& cfg, const attention_weights<T>& w,
   const Index hdv = cfg.heads * cfg.v_dim;
   EVIT_ASSERT(ldo >= cfg.out && hdv <= w.proj_ld);
   EVIT_ASSERT(0 <= col_begin && col_begin <= col_end && col_end <= cfg.out);
-  linear<Arch>(cfg.tokens, hdv, col_end - col_begin, sh.heads, hdv, w.proj, w.proj_ld, col_begin,
-               w.proj_bias, out + col_begin, ldo, activation::none, accumulate);
+  if (w.proj_packed)
+    linear_packed<Arch>(cfg.tokens, hdv, col_end - col_begin, sh.heads, hdv, w.proj_packed,
+                        w.proj_ld, col_begin, w.proj_bias, out + col_begin, ldo, activation::none,
+                        accumulate);
+  else
+    linear<Arch>(cfg.tokens, hdv, col_end - col_begin, sh.heads, hdv, w.proj, w.proj_ld, col_begin,
+                 w.proj_bias, out + col_begin, ldo, activation::none, accumulate);
 }
 
 /// Multi-head self-attention of `batch` samples of cfg.tokens tokens each:

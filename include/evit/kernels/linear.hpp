@@ -102,9 +102,9 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
       const Index panel = j / P, end = std::min(r0 + out, (panel + 1) * P);
       const T* base = wp + panel * in_max * P - panel * P;  // column c of the panel at base + c
       for (Index c = j; c < end; c += NR)
-        detail::nn_rows<Arch, tiles::nn_mr, tiles::nn_nv, Act>(
-            rows, in, x, ldx, base + c, P, y + (c - r0), ldy, 0, c - r0,
-            std::min<Index>(NR, end - c), ep);
+        detail::nn_rows<Arch, tiles::nn_mr, tiles::nn_nv, Act>(rows, in, x, ldx, base + c, P,
+                                                               y + (c - r0), ldy, 0, c - r0,
+                                                               std::min<Index>(NR, end - c), ep);
       j = end;
     }
   });
@@ -143,14 +143,14 @@ void linear_blocks(Index rows, Index in, const T* x, Index ldx, const T* w, Inde
 
 // The entry points for float: compiled once per ISA in a dispatching program (simd/isa.hpp),
 // and run through simd::dispatch() when called with simd::dispatched.
-#define EVIT_LINEAR_INSTANCES(EXTERN, A)                                                        \
-  EXTERN template void linear<A, float>(Index, Index, Index, const float*, Index, const float*, \
-                                        Index, Index, const float*, float*, Index, activation,  \
-                                        bool);                                                  \
-  EXTERN template void linear_blocks<A, float>(Index, Index, const float*, Index, const float*, \
-                                               Index, const float*, const row_block*, Index,    \
-                                               float*, Index, Index, Index);       \
-  EXTERN template void linear_packed<A, float>(Index, Index, Index, const float*, Index,        \
+#define EVIT_LINEAR_INSTANCES(EXTERN, A)                                                         \
+  EXTERN template void linear<A, float>(Index, Index, Index, const float*, Index, const float*,  \
+                                        Index, Index, const float*, float*, Index, activation,   \
+                                        bool);                                                   \
+  EXTERN template void linear_blocks<A, float>(Index, Index, const float*, Index, const float*,  \
+                                               Index, const float*, const row_block*, Index,     \
+                                               float*, Index, Index, Index);                     \
+  EXTERN template void linear_packed<A, float>(Index, Index, Index, const float*, Index,         \
                                                const float*, Index, Index, const float*, float*, \
                                                Index, activation, bool);
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_LINEAR_INSTANCES)

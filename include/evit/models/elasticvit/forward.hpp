@@ -178,7 +178,8 @@ inline kernels::attention_weights<float> attention_weights_of(const transformer_
   return kernels::attention_weights<float>::elasticvit(t.qkv, t.width_max, t.proj_w,
                                                        t.heads_max * head_dim * t.v_max, t.proj_b)
       .with_rel_bias(t.rel_bias, t.rel_side_max, t.heads_max)
-      .with_v_conv(t.v_conv);
+      .with_v_conv(t.v_conv)
+      .with_packed(t.qkv_packed, t.proj_packed);
 }
 
 /// The supernet tensors of a transformer layer's FFN, read in place.

@@ -51,9 +51,10 @@ class supernet {
   static supernet load(const io::safetensors_file& f, const load_options& opts = load_options()) {
     return supernet(supernet_weights::load(Space::descriptor(), f, opts));
   }
-  /// A random supernet (deterministic for a seed) for tests and benchmarks.
-  static supernet random(std::uint64_t seed) {
-    return supernet(supernet_weights::random(Space::descriptor(), seed));
+  /// A random supernet (deterministic for a seed) for tests and benchmarks; `opts.pack_weights`
+  /// as for load (the other load options do not apply).
+  static supernet random(std::uint64_t seed, const load_options& opts = load_options()) {
+    return supernet(supernet_weights::random(Space::descriptor(), seed, opts.pack_weights()));
   }
 
   const supernet_weights& weights() const { return net_.weights(); }

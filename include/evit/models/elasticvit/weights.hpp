@@ -93,7 +93,11 @@ struct transformer_tensors {
   const float* fc1_b = nullptr;
   const float* fc2_w = nullptr;  ///< [Cmax, hidden_max]
   const float* fc2_b = nullptr;
-  /// fc1_w and fc2_w packed once as panels (kernels::pack_linear_weight), which the FFN reads.
+  int qkv_rows_max = 0, proj_in_max = 0;  ///< rows of qkv, columns of proj
+  /// The linear weights packed once as panels (kernels::pack_linear_weight), which the forward
+  /// reads when present (null with load_options().pack_weights(false)).
+  const float* qkv_packed = nullptr;
+  const float* proj_packed = nullptr;
   const float* fc1_packed = nullptr;
   const float* fc2_packed = nullptr;
 };
@@ -242,7 +246,19 @@ class load_options {
   }
   bool in_place() const { return in_place_; }
 
+  /// Keep a copy of every transformer layer's linear weights (and the head's per-token layer)
+  /// packed as panels (kernels::pack_linear_weight), which the forward reads 2-3x faster than
+  /// the row-major slices (on by default; the copy is about the size of those tensors, most
+  /// of an official supernet's transformer weights). Off: the forward reads the row-major
+  /// tensors in place; the logits agree within float rounding.
+  load_options& pack_weights(bool on) {
+    pack_weights_ = on;
+    return *this;
+  }
+  bool pack_weights() const { return pack_weights_; }
+
  private:
+  bool pack_weights_ = true;
   bool allow_extra_tensors_ = false;
   bool in_place_ = true;
 };
@@ -707,6 +723,7 @@ class supernet_weights {
       }
     }
     w.build_index();
+    if (opts.pack_weights()) w.pack_linear_weights();
     return w;
   }
   static supernet_weights load(const space_descriptor& d, const std::string& path,
@@ -715,8 +732,9 @@ class supernet_weights {
   }
 
   /// A random supernet: weights ~ N(0, 1/fan_in)-scaled uniform, BN statistics near identity, so
-  /// that activations stay in range through any subnet. Deterministic for a seed.
-  static supernet_weights random(const space_descriptor& d, std::uint64_t seed) {
+  /// that activations stay in range through any subnet. Deterministic for a seed. `pack`: as
+  /// load_options::pack_weights.
+  static supernet_weights random(const space_descriptor& d, std::uint64_t seed, bool pack = true) {
     supernet_weights w(d, true);
     rng g(seed);
     for (std::size_t i = 0; i < w.specs_.size(); ++i) {
@@ -752,6 +770,7 @@ class supernet_weights {
       }
     }
     w.build_index();
+    if (pack) w.pack_linear_weights();
     return w;
   }
 
@@ -774,8 +793,9 @@ class supernet_weights {
   /// Floats in the weights' own buffer: every tensor of a random supernet; of a loaded one, the
   /// tensors converted or copied from the file (the others are used in place: in_place()).
   std::int64_t size() const { return total_; }
-  /// Floats of the packed copies of the FFN weights (kernels::pack_linear_weight), made once at
-  /// load: the FFN reads its slices from them in the GEMM's faster broadcast form.
+  /// Floats of the packed copies of the linear weights (kernels::pack_linear_weight) made at
+  /// load (0 with load_options().pack_weights(false)): the forward reads their slices in the
+  /// GEMM's broadcast form, 2-3x the speed of the row-major slices on AVX-512.
   std::int64_t packed_size() const { return packed_total_; }
   /// The weights' own buffer (for zero-copy checks).
   const float* data() const { return buffer_.get(); }
@@ -799,6 +819,7 @@ class supernet_weights {
   std::vector<std::vector<transformer_tensors>> transformer_layers;
   const float* head0_w = nullptr;  ///< [e*C, C]
   const float* head0_b = nullptr;
+  const float* head0_packed = nullptr;  ///< head0_w packed (pack_linear_weights), or null
   bn_tensors head_bn;
   const float* head1_w = nullptr;  ///< [hidden, e*C]
   const float* head1_b = nullptr;
@@ -909,6 +930,8 @@ class supernet_weights {
           t.v_conv = tensor(p + ".dw_v_conv.weight");
           t.proj_w = tensor(p + ".proj.weight");
           t.proj_b = tensor(p + ".proj.bias");
+          t.qkv_rows_max = static_cast<int>(spec(p + ".qkv.weight").shape[0]);
+          t.proj_in_max = static_cast<int>(spec(p + ".proj.weight").shape[1]);
           break;
         case block_kind::ffn:  // completes the layer its attention started
           t.hidden_max = b.max.hidden;
@@ -919,8 +942,6 @@ class supernet_weights {
           t.fc2_w = tensor(p + ".fc2.weight");
           t.fc2_b = tensor(p + ".fc2.bias");
           transformer_layers[s].push_back(t);
-          packed_total_ += kernels::packed_linear_size(t.hidden_max, t.width_max) +
-                           kernels::packed_linear_size(t.width_max, t.hidden_max);
           break;
         case block_kind::head:
           head0_w = tensor("pre_head_0.weight");
@@ -933,24 +954,37 @@ class supernet_weights {
           break;
       }
     }
-    pack_ffn_weights();
   }
 
-  /// One aligned buffer with the packed FFN weights of every transformer layer.
-  void pack_ffn_weights() {
+  /// One aligned buffer with the packed linear weights (qkv, proj, fc1, fc2) of every
+  /// transformer layer and the head's per-token layer.
+  void pack_linear_weights() {
+    struct job {
+      const float* w;
+      Index out_max, in_max;
+      const float** into;
+    };
+    std::vector<job> jobs;
+    for (auto& stage : transformer_layers)
+      for (transformer_tensors& t : stage) {
+        jobs.push_back({t.qkv, t.qkv_rows_max, t.width_max, &t.qkv_packed});
+        jobs.push_back({t.proj_w, t.width_max, t.proj_in_max, &t.proj_packed});
+        jobs.push_back({t.fc1_w, t.hidden_max, t.width_max, &t.fc1_packed});
+        jobs.push_back({t.fc2_w, t.width_max, t.hidden_max, &t.fc2_packed});
+      }
+    const tensor_spec& h0 = spec("pre_head_0.weight");
+    jobs.push_back({head0_w, h0.shape[0], h0.shape[1], &head0_packed});
+    packed_total_ = 0;
+    for (const job& j : jobs) packed_total_ += kernels::packed_linear_size(j.out_max, j.in_max);
     packed_.reset(static_cast<float*>(::operator new(
         static_cast<std::size_t>(std::max<std::int64_t>(packed_total_, 16)) * sizeof(float),
         std::align_val_t(64))));
     float* at = packed_.get();
-    for (auto& stage : transformer_layers)
-      for (transformer_tensors& t : stage) {
-        kernels::pack_linear_weight(t.fc1_w, t.hidden_max, t.width_max, at);
-        t.fc1_packed = at;
-        at += kernels::packed_linear_size(t.hidden_max, t.width_max);
-        kernels::pack_linear_weight(t.fc2_w, t.width_max, t.hidden_max, at);
-        t.fc2_packed = at;
-        at += kernels::packed_linear_size(t.width_max, t.hidden_max);
-      }
+    for (const job& j : jobs) {
+      kernels::pack_linear_weight(j.w, j.out_max, j.in_max, at);
+      *j.into = at;
+      at += kernels::packed_linear_size(j.out_max, j.in_max);
+    }
   }
 
   const space_descriptor* space_ = nullptr;
@@ -960,9 +994,9 @@ class supernet_weights {
   std::int64_t total_ = 0;
   std::unique_ptr<float, release> buffer_;
   std::int64_t packed_total_ = 0;
-  std::unique_ptr<float, release> packed_;  ///< packed FFN weights (pack_ffn_weights)
-  std::vector<const float*> where_;   ///< each tensor: in buffer_ or in the file's bytes
-  std::shared_ptr<const void> file_;  ///< the file's bytes, while a tensor is used in place
+  std::unique_ptr<float, release> packed_;  ///< packed linear weights (pack_linear_weights)
+  std::vector<const float*> where_;         ///< each tensor: in buffer_ or in the file's bytes
+  std::shared_ptr<const void> file_;        ///< the file's bytes, while a tensor is used in place
 };
 
 }  // namespace elasticvit

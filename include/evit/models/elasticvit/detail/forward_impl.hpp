@@ -247,15 +247,25 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
         kernels::sample_norm<Arch>(n, c, ws.act(i, cur), c, t.norm2_gamma, t.norm2_beta,
                                    model_fixed::norm_eps, ws.act(i, 2), c);
       });
+      // Packed weights when the supernet has them (load_options::pack_weights), else in place.
       sp.pieces(hidden, 16, [&](Index i, Index j0, Index j1, int) {
-        kernels::linear_packed<Arch>(n, c, j1 - j0, ws.act(i, 2), c, t.fc1_packed, t.width_max,
-                                     j0, t.fc1_b, ws.expand(i) + j0, hidden,
-                                     activation::hardswish);
+        if (t.fc1_packed)
+          kernels::linear_packed<Arch>(n, c, j1 - j0, ws.act(i, 2), c, t.fc1_packed, t.width_max,
+                                       j0, t.fc1_b, ws.expand(i) + j0, hidden,
+                                       activation::hardswish);
+        else
+          kernels::linear<Arch>(n, c, j1 - j0, ws.act(i, 2), c, t.fc1_w, t.width_max, j0, t.fc1_b,
+                                ws.expand(i) + j0, hidden, activation::hardswish);
       });
       sp.pieces(c, 16, [&](Index i, Index j0, Index j1, int) {
-        kernels::linear_packed<Arch>(n, hidden, j1 - j0, ws.expand(i), hidden, t.fc2_packed,
-                                     t.hidden_max, j0, t.fc2_b, ws.act(i, cur) + j0, c,
-                                     activation::none, /*accumulate=*/true);
+        if (t.fc2_packed)
+          kernels::linear_packed<Arch>(n, hidden, j1 - j0, ws.expand(i), hidden, t.fc2_packed,
+                                       t.hidden_max, j0, t.fc2_b, ws.act(i, cur) + j0, c,
+                                       activation::none, /*accumulate=*/true);
+        else
+          kernels::linear<Arch>(n, hidden, j1 - j0, ws.expand(i), hidden, t.fc2_w, t.hidden_max, j0,
+                                t.fc2_b, ws.act(i, cur) + j0, c, activation::none,
+                                /*accumulate=*/true);
       });
       return cur;
     }
@@ -271,8 +281,12 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
                                       : m.coefficients(w_.head_bn, ec);
       sp.pieces(ec, 16, [&](Index i, Index j0, Index j1, int) {
         float* h = ws.act(i, 2);
-        kernels::linear<Arch>(n, c, j1 - j0, ws.act(i, cur), c, w_.head0_w, c_max, j0, w_.head0_b,
-                              h + j0, ec);
+        if (w_.head0_packed)
+          kernels::linear_packed<Arch>(n, c, j1 - j0, ws.act(i, cur), c, w_.head0_packed, c_max, j0,
+                                       w_.head0_b, h + j0, ec);
+        else
+          kernels::linear<Arch>(n, c, j1 - j0, ws.act(i, cur), c, w_.head0_w, c_max, j0, w_.head0_b,
+                                h + j0, ec);
         if (m.calibrating()) return;  // normalised with the batch statistics below
         for (Index r = 0; r < n; ++r) {
           float* v = h + r * ec;
