@@ -9,7 +9,7 @@
 // working folder (removed at exit).
 // Peak memory needs a process that does nothing else:
 //   evit_bench_load --write FILE      (writes the file)
-//   evit_bench_load --peak FILE [--read] [--copy] [--touch]
+//   evit_bench_load --peak FILE [--read] [--copy] [--touch] [--no-pack]
 // loads FILE once (mapped, or read with --read; tensors in place, or copied into the weights' own
 // aligned buffer with --copy: load_options().in_place(false)), optionally reads every weight once
 // (--touch: what the first forward of the largest subnet does), and prints the times, the peak
@@ -161,24 +161,26 @@ double peak_mb() {
 
 int peak(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s --peak FILE [--read] [--copy] [--touch]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s --peak FILE [--read] [--copy] [--touch] [--no-pack]\n",
+                 argv[0]);
     return 2;
   }
-  bool read = false, copied = false, do_touch = false;
+  bool read = false, copied = false, do_touch = false, pack = true;
   for (int i = 3; i < argc; ++i) {
     read = read || std::strcmp(argv[i], "--read") == 0;
     copied = copied || std::strcmp(argv[i], "--copy") == 0;
     do_touch = do_touch || std::strcmp(argv[i], "--touch") == 0;
+    pack = pack && std::strcmp(argv[i], "--no-pack") != 0;
   }
   using clock = std::chrono::steady_clock;
   std::printf("start: peak RSS %.1f MiB\n", peak_mb());
   const auto t0 = clock::now();
-  const auto net =
-      ev::supernet<S>::load(evit::io::safetensors_file::open(argv[2], mode(read)), copy(copied));
+  const auto net = ev::supernet<S>::load(evit::io::safetensors_file::open(argv[2], mode(read)),
+                                         copy(copied).pack_weights(pack));
   const double load_s = std::chrono::duration<double>(clock::now() - t0).count();
-  std::printf("load (%s): %.3f s; peak RSS %.1f MiB; RssFile %s, RssAnon %s\n",
-              label(read, copied).c_str(), load_s, peak_mb(), status_line("RssFile:").c_str(),
-              status_line("RssAnon:").c_str());
+  std::printf("load (%s%s): %.3f s; peak RSS %.1f MiB; RssFile %s, RssAnon %s\n",
+              label(read, copied).c_str(), pack ? ", packed" : "", load_s, peak_mb(),
+              status_line("RssFile:").c_str(), status_line("RssAnon:").c_str());
   if (do_touch) {
     const auto t1 = clock::now();
     const double sum = touch(net);

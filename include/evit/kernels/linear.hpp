@@ -71,12 +71,13 @@ void pack_linear_weight(const T* w, Index out_max, Index in_max, T* dst) {
   constexpr Index P = linear_panel_width;
   const Index panels = (out_max + P - 1) / P;
   std::fill(dst, dst + packed_linear_size(out_max, in_max), T(0));
-  for (Index p = 0; p < panels; ++p)
-    for (Index c = 0; c < P && p * P + c < out_max; ++c) {
-      const T* row = w + (p * P + c) * in_max;
-      T* col = dst + p * in_max * P + c;
-      for (Index k = 0; k < in_max; ++k) col[k * P] = row[k];
-    }
+  for (Index p = 0; p < panels; ++p) {  // contiguous writes, P sequential read streams
+    const Index cols = std::min(P, out_max - p * P);
+    const T* rows = w + p * P * in_max;
+    T* panel = dst + p * in_max * P;
+    for (Index k = 0; k < in_max; ++k)
+      for (Index c = 0; c < cols; ++c) panel[k * P + c] = rows[c * in_max + k];
+  }
 }
 
 /// linear() on a weight packed by pack_linear_weight (`in_max` its input width): the same
