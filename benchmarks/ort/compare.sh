@@ -37,7 +37,7 @@ skip() {  # a tool is missing: skipped (77), except under CI where it must be th
 }
 positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: '$2' is not a positive integer" 2; }
 
-usage() { sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -111,7 +111,7 @@ echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine:  ${cpu:-unknown CPU} (family ${family:-?}), $(nproc) cores; CPU flags: ${simd:-none of avx512f avx2 fma}"
 echo "evit:     isa $isa; run_subnet, ${weights:-random official-size supernet (seed 1)}"
 echo "ort:      $ort_version, CPU provider, intra_op threads as below, inter_op 1, sequential, all graph optimisations; BN folded, batch fixed"
-echo "method:   $rounds rounds of separate processes, order rotated; each process: 1 warm-up, median of $repeat forwards"
+echo "method:   $rounds round(s) of separate processes, order rotated; each process: 1 warm-up, median of $repeat forwards"
 echo
 
 # Rounds: every configuration once per round, evit and ORT each in its own process, which one
