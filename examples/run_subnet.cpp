@@ -161,6 +161,7 @@ int main(int argc, char** argv) {
   app.add_option("--random-arch", o.random_arch,
                  "instead of --arch: a random subnet of the space (uniform draw) for this seed")
       ->check(example::integer_in(0, 1LL << 40))
+      ->default_str("")
       ->excludes("--arch");
   app.add_option("--image", o.image,
                  "a PNG or JPEG, preprocessed as the official evaluation does (README)");

@@ -444,9 +444,9 @@ def import_onnx():
 def export(subnet_path, bn="fold", batch=None, check=True):
     """(model, plan): the ONNX model (onnx.ModelProto) of the subnet file at `subnet_path`, and
     the file's plan."""
-    onnx = import_onnx()
     tensors, meta = read_safetensors(subnet_path)
     plan = load_plan(meta, subnet_path)
+    onnx = import_onnx()
     model = Exporter(onnx, tensors, plan, subnet_path, bn).build(batch)
     if check:
         onnx.checker.check_model(model)
