@@ -10,7 +10,8 @@
 #
 #   bash benchmarks/ort/compare.sh [--rounds 3] [--repeat 20] [--subnets REGEX] [--batches "1 8"]
 #                                  [--threads "1 2"] [--weights FILE] [--run-subnet PATH]
-#                                  [--out DIR]
+#                                  [--out DIR] [--ort-spin 0|1]
+# --ort-spin: ORT's intra-op threads spin while waiting (1) or not (0); default: ORT's own (1).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -24,6 +25,7 @@ threads="1 2"
 weights=""
 run_subnet="$root/build/release/examples/run_subnet"
 out="$root/build/ort-compare"
+spin_args=()
 python=/usr/bin/python3
 node=$(command -v node || echo /usr/bin/node)
 subnets=(elastic_T1 elastic_T2 elastic_S1 elastic_S2 elastic_M elastic_L1 elastic_L1.5 elastic_L2
@@ -37,12 +39,12 @@ skip() {  # a tool is missing: skipped (77), except under CI where it must be th
 }
 positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: '$2' is not a positive integer" 2; }
 
-usage() { sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --rounds|--repeat|--subnets|--batches|--threads|--weights|--run-subnet|--out)
+    --rounds|--repeat|--subnets|--batches|--threads|--weights|--run-subnet|--out|--ort-spin)
       [ $# -ge 2 ] || die "$1 needs a value (see --help)" 2
       case "$1" in
         --rounds) positive "$1" "$2"; rounds=$2 ;;
@@ -53,6 +55,8 @@ while [ $# -gt 0 ]; do
         --weights) weights=$2 ;;
         --run-subnet) run_subnet=$2 ;;
         --out) out=$2 ;;
+        --ort-spin) [[ "$2" =~ ^[01]$ ]] || die "--ort-spin: '$2' is not 0 or 1" 2
+                    spin_args=(--spin "$2") ;;
       esac
       shift 2 ;;
     *) die "unknown argument '$1' (see --help)" 2 ;;
@@ -98,7 +102,7 @@ measure_evit() {  # subnet batch threads
 }
 measure_ort() {  # subnet batch threads
   local log
-  log=$("$node" "$root/tools/ort/run.js" "$out/$1-b$2.onnx" --batch "$2" --threads "$3" --repeat "$repeat") ||
+  log=$("$node" "$root/tools/ort/run.js" "$out/$1-b$2.onnx" --batch "$2" --threads "$3" --repeat "$repeat" "${spin_args[@]}") ||
     die "run.js on $1 batch $2 threads $3 failed"
   median_of "$log"
 }
@@ -110,7 +114,9 @@ simd=$(for f in avx512f avx2 fma; do grep -qw "$f" <<< "$flags" && printf '%s ' 
 echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine:  ${cpu:-unknown CPU} (family ${family:-?}), $(nproc) cores; CPU flags: ${simd:-none of avx512f avx2 fma}"
 echo "evit:     isa $isa; run_subnet, ${weights:-random official-size supernet (seed 1)}"
-echo "ort:      $ort_version, CPU provider, intra_op threads as below, inter_op 1, sequential, all graph optimisations; BN folded, batch fixed"
+spin="ORT's default (on)"
+[ ${#spin_args[@]} -eq 0 ] || spin=$([ "${spin_args[1]}" = 1 ] && echo on || echo off)
+echo "ort:      $ort_version, CPU provider, intra_op threads as below (spinning: $spin), inter_op 1, sequential, all graph optimisations; BN folded, batch fixed"
 echo "method:   $rounds round(s) of separate processes, order rotated; each process: 1 warm-up, median of $repeat forwards"
 echo
 

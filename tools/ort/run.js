@@ -5,12 +5,14 @@
 // (median, p90, in run_subnet's format); writes the logits of the last run as raw float32.
 //
 //   node tools/ort/run.js model.onnx [--input images.f32] [--batch N] [--output logits.f32]
-//                         [--threads T] [--repeat R] [--warmup W] [--seed S]
+//                         [--threads T] [--repeat R] [--warmup W] [--seed S] [--spin 0|1]
 //   node tools/ort/run.js --version      (prints onnxruntime-node's version: is it installed?)
 //
 // --input: raw float32 images (batch x 3 x R x R, R from the model's input shape), whose size gives
-// the batch; without it, --batch random images in [-1, 1). Threads: intra_op_num_threads = T,
-// inter_op_num_threads = 1, sequential execution, every graph optimisation. onnxruntime-node is
+// the batch; without it, --batch (default: the model's fixed batch, else 1) random images in [-1, 1). Threads: intra_op_num_threads = T,
+// inter_op_num_threads = 1, sequential execution, every graph optimisation; --spin 0 stops the
+// intra-op threads from spinning while they wait (session.intra_op.allow_spinning, ORT's default 1:
+// spinning is fast on idle cores, costly where other processes share them). onnxruntime-node is
 // looked up in $EVIT_ORT_MODULES, then <repo>/build/ort/node_modules (where tools/dev.sh test
 // installs it: npm install --ignore-scripts onnxruntime-node), then Node's usual places.
 // Errors: one line "run.js: <reason>" on stderr, exit code 1 (2 for a bad command line).
@@ -46,10 +48,10 @@ function loadOrt() {
 
 function parseArgs(argv) {
   const o = {model: null, input: null, output: null, batch: 1, threads: 1, repeat: 20, warmup: 1,
-             seed: 1, batchGiven: false};
+             seed: 1, spin: null, batchGiven: false};
   const ints = {'--batch': ['batch', 1, 4096], '--threads': ['threads', 1, 256],
                 '--repeat': ['repeat', 0, 100000], '--warmup': ['warmup', 0, 1000],
-                '--seed': ['seed', 0, 2 ** 31 - 1]};
+                '--seed': ['seed', 0, 2 ** 31 - 1], '--spin': ['spin', 0, 1]};
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     if (a === '--version') {
@@ -57,7 +59,7 @@ function parseArgs(argv) {
       continue;
     }
     if (a === '--help' || a === '-h') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 17)
+      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 18)
                                .map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
       process.exit(0);
     }
@@ -119,20 +121,23 @@ async function main() {
     return;
   }
   if (!fs.existsSync(o.model)) throw new Error(`${o.model}: cannot open the file`);
-  const session = await ort.InferenceSession.create(o.model, {
+  const options = {
     executionProviders: ['cpu'],
     intraOpNumThreads: o.threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-  });
+  };
+  if (o.spin !== null) options.extra = {session: {intra_op: {allow_spinning: String(o.spin)}}};
+  const session = await ort.InferenceSession.create(o.model, options);
   if (session.inputNames[0] !== 'images' || !session.outputNames.includes('logits'))
     throw new Error(`${o.model}: expected input "images" and output "logits", found ` +
                     `${session.inputNames.join(', ')} -> ${session.outputNames.join(', ')}`);
   const r = resolutionOf(session);
   const per = 3 * r * r;
+  const fixed = fixedBatchOf(session);
   let data;
-  let batch = o.batch;
+  let batch = o.batchGiven || fixed === null ? o.batch : fixed;
   if (o.input) {
     let buf;
     try {
@@ -156,7 +161,6 @@ async function main() {
       data[i] = (s / 4294967296) * 2 - 1;
     }
   }
-  const fixed = fixedBatchOf(session);
   if (fixed !== null && fixed !== batch)
     throw new Error(`${o.model}: the model's batch is fixed at ${fixed}, the input has ${batch}`);
   const feeds = {images: new ort.Tensor('float32', data, [batch, 3, r, r])};
@@ -180,7 +184,8 @@ async function main() {
   }
   console.log(`ort:      onnxruntime-node ${ort.env.versions ? ort.env.versions.node : '?'} ` +
               `(CPU provider; intra_op_num_threads ${o.threads}, inter_op_num_threads 1, ` +
-              `sequential, graph optimisation all)`);
+              `sequential, graph optimisation all, intra-op spinning ` +
+              `${o.spin === null ? 'default' : o.spin ? 'on' : 'off'})`);
   console.log(`model:    ${o.model} (input ${batch}x3x${r}x${r}, logits ${logits.dims.join('x')})`);
   if (ms.length) {
     ms.sort((a, b) => a - b);
