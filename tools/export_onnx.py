@@ -28,9 +28,13 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
-
 PROG = "export_onnx.py"
+
+try:
+    import numpy as np
+except ImportError:
+    sys.stderr.write("%s: needs numpy (Debian: apt-get install python3-numpy)\n" % PROG)
+    sys.exit(1)
 PLAN_FORMAT = "evit.elasticvit.plan/1"  # plan_json_format in plan_json.hpp
 OPSET = 17
 
@@ -314,15 +318,13 @@ class Exporter:
         # qkv: three row blocks of the file's weight (Q from 0, K from Cmax, V from 2 Cmax, over
         # the first C columns), stacked; then viewed as (N, h, S), head i = q_i | k_i | v_i.
         name = p + ".qkv.weight"
-        full = self.w(name, 1, c)  # checks presence and columns
-        cmax = self.t[name].shape[1]
+        self.w(name, 1, c)  # present, with at least C columns
         rows = self.t[name]
-        need = 2 * cmax + hdv
-        if rows.shape[0] < need or h * dqk > cmax:
-            raise ExportError("%s: tensor \"%s\" has shape %s; the plan needs %d rows (V block "
-                              "from row %d) and %d <= %d" % (self.path, name, list(rows.shape),
-                                                              need, 2 * cmax, h * dqk, cmax))
-        del full
+        cmax = rows.shape[1]
+        if rows.shape[0] < 2 * cmax + hdv or h * dqk > cmax:
+            raise ExportError("%s: tensor \"%s\" has shape %s; the plan needs Q and K blocks of "
+                              "%d rows and a V block of %d rows from row %d"
+                              % (self.path, name, list(rows.shape), h * dqk, hdv, 2 * cmax))
         wqkv = np.concatenate([rows[0:h * dqk, :c], rows[cmax:cmax + h * dqk, :c],
                                rows[2 * cmax:2 * cmax + hdv, :c]], axis=0)
         qkv = self.linear(y, wqkv, None, p + ".qkv")
