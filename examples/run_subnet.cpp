@@ -2,11 +2,14 @@
 // run_subnet: run one subnet of an ElasticViT supernet, straight from the supernet's weights, on
 // an image file (--image, the official evaluation preprocessing) or on random images. Prints the
 // ISA it runs, the subnet's MMACs, the top-5 classes of the first image (with names from
-// --labels or the supernet's metadata) and the latency (median, p90).
+// --labels or the supernet's metadata) and the latency (median, p90). Also writes the subnet as a
+// standalone file (--export-subnet: what tools/export_onnx.py turns into ONNX), and the input
+// images and logits as raw float32 files (--save-input, --save-logits).
 //   run_subnet --weights elasticvit.safetensors --arch elastic_T1 --image cat.jpg --labels in1k.txt
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -22,13 +25,23 @@ namespace {
 
 struct options {
   std::string weights, space = "official", arch, image, labels;
+  std::string export_subnet, save_input, save_logits;
   int batch = 1, threads = 1, repeat = 20;
-  long long seed = 1;
+  long long seed = 1, random_arch = -1;
   bool all_logits = false, allow_extra = false, plan = false;
 };
 
 double ms_since(clock_type::time_point t0) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
+}
+
+/// Writes `values` as raw float32 (this machine's byte order: little-endian on x86-64 and AArch64).
+void write_floats(const std::string& path, const std::vector<float>& values) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw evit::format_error(path + ": cannot create the file");
+  out.write(reinterpret_cast<const char*>(values.data()),
+            static_cast<std::streamsize>(values.size() * sizeof(float)));
+  if (!out.flush()) throw evit::format_error(path + ": write failed");
 }
 
 template <class Space>
@@ -50,7 +63,14 @@ int run(const options& o) {
     throw evit::format_error((o.labels.empty() ? o.weights + " metadata" : o.labels) + ": " +
                              std::to_string(names.size()) + " class names for " +
                              std::to_string(classes) + " classes");
-  const evit::arch a = o.arch.empty() ? Space::max_arch() : ev::parse_subnet<Space>(o.arch);
+  const evit::arch a = [&] {
+    if (o.random_arch >= 0) {  // a uniform draw of the space, the same for a seed everywhere
+      evit::rng g(static_cast<std::uint64_t>(o.random_arch));
+      return Space::sample(g);
+    }
+    return o.arch.empty() ? Space::max_arch() : ev::parse_subnet<Space>(o.arch);
+  }();
+  if (!o.export_subnet.empty()) net.export_subnet(a, o.export_subnet);
   const int r = a.resolution();
 
   // The input: the image, preprocessed, in every sample of the batch; else random images.
@@ -77,6 +97,8 @@ int run(const options& o) {
     net.forward(a, images.data(), o.batch, logits.data(), ws, ev::forward_options().executor(pool));
     if (i > 0) ms.push_back(ms_since(s));
   }
+  if (!o.save_input.empty()) write_floats(o.save_input, images);
+  if (!o.save_logits.empty()) write_floats(o.save_logits, logits);
   std::sort(ms.begin(), ms.end());
   const auto pct = [&](double p) { return ms[static_cast<std::size_t>(p * (ms.size() - 1) + .5)]; };
 
@@ -85,6 +107,9 @@ int run(const options& o) {
               o.weights.empty() ? "random weights" : o.weights.c_str(),
               Space::descriptor().name.c_str(), load_ms);
   std::printf("subnet:   %s\n", evit::to_string<Space>(a).c_str());
+  if (!o.export_subnet.empty())
+    std::printf("exported: %s (the subnet's weights alone, its arch and plan in the metadata)\n",
+                o.export_subnet.c_str());
   std::printf("MMACs:    %.2f (official count), %.2f (corrected); params %.2f M\n",
               ev::macs<Space>(a) / 1e6, ev::macs_corrected<Space>(a) / 1e6,
               ev::params<Space>(a) / 1e6);
@@ -133,6 +158,11 @@ int main(int argc, char** argv) {
   app.add_option("--arch", o.arch,
                  "a released name (elastic_T1 ... elastic_L3, or T1 ... L3), the compact text, "
                  "JSON or an official 10-list; default elastic_T1 (official), the max (mini)");
+  app.add_option("--random-arch", o.random_arch,
+                 "instead of --arch: a random subnet of the space (uniform draw) for this seed")
+      ->check(example::integer_in(0, 1LL << 40))
+      ->default_str("")
+      ->excludes("--arch");
   app.add_option("--image", o.image,
                  "a PNG or JPEG, preprocessed as the official evaluation does (README)");
   app.add_option("--labels", o.labels,
@@ -148,9 +178,17 @@ int main(int argc, char** argv) {
   app.add_flag("--plan", o.plan,
                "print the subnet's blocks: shapes, dimensions, official MMACs and parameters");
   app.add_flag("--allow-extra-tensors", o.allow_extra, "load tensors the space does not use");
+  app.add_option(
+      "--export-subnet", o.export_subnet,
+      "write the subnet alone to this safetensors file: its sliced weights under the "
+      "official names, its arch and plan in the metadata (tools/export_onnx.py reads it)");
+  app.add_option("--save-input", o.save_input,
+                 "write the batch's input images to this file (raw float32, N x 3 x R x R)");
+  app.add_option("--save-logits", o.save_logits,
+                 "write the last forward's logits to this file (raw float32, N x classes)");
   return example::run(app, argc, argv, 1, [&] {
     if (o.space == "mini") return run<ev::mini_space>(o);
-    if (o.arch.empty()) o.arch = "elastic_T1";
+    if (o.arch.empty() && o.random_arch < 0) o.arch = "elastic_T1";
     return run<ev::official_space>(o);
   });
 }

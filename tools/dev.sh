@@ -21,6 +21,11 @@ if [ "$mode" = example ]; then
 fi
 if [ "$mode" = test ]; then
   packages+=(g++-aarch64-linux-gnu qemu-user clang libclang-rt-14-dev clang-format python3-torch)
+  # tools/export_onnx.py and its test against ONNX Runtime (onnxruntime-node, run by Node.js).
+  packages+=(python3-onnx python3-numpy)
+  # Node.js and npm from Debian, unless the machine has them already (another Node.js package,
+  # such as NodeSource's, would conflict with Debian's npm).
+  if ! command -v node > /dev/null || ! command -v npm > /dev/null; then packages+=(nodejs npm); fi
 fi
 
 install_missing() {
@@ -34,6 +39,20 @@ install_missing() {
   [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# ONNX Runtime for Node.js (tools/ort/run.js), CPU binary bundled in the npm package, into the
+# ignored build/ort (once; --ignore-scripts: its install script would fetch a GPU provider).
+ort_version=1.30.0
+install_ort() {
+  local have
+  have=$(node -p "require('./build/ort/node_modules/onnxruntime-node/package.json').version" \
+    2>/dev/null || true)
+  [ "$have" = "$ort_version" ] && return 0
+  echo "== installing onnxruntime-node $ort_version (npm) into build/ort"
+  mkdir -p build/ort
+  (cd build/ort && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
+    "onnxruntime-node@$ort_version")
 }
 
 configure_build() {  # dir, cmake args... [--target T]
@@ -109,6 +128,7 @@ case "$mode" in
     ;;
   test)
     install_missing
+    install_ort
     start=$(date +%s)
     cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || echo unknown)
     note "CPU: ${cpu:-unknown} ($(uname -m)); $(nproc) cores"
@@ -128,8 +148,8 @@ case "$mode" in
       -DEVIT_BUILD_BENCHMARKS=OFF -DCMAKE_CXX_FLAGS="$san" \
       -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-      run_ctest build/asan -E "install|fail"
-    note "2 ASan + UBSan (Debug), all tests but install/fail:"
+      run_ctest build/asan -E "install|fail" -LE onnx
+    note "2 ASan + UBSan (Debug), all tests but install/fail/onnx:"
     skipped_report asan build/asan.ctest.log
     isa_report asan build/asan.ctest.log
     elapsed

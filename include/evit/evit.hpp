@@ -33,6 +33,7 @@
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/official_list.hpp"
 #include "evit/models/elasticvit/plan.hpp"
+#include "evit/models/elasticvit/plan_json.hpp"
 #include "evit/models/elasticvit/preprocess.hpp"
 #include "evit/models/elasticvit/released.hpp"
 #include "evit/models/elasticvit/space.hpp"

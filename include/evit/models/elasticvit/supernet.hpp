@@ -20,6 +20,7 @@
 #include "evit/io/safetensors.hpp"
 #include "evit/models/elasticvit/forward.hpp"
 #include "evit/models/elasticvit/macs.hpp"
+#include "evit/models/elasticvit/plan_json.hpp"
 #include "evit/models/elasticvit/weights.hpp"
 #include "evit/simd/namespace.hpp"
 
@@ -107,8 +108,10 @@ class supernet {
   /// Writes subnet `a` as a standalone safetensors file: only what `a` uses, sliced in place
   /// order (first channels, the centre of 5x5 kernels, the Q/K/V row blocks, the relative-position
   /// entries of its token grid), laid out as the supernet of a space whose only subnet is `a`; the
-  /// subnet (text form) and the space name go in the metadata. With `bn`, its recalibrated
-  /// statistics replace the supernet's. load_standalone() runs the file.
+  /// subnet (text form), the space name and the subnet's plan (plan_json() of the file's own
+  /// single-subnet space: every block's geometry, module name and tensor sizes; read by
+  /// tools/export_onnx.py) go in the metadata. With `bn`, its recalibrated statistics replace the
+  /// supernet's. load_standalone() runs the file.
   void export_subnet(const arch& a, const std::string& path,
                      const bn_override* bn = nullptr) const {
     const space_descriptor& d = space();
@@ -128,6 +131,7 @@ class supernet {
     }
     out.set_metadata("arch", evit::to_string(d, a));
     out.set_metadata("space", d.name);
+    out.set_metadata("plan", plan_json(single, a));
     out.write(path);
   }
 

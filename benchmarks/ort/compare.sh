@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# evit against ONNX Runtime on the same subnets, same machine: exports the released ElasticViT
+# subnets of a supernet (default: evit's random official-size supernet) to ONNX
+# (tools/export_onnx.py, BatchNorm folded, batch fixed), then runs evit (run_subnet) and ORT
+# (tools/ort/run.js, onnxruntime-node's CPU provider) in alternating rounds of separate processes,
+# the order rotated per round and configuration, and prints per subnet, batch and thread count the
+# medians over the rounds of each side's median latency and the median of the within-round ratios.
+# See benchmarks/ort/README.md.
+#
+#   bash benchmarks/ort/compare.sh [--rounds 3] [--repeat 20] [--subnets REGEX] [--batches "1 8"]
+#                                  [--threads "1 2"] [--weights FILE] [--run-subnet PATH]
+#                                  [--out DIR] [--ort-spin 0|1]
+# --ort-spin: ORT's intra-op threads spin while waiting (1) or not (0); default: ORT's own (1).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+prog=compare.sh
+
+rounds=3
+repeat=20
+filter='.*'
+batches="1 8"
+threads="1 2"
+weights=""
+run_subnet="$root/build/release/examples/run_subnet"
+out="$root/build/ort-compare"
+spin_args=()
+python=/usr/bin/python3
+node=$(command -v node || echo /usr/bin/node)
+subnets=(elastic_T1 elastic_T2 elastic_S1 elastic_S2 elastic_M elastic_L1 elastic_L1.5 elastic_L2
+         elastic_L3)
+
+die() { echo "$prog: $1" >&2; exit "${2:-1}"; }
+skip() {  # a tool is missing: skipped (77), except under CI where it must be there
+  if [ "${CI:-}" = true ]; then die "$1 (under CI)"; fi
+  echo "SKIPPED: $1"
+  exit 77
+}
+positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: '$2' is not a positive integer" 2; }
+
+usage() { sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --rounds|--repeat|--subnets|--batches|--threads|--weights|--run-subnet|--out|--ort-spin)
+      [ $# -ge 2 ] || die "$1 needs a value (see --help)" 2
+      case "$1" in
+        --rounds) positive "$1" "$2"; rounds=$2 ;;
+        --repeat) positive "$1" "$2"; repeat=$2 ;;
+        --subnets) filter=$2 ;;
+        --batches) batches=$2; for b in $2; do positive "$1" "$b"; done ;;
+        --threads) threads=$2; for t in $2; do positive "$1" "$t"; done ;;
+        --weights) weights=$2 ;;
+        --run-subnet) run_subnet=$2 ;;
+        --out) out=$2 ;;
+        --ort-spin) [[ "$2" =~ ^[01]$ ]] || die "--ort-spin: '$2' is not 0 or 1" 2
+                    spin_args=(--spin "$2") ;;
+      esac
+      shift 2 ;;
+    *) die "unknown argument '$1' (see --help)" 2 ;;
+  esac
+done
+[ -n "$batches" ] || die "--batches: empty" 2
+[ -n "$threads" ] || die "--threads: empty" 2
+
+chosen=()
+for s in "${subnets[@]}"; do
+  if [[ "$s" =~ $filter ]]; then chosen+=("$s"); fi
+done
+[ ${#chosen[@]} -gt 0 ] || die "--subnets: '$filter' matches none of ${subnets[*]}" 2
+[ -x "$run_subnet" ] || die "run_subnet not found at $run_subnet (build it: cmake --build build/release --target run_subnet, or pass --run-subnet)"
+[ -z "$weights" ] || [ -f "$weights" ] || die "--weights: $weights: no such file"
+"$python" -c "import onnx, numpy" 2>/dev/null || skip "python3-onnx or python3-numpy is missing (apt-get install python3-onnx python3-numpy)"
+[ -x "$node" ] || skip "node is missing (apt-get install nodejs npm)"
+ort_version=$("$node" "$root/tools/ort/run.js" --version 2>&1) || skip "$ort_version"
+
+mkdir -p "$out"
+weights_args=()
+[ -z "$weights" ] || weights_args=(--weights "$weights")
+
+# Setup: one subnet file and one ONNX model per subnet and batch (fixed batch: a static graph).
+isa=""
+for s in "${chosen[@]}"; do
+  log=$("$run_subnet" "${weights_args[@]}" --arch "$s" --repeat 1 --export-subnet "$out/$s.safetensors") ||
+    die "run_subnet --arch $s failed"
+  [ -n "$isa" ] || isa=$(sed -n 's/^isa: *//p' <<< "$log")
+  for b in $batches; do
+    "$python" "$root/tools/export_onnx.py" "$out/$s.safetensors" --batch "$b" -o "$out/$s-b$b.onnx" > /dev/null ||
+      die "export_onnx.py failed on $s"
+  done
+done
+
+# One measurement: the median latency (ms) a program prints ("latency:  median X ms, ...").
+median_of() { sed -n 's/^latency: *median \([0-9.]*\) ms.*/\1/p' <<< "$1"; }
+measure_evit() {  # subnet batch threads
+  local log
+  log=$("$run_subnet" "${weights_args[@]}" --arch "$1" --batch "$2" --threads "$3" --repeat "$repeat") ||
+    die "run_subnet --arch $1 --batch $2 --threads $3 failed"
+  median_of "$log"
+}
+measure_ort() {  # subnet batch threads
+  local log
+  log=$("$node" "$root/tools/ort/run.js" "$out/$1-b$2.onnx" --batch "$2" --threads "$3" --repeat "$repeat" "${spin_args[@]}") ||
+    die "run.js on $1 batch $2 threads $3 failed"
+  median_of "$log"
+}
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
+family=$(grep -m1 'cpu family' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
+flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
+simd=$(for f in avx512f avx2 fma; do grep -qw "$f" <<< "$flags" && printf '%s ' "$f"; done)
+echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine:  ${cpu:-unknown CPU} (family ${family:-?}), $(nproc) cores; CPU flags: ${simd:-none of avx512f avx2 fma}"
+echo "evit:     isa $isa; run_subnet, ${weights:-random official-size supernet (seed 1)}"
+spin="ORT's default (on)"
+[ ${#spin_args[@]} -eq 0 ] || spin=$([ "${spin_args[1]}" = 1 ] && echo on || echo off)
+echo "ort:      $ort_version, CPU provider, intra_op threads as below (spinning: $spin), inter_op 1, sequential, all graph optimisations; BN folded, batch fixed"
+echo "method:   $rounds round(s) of separate processes, order rotated; each process: 1 warm-up, median of $repeat forwards"
+echo
+
+# Rounds: every configuration once per round, evit and ORT each in its own process, which one
+# goes first alternating with the round and the configuration.
+declare -A evit_ms ort_ms ratios
+configs=()
+for s in "${chosen[@]}"; do
+  for b in $batches; do
+    for t in $threads; do configs+=("$s $b $t"); done
+  done
+done
+for ((r = 0; r < rounds; ++r)); do
+  echo "round $((r + 1))/$rounds ..." >&2
+  i=0
+  for c in "${configs[@]}"; do
+    read -r s b t <<< "$c"
+    if (( (r + i) % 2 == 0 )); then
+      e=$(measure_evit "$s" "$b" "$t"); o=$(measure_ort "$s" "$b" "$t")
+    else
+      o=$(measure_ort "$s" "$b" "$t"); e=$(measure_evit "$s" "$b" "$t")
+    fi
+    [ -n "$e" ] && [ -n "$o" ] || die "no latency line from run_subnet or run.js ($c)"
+    evit_ms[$c]+="$e "
+    ort_ms[$c]+="$o "
+    ratios[$c]+="$(awk -v e="$e" -v o="$o" 'BEGIN { printf "%.6f", e / o }') "
+    i=$((i + 1))
+  done
+done
+
+median() { tr ' ' '\n' <<< "$1" | grep -v '^$' | sort -g |
+           awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+printf '%-13s %5s %7s %9s %9s %9s\n' subnet batch threads evit_ms ort_ms evit/ort
+worst=0
+for c in "${configs[@]}"; do
+  read -r s b t <<< "$c"
+  q=$(median "${ratios[$c]}")
+  printf '%-13s %5s %7s %9.2f %9.2f %9.2f\n' "$s" "$b" "$t" "$(median "${evit_ms[$c]}")" \
+    "$(median "${ort_ms[$c]}")" "$q"
+  worst=$(awk -v a="$worst" -v b="$q" 'BEGIN { print (b > a) ? b : a }')
+done
+printf 'worst evit/ort: %.2f\n' "$worst"
