@@ -8,9 +8,11 @@
 //   logits  A[i, j] = (q_i · k_j + q_i · Rk[i, j]) * scale, softmax over j;
 //   output  o_i = sum_j A[i, j] (v_j + Rv[i, j]).
 // The (N, N, d) tensors R are never formed: q_i · Rk[i, j] = (q_i · Tk_v)[iv] + (q_i · Tk_h)[ih]
-// (two [N, rows] products), and sum_j A[i, j] Rv[i, j] = Sv_i · Tv_v + Sh_i · Tv_h with Sv[i, r] the
-// sum of A[i, j] over the keys j whose row is r (two [N, rows] x [rows, d] products).
-// Per sample, per head, from a caller-provided workspace: no allocation, no weight copy.
+// (two [N, rows] products), and sum_j A[i, j] Rv[i, j] = Sv_i · Tv_v + Sh_i · Tv_h with Sv[i, r]
+// the sum of A[i, j] over the keys j whose row is r (two [N, rows] x [rows, d] products). Only the
+// rows that occur are read (0 and those of offsets up to s - 1): rows 1 and 2M + 1 of a 14 x 14
+// grid with M = 14 never are. Per sample, per head, from a caller-provided workspace: no
+// allocation, no weight copy.
 #pragma once
 
 #include <algorithm>
@@ -33,8 +35,8 @@ template <class T>
 struct rel_pos_tables {
   const T* vertical = nullptr;
   const T* horizontal = nullptr;
-  Index ld = 0;             ///< row length of the tables (>= head_dim)
-  Index max_relative = 0;   ///< M: offsets are clamped to [-M, M]
+  Index ld = 0;            ///< row length of the tables (>= head_dim)
+  Index max_relative = 0;  ///< M: offsets are clamped to [-M, M]
   Index rows() const { return 2 * max_relative + 2; }
 };
 
@@ -91,6 +93,8 @@ void rel_pos_attention_heads(const rel_pos_attention_config& cfg, const T* qkv, 
   T* aux = sh + r16(N * rows);  // gemm_nn scratch
   const Index aux_size = gemm_nn_workspace_size<Arch, T>(std::max({N, d, rows}));
   const T scale = static_cast<T>(cfg.scale);
+  // Rows that patch pairs reach: offsets -(s - 1) .. s - 1, clamped to [-M, M].
+  const Index lo = std::max<Index>(1, M + 1 - (s - 1)), hi = std::min<Index>(2 * M + 1, M + s);
   for (Index h = head_begin; h < head_end; ++h) {
     const T* q = qkv + cfg.q_col0 + h * d;
     const T* k = qkv + cfg.k_col0 + h * d;
@@ -98,10 +102,13 @@ void rel_pos_attention_heads(const rel_pos_attention_config& cfg, const T* qkv, 
     for (Index n = 0; n < N; ++n)
       for (Index c = 0; c < d; ++c) kt[c * N + n] = k[n * ldqkv + c];
     gemm_nn<Arch>(N, N, d, q, ldqkv, kt, N, sc, N, epilogue<T>{}.with_alpha(scale), aux, aux_size);
-    gemm_nt<Arch>(N, rows, d, q, ldqkv, rk.vertical, rk.ld, qv, rows,
-                  epilogue<T>{}.with_alpha(scale));
-    gemm_nt<Arch>(N, rows, d, q, ldqkv, rk.horizontal, rk.ld, qh, rows,
-                  epilogue<T>{}.with_alpha(scale));
+    // Only the rows that occur: 0 (class token) and lo..hi.
+    for (const T* table : {rk.vertical, rk.horizontal}) {
+      T* dst = table == rk.vertical ? qv : qh;
+      gemm_nt<Arch>(N, 1, d, q, ldqkv, table, rk.ld, dst, rows, epilogue<T>{}.with_alpha(scale));
+      gemm_nt<Arch>(N, hi - lo + 1, d, q, ldqkv, table + lo * rk.ld, rk.ld, dst + lo, rows,
+                    epilogue<T>{}.with_alpha(scale));
+    }
     for (Index i = 0; i < N; ++i) {
       T* row = sc + i * N;
       const T* a = qv + i * rows;
@@ -149,16 +156,20 @@ void rel_pos_attention_heads(const rel_pos_attention_config& cfg, const T* qkv, 
       }
     }
     const auto acc = epilogue<T>{}.with_accumulate(true);
-    gemm_nn<Arch>(N, d, rows, sv, rows, rv.vertical, rv.ld, o, ldo, acc, aux, aux_size);
-    gemm_nn<Arch>(N, d, rows, sh, rows, rv.horizontal, rv.ld, o, ldo, acc, aux, aux_size);
+    for (const T* table : {rv.vertical, rv.horizontal}) {
+      const T* sums = table == rv.vertical ? sv : sh;
+      gemm_nn<Arch>(N, d, 1, sums, rows, table, rv.ld, o, ldo, acc, aux, aux_size);
+      gemm_nn<Arch>(N, d, hi - lo + 1, sums + lo, rows, table + lo * rv.ld, rv.ld, o, ldo, acc, aux,
+                    aux_size);
+    }
   }
 }
 
 // The entry point for float: compiled once per ISA in a dispatching program (simd/isa.hpp), and
 // run through simd::dispatch() when called with simd::dispatched.
-#define EVIT_REL_POS_ATTENTION_INSTANCES(EXTERN, A)                                         \
-  EXTERN template void rel_pos_attention_heads<A, float>(                                   \
-      const rel_pos_attention_config&, const float*, Index, const rel_pos_tables<float>&,   \
+#define EVIT_REL_POS_ATTENTION_INSTANCES(EXTERN, A)                                       \
+  EXTERN template void rel_pos_attention_heads<A, float>(                                 \
+      const rel_pos_attention_config&, const float*, Index, const rel_pos_tables<float>&, \
       const rel_pos_tables<float>&, Index, Index, float*, Index, float*, Index);
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_REL_POS_ATTENTION_INSTANCES)
 #undef EVIT_REL_POS_ATTENTION_INSTANCES
@@ -169,8 +180,8 @@ inline void rel_pos_attention_heads<simd::dispatched, float>(
     const rel_pos_tables<float>& rk, const rel_pos_tables<float>& rv, Index head_begin,
     Index head_end, float* out, Index ldo, float* ws, Index ws_size) {
   simd::dispatch([&](auto arch) {
-    rel_pos_attention_heads<decltype(arch)>(cfg, qkv, ldqkv, rk, rv, head_begin, head_end, out,
-                                            ldo, ws, ws_size);
+    rel_pos_attention_heads<decltype(arch)>(cfg, qkv, ldqkv, rk, rv, head_begin, head_end, out, ldo,
+                                            ws, ws_size);
   });
 }
 

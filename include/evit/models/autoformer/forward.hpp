@@ -91,8 +91,7 @@ class forward_workspace {
     const Index x = round(n * e), qkv = round(n * 3 * q), heads = round(n * q);
     const Index hidden = round(std::max(n * z.hidden, patches)), feat = round(e);
     const Index per = 2 * x + qkv + heads + hidden + feat;
-    if (batch <= batch_ && workers <= workers_ && per <= per_sample_ && scratch <= scratch_)
-      return;
+    if (batch <= batch_ && workers <= workers_ && per <= per_sample_ && scratch <= scratch_) return;
     batch_ = std::max(batch_, batch);
     workers_ = std::max(workers_, workers);
     scratch_ = round(std::max(scratch_, scratch));
@@ -112,12 +111,12 @@ class forward_workspace {
   Index bytes() const { return buffer_.size() * static_cast<Index>(sizeof(float)); }
   static Index round(Index n) { return (n + 15) / 16 * 16; }
 
-  float* x(Index b) { return sample(b); }                        ///< the residual stream [N, E]
-  float* xn(Index b) { return sample(b) + x_; }                  ///< normed tokens / branch out
-  float* qkv(Index b) { return xn(b) + x_; }                     ///< [N, 3Q]: q | k | v
-  float* heads(Index b) { return qkv(b) + qkv_; }                ///< [N, Q]
-  float* hidden(Index b) { return heads(b) + heads_; }           ///< [N, F] or the patches
-  float* features(Index b) { return hidden(b) + hidden_; }       ///< [E]
+  float* x(Index b) { return sample(b); }                   ///< the residual stream [N, E]
+  float* xn(Index b) { return sample(b) + x_; }             ///< normed tokens / branch out
+  float* qkv(Index b) { return xn(b) + x_; }                ///< [N, 3Q]: q | k | v
+  float* heads(Index b) { return qkv(b) + qkv_; }           ///< [N, Q]
+  float* hidden(Index b) { return heads(b) + heads_; }      ///< [N, F] or the patches
+  float* features(Index b) { return hidden(b) + hidden_; }  ///< [E]
   float* scratch(int worker) { return buffer_.data() + batch_ * per_sample_ + worker * scratch_; }
   Index scratch_size() const { return scratch_; }
 
@@ -225,8 +224,7 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
       for (Index c = 0; c < 3; ++c)
         for (Index ky = 0; ky < ps; ++ky)
           std::copy(img + c * R * R + (py * ps + ky) * R + px * ps,
-                    img + c * R * R + (py * ps + ky) * R + px * ps + ps,
-                    row + (c * ps + ky) * ps);
+                    img + c * R * R + (py * ps + ky) * R + px * ps + ps, row + (c * ps + ky) * ps);
     }
   });
   sp.pieces(E, 16, [&](Index b, Index j0, Index j1, int) {
@@ -264,8 +262,8 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
         const Index lo = std::max(c0, s * Q), hi = std::min(c1, (s + 1) * Q);
         if (lo >= hi) continue;
         const Index j = lo - s * Q;
-        kernels::linear<Arch>(N, E, hi - lo, ws.xn(b), E, t.qkv_w + (3 * j + s) * Emax, 3 * Emax,
-                              0, t.qkv_b + s * Q + j, ws.qkv(b) + lo, 3 * Q);
+        kernels::linear<Arch>(N, E, hi - lo, ws.xn(b), E, t.qkv_w + (3 * j + s) * Emax, 3 * Emax, 0,
+                              t.qkv_b + s * Q + j, ws.qkv(b) + lo, 3 * Q);
       }
     });
     // Heads: d = 64 always, scale (Q / H)^-1/2 = 1/8 whatever E is; 2-D relative position on
@@ -323,8 +321,8 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
 }
 
 // The forward pass per ISA: compiled once per ISA in a dispatching program (simd/isa.hpp).
-#define EVIT_AUTOFORMER_FORWARD_INSTANCES(EXTERN, A)                                           \
-  EXTERN template void network::run<A>(const arch&, const float*, Index, float*,               \
+#define EVIT_AUTOFORMER_FORWARD_INSTANCES(EXTERN, A)                             \
+  EXTERN template void network::run<A>(const arch&, const float*, Index, float*, \
                                        forward_workspace&, intermediates*, executor_ref) const;
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_AUTOFORMER_FORWARD_INSTANCES)
 #undef EVIT_AUTOFORMER_FORWARD_INSTANCES

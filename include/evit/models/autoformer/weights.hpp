@@ -72,14 +72,14 @@ struct supernet_dims {
 
 /// One transformer block's tensors at supernet size (official names under "blocks.<i>.").
 struct block_tensors {
-  const float* qkv_w = nullptr;  ///< attn.qkv.weight [3 Q_max, E_max], rows interleaved q, k, v
-  const float* qkv_b = nullptr;  ///< attn.qkv.bias [3 Q_max], read as contiguous q | k | v
-  const float* rel_k_v = nullptr;  ///< attn.rel_pos_embed_k.embeddings_table_v [2M + 2, 64]
-  const float* rel_k_h = nullptr;  ///< attn.rel_pos_embed_k.embeddings_table_h
-  const float* rel_v_v = nullptr;  ///< attn.rel_pos_embed_v.embeddings_table_v
-  const float* rel_v_h = nullptr;  ///< attn.rel_pos_embed_v.embeddings_table_h
-  const float* proj_w = nullptr;   ///< attn.proj.weight [E_max, Q_max]
-  const float* proj_b = nullptr;   ///< attn.proj.bias [E_max]
+  const float* qkv_w = nullptr;      ///< attn.qkv.weight [3 Q_max, E_max], rows interleaved q, k, v
+  const float* qkv_b = nullptr;      ///< attn.qkv.bias [3 Q_max], read as contiguous q | k | v
+  const float* rel_k_v = nullptr;    ///< attn.rel_pos_embed_k.embeddings_table_v [2M + 2, 64]
+  const float* rel_k_h = nullptr;    ///< attn.rel_pos_embed_k.embeddings_table_h
+  const float* rel_v_v = nullptr;    ///< attn.rel_pos_embed_v.embeddings_table_v
+  const float* rel_v_h = nullptr;    ///< attn.rel_pos_embed_v.embeddings_table_h
+  const float* proj_w = nullptr;     ///< attn.proj.weight [E_max, Q_max]
+  const float* proj_b = nullptr;     ///< attn.proj.bias [E_max]
   const float* ln_attn_g = nullptr;  ///< attn_layer_norm.weight [E_max]
   const float* ln_attn_b = nullptr;
   const float* ln_ffn_g = nullptr;  ///< ffn_layer_norm.weight [E_max]
