@@ -261,7 +261,7 @@ TEST_CASE("autoformer quirk: qkv weight rows interleaved (stride 3), its bias co
   }
 }
 
-TEST_CASE("autoformer quirk: only the sampled slices are read; rows 1 and 29 of the tables never",
+TEST_CASE("autoformer quirk: only the sampled slices are read, rows 1 and 29 of the tables never",
           "[models][af][quirk]") {
   // Case 0 (E 192, 12 blocks, 3 heads, MLP 3.5): every entry outside its leading slices, every
   // block from 12 on (the identity) and the unused rows 1 and 29 of every relative-position table
