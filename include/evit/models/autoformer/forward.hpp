@@ -90,18 +90,19 @@ class forward_workspace {
     const Index patches = Index(z.tokens - 1) * 3 * z.patch * z.patch;
     const Index x = round(n * e), qkv = round(n * 3 * q), heads = round(n * q);
     const Index hidden = round(std::max(n * z.hidden, patches)), feat = round(e);
-    const Index per = 2 * x + qkv + heads + hidden + feat;
-    if (batch <= batch_ && workers <= workers_ && per <= per_sample_ && scratch <= scratch_) return;
+    if (batch <= batch_ && workers <= workers_ && x <= x_ && qkv <= qkv_ && heads <= heads_ &&
+        hidden <= hidden_ && feat <= feat_ && scratch <= scratch_)
+      return;
+    // Each buffer at the largest size any supernet asked for (one workspace may serve several).
     batch_ = std::max(batch_, batch);
     workers_ = std::max(workers_, workers);
     scratch_ = round(std::max(scratch_, scratch));
-    if (per > per_sample_) {
-      per_sample_ = per;
-      x_ = x;
-      qkv_ = qkv;
-      heads_ = heads;
-      hidden_ = hidden;
-    }
+    x_ = std::max(x_, x);
+    qkv_ = std::max(qkv_, qkv);
+    heads_ = std::max(heads_, heads);
+    hidden_ = std::max(hidden_, hidden);
+    feat_ = std::max(feat_, feat);
+    per_sample_ = 2 * x_ + qkv_ + heads_ + hidden_ + feat_;
     buffer_.reserve(batch_ * per_sample_ + workers_ * scratch_);
   }
 
@@ -122,7 +123,8 @@ class forward_workspace {
 
  private:
   float* sample(Index b) { return buffer_.data() + b * per_sample_; }
-  Index batch_ = 0, per_sample_ = 0, scratch_ = 0, x_ = 0, qkv_ = 0, heads_ = 0, hidden_ = 0;
+  Index batch_ = 0, per_sample_ = 0, scratch_ = 0, x_ = 0, qkv_ = 0, heads_ = 0, hidden_ = 0,
+        feat_ = 0;
   int workers_ = 0;
   nn::workspace<float> buffer_;
 };
