@@ -461,3 +461,33 @@ TEST_CASE(
   CHECK_THROWS_AS(t.forward(af::small_space::max_arch(), std::vector<float>(3 * 224 * 224), 1, ws),
                   evit::invalid_arch);
 }
+
+TEST_CASE("autoformer: official configs convert exactly, bad ones name the field and value",
+          "[models][af]") {
+  const auto& d = space10::descriptor();
+  af::official_config c{3, {3.5, 4, 3.5}, {3, 4, 3}, {216, 216, 216}};
+  CHECK_THROWS_WITH(af::from_official_config(d, c),
+                    Catch::Contains("depth") || Catch::Contains("12"));  // depth 3 not in space
+  c = {12, std::vector<double>(12, 4.0), std::vector<int>(11, 3), std::vector<int>(12, 192)};
+  CHECK_THROWS_WITH(af::from_official_config(d, c),
+                    "official config: num_heads has 11 entries; layer_num is 12");
+  c.num_heads.push_back(4);
+  c.embed_dim[5] = 216;
+  CHECK_THROWS_WITH(af::from_official_config(d, c),
+                    "official config: embed_dim varies (192 and 216); space autoformer-t has one "
+                    "width for all layers");
+  c.embed_dim[5] = 192;
+  const evit::arch a = af::from_official_config(d, c);
+  CHECK(a.depth(0) == 12);
+  CHECK(a.width(0) == 192);
+  CHECK(a.layer(0, 11).num_heads == 4);
+  CHECK(a.layer(0, 0).mlp_ratio == evit::rational(4));
+  CHECK_THROWS_WITH(af::released_config("AutoFormer-X"),
+                    Catch::Contains("AutoFormer-T, AutoFormer-S, AutoFormer-B"));
+  // The released S and B subnets: the official count formula (checked on T above) gives the
+  // paper's 22.9 M and 54 M.
+  const evit::arch s = af::released(af::small_space::descriptor(), "AutoFormer-S");
+  CHECK(af::official_params(af::small_space::descriptor(), s) == 22891432);
+  const evit::arch b = af::released(af::base_space::descriptor(), "AutoFormer-B");
+  CHECK(af::official_params(af::base_space::descriptor(), b) == 53691688);
+}
