@@ -2,7 +2,7 @@
 #
 #   evit_enable_dispatch(<target>...)
 #
-# compiles evit's kernels and ElasticViT's forward pass once per ISA of the target platform
+# compiles evit's kernels and the ElasticViT and AutoFormer forward passes once per ISA of the target platform
 # (x86-64: SSE2, AVX2 + FMA, AVX-512 F/CD/DQ/BW/VL; AArch64: NEON), each with its own compiler
 # flags, links them into every <target>, and defines EVIT_DISPATCH there: the program then runs
 # the best ISA its CPU has (or the one EVIT_ISA / evit::simd::set_isa() asks for). The units are

@@ -4,8 +4,10 @@
 // ISA it runs, the subnet's MMACs, the top-5 classes of the first image (with names from
 // --labels or the supernet's metadata) and the latency (median, p90). Also writes the subnet as a
 // standalone file (--export-subnet: what tools/export_onnx.py turns into ONNX), and the input
-// images and logits as raw float32 files (--save-input, --save-logits).
+// images and logits as raw float32 files (--save-input, --save-logits). --model
+// autoformer-t/s/b runs an AutoFormer supernet instead (released subnets AutoFormer-T/S/B by name).
 //   run_subnet --weights elasticvit.safetensors --arch elastic_T1 --image cat.jpg --labels in1k.txt
+//   run_subnet --model autoformer-t --arch AutoFormer-T --weights supernet-T.safetensors
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -24,7 +26,7 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 struct options {
-  std::string weights, space = "official", arch, image, labels;
+  std::string model = "elasticvit", weights, space = "official", arch, image, labels;
   std::string export_subnet, save_input, save_logits;
   int batch = 1, threads = 1, repeat = 20;
   long long seed = 1, random_arch = -1;
@@ -141,6 +143,86 @@ int run(const options& o) {
   return 0;
 }
 
+/// The same for an AutoFormer supernet of Space (models/autoformer): --arch is a released name
+/// (AutoFormer-T, -S, -B) or the compact text of a subnet of Space.
+template <class Space>
+int run_autoformer(const options& o, const char* default_arch) {
+  namespace af = evit::autoformer;
+  using net_t = af::supernet<Space>;
+  const auto t0 = clock_type::now();
+  std::vector<std::string> names;
+  const net_t net = [&] {
+    if (o.weights.empty()) return net_t::random(static_cast<std::uint64_t>(o.seed));
+    const auto file = evit::io::safetensors_file::open(o.weights);
+    names = evit::io::class_names(file);
+    return net_t::load(file, af::load_options().allow_extra_tensors(o.allow_extra));
+  }();
+  const double load_ms = ms_since(t0);
+  if (!o.labels.empty()) names = evit::io::read_class_names(o.labels);
+  const int classes = net.num_classes();
+  if (!names.empty() && static_cast<int>(names.size()) != classes)
+    throw evit::format_error((o.labels.empty() ? o.weights + " metadata" : o.labels) + ": " +
+                             std::to_string(names.size()) + " class names for " +
+                             std::to_string(classes) + " classes");
+  const std::string arch_text = o.arch.empty() ? default_arch : o.arch;
+  const auto released = af::released_names();
+  const evit::arch a = std::find(released.begin(), released.end(), arch_text) != released.end()
+                           ? af::released(Space::descriptor(), arch_text)
+                           : evit::parse<Space>(arch_text);
+  const int r = a.resolution();
+  const std::size_t per = 3u * r * r;
+  std::vector<float> images(static_cast<std::size_t>(o.batch) * per);
+  if (!o.image.empty()) {
+    // AutoFormer's evaluation transform is the same: shorter side 256 bicubic, centre 224 crop,
+    // ImageNet mean and std.
+    const evit::io::image picture = evit::io::load_image(o.image);
+    ev::preprocess(picture, r, images.data());
+    for (int b = 1; b < o.batch; ++b) std::copy_n(images.begin(), per, images.begin() + b * per);
+  } else {
+    evit::rng g(static_cast<std::uint64_t>(o.seed) + 1);
+    for (auto& x : images) x = static_cast<float>(2 * evit::uniform_real(g) - 1);
+  }
+  std::vector<float> logits(static_cast<std::size_t>(o.batch) * classes);
+  af::forward_workspace ws;
+  evit::thread_pool pool(o.threads);
+  std::vector<double> ms;
+  for (int i = 0; i <= o.repeat; ++i) {
+    const auto s = clock_type::now();
+    net.forward(a, images.data(), o.batch, logits.data(), ws, af::forward_options().executor(pool));
+    if (i > 0) ms.push_back(ms_since(s));
+  }
+  std::sort(ms.begin(), ms.end());
+  const auto pct = [&](double p) { return ms[static_cast<std::size_t>(p * (ms.size() - 1) + .5)]; };
+  const auto& d = Space::descriptor();
+  std::printf("isa:      %s\n", evit::simd::isa_description(evit::simd::active_isa()).c_str());
+  std::printf("supernet: %s (%s, loaded in %.0f ms)\n",
+              o.weights.empty() ? "random weights" : o.weights.c_str(), d.name.c_str(), load_ms);
+  std::printf("subnet:   %s: %s\n", arch_text.c_str(), evit::to_string<Space>(a).c_str());
+  std::printf("params:   %.6f M (official get_sampled_params_numel: %.0f)\n",
+              af::official_params(d, a) / 1e6, af::official_params(d, a));
+  std::printf("MMACs:    %.2f (official get_complexity), %.2f (computed by the forward)\n",
+              af::official_flops(d, a) / 1e6, af::macs_corrected(d, a) / 1e6);
+  const std::vector<int> top = ev::top_k(logits.data(), classes, 5);
+  if (names.empty()) {
+    std::printf("top-5 logits of image 0:");
+    for (int c : top) std::printf(" [%d] %.4f", c, logits[static_cast<std::size_t>(c)]);
+    std::printf("\n");
+  } else {
+    std::printf("top-5 classes of image 0:\n");
+    for (int c : top)
+      std::printf("  [%d] %-30s logit %.4f\n", c, names[static_cast<std::size_t>(c)].c_str(),
+                  logits[static_cast<std::size_t>(c)]);
+  }
+  if (o.all_logits) {
+    std::printf("logits of image 0:");
+    for (int i = 0; i < classes; ++i) std::printf(" %.9g", logits[static_cast<std::size_t>(i)]);
+    std::printf("\n");
+  }
+  std::printf("latency:  median %.3f ms, p90 %.3f ms over %d runs (batch %d, %d thread%s)\n",
+              pct(0.5), pct(0.9), o.repeat, o.batch, o.threads, o.threads == 1 ? "" : "s");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -153,11 +235,16 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();  // --help shows the defaults
   app.add_option("--weights", o.weights,
                  "supernet weights (safetensors, official names); default: a random supernet");
+  app.add_option("--model", o.model,
+                 "elasticvit, or an AutoFormer supernet: autoformer-t (its space admits the "
+                 "released AutoFormer-T's MLP ratio 3.0), autoformer-s, autoformer-b")
+      ->check(CLI::IsMember({"elasticvit", "autoformer-t", "autoformer-s", "autoformer-b"}));
   app.add_option("--space", o.space, "official or mini (the reference supernet's space)")
       ->check(CLI::IsMember({"official", "mini"}));
   app.add_option("--arch", o.arch,
                  "a released name (elastic_T1 ... elastic_L3, or T1 ... L3), the compact text, "
-                 "JSON or an official 10-list; default elastic_T1 (official), the max (mini)");
+                 "JSON or an official 10-list; default elastic_T1 (official), the max (mini); "
+                 "AutoFormer: AutoFormer-T, -S, -B or the compact text (default: the model's)");
   app.add_option("--random-arch", o.random_arch,
                  "instead of --arch: a random subnet of the space (uniform draw) for this seed")
       ->check(example::integer_in(0, 1LL << 40))
@@ -187,6 +274,11 @@ int main(int argc, char** argv) {
   app.add_option("--save-logits", o.save_logits,
                  "write the last forward's logits to this file (raw float32, N x classes)");
   return example::run(app, argc, argv, 1, [&] {
+    namespace af = evit::autoformer;
+    if (o.model == "autoformer-t")
+      return run_autoformer<af::tiny_released_space>(o, "AutoFormer-T");
+    if (o.model == "autoformer-s") return run_autoformer<af::small_space>(o, "AutoFormer-S");
+    if (o.model == "autoformer-b") return run_autoformer<af::base_space>(o, "AutoFormer-B");
     if (o.space == "mini") return run<ev::mini_space>(o);
     if (o.arch.empty() && o.random_arch < 0) o.arch = "elastic_T1";
     return run<ev::official_space>(o);

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Convert an official ElasticViT training checkpoint (.pth) into a safetensors file that
-evit::elasticvit::supernet<...>::load reads.
+"""Convert an official ElasticViT or AutoFormer training checkpoint (.pth) into a safetensors file
+that evit::elasticvit::supernet<...>::load or evit::autoformer::supernet<...>::load reads.
 
 Takes the EMA weights when the checkpoint has them (as the official code does when it evaluates),
-else the plain model weights; strips DistributedDataParallel's "module." prefix; writes every
-floating-point tensor as F32 (integer buffers such as num_batches_tracked are kept as I64; evit
-ignores them). Needs PyTorch only (Debian: python3-torch).
+else the plain model weights: ElasticViT keeps them under state_dict_ema / state_dict, AutoFormer
+(microsoft/Cream supernet_train.py) under model_ema / model (model_ema may be absent or None when
+training ran without EMA, or a saved ModelEma object). Strips DistributedDataParallel's "module."
+prefix; writes every floating-point tensor as F32 (AutoFormer trains under AMP: F16 tensors are
+widened; integer buffers such as num_batches_tracked are kept as I64, evit ignores them). Says which
+family the weights are and, for AutoFormer, the supernet sizes and classes the evit space must
+have. Needs PyTorch only (Debian: python3-torch).
 
 usage: convert_checkpoint.py CHECKPOINT.pth OUT.safetensors [--key KEY] [--list]
 """
@@ -30,10 +34,42 @@ def pick_state_dict(checkpoint, key=None):
             raise SystemExit("convert_checkpoint: no key %r (keys: %s)" % (key, sorted(checkpoint)))
         return key, checkpoint[key]
     for k in EMA_KEYS + PLAIN_KEYS:
-        if k in checkpoint and isinstance(checkpoint[k], dict):
-            return k, checkpoint[k]
+        v = as_state_dict(checkpoint.get(k))
+        if v:
+            return k, v
     # A bare state_dict: name -> tensor.
     return "(bare state_dict)", checkpoint
+
+
+def as_state_dict(value):
+    """A state_dict from a dict, a module (or timm's ModelEma, whose copy is .ema), else None."""
+    if isinstance(value, dict):
+        return value
+    if value is not None and hasattr(value, "ema") and hasattr(value.ema, "state_dict"):
+        return value.ema.state_dict()
+    if value is not None and hasattr(value, "state_dict") and callable(value.state_dict):
+        return value.state_dict()
+    return None
+
+
+def describe(tensors):
+    """One line on the family of the converted (name, dtype, shape, bytes) list and, for
+    AutoFormer, the supernet sizes an evit space needs."""
+    shapes = {name: shape for name, _, shape, _ in tensors}
+    if "patch_embed_super.proj.weight" in shapes:
+        embed, _, patch, _ = shapes["patch_embed_super.proj.weight"]
+        depth = len({n.split(".")[1] for n in shapes if n.startswith("blocks.")})
+        q = shapes.get("blocks.0.attn.qkv.weight", (0, 0))[0] // 3
+        hidden = shapes.get("blocks.0.fc1.weight", (0, 0))[0]
+        classes = shapes.get("head.weight", (0, 0))[0]
+        tokens = shapes.get("pos_embed", (0, 0, 0))[1]
+        return ("AutoFormer supernet: embed %d, depth %d, qkv width %d (%d heads of 64), MLP hidden %d, "
+                "patch %d, %d tokens, %d classes (evit::autoformer spaces: max_width<%d>, max_depth<%d>, "
+                "max_heads<%d>, num_classes<%d>)" % (embed, depth, q, q // 64, hidden, patch, tokens,
+                                                    classes, embed, depth, q // 64, classes))
+    if any(n.startswith("feature_exactor.") for n in shapes):
+        return "ElasticViT supernet"
+    return "unknown family (neither ElasticViT nor AutoFormer names)"
 
 
 def clean_name(name):
@@ -95,8 +131,12 @@ def main(argv):
     if args.list or not args.out:
         for name, dtype, shape, _ in tensors:
             print("%-70s %-4s %s" % (name, dtype, list(shape)))
+        print(describe(tensors))
         return 0
-    data = to_safetensors(tensors, {"format": "pt", "source": "%s of %s" % (source, args.checkpoint)})
+    family = describe(tensors)
+    print("convert_checkpoint: " + family)
+    data = to_safetensors(tensors, {"format": "pt", "source": "%s of %s" % (source, args.checkpoint),
+                                    "family": family.split(" supernet")[0]})
     with open(args.out, "wb") as f:
         f.write(data)
     print("convert_checkpoint: %d tensors from %s -> %s" % (len(tensors), source, args.out))

@@ -13,6 +13,8 @@
 #include "evit/core/executor.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/io/arch_text.hpp"
+#include "evit/models/autoformer/released.hpp"
+#include "evit/models/autoformer/supernet.hpp"
 #include "evit/models/elasticvit/released.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
 
@@ -238,4 +240,46 @@ TEST_CASE("forward: bad input is an error naming the problem", "[models][runtime
   bad.set_width(5, 50);
   CHECK_THROWS_AS(net.forward(bad, std::vector<float>(27648), 1, ws), evit::invalid_arch);
   CHECK_THROWS_AS(net.forward(a, std::vector<float>(), 0, ws), evit::invalid_argument);
+}
+
+// ---- AutoFormer (models/autoformer): the same guarantees ----------------------------------------
+
+TEST_CASE("autoformer forward: repeated forwards of any subnets allocate nothing, weights in place",
+          "[models][runtime][af]") {
+  namespace af = evit::autoformer;
+  using AS = af::tiny_released_space;
+  static const auto net = af::supernet<AS>::random(5);
+  evit::rng g(2);
+  std::vector<evit::arch> archs{AS::min_arch(), AS::max_arch(),
+                                af::released(AS::descriptor(), "AutoFormer-T")};
+  for (int i = 0; i < 3; ++i) archs.push_back(AS::sample(g));
+  const auto images = random_images(2, 224, 9);
+  std::vector<float> logits(2 * 1000), first(2 * 1000);
+  af::forward_workspace ws;
+  evit::thread_pool pool(3);
+  net.forward(archs[1], images.data(), 2, logits.data(), ws,
+              af::forward_options().executor(pool));  // sizes the workspace
+  for (auto* exec : {static_cast<evit::thread_pool*>(nullptr), &pool}) {
+    g_allocations = 0;
+    g_counting = true;
+    for (const auto& a : archs) {
+      if (exec)
+        net.forward(a, images.data(), 1, logits.data(), ws, af::forward_options().executor(*exec));
+      else
+        net.forward(a, images.data(), 2, logits.data(), ws);
+    }
+    g_counting = false;
+    CHECK(g_allocations.load() == 0);
+  }
+  // Concurrent forwards of different subnets on the one supernet equal the sequential ones.
+  std::vector<std::vector<float>> expect, got(archs.size());
+  for (const auto& a : archs) expect.push_back(net.forward(a, images, 2, ws));
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < archs.size(); ++t)
+    threads.emplace_back([&, t] {
+      af::forward_workspace own;
+      got[t] = net.forward(archs[t], images, 2, own);
+    });
+  for (auto& th : threads) th.join();
+  CHECK(got == expect);
 }

@@ -3,7 +3,8 @@
 """Test of tools/convert_checkpoint.py: a checkpoint made from the reference supernet, with the EMA
 weights under DistributedDataParallel names and decoy plain weights, converts back to the reference
 tensors exactly. The reference supernet ships in tests/data (see its README): when it is missing the
-test fails. Exits 77 (skipped) without PyTorch, unless CI=true."""
+test fails. The same for the AutoFormer reference supernet in the official AutoFormer layout
+("model", with "model_ema" taken first when it holds weights). Exits 77 (skipped) without PyTorch, unless CI=true."""
 import json
 import os
 import struct
@@ -14,6 +15,7 @@ import tempfile
 here = os.path.dirname(os.path.abspath(__file__))
 tool = os.path.join(here, "..", "..", "tools", "convert_checkpoint.py")
 reference = os.path.join(here, "..", "data", "elasticvit-mini", "supernet.safetensors")
+autoformer = os.path.join(here, "..", "data", "autoformer-t", "supernet.safetensors")
 
 
 def skip(why):
@@ -70,6 +72,38 @@ def main():
             print("FAILED: a missing checkpoint must fail with one clear line: %r" % r.stderr)
             return 1
     print("convert_checkpoint: %d tensors round-trip exactly, EMA weights taken" % len(tensors))
+    return autoformer_round_trip(torch)
+
+
+def autoformer_round_trip(torch):
+    ref = os.path.normpath(autoformer)
+    if not os.path.isfile(ref):
+        print("FAILED: test data not found: %s (it ships in the repository)" % ref)
+        return 1
+    tensors = read_safetensors(ref)
+    weights = {n: torch.frombuffer(bytearray(raw), dtype=torch.float32).reshape(shape).clone()
+               for n, (dtype, shape, raw) in tensors.items()}
+    decoy = {n: torch.zeros_like(t) for n, t in weights.items()}
+    layouts = [  # supernet_train.py without EMA, and with it (the plain weights must not be taken)
+        {"model": weights, "model_ema": None, "optimizer": {}, "epoch": 499, "args": None},
+        {"model": decoy, "model_ema": weights, "epoch": 499},
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, layout in enumerate(layouts):
+            ckpt = os.path.join(tmp, "af%d.pth" % i)
+            out = os.path.join(tmp, "af%d.safetensors" % i)
+            torch.save(layout, ckpt)
+            r = subprocess.run([sys.executable, tool, ckpt, out], capture_output=True, text=True)
+            if r.returncode != 0 or "AutoFormer supernet: embed 256, depth 14" not in r.stdout:
+                print("FAILED: AutoFormer layout %d: exit %d: %s%s" % (i, r.returncode, r.stdout, r.stderr))
+                return 1
+            got = read_safetensors(out)
+            bad = [k for k in tensors if k not in got or got[k][2] != tensors[k][2]]
+            if bad or len(got) != len(tensors):
+                print("FAILED: AutoFormer layout %d: %d tensors differ, e.g. %s" % (i, len(bad), bad[:3]))
+                return 1
+    print("convert_checkpoint: the AutoFormer supernet's %d tensors round-trip exactly from 'model' "
+          "and from 'model_ema'" % len(tensors))
     return 0
 
 

@@ -14,6 +14,7 @@
 #include "evit/kernels/norm.hpp"
 #include "evit/kernels/probe.hpp"
 #include "evit/kernels/reference.hpp"
+#include "evit/kernels/rel_pos_attention.hpp"
 #include "evit/kernels/softmax.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"

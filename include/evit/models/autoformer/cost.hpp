@@ -2,7 +2,10 @@
 // MACs and parameters of an AutoFormer subnet (a pre-norm ViT): 16x16 patch embedding, a class
 // token and absolute position embedding, transformer layers (qkv and proj with bias, q/k/v width
 // heads * head_dim, MLP with floor(ratio * width) hidden units), final LayerNorm and a linear
-// classifier. AutoFormer's optional relative-position encodings are not counted.
+// classifier. AutoFormer's optional relative-position encodings are not counted by macs() and
+// params(); official_params() and official_flops() are the official code's counts
+// (get_sampled_params_numel, get_complexity) with the relative-position tables, quirks included,
+// and macs_corrected() is what evit's forward of the official model computes.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +19,10 @@
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
 namespace autoformer {
+
+/// M of the official model's relative-position tables (max_relative_position = 14: 2M + 2 = 30
+/// rows of 64 per table, four tables per block).
+inline constexpr int official_max_relative_position = 14;
 
 namespace detail {
 inline void check_family(const space_descriptor& d) {
@@ -59,6 +66,48 @@ inline double macs(const space_descriptor& d, const arch& a) {
 /// Parameters `a` touches in an AutoFormer-family space `d`.
 inline double params(const space_descriptor& d, const arch& a) {
   return static_cast<double>(detail::count(d, a, true));
+}
+
+/// The official parameter count, `get_sampled_params_numel(config)` of Vision_TransformerSuper
+/// (what the official evolution's parameter limits use): params() plus, per active block, the
+/// four relative-position tables counted whole (4 x (2M + 2) x head_dim).
+inline double official_params(const space_descriptor& d, const arch& a) {
+  const std::int64_t rel = 4 * (2 * official_max_relative_position + 2) * d.stages[0].head_dim;
+  return params(d, a) + static_cast<double>(a.depth(0) * rel);
+}
+
+/// The official FLOPs count, `get_complexity(sequence_length)` of Vision_TransformerSuper called
+/// with the number of patches (196 at 224), off-by-ones copied: the patch embedding `E + P 3p²E`
+/// (P patches), the position embedding `(P + 1) E / 2`, per block with t = P + 2 tokens (the model
+/// passes P + 1 and the block adds 1 again) `2tE + 3tQE + 2t²Q + tEQ + (Mt² + t²/2) + (Mt² + tQ/2)
+/// + 2tFE`, and the classifier on every token `(P + 1) nc E`; the final norm is not counted.
+inline double official_flops(const space_descriptor& d, const arch& a) {
+  detail::check_family(d);
+  validate(d, a);
+  const double p = d.constants.patch_size, nc = d.constants.num_classes;
+  const double e = a.width(0), hd = d.stages[0].head_dim, m = official_max_relative_position;
+  const double side = a.resolution() / d.constants.patch_size, np = side * side;
+  double total = e + np * 3 * p * p * e + (np + 1) * e / 2;
+  const double t = np + 2;
+  for (int j = 0; j < a.depth(0); ++j) {
+    const layer_dims& l = a.layer(0, j);
+    const double q = l.num_heads * hd, f = static_cast<double>(l.mlp_ratio.floor_times(a.width(0)));
+    total += 2 * t * e + 3 * t * q * e + 2 * t * t * q + t * e * q + (m * t * t + t * t / 2) +
+             (m * t * t + t * q / 2) + 2 * t * f * e;
+  }
+  return total + (np + 1) * nc * e;
+}
+
+/// The multiply-accumulates evit's forward of the official model performs: macs() plus, per
+/// block, the relative-position terms on keys and values (2 N² Q with N = P + 1 tokens: q against
+/// every key's table row, and the probabilities against every value's), with the classifier on
+/// the pooled vector (E nc, as macs() counts it).
+inline double macs_corrected(const space_descriptor& d, const arch& a) {
+  const double side = a.resolution() / d.constants.patch_size, n = side * side + 1;
+  double rel = 0;
+  for (int j = 0; j < a.depth(0); ++j)
+    rel += 2 * n * n * a.layer(0, j).num_heads * static_cast<double>(d.stages[0].head_dim);
+  return macs(d, a) + rel;
 }
 
 }  // namespace autoformer

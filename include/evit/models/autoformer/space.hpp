@@ -26,6 +26,9 @@ struct small {
 struct base {
   static constexpr const char* name = "autoformer-b";
 };
+struct tiny_released {
+  static constexpr const char* name = "autoformer-t-released";
+};
 struct blocks {
   static constexpr const char* name = "blocks";
 };
@@ -40,6 +43,29 @@ using tiny_space = search_space<
     transformer_stage<width<192, 216, 240>, depth<12, 13, 14>, num_heads<3, 4>, head_dim<64>,
                       mlp_ratio_q<std::ratio<7, 2>, std::ratio<4>>, max_width<256>, max_heads<4>,
                       max_depth<14>, stage_name<names::blocks>>,
+    rules<layerwise>, num_classes<1000>, patch_size<16>>;
+
+/// AutoFormer-T's supernet with `Classes` classes (the reference goldens of tests/data/autoformer-t
+/// use 10): the same backbone tensors, a smaller head.
+template <int Classes>
+using tiny_space_with_classes = search_space<
+    space_name<names::tiny>, resolution<224>,
+    transformer_stage<width<192, 216, 240>, depth<12, 13, 14>, num_heads<3, 4>, head_dim<64>,
+                      mlp_ratio_q<std::ratio<7, 2>, std::ratio<4>>, max_width<256>, max_heads<4>,
+                      max_depth<14>, stage_name<names::blocks>>,
+    rules<layerwise>, num_classes<Classes>, patch_size<16>>;
+
+/// The released AutoFormer-T subnet (experiments/subnet/AutoFormer-T.yaml) uses MLP ratio 3.0 in
+/// three layers, outside the T search space's {3.5, 4}: it was searched in a space with 3.0 (as S
+/// and B have) and fine-tuned from the T supernet's weights. This space is the T supernet (same
+/// tensors, so a T checkpoint loads into it) with MLP ratios {3, 3.5, 4}: it admits the released
+/// subnet and every subnet of tiny_space. Searches that should stay in the official T space use
+/// tiny_space.
+using tiny_released_space = search_space<
+    space_name<names::tiny_released>, resolution<224>,
+    transformer_stage<width<192, 216, 240>, depth<12, 13, 14>, num_heads<3, 4>, head_dim<64>,
+                      mlp_ratio_q<std::ratio<3>, std::ratio<7, 2>, std::ratio<4>>, max_width<256>,
+                      max_heads<4>, max_depth<14>, stage_name<names::blocks>>,
     rules<layerwise>, num_classes<1000>, patch_size<16>>;
 
 /// AutoFormer-S: embed {320, 384, 448}, depth {12, 13, 14}, heads {5, 6, 7}, mlp {3, 3.5, 4};
