@@ -72,6 +72,16 @@ TEST_CASE("fit_calibration: recovers known scales and constant from synthetic su
                              4 * z.scale[3] + 5 * z.scale[4] + 6 * z.scale[5]));
 }
 
+TEST_CASE("fit_global_scale: one scale for every kind", "[cost][calibration]") {
+  const std::array<double, 6> all = {1.2, 1.2, 1.2, 1.2, 1.2, 1.2};
+  const cost::table_calibration c =
+      cost::fit_global_scale(synthetic(all, 0, 20, 6), synthetic(all, 0, 8, 7));
+  for (double v : c.scale) CHECK(v == Approx(1.2).epsilon(1e-12));
+  CHECK(c.constant_ms == 0);
+  CHECK(c.heldout_median < 1e-9);
+  CHECK(c.raw_median == Approx(1 - 1 / 1.2).epsilon(1e-9));
+}
+
 TEST_CASE("fit_calibration: rejects too few samples and non-positive latencies",
           "[cost][calibration]") {
   const auto one = synthetic({1, 1, 1, 1, 1, 1}, 0, 1, 5);

@@ -5,6 +5,7 @@
 // cost/latency_table.hpp), least squares on relative errors, with its fit and held-out errors.
 //   calibration_sample              one subnet: its table sums per kind, its measured latency
 //   fit_calibration(fit, held_out)  the least-squares fit, errors on both sets
+//   fit_global_scale(fit, held_out) one scale for all kinds (the fallback for a noisy set)
 //   abs_error_summary(errors)       median and 90th percentile of |relative error|
 //   calibrate(profiler, measured, n, seed)   samples n random subnets, measures them, fits,
 //                                            stores the correction in the profiler's table
@@ -156,10 +157,41 @@ inline table_calibration fit_calibration(const std::vector<calibration_sample>& 
   return out;
 }
 
+/// The correction of `fit` with one scale for every kind and no constant (relative least
+/// squares), with its errors as fit_calibration reports them.
+inline table_calibration fit_global_scale(const std::vector<calibration_sample>& fit,
+                                          const std::vector<calibration_sample>& held_out = {}) {
+  double num = 0, den = 0;
+  for (const calibration_sample& s : fit) {
+    double t = 0;
+    for (double v : s.by_kind) t += v;
+    num += t / s.measured_ms;
+    den += (t / s.measured_ms) * (t / s.measured_ms);
+  }
+  table_calibration out;
+  out.scale.fill(den > 0 ? num / den : 1.0);
+  out.fitted = true;
+  out.fit_n = static_cast<int>(fit.size());
+  out.heldout_n = static_cast<int>(held_out.size());
+  const error_summary f = abs_error_summary(relative_errors(out, fit));
+  out.fit_median = f.median;
+  out.fit_p90 = f.p90;
+  const error_summary h = abs_error_summary(relative_errors(out, held_out));
+  const error_summary raw = abs_error_summary(relative_errors(table_calibration{}, held_out));
+  out.heldout_median = h.median;
+  out.heldout_p90 = h.p90;
+  out.raw_median = raw.median;
+  out.raw_p90 = raw.p90;
+  return out;
+}
+
 /// Samples `n` random subnets of Space (seed `seed`), sums their blocks in the profiler's table
-/// (profiling those missing) and measures them whole with `measured`; fits on every subnet but
-/// each fourth, which is held out; stores the correction in the profiler's table and returns it.
-/// progress(done, n) after each subnet. @throws evit::invalid_argument for n < 8.
+/// (profiling those missing) and measures them whole with `measured`; every fourth is held out.
+/// Fits the per-kind correction (fit_calibration) and a single scale (fit_global_scale) and keeps
+/// the one with the smaller held-out median |error| (p90 on a tie); when neither beats the plain
+/// sum on the held-out subnets, the kept correction is the identity (scales 1, constant 0; its
+/// errors still reported). Stores it in the profiler's table and returns it. progress(done, n)
+/// after each subnet. @throws evit::invalid_argument for n < 8.
 template <class Space>
 table_calibration calibrate(block_profiler<Space>& profiler,
                             const measured_latency<Space>& measured, int n,
@@ -178,7 +210,25 @@ table_calibration calibrate(block_profiler<Space>& profiler,
     (i % 4 == 3 ? held_out : fit).push_back(s);
     if (progress) progress(i + 1, n);
   }
-  const table_calibration c = fit_calibration(fit, held_out);
+  const auto better = [](const table_calibration& x, const table_calibration& y) {
+    return x.heldout_median < y.heldout_median ||
+           (x.heldout_median == y.heldout_median && x.heldout_p90 < y.heldout_p90);
+  };
+  table_calibration c = fit_calibration(fit, held_out);
+  const table_calibration global = fit_global_scale(fit, held_out);
+  if (better(global, c)) c = global;
+  if (c.raw_median < c.heldout_median) {  // the plain sum does better: keep it, say so
+    table_calibration id;
+    id.fitted = true;
+    id.fit_n = c.fit_n;
+    id.heldout_n = c.heldout_n;
+    const error_summary f = abs_error_summary(relative_errors(id, fit));
+    id.fit_median = f.median;
+    id.fit_p90 = f.p90;
+    id.heldout_median = id.raw_median = c.raw_median;
+    id.heldout_p90 = id.raw_p90 = c.raw_p90;
+    c = id;
+  }
   profiler.table().set_calibration(c);
   return c;
 }
