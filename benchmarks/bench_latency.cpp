@@ -121,7 +121,7 @@ void goals(int threads, int n, int n_cal, int n_budgets) {
 
   // Winners: short searches under budgets from the smallest subnet's latency to the largest's.
   const evit::cost::local_latency<Space> lat(shared);  // sequential: profiles on demand
-  const auto objective = [](const evit::arch& a) { return ev::macs(a) * 1e-6; };
+  const auto objective = [](const evit::arch& a) { return ev::macs<Space>(a) * 1e-6; };
   const double lo = lat(Space::min_arch()), hi = lat(Space::max_arch());
   evit::evolution_options opts = evit::presets::by_name("elasticvit");
   opts.population(smoke ? 8 : 64)
