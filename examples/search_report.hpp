@@ -174,11 +174,13 @@ class search_report {
     if (!top1_) std::printf("* the objective: a proxy (official MMACs), not accuracy\n");
     if (profiler)
       std::printf(
-          "this machine: %zu blocks profiled now (%.1f s), %zu in %s; predicted ms: the "
-          "calibrated table; measured ms: median of whole forwards +- its 95%% interval; "
+          "this machine: %zu blocks profiled now (%.1f s), %zu in %s; predicted ms: %s; "
+          "measured ms: median of whole forwards +- its 95%% interval; "
           "shortlist: predicted->measured ms of the best subnets by prediction, the winner is "
           "the best that measures within budget (never one over it)\n",
-          profiler->profiled(), profiler->seconds(), profiler->table().size(), table_path.c_str());
+          profiler->profiled(), profiler->seconds(), profiler->table().size(), table_path.c_str(),
+          profiler->table().calibration().fitted ? "the calibrated table"
+                                                 : "the sum of the table's blocks");
   }
 
   /// results.json (with the search's options, seed and seconds) and results.csv; points.csv
