@@ -140,12 +140,10 @@ void goals(int threads, int n, int n_cal, int n_budgets) {
     };
     // As search_subnet does: when no shortlisted subnet fits, search again (twice at most)
     // under a budget tightened by the shortlist's worst underestimate.
-    evit::confirmation conf = evit::confirm_within_budget(search(budget), budget, 5, measure);
-    double search_budget = budget;
-    for (int again = 0; again < 2 && !conf.ok() && !conf.shortlist.empty(); ++again) {
-      search_budget = evit::tightened_budget(conf);
-      conf = evit::confirm_within_budget(search(search_budget), budget, 5, measure);
-    }
+    const evit::budget_search bs =
+        evit::search_within_budget(search, budget, 5, measure, evit::budget_rule::median, 2);
+    const evit::confirmation& conf = bs.confirmed;
+    const double search_budget = bs.search_budget;
     if (conf.ok()) {
       const evit::shortlist_entry& w = conf.winner();
       ++within;

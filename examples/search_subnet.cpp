@@ -17,8 +17,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <tuple>
-#include <utility>
 #include <vector>
 
 #include <evit/evit.hpp>
@@ -131,6 +129,7 @@ int run(options& o, const char* argv0) {
     for (std::size_t i = 0; i < released.size(); ++i)  // the reference points
       report.reference(device, released[i].name, lat(released[i].arch_value), released_value[i]);
     for (double budget : budgets) {
+      std::vector<evit::evaluated> records;  // of the last search
       const auto search = [&](double b) {
         evit::progress_meter meter("  " + device + " <= " + example::fixed(b, 2) + " ms",
                                    static_cast<std::size_t>(opts.iterations()) + 1, !o.quiet);
@@ -142,29 +141,25 @@ int run(options& o, const char* argv0) {
         });
         auto evo = evit::make_evolution<space>(objective, evit::cost::at_most(lat, b, "latency ms"),
                                                opt, static_cast<std::uint64_t>(o.seed));
-        std::pair<evit::search_result, std::vector<evit::evaluated>> out{evo.run(), {}};
-        out.second = evo.records();
-        meter.finish(std::to_string(out.first.evaluations) + " subnets");
-        return out;
+        evit::search_result r = evo.run();
+        records = evo.records();
+        meter.finish(std::to_string(r.evaluations) + " subnets");
+        return r;
       };
-      auto [r, records] = search(budget);
       if (device != "this") {
+        const evit::search_result r = search(budget);
         report.add(device, budget, r, records);
         continue;
       }
-      // This machine: measure a shortlist, answer the best within budget; when none fits,
-      // search again under a budget tightened by the shortlist's worst underestimate.
-      const auto measure = [&](const evit::arch& a) { return measured->measure(a); };
-      evit::confirmation c = evit::confirm_within_budget(r, budget, o.shortlist, measure, rule);
-      double search_budget = budget, extra = c.seconds;
-      for (int k = 0; k < o.research && !c.ok() && !c.shortlist.empty(); ++k) {
-        search_budget = evit::tightened_budget(c);
-        if (!o.quiet) std::fprintf(stderr, "  %s: searching again\n", c.message.c_str());
-        std::tie(r, records) = search(search_budget);
-        c = evit::confirm_within_budget(r, budget, o.shortlist, measure, rule);
-        extra += r.seconds + c.seconds;
-      }
-      report.add(device, budget, r, records, &c, search_budget, extra);
+      // This machine: the best measured subnet of a shortlist within budget, re-searching under
+      // a budget tightened by the shortlist's worst underestimate while none fits.
+      const evit::budget_search s = evit::search_within_budget(
+          search, budget, o.shortlist, [&](const evit::arch& a) { return measured->measure(a); },
+          rule, o.research,
+          [&](const evit::confirmation& c) {
+            if (!o.quiet) std::fprintf(stderr, "  %s: searching again\n", c.message.c_str());
+          });
+      report.add(device, budget, s.result, records, &s.confirmed, s.search_budget, s.extra_seconds);
     }
   }
   report.print(profiler.get(), table_path);

@@ -278,3 +278,42 @@ TEST_CASE("confirm_within_budget: the best measured subnet within budget, never 
     if (r.ok()) CHECK(r.winner().measured.median_ms <= 9.0);
   }
 }
+
+TEST_CASE("search_within_budget: re-searches under a tightened budget while none fits",
+          "[cost][calibration][shortlist]") {
+  fake_search first({9.9, 9.8}, {10.8, 10.3});  // nothing fits a 10 ms budget
+  fake_search second({9.0, 8.9}, {9.6, 9.4});   // both fit
+  second.r.ranked[0].subnet = evit::elasticvit::official_space::max_arch();
+  std::vector<double> budgets;
+  const auto search = [&](double b) {
+    budgets.push_back(b);
+    return budgets.size() == 1 ? first.r : second.r;
+  };
+  const auto measure = [&](const evit::arch& a) {
+    for (const auto& e : first.r.ranked)
+      if (e.subnet == a) return first.measure(a);
+    return second.measure(a);
+  };
+  int retries = 0;
+  const evit::budget_search s = evit::search_within_budget(
+      search, 10.0, 2, measure, evit::budget_rule::median, 1, [&](const evit::confirmation& c) {
+        ++retries;
+        CHECK_FALSE(c.ok());
+      });
+  CHECK(retries == 1);
+  REQUIRE(budgets.size() == 2);
+  CHECK(budgets[0] == 10.0);
+  CHECK(budgets[1] == Approx(10.0 * 9.9 / 10.8 * 0.98));
+  CHECK(s.searches == 2);
+  CHECK(s.search_budget == budgets[1]);
+  REQUIRE(s.confirmed.ok());
+  CHECK(s.confirmed.winner().measured.median_ms == 9.6);
+  CHECK(s.confirmed.budget_ms == 10.0);  // confirmed against the original budget
+  // No re-search allowed: none fits, and it says so.
+  budgets.clear();
+  const evit::budget_search n =
+      evit::search_within_budget(search, 10.0, 2, measure, evit::budget_rule::median, 0);
+  CHECK(n.searches == 1);
+  CHECK_FALSE(n.confirmed.ok());
+  CHECK(n.confirmed.message.find("none of the 2 shortlisted subnets fits") != std::string::npos);
+}

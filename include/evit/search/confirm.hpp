@@ -8,11 +8,14 @@
 //   confirmation          the shortlist with its measurements, the choice, the seconds spent
 //   confirm_within_budget(result, budget, k, measure, rule)
 //   tightened_budget(c)   a budget for a re-search when none fitted
+//   search_within_budget(search, budget, k, measure, rule, research)   search, confirm, and
+//                         re-search under tightened budgets while none fits
 #pragma once
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -119,6 +122,40 @@ inline double tightened_budget(const confirmation& c, double margin = 0.02) {
       worst = std::max(worst, m / s.predicted_ms);
     }
   return c.budget_ms / worst * (1 - margin);
+}
+
+/// A search whose answer was confirmed by measurement (search_within_budget).
+struct budget_search {
+  search_result result;      ///< the last search's result
+  confirmation confirmed;    ///< its shortlist, measured against the budget
+  double search_budget = 0;  ///< the budget the last search ran under
+  int searches = 0;          ///< searches run (1 + re-searches)
+  double extra_seconds = 0;  ///< measuring, and the re-searches
+};
+
+/// Runs search(budget) -> search_result, confirms its best `k` by measurement
+/// (confirm_within_budget) and, while none fits and `research` re-searches are left, searches
+/// again under tightened_budget and confirms against the original budget. on_retry(c) is called
+/// before each re-search with the confirmation that failed.
+template <class Search, class Measure>
+budget_search search_within_budget(Search&& search, double budget, int k, Measure&& measure,
+                                   budget_rule rule = budget_rule::median, int research = 1,
+                                   const std::function<void(const confirmation&)>& on_retry = {}) {
+  budget_search out;
+  out.search_budget = budget;
+  out.result = search(budget);
+  out.searches = 1;
+  out.confirmed = confirm_within_budget(out.result, budget, k, measure, rule);
+  out.extra_seconds = out.confirmed.seconds;
+  for (int i = 0; i < research && !out.confirmed.ok() && !out.confirmed.shortlist.empty(); ++i) {
+    if (on_retry) on_retry(out.confirmed);
+    out.search_budget = tightened_budget(out.confirmed);
+    out.result = search(out.search_budget);
+    ++out.searches;
+    out.confirmed = confirm_within_budget(out.result, budget, k, measure, rule);
+    out.extra_seconds += out.result.seconds + out.confirmed.seconds;
+  }
+  return out;
 }
 
 }  // namespace evit
