@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 // What search_subnet reports: the table it prints, and the files it writes into --out:
-//   results.json, results.csv  the chosen subnet per device and budget
+//   results.json, results.csv  the chosen subnet per device and budget (this machine: the best
+//                              measured subnet of the shortlist within the budget, or none)
+//   shortlist.csv              this machine's shortlisted subnets: predicted and measured
+//                              latency, the measurement's 95% interval, whether each fits
 //   points.csv                 every subnet the searches evaluated (device, budget_ms,
 //                              latency_ms, objective, chosen), for the plot
 //   references.csv             the released models (elastic_T1 ... elastic_L3) per device
@@ -73,7 +76,10 @@ class search_report {
                          "--weights and --val for top-1)";
     axis_ = top1_ ? "top-1 accuracy (%) after BN recalibration"
                   : "official MMACs (a proxy objective, not accuracy)";
+    unit_ = top1_ ? "%" : "MMACs";
     points_ << "device,budget_ms,latency_ms,objective,chosen\n";
+    shortlist_ << "device,budget_ms,search_budget_ms,rank,objective,predicted_ms,measured_ms,"
+                  "measured_lo_ms,measured_hi_ms,fits,chosen\n";
     references_ << "device,name,latency_ms,objective\n";
   }
   const std::string& objective() const { return objective_; }
@@ -83,34 +89,59 @@ class search_report {
     references_ << device << "," << name << "," << fixed(ms, 4) << "," << fixed(value, 4) << "\n";
   }
 
-  /// One search's outcome; `confirmed`: whole-subnet measurements of its best subnets, in rank
-  /// order, up to the first within the budget (this machine only).
+  /// One search's outcome. This machine: `c` is its shortlist measured against `budget`
+  /// (search/confirm.hpp), from a search under `search_budget` (the budget, or a tightened one
+  /// after a shortlist that did not fit), `extra_s` the seconds spent measuring and re-searching;
+  /// the row presents the confirmed winner, or none. Phones: `c` is null.
   void add(const std::string& device, double budget, const evit::search_result& r,
-           const std::vector<evit::evaluated>& records,
-           const std::vector<evit::cost::latency_stats>& confirmed) {
-    row w{device, budget, {}, 0, 0, 0, -1, 0, true, r.evaluations, r.seconds, "ok"};
+           const std::vector<evit::evaluated>& records, const evit::confirmation* c = nullptr,
+           double search_budget = 0, double extra_s = 0) {
+    row w{device,        budget,    {},   0, 0, 0, -1, 0, true,
+          r.evaluations, r.seconds, "ok", 0, 0, 0, "", {}};
+    w.search_budget = search_budget > 0 ? search_budget : budget;
+    w.extra_s = extra_s;
     if (!r.ok()) {
       w.status = "infeasible: " + r.message;
       rows_.push_back(w);
       return;
     }
-    std::size_t pick = 0;
-    if (!confirmed.empty()) {
-      w.within = confirmed.back().median_ms <= budget;
-      pick = w.within ? confirmed.size() - 1 : 0;
-      w.measured = confirmed[pick].median_ms;
-      w.measured_ci = confirmed[pick].rel_ci();
+    const evit::evaluated* e = &r.ranked.front();
+    if (c != nullptr) {
+      w.shortlist = c->shortlist;
+      w.rule = evit::budget_rule_name(c->rule);
+      for (std::size_t i = 0; i < c->shortlist.size(); ++i) {
+        const evit::shortlist_entry& s = c->shortlist[i];
+        shortlist_ << device << "," << fixed(budget, 3) << "," << fixed(w.search_budget, 3) << ","
+                   << i << "," << fixed(s.value, 4) << "," << fixed(s.predicted_ms, 4) << ","
+                   << fixed(s.measured.median_ms, 4) << "," << fixed(s.measured.lo_ms, 4) << ","
+                   << fixed(s.measured.hi_ms, 4) << "," << (s.fits ? 1 : 0) << ","
+                   << (static_cast<int>(i) == c->chosen ? 1 : 0) << "\n";
+      }
+      if (!c->ok()) {
+        w.status = "no subnet within budget: " + c->message;
+        e = nullptr;
+      } else {
+        const evit::shortlist_entry& s = c->winner();
+        w.measured = s.measured.median_ms;
+        w.measured_ci = s.measured.rel_ci();
+        w.measured_hi = s.measured.hi_ms;
+        w.within = true;
+        for (const evit::evaluated& x : r.ranked)
+          if (x.subnet == s.subnet) e = &x;
+      }
     }
-    const evit::evaluated& e = r.ranked[pick];
-    w.subnet = e.subnet;
-    w.objective = e.values[0];
-    w.mmacs = evit::elasticvit::macs(e.subnet) * 1e-6;
-    w.predicted = e.costs[0];
+    if (e != nullptr) {
+      w.subnet = e->subnet;
+      w.objective = e->values[0];
+      w.mmacs = evit::elasticvit::macs(e->subnet) * 1e-6;
+      w.predicted = e->costs[0];
+    }
     rows_.push_back(w);
     for (const evit::evaluated& p : records)
       if (p.feasible())
         points_ << device << "," << fixed(budget, 3) << "," << fixed(p.costs[0], 4) << ","
-                << fixed(p.values[0], 4) << "," << (p.subnet == e.subnet ? 1 : 0) << "\n";
+                << fixed(p.values[0], 4) << "," << (e != nullptr && p.subnet == e->subnet ? 1 : 0)
+                << "\n";
   }
 
   /// The table on stdout.
@@ -121,23 +152,35 @@ class search_report {
     for (const row& w : rows_) {
       if (w.status != "ok") {
         std::printf("%-9s %10.2f  %s\n", w.device.c_str(), w.budget, w.status.c_str());
-        continue;
+      } else {
+        const std::string m =
+            w.measured < 0 ? "-"
+                           : fixed(w.measured, 2) + " +-" + fixed(100 * w.measured_ci, 0) + "%";
+        std::printf("%-9s %10.2f %9s %9.1f %12.2f %16s  %s\n", w.device.c_str(), w.budget,
+                    fixed(w.objective, top1_ ? 2 : 1).c_str(), w.mmacs, w.predicted, m.c_str(),
+                    text(w.subnet).c_str());
       }
-      const std::string m = w.measured < 0
-                                ? "-"
-                                : fixed(w.measured, 2) + " +-" + fixed(100 * w.measured_ci, 0) +
-                                      "%" + (w.within ? "" : " (!)");
-      std::printf("%-9s %10.2f %9s %9.1f %12.2f %16s  %s\n", w.device.c_str(), w.budget,
-                  fixed(w.objective, top1_ ? 2 : 1).c_str(), w.mmacs, w.predicted, m.c_str(),
-                  text(w.subnet).c_str());
+      if (w.shortlist.empty()) continue;
+      std::printf("%-9s %10s   shortlist (%s <= budget%s), %.1f s extra:", "", "", w.rule.c_str(),
+                  w.search_budget < w.budget
+                      ? (", re-searched under " + fixed(w.search_budget, 2) + " ms").c_str()
+                      : "",
+                  w.extra_s);
+      for (const evit::shortlist_entry& s : w.shortlist)
+        std::printf(" %s->%s%s", fixed(s.predicted_ms, 2).c_str(),
+                    fixed(s.measured.median_ms, 2).c_str(), s.fits ? "" : "(over)");
+      std::printf("\n");
     }
     if (!top1_) std::printf("* the objective: a proxy (official MMACs), not accuracy\n");
     if (profiler)
       std::printf(
-          "this machine: %zu blocks profiled now (%.1f s), %zu in %s; measured ms: "
-          "median of whole forwards +- its 95%% interval; (!) = every confirmed winner "
-          "over budget\n",
-          profiler->profiled(), profiler->seconds(), profiler->table().size(), table_path.c_str());
+          "this machine: %zu blocks profiled now (%.1f s), %zu in %s; predicted ms: %s; "
+          "measured ms: median of whole forwards +- its 95%% interval; "
+          "shortlist: predicted->measured ms of the best subnets by prediction, the winner is "
+          "the best that measures within budget (never one over it)\n",
+          profiler->profiled(), profiler->seconds(), profiler->table().size(), table_path.c_str(),
+          profiler->table().calibration().fitted ? "the calibrated table"
+                                                 : "the sum of the table's blocks");
   }
 
   /// results.json (with the search's options, seed and seconds) and results.csv; points.csv
@@ -145,19 +188,18 @@ class search_report {
   void write(const nlohmann::json& search, long long seed, double seconds) {
     points_.close();
     std::ofstream(out_ + "/references.csv") << references_.str();
-    nlohmann::json j = {{"objective", objective_},
-                        {"objective_axis", axis_},
-                        {"objective_kind", top1_ ? "top-1" : "proxy"},
-                        {"search", search},
-                        {"seed", seed},
-                        {"seconds", seconds},
-                        {"results", nlohmann::json::array()}};
+    shortlist_.close();
+    nlohmann::json j = {{"objective", objective_}, {"objective_axis", axis_},
+                        {"objective_unit", unit_}, {"objective_kind", top1_ ? "top-1" : "proxy"},
+                        {"search", search},        {"seed", seed},
+                        {"seconds", seconds},      {"results", nlohmann::json::array()}};
     std::ofstream csv(out_ + "/results.csv");
     csv << "device,budget_ms,objective,mmacs,predicted_ms,measured_ms,measured_rel_ci,status,"
            "subnet\n";
     for (const row& w : rows_) {
       nlohmann::json x = {{"device", w.device},
                           {"budget_ms", w.budget},
+                          {"search_budget_ms", w.search_budget},
                           {"status", w.status},
                           {"evaluations", w.evaluations},
                           {"seconds", w.seconds}};
@@ -170,17 +212,35 @@ class search_report {
                   {"predicted_ms", w.predicted}});
         if (meas)
           x.update({{"measured_ms", w.measured},
+                    {"measured_hi_ms", w.measured_hi},
                     {"measured_rel_ci", w.measured_ci},
                     {"measured_within_budget", w.within}});
+      }
+      if (!w.shortlist.empty()) {
+        nlohmann::json sl = nlohmann::json::array();
+        for (const evit::shortlist_entry& s : w.shortlist)
+          sl.push_back({{"subnet", text(s.subnet)},
+                        {"objective", s.value},
+                        {"predicted_ms", s.predicted_ms},
+                        {"measured_ms", s.measured.median_ms},
+                        {"measured_lo_ms", s.measured.lo_ms},
+                        {"measured_hi_ms", s.measured.hi_ms},
+                        {"fits", s.fits}});
+        x.update({{"shortlist", sl}, {"budget_rule", w.rule}, {"extra_seconds", w.extra_s}});
       }
       j["results"].push_back(x);
       csv << w.device << "," << fixed(w.budget, 3) << "," << fixed(w.objective, 4) << ","
           << fixed(w.mmacs, 2) << "," << fixed(w.predicted, 3) << ","
           << (meas ? fixed(w.measured, 3) : "") << "," << (meas ? fixed(w.measured_ci, 4) : "")
-          << "," << (ok ? "ok" : "infeasible") << ",\"" << (ok ? text(w.subnet) : "") << "\"\n";
+          << ","
+          << (ok                    ? "ok"
+              : w.shortlist.empty() ? "infeasible"
+                                    : "none_within_budget")
+          << ",\"" << (ok ? text(w.subnet) : "") << "\"\n";
     }
     std::ofstream(out_ + "/results.json") << j.dump(2) << "\n";
-    std::printf("wrote %s/results.json, results.csv, points.csv, references.csv\n", out_.c_str());
+    std::printf("wrote %s/results.json, results.csv, points.csv, shortlist.csv, references.csv\n",
+                out_.c_str());
   }
 
   /// latency.png with tools/plot_search.py (`script`), when python3-matplotlib is installed.
@@ -212,14 +272,17 @@ class search_report {
     std::uint64_t evaluations;
     double seconds;
     std::string status;
+    double measured_hi = 0, search_budget = 0, extra_s = 0;
+    std::string rule;
+    std::vector<evit::shortlist_entry> shortlist;
   };
   static std::string text(const evit::arch& a) {
     return evit::to_string<evit::elasticvit::official_space>(a);
   }
 
-  std::string out_, objective_, axis_;
+  std::string out_, objective_, axis_, unit_;
   bool top1_;
-  std::ofstream points_;
+  std::ofstream points_, shortlist_{out_ + "/shortlist.csv"};
   std::ostringstream references_;
   std::vector<row> rows_;
 };

@@ -3,9 +3,11 @@
 // budget it searches the official ElasticViT space (evit::evolutionary_search, the ElasticViT
 // preset) for the best subnet under that budget. Phones: latency predicted from their measured
 // block tables (data/mobile-lut). This machine: the search screens with this machine's block
-// table (profiled with evit's kernels, cached in the output folder) and the winners are
-// confirmed by measuring whole subnets. Prints one table, writes JSON and CSV, and draws latency
-// against the objective per device (tools/plot_search.py, with python3-matplotlib).
+// table (profiled with evit's kernels, calibrated on measured random subnets, cached in the
+// output folder, keyed by CPU, ISA and threads), then measures a shortlist of the best subnets
+// and answers the best one measured within the budget, or says none is (re-searching under a
+// tightened budget first). Prints one table, writes JSON and CSV, and draws latency against the
+// objective per device (tools/plot_search.py, with python3-matplotlib).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -31,9 +33,11 @@ namespace {
 struct options {
   std::vector<std::string> devices = {"this", "pixel1", "pixel4", "pixel6", "xiaomi11"};
   std::vector<double> budget_ms;
-  int budgets = 3, iterations = -1, population = -1, confirm = 3, threads = 1;
+  int budgets = 3, iterations = -1, population = -1, shortlist = 5, threads = 1, calibrate = 32,
+      research = 1;
   long long seed = 7;
-  std::string out = "search_subnet_out", lut_dir, weights, val, preset = "elasticvit";
+  std::string out = "search_subnet_out", lut_dir, weights, val, preset = "elasticvit",
+              rule = "median";
   bool quiet = false;
 };
 
@@ -87,15 +91,21 @@ int run(options& o, const char* argv0) {
   // This machine: its block table (cached per ISA), complete before the searches start.
   std::shared_ptr<evit::cost::block_profiler<space>> profiler;
   std::unique_ptr<evit::cost::measured_latency<space>> measured;
-  const std::string table_path =
-      o.out + "/this_machine_lut-" + evit::simd::isa_name(evit::simd::active_isa()) + ".json";
+  const std::string table_path = o.out + "/this_machine_lut-" +
+                                 evit::simd::isa_name(evit::simd::active_isa()) + "-" +
+                                 std::to_string(o.threads) + "t.json";
   if (wants_this) {
     profiler = evit::cost::cached_profiler<space>(
         *net, table_path,
-        evit::cost::timing().warmup(1).repeats(3, 9).target(0.05).max_seconds(0.05), !o.quiet);
+        evit::cost::timing().threads(o.threads).warmup(1).repeats(3, 9).target(0.05).max_seconds(
+            0.05),
+        !o.quiet);
     measured = std::make_unique<evit::cost::measured_latency<space>>(
         *net, evit::cost::timing().threads(o.threads).repeats(7, 40));
+    evit::cost::ensure_calibrated(*profiler, *measured, o.calibrate, table_path, !o.quiet);
   }
+  const evit::budget_rule rule =
+      o.rule == "median" ? evit::budget_rule::median : evit::budget_rule::upper95;
 
   const auto& released = ev::released_models();
   std::vector<double> released_value;
@@ -119,28 +129,37 @@ int run(options& o, const char* argv0) {
     for (std::size_t i = 0; i < released.size(); ++i)  // the reference points
       report.reference(device, released[i].name, lat(released[i].arch_value), released_value[i]);
     for (double budget : budgets) {
-      evit::progress_meter meter("  " + device + " <= " + example::fixed(budget, 2) + " ms",
-                                 static_cast<std::size_t>(opts.iterations()) + 1, !o.quiet);
-      evit::evolution_options opt = opts;
-      opt.on_progress([&meter](const evit::search_progress& p) {
-        meter.update(
-            static_cast<std::size_t>(p.iteration) + 1,
-            std::to_string(p.evaluations) + " subnets, best " + example::fixed(p.best_score, 2));
-      });
-      auto evo =
-          evit::make_evolution<space>(objective, evit::cost::at_most(lat, budget, "latency ms"),
-                                      opt, static_cast<std::uint64_t>(o.seed));
-      const evit::search_result r = evo.run();
-      meter.finish(std::to_string(r.evaluations) + " subnets");
-      // This machine: measure the best few; keep the best that fits (else the best, marked).
-      std::vector<evit::cost::latency_stats> confirmed;
-      for (std::size_t k = 0;
-           device == "this" && k < r.ranked.size() && k < static_cast<std::size_t>(o.confirm);
-           ++k) {
-        confirmed.push_back(measured->measure(r.ranked[k].subnet));
-        if (confirmed.back().median_ms <= budget) break;
+      std::vector<evit::evaluated> records;  // of the last search
+      const auto search = [&](double b) {
+        evit::progress_meter meter("  " + device + " <= " + example::fixed(b, 2) + " ms",
+                                   static_cast<std::size_t>(opts.iterations()) + 1, !o.quiet);
+        evit::evolution_options opt = opts;
+        opt.on_progress([&meter](const evit::search_progress& p) {
+          meter.update(
+              static_cast<std::size_t>(p.iteration) + 1,
+              std::to_string(p.evaluations) + " subnets, best " + example::fixed(p.best_score, 2));
+        });
+        auto evo = evit::make_evolution<space>(objective, evit::cost::at_most(lat, b, "latency ms"),
+                                               opt, static_cast<std::uint64_t>(o.seed));
+        evit::search_result r = evo.run();
+        records = evo.records();
+        meter.finish(std::to_string(r.evaluations) + " subnets");
+        return r;
+      };
+      if (device != "this") {
+        const evit::search_result r = search(budget);
+        report.add(device, budget, r, records);
+        continue;
       }
-      report.add(device, budget, r, evo.records(), confirmed);
+      // This machine: the best measured subnet of a shortlist within budget, re-searching under
+      // a budget tightened by the shortlist's worst underestimate while none fits.
+      const evit::budget_search s = evit::search_within_budget(
+          search, budget, o.shortlist, [&](const evit::arch& a) { return measured->measure(a); },
+          rule, o.research,
+          [&](const evit::confirmation& c) {
+            if (!o.quiet) std::fprintf(stderr, "  %s: searching again\n", c.message.c_str());
+          });
+      report.add(device, budget, s.result, records, &s.confirmed, s.search_budget, s.extra_seconds);
     }
   }
   report.print(profiler.get(), table_path);
@@ -169,9 +188,11 @@ int main(int argc, char** argv) {
   app.add_option("--budget-ms", o.budget_ms, "explicit budgets in ms for every device")
       ->delimiter(',')
       ->check(example::positive_number());
-  app.add_option("--out", o.out,
-                 "results.json, results.csv, points.csv, references.csv, latency.png and this "
-                 "machine's block table this_machine_lut-<isa>.json (reused next time)");
+  app.add_option(
+      "--out", o.out,
+      "results.json, results.csv, points.csv, shortlist.csv, references.csv, latency.png "
+      "and this machine's block table this_machine_lut-<isa>-<threads>t.json (reused "
+      "next time on the same CPU, ISA and threads)");
   app.add_option("--lut-dir", o.lut_dir,
                  "the phone tables (default: $EVIT_MOBILE_LUT_DIR, then those evit installs or "
                  "the source tree's data/mobile-lut)");
@@ -188,8 +209,22 @@ int main(int argc, char** argv) {
   app.add_option("--population", o.population,
                  "override the preset's population (parents, mutations, crossovers scale)")
       ->check(example::integer_in(4, 100000));
-  app.add_option("--confirm", o.confirm, "winners measured on this machine per budget")
+  app.add_option("--shortlist", o.shortlist,
+                 "this machine: the best K subnets by prediction measured per budget; the answer "
+                 "is the best measured within budget")
       ->check(example::integer_in(1, 100));
+  app.add_option("--budget-rule", o.rule,
+                 "this machine: 'median' (measured median <= budget) or 'upper95' (the upper end "
+                 "of its 95% interval)")
+      ->check(CLI::IsMember({"median", "upper95"}));
+  app.add_option("--research", o.research,
+                 "this machine: re-searches under a tightened budget when no shortlisted subnet "
+                 "fits (0: none)")
+      ->check(example::integer_in(0, 5));
+  app.add_option("--calibrate", o.calibrate,
+                 "this machine: random subnets measured to calibrate the block table (once, "
+                 "saved with it; 0: plain sum)")
+      ->check(example::integer_in(0, 1000));
   app.add_option("--threads", o.threads, "threads of this machine's forward")
       ->check(example::integer_in(1, 256));
   app.add_option("--seed", o.seed, "search seed")->check(example::integer_in(0, 1LL << 40));

@@ -8,10 +8,13 @@ Reads from OUT_DIR (search_subnet --out):
                   chosen (1: the subnet picked for that budget)
   references.csv  the released models (elastic_T1 ... elastic_L3) per device, when present
   results.csv     the chosen subnets, with this machine's measured latency
-  results.json    the objective's name and axis (official MMACs as a proxy, or top-1 %)
+  shortlist.csv   this machine's shortlisted subnets: predicted and measured latency (with the
+                  95% interval of the median), whether each fits its budget, which was chosen
+  results.json    the objective's name, axis and unit (official MMACs as a proxy, or top-1 %)
 and draws per device: every evaluated subnet (coloured by budget), their Pareto front (the most
-objective for the latency), the budgets, the chosen subnets (and on this machine their measured
-latency), and the released models as reference points. Writes PNG (default
+objective for the latency), the budget lines, the chosen subnets; on this machine each
+shortlisted subnet's predicted latency joined to its measured one (x, with the interval; red:
+over budget), the answer at its measured latency; and the released models as reference points. Writes PNG (default
 OUT_DIR/latency.png). Needs matplotlib (Debian: python3-matplotlib); exits with status 3 and a
 note when it is missing.
 """
@@ -55,14 +58,18 @@ def main(argv):
     points = read_csv(os.path.join(out, "points.csv"))
     references = read_csv(os.path.join(out, "references.csv"))
     results = [r for r in read_csv(os.path.join(out, "results.csv")) if r["status"] == "ok"]
-    axis, kind = "objective", ""
+    shortlist = read_csv(os.path.join(out, "shortlist.csv"))
+    axis, kind, unit = "objective", "", ""
     if os.path.exists(os.path.join(out, "results.json")):
         with open(os.path.join(out, "results.json")) as f:
             meta = json.load(f)
         axis = meta.get("objective_axis", meta.get("objective", axis))
         kind = meta.get("objective_kind", "")
+        unit = meta.get("objective_unit", "")
     short = {"proxy": "official MMACs (proxy, not accuracy)",
              "top-1": "top-1 % after BN recalibration"}.get(kind, axis)
+    if unit and unit not in axis:
+        axis = "%s [%s]" % (axis, unit)
     devices = []
     for p in points + references:
         if p["device"] not in devices:
@@ -84,20 +91,38 @@ def main(argv):
             ax.scatter([float(p["latency_ms"]) for p in sel], [float(p["objective"]) for p in sel],
                        s=5, alpha=0.25, color=c, rasterized=True,
                        label="evaluated, budget %.1f ms (%d)" % (b, len(sel)))
-            ax.axvline(b, color=c, linewidth=0.9, linestyle=":")
+            ax.axvline(b, color=c, linewidth=1.1, linestyle="--",
+                       label="budget %.2f ms" % b)
         front = pareto_front([(float(p["latency_ms"]), float(p["objective"])) for p in mine])
         if front:
             ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black",
                     linewidth=1.0, label="Pareto front of the evaluated")
         chosen = [p for p in mine if p["chosen"] == "1"]
-        ax.scatter([float(p["latency_ms"]) for p in chosen],
-                   [float(p["objective"]) for p in chosen], s=70, marker="*", color="black",
-                   zorder=5, label="chosen (predicted latency)")
-        meas = [r for r in results if r["device"] == dev and r["measured_ms"]]
-        if meas:
-            ax.scatter([float(r["measured_ms"]) for r in meas],
-                       [float(r["objective"]) for r in meas], s=50, marker="x", color="red",
-                       zorder=5, label="chosen (measured latency)")
+        sl = [s for s in shortlist if s["device"] == dev]
+        if sl:  # predicted -> measured for every shortlisted subnet, the interval as a bar
+            for s in sl:
+                y = float(s["objective"])
+                over = s["fits"] != "1"
+                ax.plot([float(s["predicted_ms"]), float(s["measured_ms"])], [y, y],
+                        color="tab:red" if over else "tab:green", linewidth=0.8, zorder=4)
+                ax.errorbar([float(s["measured_ms"])], [y],
+                            xerr=[[float(s["measured_ms"]) - float(s["measured_lo_ms"])],
+                                  [float(s["measured_hi_ms"]) - float(s["measured_ms"])]],
+                            fmt="x", color="tab:red" if over else "tab:green", markersize=6,
+                            elinewidth=0.8, zorder=5)
+            ax.scatter([float(s["predicted_ms"]) for s in sl], [float(s["objective"]) for s in sl],
+                       s=22, facecolors="none", edgecolors="black", zorder=5,
+                       label="shortlisted: predicted")
+            ax.plot([], [], "x", color="tab:green", label="shortlisted: measured, within budget")
+            ax.plot([], [], "x", color="tab:red", label="shortlisted: measured, over budget")
+            win = [s for s in sl if s["chosen"] == "1"]
+            ax.scatter([float(s["measured_ms"]) for s in win],
+                       [float(s["objective"]) for s in win], s=110, marker="*", color="black",
+                       zorder=6, label="answer (measured latency)")
+        else:
+            ax.scatter([float(p["latency_ms"]) for p in chosen],
+                       [float(p["objective"]) for p in chosen], s=70, marker="*", color="black",
+                       zorder=5, label="chosen (predicted latency)")
         refs = [r for r in references if r["device"] == dev]
         if refs:
             ax.scatter([float(r["latency_ms"]) for r in refs],
@@ -108,9 +133,10 @@ def main(argv):
                 ax.annotate(r["name"].replace("elastic_", ""),
                             (float(r["latency_ms"]), float(r["objective"])), fontsize=7,
                             color="tab:purple", xytext=(3, 3), textcoords="offset points")
-        where = ("block table (this machine's kernels)" if dev == "this"
+        where = ("predicted by the calibrated block table; shortlist measured" if dev == "this"
                  else "predicted from the phone's block table")
-        ax.set_title("%s: objective %s" % ("this machine" if dev == "this" else dev, short),
+        ax.set_title("%s: objective %s%s" % ("this machine" if dev == "this" else dev, short,
+                                             " [%s]" % unit if unit and unit not in short else ""),
                      fontsize=9)
         ax.set_xlabel("latency (ms), %s" % where, fontsize=8)
         ax.set_ylabel(axis, fontsize=8)

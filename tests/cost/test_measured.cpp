@@ -9,6 +9,8 @@
 
 #include "evit/core/rng.hpp"
 #include "evit/cost/block_profiler.hpp"
+#include "evit/cost/cached_profiler.hpp"
+#include "evit/cost/calibration.hpp"
 #include "evit/cost/measured_latency.hpp"
 #include "evit/cost/memory.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
@@ -126,8 +128,8 @@ TEST_CASE("block_profiler: profiles each block once, sums them, saves the table"
   }
   CHECK(prof->profiled() == distinct.size());
   CHECK(prof->table().size() == distinct.size());
-  CHECK(sum == p);
-  CHECK(lat(a) == p);  // nothing new to profile
+  CHECK(sum == Approx(p));  // summed per block kind
+  CHECK(lat(a) == p);       // nothing new to profile
   CHECK(prof->profiled() == distinct.size());
   // The table is the phone tables' format: it saves, loads and predicts the same.
   const std::string path = "evit_test_this_machine.json";
@@ -146,6 +148,61 @@ TEST_CASE("block_profiler: profiles each block once, sums them, saves the table"
   CAPTURE(p, m);
   CHECK(p > 0.1 * m);
   CHECK(p < 10 * m);
+}
+
+TEST_CASE("block_profiler: keyed by this machine; a stale table is refused or profiled anew",
+          "[cost][lut][calibration]") {
+  evit::cost::block_profiler<micro> prof(net(), evit::cost::timing().warmup(0).repeats(1));
+  const evit::cost::table_key here = prof.table().key();
+  CHECK(here.cpu == evit::cost::cpu_model());
+  CHECK(here.isa == evit::simd::isa_name(evit::simd::active_isa()));
+  CHECK(here.threads == 1);
+  CHECK(here.method == "context");
+  const evit::arch a = micro::max_arch();
+  const double p = prof.predict(a);
+  evit::cost::latency_table stale = prof.table();
+  stale.set_key({"Other CPU", here.isa, here.threads, here.method});
+  evit::cost::block_profiler<micro> other(net(), evit::cost::timing().warmup(0).repeats(1));
+  CHECK_THROWS_WITH(other.merge(stale), Catch::Matchers::Contains("cpu: the table's 'Other CPU'"));
+  const std::string path = "evit_test_stale_lut.json";
+  stale.save(path);
+  CHECK_THROWS_AS(
+      evit::cost::cached_profiler<micro>(net(), path, evit::cost::timing().warmup(0).repeats(1),
+                                         false, evit::cost::stale_policy::refuse),
+      evit::cost::stale_table);
+  // Profiled anew (and saved with this machine's key).
+  const auto fresh = evit::cost::cached_profiler<micro>(
+      net(), path, evit::cost::timing().warmup(0).repeats(1), false);
+  CHECK(fresh->profiled() == evit::cost::all_blocks(micro::descriptor()).size());
+  CHECK(evit::cost::latency_table::load(path).key().mismatch(here).empty());
+  // A table of this machine is used as is, its calibration included.
+  evit::cost::table_calibration c;
+  c.constant_ms = 1.0;
+  c.fitted = true;
+  stale.set_key(here);
+  stale.set_calibration(c);
+  stale.save(path);
+  const auto same = evit::cost::cached_profiler<micro>(
+      net(), path, evit::cost::timing().warmup(0).repeats(1), false);
+  std::remove(path.c_str());
+  CHECK(same->table().calibration().fitted);
+  CHECK(same->predict(a) == Approx(p + 1.0));
+}
+
+TEST_CASE("calibrate: fits on measured random subnets, a quarter held out", "[cost][calibration]") {
+  evit::cost::block_profiler<micro> prof(net(), evit::cost::timing().warmup(0).repeats(1));
+  evit::cost::measured_latency<micro> whole(net(), evit::cost::timing().warmup(1).repeats(3));
+  int calls = 0;
+  const evit::cost::table_calibration c =
+      evit::cost::calibrate(prof, whole, 12, 5, [&](int, int) { ++calls; });
+  CHECK(calls == 12);
+  CHECK(c.fitted);
+  CHECK(c.fit_n == 9);
+  CHECK(c.heldout_n == 3);
+  CHECK(prof.table().calibration().fitted);
+  for (double s : c.scale) CHECK(s > 0);
+  CHECK_THROWS_WITH(evit::cost::calibrate(prof, whole, 4),
+                    Catch::Matchers::Contains("4 subnets (allowed: at least 8"));
 }
 
 TEST_CASE("block_profiler: profile_all covers the space", "[cost][lut]") {

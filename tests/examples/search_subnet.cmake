@@ -49,10 +49,17 @@ endforeach()
 if(NOT CMAKE_CXX_FLAGS MATCHES "sanitize" AND NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
   add_test(NAME "example: search_subnet on this machine: table screening, measured winners"
     COMMAND search_subnet --device this --budget-ms 2000 --iterations 0 --population 4
-            --confirm 1 --quiet --out ${_ss_out}/this)
+            --shortlist 2 --calibrate 8 --quiet --out ${_ss_out}/this)
   set_tests_properties("example: search_subnet on this machine: table screening, measured winners"
     PROPERTIES PASS_REGULAR_EXPRESSION
-    "this +2000.00 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \\+-[0-9]+% .*blocks profiled now")
+    "this +2000.00 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \\+-[0-9]+% .*shortlist \\(median <= budget\\), [0-9.]+ s extra: [0-9.]+->[0-9.]+ .*blocks profiled now")
+  # The stricter rule (the 95% interval's upper end), no re-search, the plain sum (no calibration).
+  add_test(NAME "example: search_subnet on this machine: --budget-rule upper95, --research 0"
+    COMMAND search_subnet --device this --budget-ms 2000 --iterations 0 --population 4
+            --shortlist 1 --budget-rule upper95 --research 0 --calibrate 0 --quiet
+            --out ${_ss_out}/this)
+  set_tests_properties("example: search_subnet on this machine: --budget-rule upper95, --research 0"
+    PROPERTIES PASS_REGULAR_EXPRESSION "shortlist \\(upper95 <= budget\\)")
   add_test(NAME "example: search_subnet with the top-1 objective (random weights and images)"
     COMMAND search_subnet --weights random --val random:6 --device pixel6 --budget-ms 30
             --iterations 1 --population 4 --quiet --out ${_ss_out}/top1)

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 // This machine's latency lookup table: the latency of every block a subnet is made of (the blocks
 // and keys of cost/latency_table.hpp, the phone tables' format), profiled here by running the
-// block alone with the supernet's weights and evit's kernels (cost/detail/block_runner.hpp:
-// exactly the calls of the forward pass), summed per subnet. Blocks are profiled on demand (only
-// those a search meets, each once) or all at once; the table saves to and loads from JSON.
+// forward's own step for the block with the supernet's weights and evit's kernels, in the cache
+// state a whole forward leaves it (cost/detail/block_runner.hpp), summed per subnet and corrected
+// by the table's calibration when it has one (cost/calibration.hpp). Blocks are profiled on
+// demand (only those a search meets, each once) or all at once; the table, keyed by this
+// machine's CPU model, ISA, threads and the profiling method (this_machine_key), saves to and
+// loads from JSON.
 //   block_profiler<Space>        profiles blocks, holds this machine's latency_table
 //   local_latency<Space>         the sum of a subnet's blocks as a cost model (ms), profiling
 //                                missing blocks first (sequential)
@@ -11,7 +14,9 @@
 // with cost::measured_latency.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -24,12 +29,32 @@
 #include "evit/cost/latency_table.hpp"
 #include "evit/cost/measured_latency.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
+#include "evit/simd/isa.hpp"
 #include "evit/simd/namespace.hpp"
 #include "evit/space/enumerate.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
 namespace cost {
+
+/// The CPU model (/proc/cpuinfo's "model name"; "unknown" elsewhere).
+inline std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
+      return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+constexpr const char* profile_mode_name(profile_mode m) noexcept {
+  return m == profile_mode::alone ? "alone" : m == profile_mode::warm ? "warm" : "context";
+}
+
+/// The key of tables profiled here now: this CPU, the active ISA, `threads`, `mode`.
+inline table_key this_machine_key(int threads, profile_mode mode = profile_mode::context) {
+  return {cpu_model(), simd::isa_name(simd::active_isa()), threads, profile_mode_name(mode)};
+}
 
 /// Every block (one per key) that some subnet of space `d` contains, made by the plan's own
 /// builders (elasticvit::blocks): per resolution, every width pair the width rules allow between
@@ -108,38 +133,48 @@ class block_profiler {
   }
 
   explicit block_profiler(const elasticvit::supernet<Space>& net, timing t = default_timing(),
-                          std::string device = "this machine")
-      : t_(std::move(t)), table_(std::move(device)), runner_(net) {
+                          std::string device = "this machine",
+                          profile_mode mode = profile_mode::context)
+      : t_(std::move(t)), table_(std::move(device)), runner_(net, t_.threads()), mode_(mode) {
     t_.check();
     elasticvit::check_elasticvit_family(Space::descriptor());
+    table_.set_key(this_machine_key(t_.threads(), mode_));
   }
 
   latency_table& table() { return table_; }
   const latency_table& table() const { return table_; }
-  /// Adds the entries of a saved table (e.g. from an earlier session on this machine).
+  /// Adds the entries and the calibration of a saved table (e.g. from an earlier session on
+  /// this machine). @throws stale_table when `t` was keyed for another CPU, ISA, thread count or
+  /// profiling method (or has no key).
   void merge(const latency_table& t) {
+    t.require_key(table_.key());
     for (const auto& kv : t.entries()) table_.set(kv.first, kv.second);
+    if (t.calibration().fitted) table_.set_calibration(t.calibration());
   }
+  profile_mode mode() const { return mode_; }
+  const timing& options() const { return t_; }
 
   /// The latency of block `b` in ms, profiled first when the table lacks it.
   double block_ms(const lut_block& b) {
     if (table_.contains(b)) return table_.at(b);
     const auto t0 = std::chrono::steady_clock::now();
     const latency_stats s = detail::time_adaptively(
-        t_, [&] { runner_.prepare(b); }, [&] { runner_.run(b); });
+        t_, [&] { runner_.prepare(b, mode_); }, [&] { runner_.run(b); });
     seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++profiled_;
     table_.set(b, s.median_ms);
     return s.median_ms;
   }
 
-  /// The sum of the blocks of `a` (profiling those missing). @throws evit::invalid_arch.
-  double predict(const arch& a) {
+  /// The sum of the blocks of `a` (profiling those missing), calibrated when the table is.
+  /// @throws evit::invalid_arch.
+  double predict(const arch& a) { return table_.calibration().apply(sum_by_kind(a)); }
+  /// The plain sum per block kind (profiling the missing blocks).
+  std::array<double, table_calibration::kinds> sum_by_kind(const arch& a) {
     Space::validate(a);
     lut_blocks(Space::descriptor(), a, blocks_);
-    double total = 0;
-    for (const lut_block& b : blocks_) total += block_ms(b);
-    return total;
+    for (const lut_block& b : blocks_) block_ms(b);
+    return table_.sum_by_kind(Space::descriptor(), a);
   }
 
   /// Profiles every block of the space not yet in the table; progress(done, total) after each.
@@ -165,6 +200,7 @@ class block_profiler {
   timing t_;
   latency_table table_;
   detail::block_runner<Space> runner_;
+  profile_mode mode_;
   std::vector<lut_block> blocks_;
   std::size_t profiled_ = 0;
   double seconds_ = 0;

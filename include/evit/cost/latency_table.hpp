@@ -9,6 +9,10 @@
 //   transffn_{hw}_{C}_{mlp_ratio}_hard_swish_ln    FFN
 //   mbpool_{hw}_{C}_{hidden}_{expand}_hard_swish   the head
 // Tables are JSON objects {key: milliseconds} read at run time, so a new device is a new file.
+// A table measured on this machine also holds, under the entry "_evit_table", what it is valid
+// for (table_key: CPU model, ISA, threads, profiling method) and its fitted correction
+// (table_calibration: a scale per block kind and a whole-network constant, with its fit and
+// held-out errors); predict() applies the correction (none: the plain sum).
 // A key missing from a table is an evit::cost::missing_block error naming the key and the device,
 // never a silent zero.
 //   lut_blocks(d, a)              the walk: the blocks of subnet a, with their geometry and keys
@@ -22,6 +26,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -168,6 +173,140 @@ inline bool parse_key(const std::string& key, parsed_key& out) {
 
 }  // namespace detail
 
+/// A table that does not belong to this machine (other CPU, ISA, thread count or profiling
+/// method); the message names the field, the table's value and this machine's.
+class stale_table : public evit::error {
+ public:
+  explicit stale_table(const std::string& what) : evit::error(what) {}
+};
+
+/// What a measured table is valid for.
+struct table_key {
+  std::string cpu;     ///< CPU model (/proc/cpuinfo's "model name")
+  std::string isa;     ///< the kernels' ISA (simd::isa_name)
+  int threads = 0;     ///< threads of the forward (0: unknown)
+  std::string method;  ///< how blocks were profiled (profile_mode's name)
+
+  bool empty() const { return cpu.empty() && isa.empty() && threads == 0 && method.empty(); }
+  std::string text() const {
+    return "cpu '" + cpu + "', isa " + isa + ", " + std::to_string(threads) + " thread" +
+           (threads == 1 ? "" : "s") + ", method " + method;
+  }
+  /// "" when a table keyed `*this` is valid `here`, else what differs, e.g. "cpu: the table's
+  /// 'A', this machine's 'B'" (every differing field, '; ' between them).
+  std::string mismatch(const table_key& here) const {
+    if (empty()) return "the table has no machine key (made before keys, or by hand)";
+    std::string out;
+    auto field = [&](const char* name, const std::string& t, const std::string& h) {
+      if (t != h)
+        out += std::string(out.empty() ? "" : "; ") + name + ": the table's '" + t +
+               "', this machine's '" + h + "'";
+    };
+    field("cpu", cpu, here.cpu);
+    field("isa", isa, here.isa);
+    field("threads", std::to_string(threads), std::to_string(here.threads));
+    field("method", method, here.method);
+    return out;
+  }
+  nlohmann::json to_json() const {
+    return {{"cpu", cpu}, {"isa", isa}, {"threads", threads}, {"method", method}};
+  }
+  static table_key from_json(const nlohmann::json& j, const std::string& where) {
+    table_key k;
+    try {
+      k.cpu = j.at("cpu").get<std::string>();
+      k.isa = j.at("isa").get<std::string>();
+      k.threads = j.at("threads").get<int>();
+      k.method = j.at("method").get<std::string>();
+    } catch (const nlohmann::json::exception& e) {
+      throw format_error("latency table " + where +
+                         ": \"_evit_table\".\"key\" needs cpu, isa (strings), threads "
+                         "(integer) and method (string): " +
+                         e.what());
+    }
+    return k;
+  }
+};
+
+/// A correction of a table's sum, fitted on measured whole subnets (cost/calibration.hpp):
+///   latency = constant_ms + sum over block kinds of scale[kind] * (the subnet's blocks of that
+///   kind, summed from the table)
+/// with the relative errors of the fit and of held-out subnets, before and after.
+struct table_calibration {
+  static constexpr int kinds = 6;  ///< block_kind's values
+  std::array<double, kinds> scale{1, 1, 1, 1, 1, 1};
+  double constant_ms = 0;
+  bool fitted = false;
+  int fit_n = 0, heldout_n = 0;  ///< subnets fitted on, held out
+  /// |relative error| on the held-out subnets: median and 90th percentile, before (the plain
+  /// sum) and after the correction; and after it on the fitted subnets.
+  double raw_median = 0, raw_p90 = 0, heldout_median = 0, heldout_p90 = 0, fit_median = 0,
+         fit_p90 = 0;
+
+  /// The corrected latency of a subnet whose blocks of each kind sum to by_kind[kind] ms.
+  double apply(const std::array<double, kinds>& by_kind) const {
+    double t = constant_ms;
+    for (int k = 0; k < kinds; ++k) t += scale[static_cast<std::size_t>(k)] * by_kind[k];
+    return t;
+  }
+  nlohmann::json to_json() const {
+    nlohmann::json sc = nlohmann::json::object();
+    for (int k = 0; k < kinds; ++k)
+      sc[elasticvit::block_kind_name(static_cast<block_kind>(k))] =
+          scale[static_cast<std::size_t>(k)];
+    return {{"scale", sc},
+            {"constant_ms", constant_ms},
+            {"fit_subnets", fit_n},
+            {"heldout_subnets", heldout_n},
+            {"fit_median_abs_error", fit_median},
+            {"fit_p90_abs_error", fit_p90},
+            {"heldout_median_abs_error", heldout_median},
+            {"heldout_p90_abs_error", heldout_p90},
+            {"uncalibrated_heldout_median_abs_error", raw_median},
+            {"uncalibrated_heldout_p90_abs_error", raw_p90}};
+  }
+  static table_calibration from_json(const nlohmann::json& j, const std::string& where) {
+    table_calibration c;
+    try {
+      const nlohmann::json& sc = j.at("scale");
+      for (auto it = sc.begin(); it != sc.end(); ++it) {
+        int k = 0;
+        while (k < kinds && it.key() != elasticvit::block_kind_name(static_cast<block_kind>(k)))
+          ++k;
+        if (k == kinds) {
+          std::string allowed;
+          for (int i = 0; i < kinds; ++i)
+            allowed += std::string(i ? ", " : "") +
+                       elasticvit::block_kind_name(static_cast<block_kind>(i));
+          throw format_error("latency table " + where + ": calibration scale \"" + it.key() +
+                             "\" is not a block kind (allowed: " + allowed + ")");
+        }
+        const double v = it.value().get<double>();
+        if (!(v > 0) || !std::isfinite(v))
+          throw format_error("latency table " + where + ": calibration scale \"" + it.key() +
+                             "\" = " + std::to_string(v) + " (allowed: a finite number > 0)");
+        c.scale[static_cast<std::size_t>(k)] = v;
+      }
+      c.constant_ms = j.at("constant_ms").get<double>();
+      c.fit_n = j.value("fit_subnets", 0);
+      c.heldout_n = j.value("heldout_subnets", 0);
+      c.fit_median = j.value("fit_median_abs_error", 0.0);
+      c.fit_p90 = j.value("fit_p90_abs_error", 0.0);
+      c.heldout_median = j.value("heldout_median_abs_error", 0.0);
+      c.heldout_p90 = j.value("heldout_p90_abs_error", 0.0);
+      c.raw_median = j.value("uncalibrated_heldout_median_abs_error", 0.0);
+      c.raw_p90 = j.value("uncalibrated_heldout_p90_abs_error", 0.0);
+    } catch (const nlohmann::json::exception& e) {
+      throw format_error("latency table " + where +
+                         ": malformed \"_evit_table\".\"calibration\": " + e.what());
+    }
+    if (!std::isfinite(c.constant_ms))
+      throw format_error("latency table " + where + ": calibration constant_ms is not finite");
+    c.fitted = true;
+    return c;
+  }
+};
+
 /// One device's block latencies in milliseconds, keyed as above.
 /// @code
 ///   auto t = evit::cost::latency_table::load("data/mobile-lut/pixel6.json");
@@ -203,6 +342,15 @@ class latency_table {
       throw format_error("latency table " + where + ": expected an object {key: milliseconds}");
     latency_table t(std::move(device));
     for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.key() == meta_key) {
+        if (!it.value().is_object())
+          throw format_error("latency table " + where + ": \"" + meta_key +
+                             "\" must be an object {key, calibration}");
+        if (it.value().contains("key")) t.key_ = table_key::from_json(it.value()["key"], where);
+        if (it.value().contains("calibration"))
+          t.cal_ = table_calibration::from_json(it.value()["calibration"], where);
+        continue;
+      }
       if (!it.value().is_number())
         throw format_error("latency table " + where + ": entry \"" + it.key() +
                            "\" is not a number");
@@ -214,8 +362,16 @@ class latency_table {
   nlohmann::json to_json() const {
     nlohmann::json j = nlohmann::json::object();
     for (const auto& kv : by_key_) j[kv.first] = kv.second;
+    if (!key_.empty() || cal_.fitted) {
+      nlohmann::json m = nlohmann::json::object();
+      if (!key_.empty()) m["key"] = key_.to_json();
+      if (cal_.fitted) m["calibration"] = cal_.to_json();
+      j[meta_key] = m;
+    }
     return j;
   }
+  /// The JSON entry holding the table's key and calibration.
+  static constexpr const char* meta_key = "_evit_table";
   /// Writes the table as JSON (keys sorted, one per line).
   void save(const std::string& path) const {
     std::ofstream f(path);
@@ -226,6 +382,20 @@ class latency_table {
 
   const std::string& device() const { return device_; }
   void set_device(std::string d) { device_ = std::move(d); }
+  /// What the table is valid for (empty: unknown, e.g. a phone's table).
+  const table_key& key() const { return key_; }
+  void set_key(table_key k) { key_ = std::move(k); }
+  /// @throws stale_table naming every field where the table's key differs from `here` (or
+  /// saying it has none).
+  void require_key(const table_key& here) const {
+    const std::string m = key_.mismatch(here);
+    if (!m.empty())
+      throw stale_table("latency table of device \"" + device_ +
+                        "\" is stale for this machine: " + m + " (profile it here again)");
+  }
+  /// The correction predict() applies (unfitted: none).
+  const table_calibration& calibration() const { return cal_; }
+  void set_calibration(const table_calibration& c) { cal_ = c; }
   std::size_t size() const { return by_key_.size(); }
   bool contains(const std::string& key) const { return by_key_.count(key) != 0; }
   bool contains(const lut_block& b) const {
@@ -253,13 +423,25 @@ class latency_table {
   }
   void set(const lut_block& b, double ms) { set(b.key(), ms); }
 
-  /// Sum over the blocks of `a` (lut_blocks). @throws missing_block for the first block missing.
+  /// The sum over the blocks of `a` (lut_blocks) with the calibration applied (none: the plain
+  /// sum). @throws missing_block for the first block missing.
   double predict(const space_descriptor& d, const arch& a) const {
+    return cal_.fitted ? cal_.apply(sum_by_kind(d, a)) : sum(d, a);
+  }
+  /// The plain sum over the blocks of `a`.
+  double sum(const space_descriptor& d, const arch& a) const {
+    double total = 0;
+    for (double v : sum_by_kind(d, a)) total += v;
+    return total;
+  }
+  /// The sums of `a`'s blocks per block kind (indexed by block_kind).
+  std::array<double, table_calibration::kinds> sum_by_kind(const space_descriptor& d,
+                                                           const arch& a) const {
     thread_local std::vector<lut_block> blocks;
     lut_blocks(d, a, blocks);
-    double total = 0;
-    for (const lut_block& b : blocks) total += at(b);
-    return total;
+    std::array<double, table_calibration::kinds> by{};
+    for (const lut_block& b : blocks) by[static_cast<std::size_t>(b.kind)] += at(b);
+    return by;
   }
   /// The keys of `a`'s blocks that the table lacks.
   std::vector<std::string> missing(const space_descriptor& d, const arch& a) const {
@@ -271,6 +453,8 @@ class latency_table {
 
  private:
   std::string device_;
+  table_key key_;
+  table_calibration cal_;
   std::map<std::string, double> by_key_;
   std::unordered_map<detail::parsed_key, double, detail::parsed_key_hash> fast_;
 };

@@ -4,21 +4,36 @@
 // transformer stage's reduction with its layout changes, attention, FFN, head) on one image with
 // the forward pass's own step (elasticvit::network::run_block: the same code, kernels and
 // buffers as a whole forward), so that its time is the block's share of a whole forward.
-// Before each run the block's weights and intermediate buffers are evicted from the caches (a
-// whole forward streams tens of MB of weights through them, so they are not cached when the
-// block starts; at batch 1 the late stages are bound by that streaming), while its input is
-// freshly written (hot, as the previous block leaves it). Without this, a table of blocks timed
-// in a loop underestimated whole subnets by ~45% on the project's machine.
+// Before each run (profile_mode::context, the default) the block's weights and every buffer its
+// step uses (the workspace extents of forward_workspace::size_for(block): feature maps, expanded
+// and depthwise maps, FFN hidden activations, attention buffers, the per-worker kernel scratch,
+// and the images for the first conv) are evicted from the caches and the TLB, as the rest of a
+// whole forward leaves them, while its input is freshly written (hot, as the previous block
+// leaves it).
+// profile_mode::alone is the earlier treatment (weights and part of the buffers flushed; the
+// kernel scratch, the FFN's hidden, the images and the TLB stayed warm) and profile_mode::warm
+// a plain loop. benchmarks/bench_latency_context.cpp compares them with the same blocks timed
+// inside whole forwards; on 16 random subnets (2-core AMD EPYC, shared, interleaved) the sum of
+// blocks missed whole forwards by a median 4.6% (p90 10.0%) alone and 2.0% (p90 6.4%) in
+// context, warm by ~22%. What remains per kind (the head ~1.25x, the first conv ~1.35x, MBConv
+// ~0.93x) is left to the table's calibration (cost/calibration.hpp).
 #pragma once
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
+#include "evit/core/executor.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/cost/latency_table.hpp"
 #include "evit/models/elasticvit/supernet.hpp"
 #include "evit/nn/workspace.hpp"
 #include "evit/simd/namespace.hpp"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#define EVIT_DETAIL_HAS_MMAP 1
+#endif
 
 #if defined(__SSE2__) || defined(_M_X64)
 #include <immintrin.h>
@@ -28,14 +43,23 @@
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
 namespace cost {
+
+/// How the block profiler times a block.
+enum class profile_mode {
+  alone,    ///< by itself: its weights and buffers flushed from the caches, its input fresh
+  warm,     ///< by itself in a loop: everything cached from the previous run
+  context,  ///< as a forward runs it (see block_profiler)
+};
+
 namespace detail {
 
 template <class Space>
 class block_runner {
  public:
-  explicit block_runner(const elasticvit::supernet<Space>& net) : net_(&net) {
+  explicit block_runner(const elasticvit::supernet<Space>& net, int threads = 1) : net_(&net) {
     const space_descriptor& d = net.space();
-    ws_.reserve(d, 1, 1);
+    ws_.reserve(d, 1, threads);
+    if (threads > 1) pool_ = std::make_unique<thread_pool>(threads);
     const Index R = d.resolution.back();
     images_.reserve(3 * R * R);
     input_.reserve(elasticvit::forward_workspace::size_for(d).act);
@@ -48,8 +72,27 @@ class block_runner {
 
   /// Prepares block `b`: evicts its weights and the forward's buffers from the caches, writes its
   /// input. Call before each run() of a timed loop.
-  void prepare(const lut_block& b) {
+  void prepare(const lut_block& b, profile_mode mode = profile_mode::alone) {
+    if (mode == profile_mode::warm) {
+      write_input(b);
+      return;
+    }
     evict_weights(b);
+    if (mode == profile_mode::context) {
+      const elasticvit::forward_workspace::sizes z = elasticvit::forward_workspace::size_for(b);
+      for (int slot = 0; slot < 4; ++slot) evict(ws_.act(0, slot), z.act);
+      evict(ws_.expand(0), z.expand);
+      evict(ws_.inner(0), z.inner);
+      for (int w = 0; w < ws_.worker_capacity(); ++w) evict(ws_.scratch(w), z.scratch);
+      if (b.kind == block_kind::first_conv) evict(images_.data(), 3 * Index(b.side_in) * b.side_in);
+      if (b.kind == block_kind::head) evict(logits_.data(), logits_.size());
+#ifdef EVIT_DETAIL_HAS_CLFLUSH
+      _mm_mfence();
+#endif
+      evict_tlb();  // after the flushes, which translate (and so cache) the pages they flush
+      write_input(b);
+      return;
+    }
     const Index hw_in = Index(b.side_in) * b.side_in, hw = Index(b.side) * b.side;
     const Index e = std::max(1, b.expand), wide = std::max<Index>(b.cout, Index(b.cin) * e);
     evict(ws_.expand(0), Index(b.cin) * e * hw_in);
@@ -58,16 +101,52 @@ class block_runner {
 #ifdef EVIT_DETAIL_HAS_CLFLUSH
     _mm_mfence();
 #endif
+    write_input(b);
+  }
+
+  /// Writes block `b`'s input (hot in the caches, as the previous block leaves it).
+  void write_input(const lut_block& b) {
+    const Index hw_in = Index(b.side_in) * b.side_in;
     const Index n = std::max<Index>(b.cin, b.cout) * hw_in;
     std::copy(input_.data(), input_.data() + std::min<Index>(n, input_.size()), ws_.act(0, 0));
   }
 
   /// Runs block `b` once, as a forward runs it.
   void run(const lut_block& b) {
-    net_->engine().run_block(b, images_.data(), logits_.data(), ws_, 0);
+    if (pool_)
+      net_->engine().run_block(b, images_.data(), logits_.data(), ws_, 0, *pool_);
+    else
+      net_->engine().run_block(b, images_.data(), logits_.data(), ws_, 0);
   }
 
  private:
+  // The TLB: a whole forward walks tens of MB of weights, so the pages of a block's weights are
+  // no longer translated when it starts (about 9% of an FFN's time, 20% of the head's at batch
+  // 1). Reading one line of each page of a 32 MiB buffer of small pages evicts them.
+  void evict_tlb() {
+    if (tlb_ == nullptr) {
+#ifdef EVIT_DETAIL_HAS_MMAP
+      void* p =
+          ::mmap(nullptr, tlb_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) return;
+#ifdef MADV_NOHUGEPAGE
+      (void)::madvise(p, tlb_bytes, MADV_NOHUGEPAGE);
+#endif
+      tlb_ = std::shared_ptr<char>(static_cast<char*>(p), [](char* q) { ::munmap(q, tlb_bytes); });
+#else
+      tlb_ = std::shared_ptr<char>(new char[tlb_bytes], std::default_delete<char[]>());
+#endif
+      for (std::size_t i = 0; i < tlb_bytes; i += page) tlb_.get()[i] = 1;  // fault them in
+    }
+    const volatile char* c = tlb_.get();
+    int sum = 0;
+    for (std::size_t i = 0, k = 0; i < tlb_bytes; i += page, ++k) sum += c[i + (k % 64) * 64];
+    sink_ = sum;
+  }
+  static constexpr std::size_t page = 4096, tlb_bytes = std::size_t(32) << 20;
+  std::shared_ptr<char> tlb_;
+  int sink_ = 0;
+
   static void evict(const float* p, Index n) {
 #ifdef EVIT_DETAIL_HAS_CLFLUSH
     if (p == nullptr || n <= 0) return;
@@ -142,6 +221,7 @@ class block_runner {
   const elasticvit::supernet<Space>* net_;
   elasticvit::forward_workspace ws_;
   nn::workspace<float> images_, input_, logits_;
+  std::unique_ptr<thread_pool> pool_;
 };
 
 }  // namespace detail

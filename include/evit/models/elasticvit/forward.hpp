@@ -209,58 +209,73 @@ class forward_workspace {
     Index blocks = 0;   ///< blocks of the longest plan
   };
 
+  /// The buffers one block of a plan uses (per sample; scratch per worker), at its supernet
+  /// sizes: what the forward's step for `b` may touch besides the weights.
+  static sizes size_for(const block& b) {
+    sizes z;
+    auto grow = [](Index& v, Index x) { v = std::max(v, x); };
+    z.blocks = 1;
+    const Index hw_in = Index(b.side_in) * b.side_in, hw = Index(b.side) * b.side;
+    switch (b.kind) {
+      case block_kind::first_conv:
+        grow(z.act, Index(b.cout) * hw);
+        grow(z.act, Index(b.cout) * hw_in);
+        grow(z.scratch, kernels::conv2d_workspace_size(3, b.side_in, b.side_in, b.kernel, b.stride,
+                                                       b.kernel / 2));
+        break;
+      case block_kind::conv:
+      case block_kind::reduction: {
+        const Index in = b.max.in, inner = in * b.expand;
+        const Index squeezed = inner / model_fixed::se_divisor;
+        grow(z.act, Index(b.cout) * hw);
+        grow(z.act, in * hw_in);
+        grow(z.expand, inner * hw_in);
+        grow(z.inner, inner * hw);
+        grow(z.scratch,
+             kernels::depthwise_conv2d_workspace_size(b.side_in, b.side_in, b.kernel, b.stride));
+        grow(z.scratch, kernels::pointwise_conv_workspace_size(inner));
+        grow(z.scratch, kernels::squeeze_excite_workspace_size(inner, squeezed));
+        grow(z.act, round(inner) + squeezed);  // the forward's squeeze-excite vectors
+        break;
+      }
+      case block_kind::attention: {
+        kernels::attention_config cfg = attention_config_of(b);
+        cfg.heads = b.heads;
+        grow(z.act, Index(b.cout) * hw);
+        grow(z.scratch, kernels::attention_workspace_size(cfg, true));
+        // The forward pass keeps a sample's attention buffers, which its pieces share, in the
+        // sample's expand buffer.
+        grow(z.expand, kernels::attention_shared<float>::size(cfg, true));
+        break;
+      }
+      case block_kind::ffn:
+        grow(z.act, Index(b.cout) * hw);
+        grow(z.scratch, kernels::mlp_workspace_size(hw, b.hidden));
+        grow(z.expand, hw * b.hidden);  // the FFN's hidden activations, in the expand buffer
+        break;
+      case block_kind::head: {
+        const Index ec = Index(b.expand) * b.max.in;
+        grow(z.act, hw * ec);
+        grow(z.inner, round(ec) + b.hidden);  // the head's pooled and hidden vectors
+        grow(z.scratch, kernels::batch_norm_rows_workspace_size(ec) + ec + b.hidden + b.classes);
+        break;
+      }
+    }
+    return z;
+  }
+
   /// The largest buffers any block of the supernet's plan needs (which bounds every subnet's).
   static sizes size_for(const space_descriptor& d) {
     sizes z;
     auto grow = [](Index& v, Index x) { v = std::max(v, x); };
     // Visited, not stored: a forward calls this (through reserve) and must not allocate.
     for_each_supernet_block(d, [&](const block& b) {
+      const sizes one = size_for(b);
       ++z.blocks;
-      const Index hw_in = Index(b.side_in) * b.side_in, hw = Index(b.side) * b.side;
-      switch (b.kind) {
-        case block_kind::first_conv:
-          grow(z.act, Index(b.cout) * hw);
-          grow(z.act, Index(b.cout) * hw_in);
-          grow(z.scratch, kernels::conv2d_workspace_size(3, b.side_in, b.side_in, b.kernel,
-                                                         b.stride, b.kernel / 2));
-          break;
-        case block_kind::conv:
-        case block_kind::reduction: {
-          const Index in = b.max.in, inner = in * b.expand;
-          const Index squeezed = inner / model_fixed::se_divisor;
-          grow(z.act, Index(b.cout) * hw);
-          grow(z.act, in * hw_in);
-          grow(z.expand, inner * hw_in);
-          grow(z.inner, inner * hw);
-          grow(z.scratch,
-               kernels::depthwise_conv2d_workspace_size(b.side_in, b.side_in, b.kernel, b.stride));
-          grow(z.scratch, kernels::pointwise_conv_workspace_size(inner));
-          grow(z.scratch, kernels::squeeze_excite_workspace_size(inner, squeezed));
-          grow(z.act, round(inner) + squeezed);  // the forward's squeeze-excite vectors
-          break;
-        }
-        case block_kind::attention: {
-          kernels::attention_config cfg = attention_config_of(b);
-          cfg.heads = b.heads;
-          grow(z.act, Index(b.cout) * hw);
-          grow(z.scratch, kernels::attention_workspace_size(cfg, true));
-          // The forward pass keeps a sample's attention buffers, which its pieces share, in the
-          // sample's expand buffer.
-          grow(z.expand, kernels::attention_shared<float>::size(cfg, true));
-          break;
-        }
-        case block_kind::ffn:
-          grow(z.scratch, kernels::mlp_workspace_size(hw, b.hidden));
-          grow(z.expand, hw * b.hidden);  // the FFN's hidden activations, in the expand buffer
-          break;
-        case block_kind::head: {
-          const Index ec = Index(b.expand) * b.max.in;
-          grow(z.act, hw * ec);
-          grow(z.inner, round(ec) + b.hidden);  // the head's pooled and hidden vectors
-          grow(z.scratch, kernels::batch_norm_rows_workspace_size(ec) + ec + b.hidden + b.classes);
-          break;
-        }
-      }
+      grow(z.act, one.act);
+      grow(z.expand, one.expand);
+      grow(z.inner, one.inner);
+      grow(z.scratch, one.scratch);
     });
     return z;
   }
@@ -334,6 +349,10 @@ class network {
   /// (cost/block_profiler.hpp) times the forward's own steps with it.
   int run_block(const block& b, const float* images, float* logits, forward_workspace& ws,
                 int slot) const;
+  /// The same on the workers of `exec` (its ops cut into pieces as a forward of one sample on
+  /// that executor cuts them); `ws` reserved for one sample and exec.num_threads() workers.
+  int run_block(const block& b, const float* images, float* logits, forward_workspace& ws, int slot,
+                executor_ref exec) const;
 
   /// See supernet<Space>::recalibrate.
   bn_override recalibrate(const arch& a, const std::vector<std::vector<float>>& batches,
@@ -565,9 +584,14 @@ inline void network::forward(const arch& a, const float* images, Index batch, fl
 
 inline int network::run_block(const block& b, const float* images, float* logits,
                               forward_workspace& ws, int slot) const {
-  const bn_mode m{this, nullptr, nullptr};
   sequential_executor one;
-  const splitter sp{one, 1, 1};
+  return run_block(b, images, logits, ws, slot, one);
+}
+
+inline int network::run_block(const block& b, const float* images, float* logits,
+                              forward_workspace& ws, int slot, executor_ref exec) const {
+  const bn_mode m{this, nullptr, nullptr};
+  const splitter sp{exec, 1, std::max<Index>(1, exec.num_threads())};
   return simd::dispatch(
       [&](auto arch) { return run_block<decltype(arch)>(b, images, logits, ws, slot, m, sp); });
 }
