@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   return example::run(app, argc, argv, 2, [&] {
     using S = af::tiny_space;
     const auto net = weights.empty() ? af::supernet<S>::random(1) : af::supernet<S>::load(weights);
-    evit::cost::autoformer_measured_latency latency(
+    evit::cost::measured_latency latency(
         net, evit::cost::timing().threads(threads).warmup(1).repeats(3, 15));
     const double lo = latency(S::min_arch()), hi = latency(S::max_arch());
     if (budget <= 0) budget = (lo + hi) / 2;

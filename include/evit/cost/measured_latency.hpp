@@ -213,14 +213,16 @@ latency_stats time_adaptively(const timing& t, Prepare&& prepare, Fn&& fn) {
 ///   double ms = latency(evit::elasticvit::released("elastic_M"));
 ///   evit::cost::latency_stats s = latency.measure(a);   // median, interval, repeats
 /// @endcode
-template <class Space>
+/// `Net`: the supernet class whose forward is timed (ElasticViT's by default, or
+/// autoformer::supernet<Space>, cost/autoformer_latency.hpp).
+template <class Space, class Net = elasticvit::supernet<Space>>
 class measured_latency {
  public:
   using space_type = Space;
   static constexpr bool monotone = false;
   static constexpr bool sequential = true;
 
-  explicit measured_latency(const elasticvit::supernet<Space>& net, timing t = {})
+  explicit measured_latency(const Net& net, timing t = {})
       : s_(std::make_shared<state>(net, std::move(t))) {}
 
   /// The median latency in milliseconds (measured once per subnet).
@@ -249,32 +251,36 @@ class measured_latency {
 
  private:
   struct state {
-    state(const elasticvit::supernet<Space>& n, timing tm) : net(&n), t(std::move(tm)) {
+    state(const Net& n, timing tm) : net(&n), t(std::move(tm)) {
       t.check();
       const space_descriptor& d = net->space();
       const Index R = d.resolution.back();
       images.resize(static_cast<std::size_t>(t.batch() * 3 * R * R));
       rng g(t.seed());
       for (auto& x : images) x = static_cast<float>(2 * uniform_real(g) - 1);
-      logits.resize(static_cast<std::size_t>(t.batch() * d.constants.num_classes));
-      ws.reserve(d, t.batch(), t.threads());
+      logits.resize(static_cast<std::size_t>(t.batch() * net->num_classes()));
       if (t.threads() > 1) pool = std::make_unique<thread_pool>(t.threads());
     }
     latency_stats run(const arch& a) {
       auto once = [&] {
         if (pool)
           net->forward(a, images.data(), t.batch(), logits.data(), ws,
-                       elasticvit::forward_options().executor(*pool));
+                       typename Net::options_type().executor(*pool));
         else
           net->forward(a, images.data(), t.batch(), logits.data(), ws);
       };
+      if (!sized) {  // the first forward sizes the workspace: never timed
+        once();
+        sized = true;
+      }
       return detail::time_adaptively(
           t, [] {}, once);  // the forward validates `a`
     }
-    const elasticvit::supernet<Space>* net;
+    bool sized = false;
+    const Net* net;
     timing t;
     std::vector<float> images, logits;
-    elasticvit::forward_workspace ws;
+    typename Net::workspace_type ws;
     std::unique_ptr<thread_pool> pool;
     std::mutex m;
     arch_map<latency_stats> cache;

@@ -37,6 +37,8 @@ namespace autoformer {
 template <class Space = tiny_space>
 class supernet {
  public:
+  using workspace_type = forward_workspace;  ///< what forward() takes, for generic callers
+  using options_type = forward_options;
   /// Loads the official state_dict names from a safetensors file (tools/convert_checkpoint.py
   /// turns a training checkpoint into one). Strict: every tensor the space's supernet needs that
   /// the file lacks, and every parameter tensor of the file the supernet does not use, is named in

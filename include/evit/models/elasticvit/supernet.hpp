@@ -39,6 +39,8 @@ namespace elasticvit {
 template <class Space = official_space>
 class supernet {
  public:
+  using workspace_type = forward_workspace;  ///< what forward() takes, for generic callers
+  using options_type = forward_options;
   /// Loads the official state_dict names from a safetensors file. Names, dtypes and shapes are
   /// checked against the space (see supernet_weights::load): a tensor the space needs that the
   /// file lacks, and a parameter tensor of the file that the space does not use, are errors that
