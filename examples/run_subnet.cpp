@@ -46,25 +46,90 @@ void write_floats(const std::string& path, const std::vector<float>& values) {
   if (!out.flush()) throw evit::format_error(path + ": write failed");
 }
 
-template <class Space>
-int run(const options& o) {
-  using net_t = ev::supernet<Space>;
-  // The supernet, and the class names of --labels or of its metadata.
+/// The supernet (Net: either family's) of --weights or random, and the class names of --labels
+/// or of its metadata; checks that the names fit the classes.
+template <class Net, class LoadOptions>
+Net load_supernet(const options& o, std::vector<std::string>& names, double& load_ms) {
   const auto t0 = clock_type::now();
-  std::vector<std::string> names;
-  const net_t net = [&] {
-    if (o.weights.empty()) return net_t::random(static_cast<std::uint64_t>(o.seed));
+  Net net = [&] {
+    if (o.weights.empty()) return Net::random(static_cast<std::uint64_t>(o.seed));
     const auto file = evit::io::safetensors_file::open(o.weights);
     names = evit::io::class_names(file);
-    return net_t::load(file, ev::load_options().allow_extra_tensors(o.allow_extra));
+    return Net::load(file, LoadOptions().allow_extra_tensors(o.allow_extra));
   }();
-  const double load_ms = ms_since(t0);
+  load_ms = ms_since(t0);
   if (!o.labels.empty()) names = evit::io::read_class_names(o.labels);
-  const int classes = net.num_classes();
-  if (!names.empty() && static_cast<int>(names.size()) != classes)
+  if (!names.empty() && static_cast<int>(names.size()) != net.num_classes())
     throw evit::format_error((o.labels.empty() ? o.weights + " metadata" : o.labels) + ": " +
                              std::to_string(names.size()) + " class names for " +
-                             std::to_string(classes) + " classes");
+                             std::to_string(net.num_classes()) + " classes");
+  return net;
+}
+
+/// The input: --image, preprocessed as the official evaluation does (AutoFormer's is the same),
+/// in every sample of the batch; else random images.
+std::vector<float> input_images(const options& o, int r, evit::io::image& picture) {
+  const std::size_t per = 3u * r * r;
+  std::vector<float> images(static_cast<std::size_t>(o.batch) * per);
+  if (!o.image.empty()) {
+    picture = evit::io::load_image(o.image);
+    ev::preprocess(picture, r, images.data());
+    for (int b = 1; b < o.batch; ++b) std::copy_n(images.begin(), per, images.begin() + b * per);
+  } else {
+    evit::rng g(static_cast<std::uint64_t>(o.seed) + 1);
+    for (auto& x : images) x = static_cast<float>(2 * evit::uniform_real(g) - 1);
+  }
+  return images;
+}
+
+/// One warm-up forward, then --repeat timed ones (ms, sorted).
+template <class Net>
+std::vector<double> time_forwards(const options& o, const Net& net, const evit::arch& a,
+                                  const std::vector<float>& images, std::vector<float>& logits) {
+  logits.assign(static_cast<std::size_t>(o.batch) * net.num_classes(), 0.f);
+  typename Net::workspace_type ws;
+  evit::thread_pool pool(o.threads);
+  std::vector<double> ms;
+  for (int i = 0; i <= o.repeat; ++i) {
+    const auto s = clock_type::now();
+    net.forward(a, images.data(), o.batch, logits.data(), ws,
+                typename Net::options_type().executor(pool));
+    if (i > 0) ms.push_back(ms_since(s));
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms;
+}
+
+/// Top-5 of image 0 (named when there are names), every logit with --logits, the latency.
+void print_outputs(const options& o, const std::vector<std::string>& names,
+                   const std::vector<float>& logits, int classes, const std::vector<double>& ms) {
+  const std::vector<int> top = ev::top_k(logits.data(), classes, 5);
+  if (names.empty()) {
+    std::printf("top-5 logits of image 0:");
+    for (int c : top) std::printf(" [%d] %.4f", c, logits[static_cast<std::size_t>(c)]);
+    std::printf("\n");
+  } else {
+    std::printf("top-5 classes of image 0:\n");
+    for (int c : top)
+      std::printf("  [%d] %-30s logit %.4f\n", c, names[static_cast<std::size_t>(c)].c_str(),
+                  logits[static_cast<std::size_t>(c)]);
+  }
+  if (o.all_logits) {
+    std::printf("logits of image 0:");
+    for (int i = 0; i < classes; ++i) std::printf(" %.9g", logits[static_cast<std::size_t>(i)]);
+    std::printf("\n");
+  }
+  const auto pct = [&](double p) { return ms[static_cast<std::size_t>(p * (ms.size() - 1) + .5)]; };
+  std::printf("latency:  median %.3f ms, p90 %.3f ms over %d runs (batch %d, %d thread%s)\n",
+              pct(0.5), pct(0.9), o.repeat, o.batch, o.threads, o.threads == 1 ? "" : "s");
+}
+
+template <class Space>
+int run(const options& o) {
+  std::vector<std::string> names;
+  double load_ms = 0;
+  const auto net = load_supernet<ev::supernet<Space>, ev::load_options>(o, names, load_ms);
+  const int classes = net.num_classes();
   const evit::arch a = [&] {
     if (o.random_arch >= 0) {  // a uniform draw of the space, the same for a seed everywhere
       evit::rng g(static_cast<std::uint64_t>(o.random_arch));
@@ -74,35 +139,12 @@ int run(const options& o) {
   }();
   if (!o.export_subnet.empty()) net.export_subnet(a, o.export_subnet);
   const int r = a.resolution();
-
-  // The input: the image, preprocessed, in every sample of the batch; else random images.
-  const std::size_t per = 3u * r * r;
-  std::vector<float> images(static_cast<std::size_t>(o.batch) * per);
   evit::io::image picture;
-  if (!o.image.empty()) {
-    picture = evit::io::load_image(o.image);
-    ev::preprocess(picture, r, images.data());
-    for (int b = 1; b < o.batch; ++b) std::copy_n(images.begin(), per, images.begin() + b * per);
-  } else {
-    evit::rng g(static_cast<std::uint64_t>(o.seed) + 1);
-    for (auto& x : images) x = static_cast<float>(2 * evit::uniform_real(g) - 1);
-  }
-
-  // Forwards: one warm-up, then the timed ones.
-  std::vector<float> logits(static_cast<std::size_t>(o.batch) * classes);
-  ev::forward_workspace ws;
-  evit::thread_pool pool(o.threads);
-  ws.reserve(Space::descriptor(), o.batch, o.threads);
-  std::vector<double> ms;
-  for (int i = 0; i <= o.repeat; ++i) {
-    const auto s = clock_type::now();
-    net.forward(a, images.data(), o.batch, logits.data(), ws, ev::forward_options().executor(pool));
-    if (i > 0) ms.push_back(ms_since(s));
-  }
+  const std::vector<float> images = input_images(o, r, picture);
+  std::vector<float> logits;
+  const std::vector<double> ms = time_forwards(o, net, a, images, logits);
   if (!o.save_input.empty()) write_floats(o.save_input, images);
   if (!o.save_logits.empty()) write_floats(o.save_logits, logits);
-  std::sort(ms.begin(), ms.end());
-  const auto pct = [&](double p) { return ms[static_cast<std::size_t>(p * (ms.size() - 1) + .5)]; };
 
   std::printf("isa:      %s\n", evit::simd::isa_description(evit::simd::active_isa()).c_str());
   std::printf("supernet: %s (%s, loaded in %.0f ms)\n",
@@ -122,24 +164,7 @@ int run(const options& o) {
         "image:    %s (%dx%d): shorter side 256 bicubic, centre crop 224, ImageNet "
         "mean/std, bicubic to %dx%d\n",
         o.image.c_str(), picture.width, picture.height, r, r);
-  const std::vector<int> top = ev::top_k(logits.data(), classes, 5);
-  if (names.empty()) {
-    std::printf("top-5 logits of image 0:");
-    for (int c : top) std::printf(" [%d] %.4f", c, logits[static_cast<std::size_t>(c)]);
-    std::printf("\n");
-  } else {
-    std::printf("top-5 classes of image 0:\n");
-    for (int c : top)
-      std::printf("  [%d] %-30s logit %.4f\n", c, names[static_cast<std::size_t>(c)].c_str(),
-                  logits[static_cast<std::size_t>(c)]);
-  }
-  if (o.all_logits) {
-    std::printf("logits of image 0:");
-    for (int i = 0; i < classes; ++i) std::printf(" %.9g", logits[static_cast<std::size_t>(i)]);
-    std::printf("\n");
-  }
-  std::printf("latency:  median %.3f ms, p90 %.3f ms over %d runs (batch %d, %d thread%s)\n",
-              pct(0.5), pct(0.9), o.repeat, o.batch, o.threads, o.threads == 1 ? "" : "s");
+  print_outputs(o, names, logits, classes, ms);
   return 0;
 }
 
@@ -148,51 +173,19 @@ int run(const options& o) {
 template <class Space>
 int run_autoformer(const options& o, const char* default_arch) {
   namespace af = evit::autoformer;
-  using net_t = af::supernet<Space>;
-  const auto t0 = clock_type::now();
   std::vector<std::string> names;
-  const net_t net = [&] {
-    if (o.weights.empty()) return net_t::random(static_cast<std::uint64_t>(o.seed));
-    const auto file = evit::io::safetensors_file::open(o.weights);
-    names = evit::io::class_names(file);
-    return net_t::load(file, af::load_options().allow_extra_tensors(o.allow_extra));
-  }();
-  const double load_ms = ms_since(t0);
-  if (!o.labels.empty()) names = evit::io::read_class_names(o.labels);
+  double load_ms = 0;
+  const auto net = load_supernet<af::supernet<Space>, af::load_options>(o, names, load_ms);
   const int classes = net.num_classes();
-  if (!names.empty() && static_cast<int>(names.size()) != classes)
-    throw evit::format_error((o.labels.empty() ? o.weights + " metadata" : o.labels) + ": " +
-                             std::to_string(names.size()) + " class names for " +
-                             std::to_string(classes) + " classes");
   const std::string arch_text = o.arch.empty() ? default_arch : o.arch;
   const auto released = af::released_names();
   const evit::arch a = std::find(released.begin(), released.end(), arch_text) != released.end()
                            ? af::released(Space::descriptor(), arch_text)
                            : evit::parse<Space>(arch_text);
-  const int r = a.resolution();
-  const std::size_t per = 3u * r * r;
-  std::vector<float> images(static_cast<std::size_t>(o.batch) * per);
-  if (!o.image.empty()) {
-    // AutoFormer's evaluation transform is the same: shorter side 256 bicubic, centre 224 crop,
-    // ImageNet mean and std.
-    const evit::io::image picture = evit::io::load_image(o.image);
-    ev::preprocess(picture, r, images.data());
-    for (int b = 1; b < o.batch; ++b) std::copy_n(images.begin(), per, images.begin() + b * per);
-  } else {
-    evit::rng g(static_cast<std::uint64_t>(o.seed) + 1);
-    for (auto& x : images) x = static_cast<float>(2 * evit::uniform_real(g) - 1);
-  }
-  std::vector<float> logits(static_cast<std::size_t>(o.batch) * classes);
-  af::forward_workspace ws;
-  evit::thread_pool pool(o.threads);
-  std::vector<double> ms;
-  for (int i = 0; i <= o.repeat; ++i) {
-    const auto s = clock_type::now();
-    net.forward(a, images.data(), o.batch, logits.data(), ws, af::forward_options().executor(pool));
-    if (i > 0) ms.push_back(ms_since(s));
-  }
-  std::sort(ms.begin(), ms.end());
-  const auto pct = [&](double p) { return ms[static_cast<std::size_t>(p * (ms.size() - 1) + .5)]; };
+  evit::io::image picture;
+  const std::vector<float> images = input_images(o, a.resolution(), picture);
+  std::vector<float> logits;
+  const std::vector<double> ms = time_forwards(o, net, a, images, logits);
   const auto& d = Space::descriptor();
   std::printf("isa:      %s\n", evit::simd::isa_description(evit::simd::active_isa()).c_str());
   std::printf("supernet: %s (%s, loaded in %.0f ms)\n",
@@ -202,24 +195,7 @@ int run_autoformer(const options& o, const char* default_arch) {
               af::official_params(d, a) / 1e6, af::official_params(d, a));
   std::printf("MMACs:    %.2f (official get_complexity), %.2f (computed by the forward)\n",
               af::official_flops(d, a) / 1e6, af::macs_corrected(d, a) / 1e6);
-  const std::vector<int> top = ev::top_k(logits.data(), classes, 5);
-  if (names.empty()) {
-    std::printf("top-5 logits of image 0:");
-    for (int c : top) std::printf(" [%d] %.4f", c, logits[static_cast<std::size_t>(c)]);
-    std::printf("\n");
-  } else {
-    std::printf("top-5 classes of image 0:\n");
-    for (int c : top)
-      std::printf("  [%d] %-30s logit %.4f\n", c, names[static_cast<std::size_t>(c)].c_str(),
-                  logits[static_cast<std::size_t>(c)]);
-  }
-  if (o.all_logits) {
-    std::printf("logits of image 0:");
-    for (int i = 0; i < classes; ++i) std::printf(" %.9g", logits[static_cast<std::size_t>(i)]);
-    std::printf("\n");
-  }
-  std::printf("latency:  median %.3f ms, p90 %.3f ms over %d runs (batch %d, %d thread%s)\n",
-              pct(0.5), pct(0.9), o.repeat, o.batch, o.threads, o.threads == 1 ? "" : "s");
+  print_outputs(o, names, logits, classes, ms);
   return 0;
 }
 
