@@ -67,6 +67,8 @@ function(evit_enable_dispatch)
       target_link_libraries(evit_isa_${isa} PRIVATE evit::evit)
       target_compile_definitions(evit_isa_${isa} PRIVATE EVIT_DISPATCH EVIT_ISA_UNIT=${number})
       target_compile_options(evit_isa_${isa} PRIVATE ${flags} ${EVIT_ISA_UNIT_OPTIONS})
+      # Position-independent: the units also go into shared libraries (the Python module).
+      set_target_properties(evit_isa_${isa} PROPERTIES POSITION_INDEPENDENT_CODE ON)
     endforeach()
   endif()
   foreach(target ${ARGN})
