@@ -16,11 +16,14 @@ jobs=${EVIT_JOBS:-$(nproc)}
 # libeigen3-dev: only for a benchmark's comparison with Eigen's product (evit does not use Eigen).
 packages=(build-essential cmake ninja-build libxsimd-dev nlohmann-json3-dev
           catch2 libbenchmark-dev libeigen3-dev libcli11-dev libstb-dev)
+# The Python module evit (python/): pybind11 for Debian's python3, NumPy for its arrays.
+packages+=(pybind11-dev python3-dev python3-numpy)
 if [ "$mode" = example ]; then
   packages+=(python3-matplotlib)  # the example's latency-vs-objective plot
 fi
 if [ "$mode" = test ]; then
   packages+=(g++-aarch64-linux-gnu qemu-user clang libclang-rt-14-dev clang-format python3-torch)
+  packages+=(python3-pytest)  # the Python module's tests
   # tools/export_onnx.py and its test against ONNX Runtime (onnxruntime-node, run by Node.js).
   packages+=(python3-onnx python3-numpy)
   # Node.js and npm from Debian, unless the machine has them already (another Node.js package,
@@ -77,7 +80,18 @@ run_ctest() {  # dir, extra ctest args...: output also kept in <dir>.ctest.log f
 # (never -march=native: the programs must run on any CPU of the platform).
 release() {
   mkdir -p build
-  configure_build build/release -DCMAKE_BUILD_TYPE=Release -DEVIT_WERROR=ON
+  configure_build build/release -DCMAKE_BUILD_TYPE=Release -DEVIT_WERROR=ON -DEVIT_BUILD_PYTHON=ON
+}
+
+# The Python module into Debian python3's path (/usr/local/lib/python3.X/dist-packages), so that
+# `python3 -c "import evit"` works from anywhere.
+install_python_module() {
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo cmake --install build/release --component python > build/python-install.log ||
+    { cat build/python-install.log; return 1; }
+  echo "== Python module installed: $(grep -m1 -o '/[^ ]*/evit/__init__.py' build/python-install.log \
+    | sed 's|/__init__.py||')"
 }
 
 summary=()
@@ -123,6 +137,7 @@ case "$mode" in
   example)
     install_missing
     release
+    install_python_module
     echo "== main example: the best subnet of one supernet for every device and budget"
     ./build/release/examples/search_subnet --out build/search_subnet_out
     ;;

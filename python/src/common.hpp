@@ -37,13 +37,14 @@ struct space_entry {
 
 using space_list = std::tuple<space_entry<evit::elasticvit::official_space, family::elasticvit>,
                               space_entry<evit::elasticvit::mini_space, family::elasticvit>,
+                              space_entry<evit::elasticvit::fashion_space, family::elasticvit>,
                               space_entry<evit::autoformer::tiny_space, family::autoformer>,
                               space_entry<evit::autoformer::small_space, family::autoformer>,
                               space_entry<evit::autoformer::base_space, family::autoformer>>;
 
 /// Python attribute names under evit.spaces, in space_list's order.
-inline constexpr const char* space_attribute_names[] = {"official", "mini", "autoformer_t",
-                                                        "autoformer_s", "autoformer_b"};
+inline constexpr const char* space_attribute_names[] = {
+    "official", "mini", "fashion", "autoformer_t", "autoformer_s", "autoformer_b"};
 
 inline constexpr int num_spaces = static_cast<int>(std::tuple_size_v<space_list>);
 static_assert(sizeof(space_attribute_names) / sizeof(space_attribute_names[0]) == num_spaces,

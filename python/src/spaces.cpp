@@ -253,8 +253,9 @@ void bind_spaces(py::module_& m) {
 
   auto space_cls = py::class_<space_handle>(
       m, "Space",
-      "A search space of the module (evit.spaces.official, .mini, .autoformer_t, .autoformer_s, "
-      ".autoformer_b): its stages and choices, sampling, validation, parsing and cost counts. "
+      "A search space of the module (evit.spaces.official, .mini, .fashion (the training space "
+      "for 28x28 images), .autoformer_t, .autoformer_s, .autoformer_b): its stages and choices, "
+      "sampling, validation, parsing and cost counts. "
       "Spaces are C++ policy types; the module lists them in python/src/common.hpp.");
   auto arch_cls = py::class_<py_arch>(
       m, "Arch",

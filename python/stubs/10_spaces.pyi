@@ -45,6 +45,7 @@ class Arch:
 class spaces:  # the submodule evit.spaces
     official: Space
     mini: Space
+    fashion: Space
     autoformer_t: Space
     autoformer_s: Space
     autoformer_b: Space

@@ -12,7 +12,8 @@ def test_official_cardinality():
 
 def test_every_space_reachable():
     names = [s.attribute for s in evit.spaces.all()]
-    assert names == ["official", "mini", "autoformer_t", "autoformer_s", "autoformer_b"]
+    assert names == ["official", "mini", "fashion", "autoformer_t", "autoformer_s",
+                     "autoformer_b"]
     for s in evit.spaces.all():
         assert evit.spaces.by_name(s.attribute) == s
         assert evit.spaces.by_name(s.name) == s
@@ -44,6 +45,12 @@ def test_equality_hash_pickle(space):
         assert c == a and c.space == space
     assert len(set(archs)) == len({a.to_text() for a in archs})
     assert pickle.loads(pickle.dumps(space)) == space
+
+
+def test_fashion_training_space():
+    s = evit.spaces.fashion
+    assert s.resolutions == [28, 32] and s.cardinality() == 253957939200
+    assert s.macs(s.max_arch()) / s.macs(s.min_arch()) > 10
 
 
 def test_same_seed_same_subnets():

@@ -10,6 +10,7 @@
 #include "evit/core/rng.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/official_list.hpp"
+#include "evit/models/elasticvit/plan.hpp"
 #include "evit/models/elasticvit/released.hpp"
 
 #include "catch.hpp"
@@ -124,4 +125,24 @@ TEST_CASE("elasticvit macs: monotone in every dimension", "[models][macs]") {
       CHECK(ev::macs(c) >= base);
     }
   }
+}
+
+TEST_CASE("fashion space: every stage keeps a feature map, MACs span more than 10x",
+          "[models][macs]") {
+  using space = ev::fashion_space;
+  for (evit::arch a : {space::min_arch(), space::max_arch()})
+    for (int r : space::descriptor().resolution) {
+      a.set_resolution(r);
+      const ev::plan p = ev::plan::of(space::descriptor(), a);
+      int last_side = 0;
+      for (const ev::block& b : p.blocks()) {
+        INFO("resolution " << r << ", block at stage " << b.stage << " layer " << b.layer);
+        CHECK(b.side >= 1);
+        if (b.stage >= 0) last_side = b.side;
+      }
+      CHECK(last_side == 1);
+    }
+  const double lo = ev::macs<space>(space::min_arch()), hi = ev::macs<space>(space::max_arch());
+  CHECK(hi / lo > 10.0);
+  CHECK(space::cardinality().to_string() == "253957939200");
 }

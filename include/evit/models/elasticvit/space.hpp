@@ -26,6 +26,9 @@ struct official {
 struct mini {
   static constexpr const char* name = "elasticvit-mini";
 };
+struct fashion {
+  static constexpr const char* name = "elasticvit-fashion";
+};
 }  // namespace names
 
 /// ElasticViT's first conv: 3x3, stride 2, from the RGB image, + BN + Hardswish.
@@ -82,6 +85,30 @@ using mini_space = search_space<
                       v_scale<2, 3, 4>, qk_scale<1>, head_dim<16>, stride<2>>,
     rules<same_width<0, 1>, non_decreasing_width, blockwise>,  //
     num_classes<10>, head_hidden<256>, head_expand<6>>;
+
+/// The training space for small images (Fashion-MNIST: 28x28 grey, given as 3 equal channels; 10
+/// classes): the official blocks, with a stride-1 first conv so that every stage keeps a feature
+/// map (28 -> 28 -> 14 -> 7 -> 4 -> 4 -> 2 -> 1 at resolution 28), and choices spanning about
+/// 20x in MACs between the smallest and the largest subnet (the paper's regime: subnets of very
+/// different sizes share the weights).
+using fashion_space =
+    search_space<space_name<names::fashion>, resolution<28, 32>,
+                 input_conv<width<8, 16>, kernel<3>, stride<1>, stage_name<names::first_conv>>,
+                 stem<width<8, 16>, depth<1, 2>, kernel<3, 5>>,
+                 conv_stage<width_range<16, 24, 8>, depth_range<1, 3>, expansion<3, 4, 6>,
+                            kernel<3, 5>, stride<2>>,
+                 conv_stage<width_range<16, 32, 8>, depth_range<1, 3>, expansion<3, 4, 6>,
+                            kernel<3, 5>, stride<2>, squeeze_excite<true>>,
+                 transformer_stage<width_range<32, 64, 16>, depth_range<1, 2>, mlp_ratio<2, 3, 4>,
+                                   v_scale<2, 4>, qk_scale<1>, head_dim<16>, stride<2>>,
+                 transformer_stage<width_range<48, 96, 16>, depth_range<1, 3>, mlp_ratio<2, 3, 4>,
+                                   v_scale<2, 4>, qk_scale<1>, head_dim<16>, stride<1>>,
+                 transformer_stage<width_range<64, 128, 16>, depth_range<1, 3>, mlp_ratio<2, 3, 4>,
+                                   v_scale<2, 4>, qk_scale<1>, head_dim<16>, stride<2>>,
+                 transformer_stage<width_range<80, 160, 16>, depth_range<1, 2>, mlp_ratio<2, 3, 4>,
+                                   v_scale<2, 4>, qk_scale<1>, head_dim<16>, stride<2>>,
+                 rules<same_width<0, 1>, non_decreasing_width, blockwise>,  //
+                 num_classes<10>, head_hidden<256>, head_expand<6>>;
 
 }  // namespace elasticvit
 }  // namespace EVIT_ISA_NAMESPACE
