@@ -359,6 +359,27 @@ def test_forwards_from_several_python_threads(mini):
     assert all(np.array_equal(bits(r), bits(expected)) for r in results)
 
 
+def test_the_gil_is_released_during_a_forward(mini):
+    # While one thread runs a long forward, this thread keeps running Python code.
+    arch = evit.spaces.mini.max_arch()
+    x = random_images(24, arch.resolution, seed=5)
+    mini.forward(arch, x)  # sizes the workspace
+    started = threading.Event()
+
+    def work():
+        started.set()
+        mini.forward(arch, x)
+
+    t = threading.Thread(target=work)
+    t.start()
+    started.wait()
+    spins = 0
+    while t.is_alive():
+        spins += 1
+    t.join()
+    assert spins > 10000, spins  # held GIL: a handful of switch intervals at most
+
+
 # ---- BatchNorm recalibration, export, plan ------------------------------------------------------
 
 def test_recalibration_override_and_export(mini, tmp_path):
@@ -415,6 +436,14 @@ def test_plan(mini):
     assert "first_conv" in mini.plan(arch, "table").lower() or "\n" in mini.plan(arch, "table")
     with pytest.raises(evit.InvalidArgument, match="format"):
         mini.plan(arch, "yaml")
+
+
+def test_autoformer_files_are_checked():
+    # The AutoFormer-T reference supernet has a 10-class head; the module's autoformer_t space
+    # has ImageNet's 1000 classes: the loader names the tensor and both shapes.
+    path = os.path.join(ROOT, "tests", "data", "autoformer-t", "supernet.safetensors")
+    with pytest.raises(evit.FormatError, match=r"head\.weight.*1000"):
+        evit.Supernet.load(path, evit.spaces.autoformer_t)
 
 
 def test_autoformer_random_supernet():
