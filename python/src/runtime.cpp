@@ -65,6 +65,10 @@ struct py_supernet {
   int threads = 1;
   std::unique_ptr<evit::thread_pool> pool;  // null for one thread: the calling thread runs it
   std::uintptr_t last_images = 0, last_logits = 0;
+
+  bool family_is_elasticvit() const {
+    return visit_space(space, [](auto e) { return is_elasticvit<decltype(e)>; });
+  }
 };
 
 /// Calls f(entry, net) with the supernet's typed C++ object.
@@ -292,8 +296,22 @@ const ev::bn_override* bn_of(const py_supernet& s, const py::object& bn, const c
 
 // ---- forward ---------------------------------------------------------------------------------
 
+/// The kept intermediates as {name: array}: each array owns the C++ vector it views (moved, not
+/// copied).
+template <class Intermediates>
+py::dict intermediates_dict(Intermediates& inter) {
+  py::dict d;
+  for (auto& kv : inter.by_name) {
+    auto* v = new std::vector<float>(std::move(kv.second.values));
+    py::capsule owner(v, [](void* p) { delete static_cast<std::vector<float>*>(p); });
+    std::vector<py::ssize_t> dims(kv.second.shape.begin(), kv.second.shape.end());
+    d[py::str(kv.first)] = py::array(py::dtype::of<float>(), dims, v->data(), owner);
+  }
+  return d;
+}
+
 py::array forward(py_supernet& s, const py_arch& pa, py::handle images, const py::object& bn,
-                  const py::object& out) {
+                  const py::object& out, py::dict* kept = nullptr) {
   const evit::arch& a = arch_of(pa, s.space, "Supernet.forward");
   const py::array x = checked_images(images, a, "Supernet.forward: images");
   const py::ssize_t n = x.shape(0);
@@ -318,6 +336,8 @@ py::array forward(py_supernet& s, const py_arch& pa, py::handle images, const py
   }
   const float* in = static_cast<const float*>(x.data());
   float* logits = static_cast<float*>(y.mutable_data());
+  ev::intermediates ev_inter;
+  af::intermediates af_inter;
   {
     py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(s.m);
@@ -329,14 +349,18 @@ py::array forward(py_supernet& s, const py_arch& pa, py::handle images, const py
         ev::forward_options o;
         if (s.pool) o.executor(*s.pool);
         if (over) o.bn(*over);
+        if (kept) o.keep_intermediates(ev_inter);
         net.forward(a, in, n, logits, s.ev_ws, o);
       } else {
         af::forward_options o;
         if (s.pool) o.executor(*s.pool);
+        if (kept) o.keep_intermediates(af_inter);
         net.forward(a, in, n, logits, s.af_ws, o);
       }
     });
   }
+  if (kept)
+    *kept = s.family_is_elasticvit() ? intermediates_dict(ev_inter) : intermediates_dict(af_inter);
   return y;
 }
 
@@ -630,15 +654,31 @@ void bind_runtime(py::module_& m) {
           "Worker threads of forward() and recalibrate() (1: the calling thread; more: a "
           "thread pool over the images, and inside each op when they outnumber the images). "
           "The logits are the same bit for bit for every thread count.")
-      .def("forward", &forward, py::arg("arch"), py::arg("images"), py::kw_only(),
-           py::arg("bn") = py::none(), py::arg("out") = py::none(),
-           "The logits (float32, N x num_classes) of subnet `arch` on `images` (float32, N x 3 "
-           "x R x R, C-contiguous, R = arch.resolution): a NumPy array, a CPU torch tensor or "
-           "anything with DLPack, __array_interface__ or the buffer protocol, read in place "
-           "(never copied or converted: another dtype, layout or resolution raises "
-           "evit.InvalidArgument). The logits go into a new array, or into `out` (float32, "
-           "C-contiguous, writeable, not overlapping the images). bn: an evit.BnOverride made "
-           "for `arch` (ElasticViT). Runs with the GIL released.")
+      .def(
+          "forward",
+          [](py_supernet& s, const py_arch& a, py::handle images, const py::object& bn,
+             const py::object& out) { return forward(s, a, images, bn, out); },
+          py::arg("arch"), py::arg("images"), py::kw_only(), py::arg("bn") = py::none(),
+          py::arg("out") = py::none(),
+          "The logits (float32, N x num_classes) of subnet `arch` on `images` (float32, N x 3 "
+          "x R x R, C-contiguous, R = arch.resolution): a NumPy array, a CPU torch tensor or "
+          "anything with DLPack, __array_interface__ or the buffer protocol, read in place "
+          "(never copied or converted: another dtype, layout or resolution raises "
+          "evit.InvalidArgument). The logits go into a new array, or into `out` (float32, "
+          "C-contiguous, writeable, not overlapping the images). bn: an evit.BnOverride made "
+          "for `arch` (ElasticViT). Runs with the GIL released.")
+      .def(
+          "forward_intermediates",
+          [](py_supernet& s, const py_arch& a, py::handle images, const py::object& bn) {
+            py::dict kept;
+            py::array y = forward(s, a, images, bn, py::none(), &kept);
+            return py::make_tuple(y, kept);
+          },
+          py::arg("arch"), py::arg("images"), py::kw_only(), py::arg("bn") = py::none(),
+          "forward() that also returns what each part of the model outputs, named and shaped as "
+          "the reference goldens store them: (logits, {name: array}). ElasticViT: first_conv, "
+          "stem, stage0, stage1 (N, C, H, W), stage2 ... (N, tokens, C); AutoFormer: "
+          "patch_embed, embed, block<i>, norm, features. Allocates (for tests and debugging).")
       .def("recalibrate", &recalibrate, py::arg("arch"), py::arg("batches"),
            "BatchNorm recalibration for subnet `arch` (ElasticViT): runs it on each batch (an "
            "image array N x 3 x R x R, or an iterable of them) with BatchNorm in training mode "

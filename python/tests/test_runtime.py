@@ -106,6 +106,21 @@ def test_every_golden_case_within_the_cpp_tolerance(mini, goldens):
     print("parity: worst |logit error| over 16 cases %.3g" % worst)
 
 
+def test_golden_intermediates_of_cases_0_and_1(mini, goldens):
+    cases = json.load(open(os.path.join(MINI, "cases.json")))["cases"]
+    tensors = read_safetensors(os.path.join(MINI, "goldens.safetensors"))
+    for k in (0, 1):
+        name, arch, images, expected = goldens[k]
+        logits, inter = mini.forward_intermediates(arch, images)
+        assert np.array_equal(bits(logits), bits(mini.forward(arch, images)))
+        stages = cases[k]["intermediates"]
+        assert len(stages) >= 8
+        for stage in stages:
+            golden = tensors[name + "." + stage]
+            assert inter[stage].shape == golden.shape, (name, stage)
+            assert np.max(np.abs(inter[stage] - golden)) < PARITY_TOLERANCE, (name, stage)
+
+
 def test_golden_cases_without_packed_weights(goldens):
     net = evit.Supernet.load(SUPERNET, evit.spaces.mini, pack_weights=False)
     assert net.weights_info()["packed_floats"] == 0
