@@ -94,7 +94,8 @@ def main():
     top = np.argsort(-logits[0], kind="stable")[:5]
     names = net.class_names
     print("top-5 of image 0:" + "".join(
-        "\n  [%d] %s logit %.4f" % (c, names[c] if names else "", logits[0, c]) for c in top))
+        "\n  [%d] %slogit %.4f" % (c, names[c] + "  " if names else "", logits[0, c])
+        for c in top))
     print("latency:  %.3f ms per forward of %d images, %.3f ms per image (median of %d, %d "
           "thread%s)" % (median, images.shape[0], median / images.shape[0], o.repeat, o.threads,
                          "" if o.threads == 1 else "s"))
