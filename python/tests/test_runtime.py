@@ -156,6 +156,16 @@ def test_random_supernet_bitwise_equal_to_cpp(tmp_path):
     assert np.array_equal(bits(got).ravel(), bits(expected))
 
 
+def test_official_space_random_supernet_bitwise_equal_to_cpp(tmp_path):
+    binary = run_subnet_binary()
+    arch = evit.spaces.official.parse("elastic_T1")
+    images, expected = run_cpp(binary, tmp_path, "--seed", "2", "--arch", "elastic_T1")
+    net = evit.Supernet.random(evit.spaces.official, 2)
+    got = net.forward(arch, images.reshape(1, 3, arch.resolution, arch.resolution))
+    assert got.shape == (1, 1000)
+    assert np.array_equal(bits(got).ravel(), bits(expected))
+
+
 def test_export_subnet_same_file_as_cpp(mini, tmp_path):
     binary = run_subnet_binary()
     arch = evit.spaces.mini.sample(evit.Rng(4))
