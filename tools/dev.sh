@@ -90,8 +90,21 @@ install_python_module() {
   [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo cmake --install build/release --component python > build/python-install.log ||
     { cat build/python-install.log; return 1; }
-  echo "== Python module installed: $(grep -m1 -o '/[^ ]*/evit/__init__.py' build/python-install.log \
-    | sed 's|/__init__.py||')"
+  local package
+  package=$(grep -m1 -o '/[^ ]*/evit/__init__.py' build/python-install.log | sed 's|/__init__.py||')
+  echo "== Python module installed: $package (for /usr/bin/python3)"
+  # Another python3 first in PATH (pyenv, a virtual environment) of the same version gets a copy
+  # too, so that the README's `python3 -c "import evit"` works with the python3 the shell finds.
+  local other version site
+  other=$(command -v python3 || true)
+  version='import sys; print(sys.version_info[:2])'
+  if [ -n "$other" ] && [ "$(readlink -f "$other")" != "$(readlink -f /usr/bin/python3)" ] &&
+     [ "$("$other" -c "$version" 2>/dev/null)" = "$(/usr/bin/python3 -c "$version")" ]; then
+    site=$("$other" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')
+    if mkdir -p "$site" 2>/dev/null && rm -rf "$site/evit" && cp -r "$package" "$site/evit"; then
+      echo "== and copied to $site/evit (for $other)"
+    fi
+  fi
 }
 
 summary=()

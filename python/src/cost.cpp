@@ -76,9 +76,12 @@ void bind_cost(py::module_& m) {
           "__call__",
           [](const py_cost& c, const py_arch& a) {
             if (c.space >= 0) arch_of(a, space_handle{c.space}, ("cost model " + c.name).c_str());
+            // Without the GIL: a measured latency runs for a while, and other Python threads go on
+            // (a Python model takes the GIL back for its own call).
+            py::gil_scoped_release nogil;
             return c.model(a.value);
           },
-          py::arg("arch"), "The cost of `arch`.")
+          py::arg("arch"), "The cost of `arch` (computed without holding the GIL).")
       .def_property_readonly(
           "monotone", [](const py_cost& c) { return c.model.traits().monotone; },
           "Whether a larger choice never lowers the cost.")

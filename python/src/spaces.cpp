@@ -203,7 +203,9 @@ py_arch sample_arch(space_handle s, evit::rng& g, bool uniform_subnet) {
 
 void bind_errors(py::module_& m) {
   // Registered base first: pybind11 tries the translators registered last first.
-  static py::exception<evit::error> base(m, "Error", PyExc_RuntimeError);
+  // A translator for the base too: an evit::error of a class without its own Python class still
+  // arrives as evit.Error with its message.
+  auto& base = py::register_exception<evit::error>(m, "Error", PyExc_RuntimeError);
   base.doc() =
       "Base of every error evit raises; the message names the field, value and what "
       "was allowed.";
