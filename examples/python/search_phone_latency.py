@@ -15,6 +15,9 @@ import time
 
 import evit
 
+RELEASED = ["elastic_T1", "elastic_T2", "elastic_S1", "elastic_S2", "elastic_M", "elastic_L1",
+            "elastic_L1.5", "elastic_L2", "elastic_L3"]
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -30,15 +33,19 @@ def main():
     space = evit.spaces.official
     latency = evit.cost.phone_latency(space, args.device)
     macs = evit.cost.macs(space)
+    # ElasticViT's operators with smaller numbers (its preset: 512 / 256 / 128 + 128 / 40).
     options = evit.search.EvolutionOptions(
-        "elasticvit", population=24 if args.quick else 96, parents=8 if args.quick else 32,
-        mutations=12 if args.quick else 48, crossovers=12 if args.quick else 48,
-        iterations=2 if args.quick else 12)
+        "elasticvit", population=24 if args.quick else 256, parents=8 if args.quick else 64,
+        mutations=12 if args.quick else 64, crossovers=12 if args.quick else 64,
+        iterations=2 if args.quick else 20)
+    # The released models, for comparison: the largest one within each budget.
+    released = sorted(((latency(space.parse(n)), n) for n in RELEASED), reverse=True)
     objective = evit.search.maximize(macs, name="MACs (accuracy proxy)")
 
     print("official space, %s latency table, objective: %s" % (args.device, objective.name))
-    print("%8s  %10s  %8s  %8s  %6s  %5s  %s" % ("budget", "latency", "MMACs", "Mparams",
-                                                 "evals", "sec", "subnet"))
+    print("%8s  %10s  %8s  %8s  %6s  %5s  %-24s  %s" % (
+        "budget", "latency", "MMACs", "Mparams", "evals", "sec", "released within budget",
+        "subnet found"))
     for budget in args.budgets:
         start = time.time()
         r = evit.search.evolutionary(space, objective,
@@ -50,9 +57,11 @@ def main():
             continue
         a = r.best.arch
         text = a.to_text()
-        print("%6.1f ms  %7.2f ms  %8.1f  %8.2f  %6d  %5.1f  %s" % (
-            budget, r.best.costs[0], a.macs() / 1e6, a.params() / 1e6, r.evaluations, took,
-            text if len(text) <= 60 else text[:57] + "..."))
+        ref = next(("%s %.0fM" % (n, space.parse(n).macs() / 1e6)
+                    for ms, n in released if ms <= budget), "-")
+        print("%6.1f ms  %7.2f ms  %8.1f  %8.2f  %6d  %5.1f  %-24s  %s" % (
+            budget, r.best.costs[0], a.macs() / 1e6, a.params() / 1e6, r.evaluations, took, ref,
+            text if len(text) <= 48 else text[:45] + "..."))
 
 
 if __name__ == "__main__":

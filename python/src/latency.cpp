@@ -54,6 +54,20 @@ std::vector<std::string> phone_devices(const std::string& dir) {
   return all;
 }
 
+/// `t`, when its table prices the smallest subnet of its space (a table measured for another
+/// space would fail on every call: better say so now).
+template <class Space>
+evit::cost::table_latency<Space> checked(evit::cost::table_latency<Space> t, space_handle s) {
+  const std::vector<std::string> missing =
+      t.table().missing(Space::descriptor(), Space::min_arch());
+  if (!missing.empty())
+    throw evit::invalid_argument("phone_latency: the table of device \"" + t.device() +
+                                 "\" has no block \"" + missing.front() + "\" of space " +
+                                 s.attribute_name() +
+                                 "'s smallest subnet: it prices the blocks of another space");
+  return t;
+}
+
 py_cost phone_latency(space_handle s, const std::string& device, const std::string& dir) {
   return visit_space(s, [&](auto e) {
     using entry = decltype(e);
@@ -76,7 +90,7 @@ py_cost phone_latency(space_handle s, const std::string& device, const std::stri
       c.name = "latency@" + device;
       if (dir.empty()) {
         // find_mobile_lut's message names the device, the folders searched and the devices.
-        c.model = evit::cost::mobile_latency<space>(device);
+        c.model = checked(evit::cost::mobile_latency<space>(device), s);
         return c;
       }
       std::error_code ec;
@@ -87,7 +101,7 @@ py_cost phone_latency(space_handle s, const std::string& device, const std::stri
         throw evit::invalid_argument("phone_latency: no latency table for device \"" + device +
                                      "\" in " + dir + " (devices there: " + join(devices_in(dir)) +
                                      ")");
-      c.model = evit::cost::mobile_latency<space>(dir, device);
+      c.model = checked(evit::cost::mobile_latency<space>(dir, device), s);
       return c;
     }
   });
