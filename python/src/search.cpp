@@ -724,6 +724,9 @@ void bind_options(py::module_& s) {
           },
           py::arg("text"), "Options from to_json()'s text (evit.ParseError when malformed).")
       .def("__eq__", [](const E& a, const E& b) { return a.to_json() == b.to_json(); })
+      .def(py::pickle(
+          [](const E& o) { return o.to_json().dump(); },
+          [](const std::string& t) { return options_from_json<E>(t, "EvolutionOptions pickle"); }))
       .def("__repr__", [](const E& o) {
         return "evit.search.EvolutionOptions.from_json('" + o.to_json().dump() + "')";
       });
@@ -778,6 +781,9 @@ void bind_options(py::module_& s) {
           [](const std::string& t) { return options_from_json<N>(t, "NSGA2Options.from_json"); },
           py::arg("text"), "Options from to_json()'s text (evit.ParseError when malformed).")
       .def("__eq__", [](const N& a, const N& b) { return a.to_json() == b.to_json(); })
+      .def(py::pickle(
+          [](const N& o) { return o.to_json().dump(); },
+          [](const std::string& t) { return options_from_json<N>(t, "NSGA2Options pickle"); }))
       .def("__repr__", [](const N& o) {
         return "evit.search.NSGA2Options.from_json('" + o.to_json().dump() + "')";
       });
@@ -799,7 +805,21 @@ void bind_options(py::module_& s) {
           "Repair draws toward the constraint.")
       .def_property(
           "keep", [](const R& o) { return o.keep(); }, [](R& o, int v) { o.keep(v); },
-          "How many of the best the result ranks.");
+          "How many of the best the result ranks.")
+      .def(py::pickle(
+          [](const R& o) {
+            return py::make_tuple(o.evaluations(), o.attempts(), o.repair(), o.keep());
+          },
+          [](const py::tuple& t) {
+            if (t.size() != 4)
+              throw evit::format_error("RandomOptions pickle: 4 values expected, got " +
+                                       std::to_string(t.size()));
+            return R()
+                .evaluations(t[0].cast<int>())
+                .attempts(t[1].cast<int>())
+                .repair(t[2].cast<bool>())
+                .keep(t[3].cast<int>());
+          }));
 }
 
 // ---- the module ---------------------------------------------------------------------------------
@@ -839,8 +859,14 @@ void bind_search_methods(py::class_<T>& c) {
           "threads", [](const T& p) { return p.pool ? p.pool->num_threads() : 1; },
           "Threads evaluating objectives (the calling one included).")
       .def_property_readonly(
-          "options", [](const T& p) { return p.engine->options().dump(); },
-          "The options as JSON text (after restore(): the state's).")
+          "options",
+          [](const T& p) -> py::object {
+            if constexpr (std::is_same_v<T, py_evolution>)
+              return py::cast(evit::evolution_options::from_json(p.engine->options()));
+            else
+              return py::cast(evit::nsga2_options::from_json(p.engine->options()));
+          },
+          "The options (a copy; after restore(): the state's).")
       .def("state", &T::state,
            "The whole state (options, every evaluation, the random engine) as a JSON string.")
       .def("restore", &T::restore, py::arg("state"),
@@ -1105,6 +1131,8 @@ void bind_search(py::module_& m) {
           "The whole result (ranked, evaluated, history, counters) as a JSON string.")
       .def_static("from_json", &py_result::from_json, py::arg("text"),
                   "A result from to_json()'s text (evit.ParseError when malformed).")
+      .def(py::pickle([](const py_result& r) { return r.to_json().dump(); },
+                      [](const std::string& t) { return py_result::from_json(t); }))
       .def("__repr__", [](const py_result& r) {
         return "<evit.search.SearchResult " + r.algorithm + " over " + r.space.attribute_name() +
                ": " + (r.r.ok() ? "ok" : "infeasible") + ", " + std::to_string(r.r.evaluations) +

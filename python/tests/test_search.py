@@ -367,6 +367,66 @@ def test_evolution_save_and_resume_equal_the_uninterrupted_search(tmp_path):
     assert back.constraints == full.constraints and back.space == S
 
 
+def test_checkpoint_from_the_progress_callback():
+    """The callback sees a finished step: state() there is a checkpoint; a nested step() is
+    refused (the search is running)."""
+    args = (S, evit.cost.params(S), evit.search.at_most(evit.cost.macs(S), 300e6))
+    evo = evit.search.Evolution(*args, options=small_evolution(), seed=4)
+    checkpoints = {}
+    refused = []
+
+    def progress(p):
+        checkpoints[p.iteration] = evo.state()
+        try:
+            evo.step()
+        except evit.InvalidArgument as e:
+            refused.append(str(e))
+
+    full = evo.run(progress)
+    assert sorted(checkpoints) == [0, 1, 2, 3, 4]
+    assert len(refused) == 5 and "already running" in refused[0]
+    resumed = evit.search.Evolution(*args, options=small_evolution(), seed=4)
+    resumed.restore(checkpoints[2])
+    same_results(resumed.run(), full)
+    assert resumed.options == small_evolution() and evo.options.population == 40
+
+
+def test_pickling_options_and_results():
+    import pickle
+    for o in [small_evolution(), evit.search.EvolutionOptions("ofa"), small_nsga2()]:
+        assert pickle.loads(pickle.dumps(o)) == o
+    r = evit.search.RandomOptions(evaluations=7, keep=3, repair=False)
+    q = pickle.loads(pickle.dumps(r))
+    assert (q.evaluations, q.keep, q.repair) == (7, 3, False)
+    res = evit.search.random(S, numpy_score, options=evit.search.RandomOptions(evaluations=20))
+    back = pickle.loads(pickle.dumps(res))
+    same_results(back, res)
+    with pytest.raises(evit.ParseError, match="not valid JSON"):
+        evit.search.SearchResult.from_json("{")
+    with pytest.raises(evit.ParseError, match="format"):
+        evit.search.SearchResult.from_json('{"format": "other"}')
+    bad = json.loads(res.to_json())
+    bad["evaluated"][0]["arch"] = "r999 nonsense"
+    with pytest.raises((evit.ParseError, evit.InvalidArch)):
+        evit.search.SearchResult.from_json(json.dumps(bad))
+
+
+def test_stubs_declare_the_search_api():
+    import ast
+    stub = Path(evit.__file__).with_name("_core.pyi")
+    tree = ast.parse(stub.read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "search")
+    declared = {n.name for n in block.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    public = {n for n in dir(evit.search) if not n.startswith("_")}
+    assert public == declared
+    for cls in block.body:
+        if isinstance(cls, ast.ClassDef):
+            members = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)} | {
+                n.target.id for n in cls.body if isinstance(n, ast.AnnAssign)}
+            real = {n for n in dir(getattr(evit.search, cls.name)) if not n.startswith("_")}
+            assert real == members - {"__init__"}, cls.name
+
+
 def test_nsga2_front_determinism_and_resume():
     objs = [evit.search.maximize(numpy_score, name="proxy"),
             evit.search.minimize(evit.cost.macs(S))]
