@@ -884,6 +884,7 @@ void bind_search(py::module_& m) {
       "Searches over the spaces: evolutionary (ElasticViT's, with AutoFormer's, OFA's and HAT's "
       "settings as presets), NSGA-II and random, with objectives and constraints that are "
       "evit.CostModel objects or Python callables f(arch) -> float.");
+  s.doc() = std::string(py::str(s.doc())) + threads_doc;
 
   py::class_<py_objective>(s, "Objective",
                            "An objective: a cost model or callable and its sense (make one with "

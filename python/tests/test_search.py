@@ -299,6 +299,17 @@ def test_objective_exception_propagates_as_itself(threads):
                            threads=threads)
 
 
+def test_every_call_raising_on_many_threads():
+    """Many exceptions at once (only the first is kept; the others are dropped, each taking the
+    GIL to release its Python objects): no hang, no crash, the Python exception comes out."""
+    def always(a):
+        raise Boom(a.to_text())
+
+    for _ in range(5):
+        with pytest.raises(Boom, match="^r"):
+            evit.search.evolutionary(S, always, None, small_evolution(population=200), threads=8)
+
+
 def test_bad_objective_values():
     with pytest.raises(evit.InvalidArgument, match="not a number"):
         evit.search.evolutionary(S, lambda a: "high", options=small_evolution())
