@@ -167,6 +167,7 @@ py_cost python_cost_model(space_handle s, py::object fn, bool monotone, std::str
 void bind_errors(py::module_& m);
 void bind_spaces(py::module_& m);
 void bind_cost(py::module_& m);
+void bind_latency(py::module_& m);  // after bind_cost: adds to evit.cost
 void bind_samplers(py::module_& m);
 void bind_search(py::module_& m);
 void bind_runtime(py::module_& m);

@@ -20,6 +20,7 @@ PYBIND11_MODULE(_core, m) {
   evit_py::bind_errors(m);
   evit_py::bind_spaces(m);
   evit_py::bind_cost(m);
+  evit_py::bind_latency(m);
   evit_py::bind_samplers(m);
   evit_py::bind_search(m);
   evit_py::bind_runtime(m);
