@@ -196,8 +196,31 @@ struct sampler_base {
   virtual ~sampler_base() = default;
   space_handle space;
   py::dict kwargs;
+  std::string name;           ///< the Python class name, for messages
+  mutable bool busy = false;  ///< a call is running (see busy_guard)
   virtual std::string state() const = 0;
   virtual void load_state(const std::string& text) = 0;
+};
+
+/// Refuses a call into a sampler while another call into it runs: from one of its own cost or
+/// score callables, or from another Python thread while such a callable runs (the GIL is free
+/// then). The C++ samplers are not reentrant: e.g. a report() during rescore() could reallocate
+/// the bank rescore() is walking.
+class busy_guard {
+ public:
+  busy_guard(const sampler_base& b, const char* method) : b_(b) {
+    if (b.busy)
+      throw evit::invalid_argument(b.name + "." + method +
+                                   ": the sampler is already running a call (this one came from "
+                                   "its own cost or score callable, or from another thread)");
+    b.busy = true;
+  }
+  ~busy_guard() { b_.busy = false; }
+  busy_guard(const busy_guard&) = delete;
+  busy_guard& operator=(const busy_guard&) = delete;
+
+ private:
+  const sampler_base& b_;
 };
 
 struct uniform_base : sampler_base {
@@ -269,21 +292,39 @@ template <class Space>
 struct uniform_impl final : uniform_base {
   evit::uniform_sampler<Space> s;
   explicit uniform_impl(evit::uniform_sampler<Space> v) : s(std::move(v)) {}
-  py_arch next() override { return py_arch{s.next(), space}; }
+  py_arch next() override {
+    const busy_guard running(*this, "next");
+    return py_arch{s.next(), space};
+  }
   std::string mode() const override { return evit::uniform_mode_name(s.mode()); }
-  std::string state() const override { return state_of(s); }
-  void load_state(const std::string& t) override { load_state_into(s, t); }
+  std::string state() const override {
+    const busy_guard running(*this, "state");
+    return state_of(s);
+  }
+  void load_state(const std::string& t) override {
+    const busy_guard running(*this, "load_state");
+    load_state_into(s, t);
+  }
 };
 
 template <class Space>
 struct sandwich_impl final : sandwich_base {
   evit::sandwich_sampler<Space> s;
   explicit sandwich_impl(evit::sandwich_sampler<Space> v) : s(std::move(v)) {}
-  py::list sandwich_step() override { return arch_list(s.sandwich_step(), space); }
+  py::list sandwich_step() override {
+    const busy_guard running(*this, "sandwich_step");
+    return arch_list(s.sandwich_step(), space);
+  }
   int k() const override { return s.k(); }
   std::string mode() const override { return evit::uniform_mode_name(s.mode()); }
-  std::string state() const override { return state_of(s); }
-  void load_state(const std::string& t) override { load_state_into(s, t); }
+  std::string state() const override {
+    const busy_guard running(*this, "state");
+    return state_of(s);
+  }
+  void load_state(const std::string& t) override {
+    const busy_guard running(*this, "load_state");
+    load_state_into(s, t);
+  }
 };
 
 template <class Space>
@@ -291,13 +332,20 @@ struct best_of_k_impl final : best_of_k_base {
   evit::best_of_k_sampler<Space> s;
   explicit best_of_k_impl(evit::best_of_k_sampler<Space> v) : s(std::move(v)) {}
   py_scored next(py::object score) override {
+    const busy_guard running(*this, "next");
     const evit::scored_arch r = s.next(score_fn(std::move(score), space, "BestOfKSampler.next"));
     return py_scored{py_arch{r.subnet, space}, r.score};
   }
   int k() const override { return s.k(); }
   std::string mode() const override { return evit::uniform_mode_name(s.mode()); }
-  std::string state() const override { return state_of(s); }
-  void load_state(const std::string& t) override { load_state_into(s, t); }
+  std::string state() const override {
+    const busy_guard running(*this, "state");
+    return state_of(s);
+  }
+  void load_state(const std::string& t) override {
+    const busy_guard running(*this, "load_state");
+    load_state_into(s, t);
+  }
 };
 
 py::dict stats_dict(const evit::draw_stats& st) {
@@ -339,12 +387,18 @@ struct level_impl : Base {
   int level_of(double c) const override { return ca().level_of(c); }
   std::pair<double, double> cost_range() const override { return ca().cost_range(); }
   int level() const override { return ca().level(); }
-  void set_level(int i) override { ca().set_level(i); }
+  void set_level(int i) override {
+    const busy_guard running(*this, "set_level");
+    ca().set_level(i);
+  }
   double cost(const py_arch& a) const override {
     return ca().cost(arch_of(a, this->space, (std::string(who()) + ".cost").c_str()));
   }
   py_arch smallest(int i) const override { return py_arch{ca().smallest(i), this->space}; }
-  py_arch draw_in_level(int i) override { return py_arch{ca().draw_in_level(i), this->space}; }
+  py_arch draw_in_level(int i) override {
+    const busy_guard running(*this, "draw_in_level");
+    return py_arch{ca().draw_in_level(i), this->space};
+  }
   bool monotone() const override { return ca().monotone(); }
   py::dict draw_stats() const override { return stats_dict(ca().stats()); }
 };
@@ -358,17 +412,39 @@ struct ca_impl final : level_impl<ca_impl<Space>, Space, ca_base> {
   sampler& ca() { return s; }
   const sampler& ca() const { return s; }
 
-  int step() override { return s.step(); }
-  py_arch draw() override { return py_arch{s.draw(), this->space}; }
-  py_arch next() override { return py_arch{s.next(), this->space}; }
-  py::list sandwich_step(int k) override { return arch_list(s.sandwich_step(k), this->space); }
-  int level_for_draw() override { return s.level_for_draw(); }
+  int step() override {
+    const busy_guard running(*this, "step");
+    return s.step();
+  }
+  py_arch draw() override {
+    const busy_guard running(*this, "draw");
+    return py_arch{s.draw(), this->space};
+  }
+  py_arch next() override {
+    const busy_guard running(*this, "next");
+    return py_arch{s.next(), this->space};
+  }
+  py::list sandwich_step(int k) override {
+    const busy_guard running(*this, "sandwich_step");
+    return arch_list(s.sandwich_step(k), this->space);
+  }
+  int level_for_draw() override {
+    const busy_guard running(*this, "level_for_draw");
+    return s.level_for_draw();
+  }
   void set_smallest(int i, const py_arch& a) override {
+    const busy_guard running(*this, "set_smallest");
     s.set_smallest(i, arch_of(a, this->space, "ComplexityAwareSampler.set_smallest"));
   }
   py::dict options() const override { return complexity_dict(s.options()); }
-  std::string state() const override { return state_of(s); }
-  void load_state(const std::string& t) override { load_state_into(s, t); }
+  std::string state() const override {
+    const busy_guard running(*this, "state");
+    return state_of(s);
+  }
+  void load_state(const std::string& t) override {
+    const busy_guard running(*this, "load_state");
+    load_state_into(s, t);
+  }
 };
 
 template <class Space>
@@ -383,32 +459,52 @@ struct pa_impl final : level_impl<pa_impl<Space>, Space, pa_base> {
   py_level_draw wrap(const evit::level_draw& d) const {
     return py_level_draw{py_arch{d.subnet, this->space}, d.level, d.origin};
   }
-  int step() override { return s.step(); }
-  py_level_draw draw() override { return wrap(s.draw()); }
-  py_level_draw next() override { return wrap(s.next()); }
+  int step() override {
+    const busy_guard running(*this, "step");
+    return s.step();
+  }
+  py_level_draw draw() override {
+    const busy_guard running(*this, "draw");
+    return wrap(s.draw());
+  }
+  py_level_draw next() override {
+    const busy_guard running(*this, "next");
+    return wrap(s.next());
+  }
   py::list sandwich_step(int k) override {
+    const busy_guard running(*this, "sandwich_step");
     py::list l;
     for (const evit::level_draw& d : s.sandwich_step(k)) l.append(wrap(d));
     return l;
   }
-  py_level_draw draw_at(int level) override { return wrap(s.draw_at(level)); }
+  py_level_draw draw_at(int level) override {
+    const busy_guard running(*this, "draw_at");
+    return wrap(s.draw_at(level));
+  }
   bool report(const py_level_draw& d, double score) override {
+    const busy_guard running(*this, "report");
     const evit::arch& a = arch_of(d.arch, this->space, "PerformanceAwareSampler.report");
     return s.report(evit::level_draw{a, d.level, d.origin}, score);
   }
   void rescore(int level, py::object fn) override {
+    const busy_guard running(*this, "rescore");
     s.rescore(level, score_fn(std::move(fn), this->space, "PerformanceAwareSampler.rescore"));
   }
   void rescore_all(py::object fn) override {
+    const busy_guard running(*this, "rescore_all");
     s.rescore_all(score_fn(std::move(fn), this->space, "PerformanceAwareSampler.rescore_all"));
   }
   double preference(const py_arch& a, int level) const override {
     return s.preference(arch_of(a, this->space, "PerformanceAwareSampler.preference"), level);
   }
-  void set_epoch(int epoch) override { s.set_epoch(epoch); }
+  void set_epoch(int epoch) override {
+    const busy_guard running(*this, "set_epoch");
+    s.set_epoch(epoch);
+  }
   int epoch() const override { return s.epoch(); }
   double exploit_probability() const override { return s.exploit_probability(); }
   py::list bank(int level) const override {
+    const busy_guard running(*this, "bank");
     py::list l;
     for (const evit::bank_entry& e : s.bank(level).entries())
       l.append(py::make_tuple(py_arch{e.subnet, this->space}, e.score));
@@ -434,8 +530,14 @@ struct pa_impl final : level_impl<pa_impl<Space>, Space, pa_base> {
     d["candidates"] = p.candidates();
     return d;
   }
-  std::string state() const override { return state_of(s); }
-  void load_state(const std::string& t) override { load_state_into(s, t); }
+  std::string state() const override {
+    const busy_guard running(*this, "state");
+    return state_of(s);
+  }
+  void load_state(const std::string& t) override {
+    const busy_guard running(*this, "load_state");
+    load_state_into(s, t);
+  }
 };
 
 // ---- construction -----------------------------------------------------------------------------
@@ -514,8 +616,9 @@ py::tuple reduce_sampler(const py::object& self) {
 
 /// Completes a new sampler: its space, its arguments, and the state to resume from (None: none).
 template <class Base>
-std::unique_ptr<Base> finish(std::unique_ptr<Base> p, space_handle s, py::dict kwargs,
-                             const py::object& state) {
+std::unique_ptr<Base> finish(const char* name, std::unique_ptr<Base> p, space_handle s,
+                             py::dict kwargs, const py::object& state) {
+  p->name = name;
   p->space = s;
   p->kwargs = std::move(kwargs);
   if (!state.is_none()) {
@@ -660,7 +763,8 @@ void bind_samplers(py::module_& m) {
                        const py::object& state) {
              const evit::uniform_mode md = evit::parse_uniform_mode(mode);
              py::dict kw("space"_a = s, "seed"_a = seed, "mode"_a = mode);
-             return finish<uniform_base>(visit_space(s,
+             return finish<uniform_base>("UniformSampler",
+                                         visit_space(s,
                                                      [&](auto e) -> std::unique_ptr<uniform_base> {
                                                        using S = typename decltype(e)::space;
                                                        return std::make_unique<uniform_impl<S>>(
@@ -698,6 +802,7 @@ void bind_samplers(py::module_& m) {
              const evit::uniform_mode md = evit::parse_uniform_mode(mode);
              py::dict kw("space"_a = s, "k"_a = k, "seed"_a = seed, "mode"_a = mode);
              return finish<sandwich_base>(
+                 "SandwichSampler",
                  visit_space(s,
                              [&](auto e) -> std::unique_ptr<sandwich_base> {
                                using S = typename decltype(e)::space;
@@ -753,6 +858,7 @@ void bind_samplers(py::module_& m) {
              const evit::uniform_mode md = evit::parse_uniform_mode(mode);
              py::dict kw("space"_a = s, "k"_a = k, "seed"_a = seed, "mode"_a = mode);
              return finish<best_of_k_base>(
+                 "BestOfKSampler",
                  visit_space(s,
                              [&](auto e) -> std::unique_ptr<best_of_k_base> {
                                using S = typename decltype(e)::space;
@@ -847,6 +953,7 @@ void bind_samplers(py::module_& m) {
                  complexity_from(levels, levels_mmacs, window, window_mmacs, walk, start_level,
                                  tries, restarts, smallest, seed);
              auto p = finish<ca_base>(
+                 "ComplexityAwareSampler",
                  visit_space(s,
                              [&](auto e) -> std::unique_ptr<ca_base> {
                                using S = typename decltype(e)::space;
@@ -909,6 +1016,7 @@ void bind_samplers(py::module_& m) {
              const evit::performance_options po = performance_from(
                  capacity, capacity_mmacs, capacities, exploit_schedule, candidates);
              auto p = finish<pa_base>(
+                 "PerformanceAwareSampler",
                  visit_space(s,
                              [&](auto e) -> std::unique_ptr<pa_base> {
                                using S = typename decltype(e)::space;

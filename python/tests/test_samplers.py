@@ -577,3 +577,54 @@ def test_corrupted_states_raise_named_errors(index):
     with pytest.raises(evit.FormatError, match="object"):
         fresh.load_state("[1, 2]")
     assert fresh.state() == before  # a refused state changes nothing
+
+
+def test_state_argument_resumes_at_construction_and_copies():
+    import copy
+
+    levels, window = mini_levels()
+    a = evit.PerformanceAwareSampler(MINI, levels=levels, window=window, capacity=(6, 6, 0.0))
+    run_pa(a, 30)
+    b = evit.PerformanceAwareSampler(MINI, levels=levels, window=window, capacity=(6, 6, 0.0),
+                                     state=a.state())
+    c = copy.deepcopy(a)
+    assert b.state() == c.state() == a.state()
+    assert run_pa(a, 20) == run_pa(b, 20) == run_pa(c, 20)
+    with pytest.raises(evit.InvalidArgument, match="state: expected a str"):
+        evit.UniformSampler(MINI, state={"engine": [1, 2, 3, 4]})
+    with pytest.raises(evit.FormatError, match='"k"'):
+        evit.SandwichSampler(MINI, k=1, state=evit.SandwichSampler(MINI, k=2).state())
+
+
+def test_a_sampler_refuses_calls_while_it_runs():
+    """A callable that calls back into its own sampler gets evit.InvalidArgument, not a corrupted
+    sampler (the C++ samplers are not reentrant)."""
+    pa = small_pa()
+    for _ in range(60):
+        d = pa.next()
+        pa.report(d, fake_score(d.arch))
+
+    def reentrant_score(a):
+        pa.report(evit.LevelDraw(a, 0), 1.0)
+        return 0.0
+
+    with pytest.raises(evit.InvalidArgument, match="already running"):
+        pa.rescore_all(reentrant_score)
+    levels, window = mini_levels()
+    holder = {}
+
+    def cost(a):
+        if "ca" in holder:
+            holder["ca"].draw()
+        return MINI.macs(a)
+
+    ca = evit.ComplexityAwareSampler(MINI, cost=evit.CostModel(MINI, cost, monotone=True),
+                                     levels=levels, window=window)
+    holder["ca"] = ca
+    with pytest.raises(evit.InvalidArgument, match="ComplexityAwareSampler.draw: the sampler is "
+                                                   "already running"):
+        ca.next()
+    holder.clear()
+    ca.next()  # usable again
+    # Reading from a callable is fine.
+    pa.rescore_all(lambda a: -pa.cost(a) / 1e6 + pa.level())
