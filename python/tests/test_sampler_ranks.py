@@ -119,3 +119,67 @@ def test_same_sequence_as_cpp(tmp_path, walk, seed):
         assert c.to_text() == c_row["arch"], "step %d differs" % step
         assert ca.level() == int(c_row["level"])
         assert c.macs() / 1e6 == pytest.approx(float(c_row["mmacs"]), rel=1e-5)
+
+
+# A torch.distributed (gloo) job of two ranks: every step the ranks compare their subnets, and
+# each reports the all-reduced score of its draws (each rank's own loss differs: a rank that
+# reported its local loss would fill its banks differently and diverge).
+GLOO_SCRIPT = textwrap.dedent(
+    """
+    import datetime, json, sys
+    import torch
+    import torch.distributed as dist
+    import evit
+
+    rank, port = int(sys.argv[1]), sys.argv[2]
+    dist.init_process_group("gloo", init_method="tcp://127.0.0.1:" + port, rank=rank,
+                            world_size=2, timeout=datetime.timedelta(seconds=60))
+    pa = evit.PerformanceAwareSampler(evit.spaces.official, capacity=(8, 8, 0.0), seed=5)
+    same = True
+    for step in range(60):
+        draws = pa.sandwich_step(2)
+        texts = [d.arch.to_text() for d in draws]
+        gathered = [None, None]
+        dist.all_gather_object(gathered, texts)
+        same = same and gathered[0] == gathered[1]
+        local = torch.tensor([-(d.arch.hash64() % 997) / 100.0 - rank for d in draws],
+                             dtype=torch.float64)
+        dist.all_reduce(local)
+        for d, s in zip(draws, (local / 2).tolist()):
+            pa.report(d, s)
+    dist.destroy_process_group()
+    print(json.dumps({"same": same, "state": pa.state()}))
+    """
+)
+
+
+def test_torch_distributed_ranks_draw_the_same_subnets(tmp_path):
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        pytest.skip("PyTorch is not installed")
+    if not dist.is_available() or not dist.is_gloo_available():
+        pytest.skip("torch.distributed without gloo")
+    import socket
+
+    with socket.socket() as s:  # a free port (released just before the ranks bind it)
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    script = tmp_path / "gloo_rank.py"
+    script.write_text(GLOO_SCRIPT)
+    procs = [subprocess.Popen([sys.executable, str(script), str(rank), port],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=python_env(),
+                              text=True) for rank in (0, 1)]
+    results = []
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert results[0]["same"] and results[1]["same"]
+    assert results[0]["state"] == results[1]["state"]
+    assert any(b["entries"] for b in json.loads(results[0]["state"])["banks"])
