@@ -979,6 +979,8 @@ void bind_samplers(py::module_& m) {
            "smallest (official k = 3).")
       .def("level_for_draw", &ca_base::level_for_draw,
            "The level the next draw uses (the per-draw walks move here).")
+      .def("stats", &level_base::draw_stats,
+           "How in-level draws were obtained (the C++ stats(); the same as draw_stats()).")
       .def("set_smallest", &ca_base::set_smallest, py::arg("level"), py::arg("arch"),
            "Replaces level `level`'s smallest subnet (saved by state()).")
       .def("__repr__", [](const ca_base& b) {

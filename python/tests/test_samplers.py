@@ -128,6 +128,7 @@ def test_ca_official_defaults(official_ca):
         for _ in range(10):
             assert ca.in_window(i, ca.cost(ca.draw_in_level(i)))
     st = ca.draw_stats()
+    assert st == ca.stats()
     assert st["draws"] == 80
     assert st["by_rejection"] + st["constructed"] + st["fallback"] == st["draws"]
     assert st["cost_evaluations"] > 0
