@@ -102,6 +102,8 @@ def main():
     parser.add_argument("--state", help="where to save the sampler's state halfway "
                         "(default: a temporary file)")
     args = parser.parse_args()
+    if args.steps < 1 or args.steps_per_epoch < 1:
+        parser.error("--steps and --steps-per-epoch must be >= 1")
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
     start = time.time()
@@ -128,6 +130,7 @@ def main():
             with torch.no_grad():
                 sampler.rescore_all(lambda a: -loss_on(a, x, y).item())
         if step == args.steps // 2:  # save, then resume from the file with a fresh sampler
+            # (a real job saves the model and optimizer state_dicts next to it, with torch.save)
             with open(state_file, "w") as f:
                 f.write(sampler.state())
             expected = [a.to_text() for a, _ in subnets_of_step(copy_of(sampler))]
