@@ -10,7 +10,8 @@
 // the closest one is moved into it by random improving moves (space/detail/seek.hpp): a random
 // dimension jumps toward the window, halving the jump while it overshoots. Bounded time at every
 // level, including those where plain rejection accepts 0.3% of draws. A level that no subnet
-// reaches is an evit::infeasible error when the sampler is built.
+// reaches is an evit::infeasible error when the sampler is built. to_json/from_json save and resume
+// the sequence (walk level, engine, each level's smallest subnet).
 // Next: sample/performance_aware.hpp (memory banks on top of this), sample/sandwich.hpp.
 #pragma once
 
@@ -25,11 +26,15 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "evit/core/error.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/cost/adaptors.hpp"
 #include "evit/cost/cost_model.hpp"
+#include "evit/io/arch_json.hpp"
 #include "evit/sample/detail/checks.hpp"
+#include "evit/sample/detail/state_json.hpp"
 #include "evit/sample/levels.hpp"
 #include "evit/space/arch.hpp"
 #include "evit/space/detail/moves.hpp"
@@ -323,6 +328,64 @@ class complexity_aware_sampler {
   const draw_stats& stats() const { return stats_; }
   /// Whether the cost model is monotone (as declared, or as an any_cost carries it).
   bool monotone() const { return monotone_; }
+
+  // --- save and resume ------------------------------------------------------------------------
+  /// The sampler's position as JSON: the options that shape the sequence (levels, window, walk,
+  /// tries, restarts), the walk's level, each level's smallest subnet and the engine's state when
+  /// it is evit::rng. from_json() on a sampler built with the same options (and an equal cost
+  /// model) continues the same sequence. The draw statistics are not saved.
+  nlohmann::json to_json() const {
+    using json = nlohmann::json;
+    const space_descriptor& d = Space::descriptor();
+    json levels = json::array(), smallest = json::array();
+    for (int i = 0; i < num_levels(); ++i) {
+      levels.push_back(lo_[static_cast<std::size_t>(i)]);
+      smallest.push_back(evit::to_json(d, smallest_[static_cast<std::size_t>(i)]));
+    }
+    json j = {{"format", format_name},    {"version", 1},
+              {"space", d.name},          {"levels", std::move(levels)},
+              {"window", opts_.window()}, {"walk", walk_name(opts_.walk())},
+              {"tries", opts_.tries()},   {"restarts", opts_.restarts()},
+              {"level", level()},         {"smallest", std::move(smallest)}};
+    sample::detail::engine_to_json(j, engine_);
+    return j;
+  }
+
+  /// Loads what to_json() wrote; nothing changes unless all of it is valid.
+  /// @throws evit::format_error naming the field: another format, space or option, a level index
+  ///         out of range, a bad smallest subnet, a bad engine state.
+  void from_json(const nlohmann::json& j) {
+    const sample::detail::state_reader r(format_name);
+    const space_descriptor& d = Space::descriptor();
+    r.header(j, d);
+    nlohmann::json levels = nlohmann::json::array();
+    for (double l : lo_) levels.push_back(l);
+    r.same(j, "levels", levels);
+    r.same(j, "window", opts_.window());
+    r.same(j, "walk", walk_name(opts_.walk()));
+    r.same(j, "tries", opts_.tries());
+    r.same(j, "restarts", opts_.restarts());
+    const int level = static_cast<int>(r.integer(j, "level", 0, num_levels() - 1));
+    const auto& sm = r.field(j, "smallest");
+    if (!sm.is_array() || static_cast<int>(sm.size()) != num_levels())
+      r.fail("field \"smallest\" must hold one subnet per level (" + std::to_string(num_levels()) +
+             ")");
+    std::vector<arch> smallest;
+    for (std::size_t i = 0; i < sm.size(); ++i) {
+      try {
+        smallest.push_back(evit::from_json(d, sm[i]));
+      } catch (const error& e) {  // the arch reader's message, with the field it came from
+        r.fail("field \"smallest\"[" + std::to_string(i) + "]: " + e.what());
+      }
+    }
+    Engine g = engine_;
+    sample::detail::engine_from_json(r, j, g);
+    engine_ = std::move(g);
+    smallest_ = std::move(smallest);
+    walker_.set_level(level);
+  }
+
+  static constexpr const char* format_name = "evit.complexity_aware_sampler";
 
  private:
   static constexpr int max_moves = 256;

@@ -22,6 +22,7 @@
 #include "evit/core/rng.hpp"
 #include "evit/io/arch_json.hpp"
 #include "evit/sample/complexity_aware.hpp"
+#include "evit/sample/detail/state_json.hpp"
 #include "evit/sample/memory_bank.hpp"
 #include "evit/space/arch.hpp"
 
@@ -165,6 +166,13 @@ class performance_aware_sampler {
     if (popt.exploit_period() < 1)
       throw invalid_argument("performance_aware_sampler: exploit period " +
                              std::to_string(popt.exploit_period()) + " must be >= 1 epoch");
+    // Bounded so that the schedule's integer arithmetic (millionths, times the period count)
+    // cannot overflow; probabilities outside [0, 1] only mean never or always.
+    for (double v : {popt.exploit_initial(), popt.exploit_increment()})
+      if (!std::isfinite(v) || v < -1000 || v > 1000)
+        throw invalid_argument("performance_aware_sampler: exploit schedule value " +
+                               sample::detail::format_cost(v) +
+                               " must be finite and in [-1000, 1000]");
     if (popt.candidates() < 1)
       throw invalid_argument("performance_aware_sampler: candidates " +
                              std::to_string(popt.candidates()) + " must be >= 1");
@@ -347,25 +355,15 @@ class performance_aware_sampler {
   }
 
   /// Loads what to_json() wrote. The levels, window and space must match this sampler's, and
-  /// every bank must fit its capacity. @throws evit::format_error naming the field, or
-  /// evit::parse_error / evit::invalid_arch for a bad arch.
+  /// every bank must fit its capacity; nothing changes unless all of it is valid.
+  /// @throws evit::format_error naming the field (for a bad arch, with the arch reader's message).
   void from_json(const nlohmann::json& j) {
     const space_descriptor& d = Space::descriptor();
+    const sample::detail::state_reader reader(format_name);
     auto field = [&](const nlohmann::json& o, const char* key) -> const nlohmann::json& {
-      if (!o.is_object() || !o.contains(key))
-        throw format_error(std::string(format_name) + ": missing field \"" + key + "\"");
-      return o.at(key);
+      return reader.field(o, key);
     };
-    if (!field(j, "format").is_string() ||
-        field(j, "format").template get<std::string>() != format_name)
-      throw format_error(std::string(format_name) + ": field \"format\" is not \"" + format_name +
-                         "\"");
-    if (field(j, "version") != 1)
-      throw format_error(std::string(format_name) + ": unsupported version " +
-                         field(j, "version").dump());
-    if (field(j, "space") != d.name)
-      throw format_error(std::string(format_name) + ": saved for space " +
-                         field(j, "space").dump() + ", this sampler's space is " + d.name);
+    reader.header(j, d);  // format, version, space
     const auto& levels = field(j, "levels");
     bool same = levels.is_array() && static_cast<int>(levels.size()) == num_levels();
     for (int L = 0; same && L < num_levels(); ++L)
@@ -408,24 +406,17 @@ class performance_aware_sampler {
         if (!score.is_number() || !std::isfinite(score.template get<double>()))
           throw format_error(where + ".entries[" + std::to_string(e) +
                              "].score: expected a finite number, got " + score.dump());
-        bank.insert(evit::from_json(d, field(entries[e], "arch")), score.template get<double>());
+        const auto& a = field(entries[e], "arch");
+        try {
+          bank.insert(evit::from_json(d, a), score.template get<double>());
+        } catch (const error& x) {  // the arch reader's message, with the field it came from
+          throw format_error(where + ".entries[" + std::to_string(e) + "].arch: " + x.what());
+        }
       }
       loaded.push_back(std::move(bank));
     }
-    if constexpr (std::is_same_v<Engine, rng>) {
-      if (j.contains("engine")) {
-        const auto& st = j.at("engine");
-        if (!st.is_array() || st.size() != 4)
-          throw format_error(std::string(format_name) + ": field \"engine\" must hold 4 words");
-        for (const auto& w : st)
-          if (!w.is_number_unsigned() &&
-              !(w.is_number_integer() && w.template get<std::int64_t>() >= 0))
-            throw format_error(std::string(format_name) +
-                               ": field \"engine\" must hold 4 unsigned 64-bit words");
-        for (int i = 0; i < 4; ++i)
-          ca_.engine().set_state(i, st[static_cast<std::size_t>(i)].template get<std::uint64_t>());
-      }
-    }
+    // (refuses the all-zero state, on which every bounded draw would loop forever)
+    sample::detail::engine_from_json(reader, j, ca_.engine());
     banks_ = std::move(loaded);
     set_epoch(static_cast<int>(epoch.template get<std::int64_t>()));
     ca_.set_level(static_cast<int>(level.template get<std::int64_t>()));

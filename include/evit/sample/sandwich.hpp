@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "evit/core/error.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/sample/uniform.hpp"
@@ -53,7 +55,28 @@ class sandwich_sampler {
   int k() const { return k_; }
   const arch& largest() const { return max_; }
   const arch& smallest() const { return min_; }
+  uniform_mode mode() const { return uniform_.mode(); }
   Engine& engine() { return uniform_.engine(); }
+  const Engine& engine() const { return uniform_.engine(); }
+
+  // --- save and resume ------------------------------------------------------------------------
+  /// The sampler's position as JSON (space, mode, k, engine); from_json() on a sampler built with
+  /// the same k and mode continues the same sequence.
+  nlohmann::json to_json() const {
+    nlohmann::json j = sample::detail::uniform_state<Space>(format_name, mode(), engine());
+    j["k"] = k_;
+    return j;
+  }
+  /// Loads what to_json() wrote; nothing changes unless all of it is valid.
+  /// @throws evit::format_error naming the field.
+  void from_json(const nlohmann::json& j) {
+    const sample::detail::state_reader r(format_name);
+    sample::detail::check_uniform_state<Space>(r, j, mode());
+    r.same(j, "k", k_);
+    sample::detail::engine_from_json(r, j, engine());
+  }
+
+  static constexpr const char* format_name = "evit.sandwich_sampler";
 
  private:
   int k_;
