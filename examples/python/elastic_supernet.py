@@ -40,6 +40,7 @@ HEAD_CONSTANTS = {
     "elasticvit-mini": (10, 256, 6),
     "elasticvit-fashion": (10, 256, 6),
 }
+DEFAULT_HEAD_DIM = 16  # ElasticViT's fixed head dimension (docs/elasticvit.md#search-space)
 EPS = 1e-5  # every BatchNorm and the per-sample norms
 REDUCTION_EXPAND, REDUCTION_KERNEL, SE_DIVISOR, V_CONV_KERNEL = 6, 3, 4, 3
 
@@ -67,6 +68,13 @@ def describe(space, num_classes=None, head_hidden=None, head_expand=None):
         if d[key] is None:
             raise ValueError("space %r: give %s" % (d.get("name"), key))
     stages = d["stages"]
+    for g in stages:  # evit's kinds: input_conv, conv_stage, transformer_stage
+        g["kind"] = g["kind"].replace("_stage", "")
+        if g["kind"] == "transformer":
+            # The head dimension (evit: head_dim<16>, heads = width / 16) unless the stage lists
+            # its head counts.
+            g.setdefault("head_dim", max(g["width"]) // max(g["num_heads"])
+                         if g.get("num_heads") else DEFAULT_HEAD_DIM)
     if len(stages) < 3 or stages[0]["kind"] != "input_conv" or stages[-1]["kind"] != "transformer":
         raise ValueError("not an ElasticViT-family space (input conv, conv stages, transformers)")
     return d
@@ -222,7 +230,9 @@ class Attention(nn.Module):
             y, x = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
             y, x = y.reshape(-1), x.reshape(-1)
             m = self.rel_side_max
-            idx = (y[:, None] - y[None, :] + m - 1) * (2 * m - 1) + (x[:, None] - x[None, :] + m - 1)
+            dy = y[:, None] - y[None, :] + m - 1  # query row - key row, shifted to >= 0
+            dx = x[:, None] - x[None, :] + m - 1
+            idx = dy * (2 * m - 1) + dx
             self._index[key] = idx.to(device)
         return self._index[key]
 
@@ -301,8 +311,8 @@ class ElasticSupernet(nn.Module):
             if g["kind"] == "transformer":
                 red = MBConv(in_max, in_max * REDUCTION_EXPAND, maxw[s], REDUCTION_KERNEL, True,
                              True)
-                heads_max = max(g["num_heads"])
-                head_dim = maxw[s] // heads_max
+                head_dim = g["head_dim"]
+                heads_max = maxw[s] // head_dim
                 rel = max(side_after(d, r, s) for r in d["resolutions"])
                 hidden_max = math.floor(max(Fraction(m) for m in g["mlp_ratio"]) * maxw[s])
                 layers = []
@@ -326,6 +336,14 @@ class ElasticSupernet(nn.Module):
         self.pre_head_norm_0 = ElasticBatchNorm(ec)
         self.pre_head_1 = Weight((d["head_hidden"], ec), bias=True)
         self.classifer = Weight((d["num_classes"], d["head_hidden"]), bias=True)  # (sic)
+
+    @classmethod
+    def from_evit(cls, net):
+        """The PyTorch supernet of an evit.Supernet's space, with its weights."""
+        model = cls(net.space, num_classes=net.num_classes,
+                    head_hidden=net.tensor("classifer.weight").shape[1])
+        model.load_evit(net)
+        return model
 
     def stage_module(self, s):
         return self.conv_stem if s == 1 else self.feature_exactor[s - 2]
@@ -379,8 +397,8 @@ class ElasticSupernet(nn.Module):
             x = x.flatten(2).transpose(1, 2)
             tokens = True
             for j, lay in enumerate(a_s["layers"]):
-                x = mod.layers[2 * j](x, side, lay["num_heads"], lay.get("qk_scale", 1),
-                                      lay["v_scale"])
+                heads = lay.get("num_heads") or c // g["head_dim"]
+                x = mod.layers[2 * j](x, side, heads, lay.get("qk_scale", 1), lay["v_scale"])
                 x = mod.layers[2 * j + 1](x, lay["mlp_ratio"])
         # MobileNetV3 head: per-token C -> eC, BatchNorm over every token of the batch, Hardswish,
         # mean over tokens, eC -> hidden, Hardswish, classifier.
@@ -406,7 +424,7 @@ class ElasticSupernet(nn.Module):
             if name not in own:
                 unused.append(name)
                 continue
-            t = torch.as_tensor(np.asarray(value, dtype=np.float32))
+            t = torch.from_numpy(np.array(value, dtype=np.float32))
             if tuple(t.shape) != tuple(own[name].shape):
                 raise ValueError("%s: shape %s, the module needs %s"
                                  % (name, list(t.shape), list(own[name].shape)))
