@@ -33,8 +33,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# The head constants a space's description does not list (num_classes, head_hidden, head_expand),
-# by evit space name (include/evit/models/elasticvit/space.hpp).
+# The head constants (num_classes, head_hidden, head_expand) of a plain dict description that does
+# not list them, by evit space name (an evit.Space gives them: Space.constants).
 HEAD_CONSTANTS = {
     "elasticvit-official": (1000, 1984, 6),
     "elasticvit-mini": (10, 256, 6),
@@ -57,6 +57,7 @@ def describe(space, num_classes=None, head_hidden=None, head_expand=None):
     else:
         d = {"name": space.name, "resolutions": list(space.resolutions),
              "stages": [dict(s) for s in space.stages]}
+        d.update({k: v for k, v in space.constants.items() if k != "patch_size" and v})
     known = HEAD_CONSTANTS.get(d.get("name"), (None, None, 6))
     for key, arg, default in (("num_classes", num_classes, known[0]),
                               ("head_hidden", head_hidden, known[1]),
@@ -73,8 +74,9 @@ def describe(space, num_classes=None, head_hidden=None, head_expand=None):
         if g["kind"] == "transformer":
             # The head dimension (evit: head_dim<16>, heads = width / 16) unless the stage lists
             # its head counts.
-            g.setdefault("head_dim", max(g["width"]) // max(g["num_heads"])
-                         if g.get("num_heads") else DEFAULT_HEAD_DIM)
+            if not g.get("head_dim"):
+                g["head_dim"] = (max(g["width"]) // max(g["num_heads"]) if g.get("num_heads")
+                                 else DEFAULT_HEAD_DIM)
     if len(stages) < 3 or stages[0]["kind"] != "input_conv" or stages[-1]["kind"] != "transformer":
         raise ValueError("not an ElasticViT-family space (input conv, conv stages, transformers)")
     return d

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <pybind11/pybind11.h>
 #include <string>
 #include <tuple>
@@ -123,6 +124,9 @@ struct py_cost {
   evit::cost::any_cost model;
   int space = -1;
   std::string name;
+  /// What pickling stores to make the model again (a tuple: kind, arguments); empty for models
+  /// that cannot be made again elsewhere (a measured latency holds a supernet).
+  std::function<py::tuple()> reduce;
   double operator()(const evit::arch& a) const { return model(a); }
 };
 
@@ -145,6 +149,7 @@ inline py_cost builtin_count(space_handle s, bool params) {
     py_cost c;
     c.space = s.index;
     c.name = params ? "params" : "macs";
+    c.reduce = [s, params] { return py::make_tuple("count", s.attribute_name(), params); };
     if constexpr (entry::model_family == family::elasticvit) {
       if (params)
         c.model = evit::elasticvit::params_model<space>{};
@@ -159,6 +164,9 @@ inline py_cost builtin_count(space_handle s, bool params) {
     return c;
   });
 }
+
+/// The space with this attribute name or space name (evit.InvalidArgument otherwise).
+space_handle space_by_name(const std::string& name);
 
 /// A Python callable f(arch) -> float as a cost model of space `s` (bindings of cost.cpp).
 py_cost python_cost_model(space_handle s, py::object fn, bool monotone, std::string name);

@@ -55,6 +55,9 @@ py_cost python_cost_model(space_handle s, py::object fn, bool monotone, std::str
   py_cost c;
   c.space = s.index;
   c.name = name.empty() ? "python" : std::move(name);
+  c.reduce = [s, held = f.fn, monotone, n = c.name] {
+    return py::make_tuple("python", s.attribute_name(), *held, monotone, n);
+  };
   if (monotone)
     c.model = evit::make_cost_model<true>(std::move(f));
   else
@@ -94,6 +97,32 @@ void bind_cost(py::module_& m) {
             return py::cast(space_handle{c.space});
           },
           "The space whose subnets it prices.")
+      .def(
+          py::pickle(
+              [](const py_cost& c) {
+                if (!c.reduce)
+                  throw evit::invalid_argument("CostModel " + c.name +
+                                               ": cannot be pickled (it holds a supernet or a "
+                                               "measurement); make it again where it is needed");
+                return c.reduce();
+              },
+              [](const py::tuple& t) {
+                const std::string kind = t.size() > 0 ? t[0].cast<std::string>() : "";
+                if (kind == "count" && t.size() == 3)
+                  return builtin_count(space_by_name(t[1].cast<std::string>()), t[2].cast<bool>());
+                if (kind == "python" && t.size() == 5)
+                  return python_cost_model(space_by_name(t[1].cast<std::string>()),
+                                           py::reinterpret_borrow<py::object>(t[2]),
+                                           t[3].cast<bool>(), t[4].cast<std::string>());
+                if (kind == "phone" && t.size() == 4)
+                  return py::module_::import("evit")
+                      .attr("cost")
+                      .attr("phone_latency")(space_by_name(t[1].cast<std::string>()), t[2], t[3])
+                      .cast<py_cost>();
+                throw evit::format_error("CostModel pickle: unknown state (kind \"" + kind +
+                                         "\", " + std::to_string(t.size()) + " values)");
+              }),
+          "Pickling: built-in counts, phone tables and Python callables (if the callable pickles).")
       .def("__repr__", [](const py_cost& c) {
         return "<evit.CostModel " + c.name + " of " +
                (c.space < 0 ? std::string("any space") : space_handle{c.space}.descriptor().name) +

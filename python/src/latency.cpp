@@ -88,6 +88,9 @@ py_cost phone_latency(space_handle s, const std::string& device, const std::stri
       py_cost c;
       c.space = s.index;
       c.name = "latency@" + device;
+      c.reduce = [s, device, dir] {
+        return py::make_tuple("phone", s.attribute_name(), device, dir);
+      };
       if (dir.empty()) {
         // find_mobile_lut's message names the device, the folders searched and the devices.
         c.model = checked(evit::cost::mobile_latency<space>(device), s);

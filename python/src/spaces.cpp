@@ -135,7 +135,12 @@ py::dict describe_stage(const evit::stage_descriptor& st) {
   o["width"] = int_list(st.width);
   o["depth"] = int_list(st.depth);
   o["stride"] = st.stride;
+  // The supernet's sizes, where the space sets them (0: the largest choice).
+  o["max_width"] = st.max_width;
+  o["max_depth"] = st.max_depth;
   if (st.is_transformer()) {
+    o["head_dim"] = st.head_dim;
+    o["max_heads"] = st.max_heads;
     py::list mlp;
     for (const auto& r : st.mlp_ratio) mlp.append(rational_value(r));
     o["mlp_ratio"] = mlp;
@@ -180,6 +185,15 @@ py::list describe_arch(const py_arch& a) {
   return stages;
 }
 
+py_arch sample_arch(space_handle s, evit::rng& g, bool uniform_subnet) {
+  return visit_space(s, [&](auto e) {
+    using space = typename decltype(e)::space;
+    return py_arch{uniform_subnet ? space::sample_uniform(g) : space::sample(g), s};
+  });
+}
+
+}  // namespace
+
 space_handle space_by_name(const std::string& name) {
   for (int i = 0; i < num_spaces; ++i) {
     const space_handle s{i};
@@ -191,15 +205,6 @@ space_handle space_by_name(const std::string& name) {
   throw evit::invalid_argument("space: \"" + name +
                                "\" is not a space of the module (allowed: " + allowed + ")");
 }
-
-py_arch sample_arch(space_handle s, evit::rng& g, bool uniform_subnet) {
-  return visit_space(s, [&](auto e) {
-    using space = typename decltype(e)::space;
-    return py_arch{uniform_subnet ? space::sample_uniform(g) : space::sample(g), s};
-  });
-}
-
-}  // namespace
 
 void bind_errors(py::module_& m) {
   // Registered base first: pybind11 tries the translators registered last first.
@@ -237,6 +242,10 @@ void bind_spaces(py::module_& m) {
             if (s.size() != 4)
               throw evit::invalid_argument("Rng.state: " + std::to_string(s.size()) +
                                            " values given, 4 expected");
+            if (s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0)
+              throw evit::invalid_argument(
+                  "Rng.state: all four words are 0 (the engine would give 0 forever); at least "
+                  "one must be nonzero");
             for (int i = 0; i < 4; ++i) g.set_state(i, s[static_cast<std::size_t>(i)]);
           },
           "The engine's four 64-bit state words (for checkpoints).")
@@ -289,6 +298,18 @@ void bind_spaces(py::module_& m) {
             return l;
           },
           "Each stage's name, kind and choices, as dicts.")
+      .def_property_readonly(
+          "constants",
+          [](space_handle s) {
+            const evit::model_constants& c = s.descriptor().constants;
+            py::dict o;
+            o["num_classes"] = c.num_classes;
+            o["head_hidden"] = c.head_hidden;
+            o["head_expand"] = c.head_expand;
+            o["patch_size"] = c.patch_size;
+            return o;
+          },
+          "The model constants: num_classes, head_hidden, head_expand, patch_size (0: unset).")
       .def(
           "cardinality",
           [](space_handle s) {

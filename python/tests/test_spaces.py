@@ -108,3 +108,37 @@ def test_python_cost_model():
         evit.CostModel(s, lambda a: 1 / 0)(a)
     with pytest.raises(evit.InvalidArgument, match="callable"):
         evit.CostModel(s, 3)
+
+
+def _double_resolution(a):
+    return 2.0 * a.resolution
+
+
+def test_cost_models_pickle():
+    s = evit.spaces.mini
+    a = s.max_arch()
+    for c in [evit.cost.macs(s), evit.cost.params(evit.spaces.fashion),
+              evit.CostModel(s, _double_resolution, monotone=True, name="twice")]:
+        d = pickle.loads(pickle.dumps(c))
+        assert (d.name, d.space, d.monotone) == (c.name, c.space, c.monotone)
+        if c.space == s:
+            assert d(a) == c(a)
+    with pytest.raises(Exception):  # a lambda does not pickle (pickle's own error)
+        pickle.dumps(evit.CostModel(s, lambda a: 1.0))
+
+
+def test_rng_refuses_an_all_zero_state():
+    g = evit.Rng(1)
+    with pytest.raises(evit.InvalidArgument, match="all four words are 0"):
+        g.state = (0, 0, 0, 0)
+    with pytest.raises(evit.InvalidArgument, match="4 expected"):
+        g.state = (1, 2)
+
+
+def test_constants_and_stage_sizes():
+    assert evit.spaces.official.constants["num_classes"] == 1000
+    assert evit.spaces.official.constants["head_hidden"] == 1984
+    assert evit.spaces.fashion.constants["num_classes"] == 10
+    t = [st for st in evit.spaces.official.stages if st["kind"] == "transformer_stage"]
+    assert len(t) == 4 and all(st["head_dim"] == 16 for st in t)
+    assert evit.spaces.fashion.stages[0]["stride"] == 1
