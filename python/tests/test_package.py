@@ -35,6 +35,8 @@ def public_classes_and_functions():
             if issubclass(obj, BaseException):
                 continue
             for m in public_members(obj):
+                if m not in vars(obj):
+                    continue  # inherited: checked on the base class that defines it
                 out.append((f"{name}.{m}", inspect.getattr_static(obj, m)))
         elif callable(obj):
             out.append((name, obj))
