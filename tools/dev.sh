@@ -24,6 +24,9 @@ fi
 if [ "$mode" = test ]; then
   packages+=(g++-aarch64-linux-gnu qemu-user clang libclang-rt-14-dev clang-format python3-torch)
   packages+=(python3-pytest)  # the Python module's tests
+  # Supernet training (examples/python/train_supernet.py, its smoke test): the data, and OpenBLAS
+  # for PyTorch (Debian's python3-torch otherwise links the slow reference BLAS).
+  packages+=(dataset-fashion-mnist libopenblas0-pthread)
   # tools/export_onnx.py and its test against ONNX Runtime (onnxruntime-node, run by Node.js).
   packages+=(python3-onnx python3-numpy)
   # Node.js and npm from Debian, unless the machine has them already (another Node.js package,
