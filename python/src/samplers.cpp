@@ -646,6 +646,14 @@ constexpr const char* complexity_kwargs_doc =
     "state() returned, to resume from (as load_state). Raises "
     "evit.InvalidArgument for bad options, evit.Infeasible for a level no subnet reaches.";
 
+/// The keyword arguments a uniform-based sampler was built with, less the space.
+py::dict options_of(const sampler_base& b) {
+  py::dict d;
+  for (auto item : b.kwargs)
+    if (item.first.cast<std::string>() != "space") d[item.first] = item.second;
+  return d;
+}
+
 }  // namespace
 
 void bind_samplers(py::module_& m) {
@@ -779,15 +787,8 @@ void bind_samplers(py::module_& m) {
            "from (as load_state).")
       .def("next", &uniform_base::next, "One subnet (an evit.Arch).")
       .def("mode", &uniform_base::mode, "\"per_dimension\" or \"per_subnet\".")
-      .def(
-          "options",
-          [](const sampler_base& b) {
-            py::dict d;
-            for (auto item : b.kwargs)
-              if (item.first.cast<std::string>() != "space") d[item.first] = item.second;
-            return d;
-          },
-          "The options it was built with (seed, mode and k where it has one).")
+      .def("options", &options_of,
+           "The options it was built with (seed, mode and k where it has one).")
       .def("__repr__", [](const uniform_base& b) {
         return "<evit.UniformSampler of " + std::string(b.space.attribute_name()) + ", " +
                b.mode() + ">";
@@ -819,15 +820,8 @@ void bind_samplers(py::module_& m) {
            "One step's subnets: the largest, the smallest, then k uniform ones.")
       .def("k", &sandwich_base::k, "Uniform subnets per step.")
       .def("mode", &sandwich_base::mode, "\"per_dimension\" or \"per_subnet\".")
-      .def(
-          "options",
-          [](const sampler_base& b) {
-            py::dict d;
-            for (auto item : b.kwargs)
-              if (item.first.cast<std::string>() != "space") d[item.first] = item.second;
-            return d;
-          },
-          "The options it was built with (seed, mode and k where it has one).")
+      .def("options", &options_of,
+           "The options it was built with (seed, mode and k where it has one).")
       .def(
           "largest",
           [](const sandwich_base& b) {
@@ -877,15 +871,8 @@ void bind_samplers(py::module_& m) {
            "evit.InvalidArgument).")
       .def("k", &best_of_k_base::k, "Candidates per draw.")
       .def("mode", &best_of_k_base::mode, "\"per_dimension\" or \"per_subnet\".")
-      .def(
-          "options",
-          [](const sampler_base& b) {
-            py::dict d;
-            for (auto item : b.kwargs)
-              if (item.first.cast<std::string>() != "space") d[item.first] = item.second;
-            return d;
-          },
-          "The options it was built with (seed, mode and k where it has one).")
+      .def("options", &options_of,
+           "The options it was built with (seed, mode and k where it has one).")
       .def("__repr__", [](const best_of_k_base& b) {
         return "<evit.BestOfKSampler of " + std::string(b.space.attribute_name()) +
                ", k=" + std::to_string(b.k()) + ">";
