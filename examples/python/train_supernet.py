@@ -57,6 +57,7 @@ MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training pixels
 # each window [L, L + 3] checked to hold subnets (python/tests/test_train_smoke.py).
 DEFAULT_LEVELS = (4.0, 8.0, 13.0, 19.0, 26.0)
 DEFAULT_WINDOW = 3.0
+BN_MOMENTUM = 0.1  # ElasticSupernet's default
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def read_idx(path):
         raw = f.read()
     ndim = raw[3]
     dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims).copy()
 
 
 def dataset_available(data_dir=DATA_DIR):
@@ -381,14 +382,16 @@ def train(args, rank=0, world=1):
         if pa and in_epoch == 0:
             sampler.set_epoch(epoch)
             if args.rescore and epoch % args.rescore == 0 and epoch > 0:
-                model.eval()  # running statistics, no update; the official rescore is no_grad
+                # Scored as the reports are (training-mode BatchNorm on the batch), without
+                # touching the running statistics (momentum 0 leaves them as they are).
+                model.bn_momentum = 0.0
 
                 def score(a):
                     with torch.no_grad():
                         ce = F.cross_entropy(model(x, a), y).reshape(1)
                     return -float(dist.allreduce_mean(ce))
                 sampler.rescore_all(score)
-                model.train()
+                model.bn_momentum = BN_MOMENTUM
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, args.lr, args.warmup)
         opt.zero_grad(set_to_none=True)
