@@ -2,8 +2,8 @@
 Fashion-MNIST with evit's samplers (short runs, small batches, one thread).
 
 - the default MACs levels each hold subnets (a complexity-aware draw lands in every window);
-- ca+pa: 30 steps, the largest subnet's loss decreases, the banks fill, reports arrive;
-- a run stopped at a checkpoint and resumed ends with the same weights and sampler state as the
+- ca+pa: 12 steps, the largest subnet's loss decreases, the banks fill, reports arrive; a run
+  stopped at a checkpoint and resumed ends with the same losses, weights and sampler state as the
   run without a stop (exact resume);
 - uniform, sandwich and ca: a few steps each, finite losses;
 - evaluation: BatchNorm recalibration + top-1 in PyTorch and through evit agree.
@@ -36,7 +36,7 @@ if not ts.dataset_available():  # pragma: no cover
     pytest.skip(reason, allow_module_level=True)
 
 torch.set_num_threads(1)
-COMMON = ["--threads", "1", "--batch", "16", "--log-every", "1000", "--warmup", "5"]
+COMMON = ["--threads", "1", "--batch", "8", "--log-every", "1000"]
 
 
 def test_default_levels_hold_subnets():
@@ -60,48 +60,58 @@ def test_idx_reader():
     assert batch.shape == (4, 3, 28, 28) and torch.equal(batch[:, 0], batch[:, 2])
 
 
-def test_ca_pa_trains(tmp_path):
-    r = ts.main(["--sampler", "ca+pa", "--steps", "30", "--steps-per-epoch", "10", "--bank", "4",
-                 "--exploit", "0.5,0.2,1", "--lr", "3e-3", "--out", str(tmp_path)] + COMMON)
-    h = np.array(r["history"])
-    assert h.shape == (30, 5) and np.isfinite(h).all()  # largest + 3 in-level + the smallest
-    assert h[-8:, 0].mean() < h[:4, 0].mean() - 0.2, h[:, 0]
-    assert sum(r["bank_sizes"]) > 0
-    assert r["pa_stats"]["reported"] == 30 * 3
-    for name in ("supernet.safetensors", "train_state.pt", "sampler.json", "summary.json"):
-        assert (tmp_path / name).exists()
-    net = evit.Supernet.load(str(tmp_path / "supernet.safetensors"), ts.SPACE)
-    assert net.num_classes == 10
+def train_loss(model, steps=12):
+    x, y = ts.load_split("train")
+    idx = np.concatenate([ts.batch_indices(len(x), 8, 0, s) for s in range(steps)])
+    model.train()
+    model.bn_momentum = 0.0
+    with torch.no_grad():
+        logits = model(ts.to_input(x[idx]), ts.SPACE.max_arch())
+    return float(torch.nn.functional.cross_entropy(logits, torch.from_numpy(y[idx])))
 
 
-def test_resume_is_exact(tmp_path):
-    args = ["--sampler", "ca+pa", "--steps", "8", "--steps-per-epoch", "3", "--bank", "2",
-            "--exploit", "0.5,0.2,1"] + COMMON
+def test_ca_pa_trains_and_resumes_exactly(tmp_path):
+    args = ["--sampler", "ca+pa", "--steps", "12", "--steps-per-epoch", "4", "--bank", "2",
+            "--exploit", "0.5,0.2,1", "--lr", "1e-3", "--warmup", "2"] + COMMON
     straight = ts.main(args + ["--out", str(tmp_path / "a")])
-    ts.main(args + ["--out", str(tmp_path / "b"), "--stop-at", "4"])
+    h = np.array(straight["history"])
+    assert h.shape == (12, 5) and np.isfinite(h).all()  # largest + 3 in-level + the smallest
+    # The largest's cross-entropy on the images it was trained on (training-mode BatchNorm,
+    # running statistics untouched), before (the same seeded initialisation) and after.
+    torch.manual_seed(0)
+    before = ts.ElasticSupernet(ts.SPACE)
+    assert train_loss(before) > train_loss(straight["model"]) + 0.1
+    assert sum(straight["bank_sizes"]) > 0
+    assert straight["pa_stats"]["reported"] == 12 * 3
+    for name in ("supernet.safetensors", "train_state.pt", "sampler.json", "summary.json"):
+        assert (tmp_path / "a" / name).exists()
+    assert evit.Supernet.load(str(tmp_path / "a" / "supernet.safetensors"),
+                              ts.SPACE).num_classes == 10
+    # Stopped at step 6 (a checkpoint), then resumed: the same steps, sampler state and weights.
+    ts.main(args + ["--out", str(tmp_path / "b"), "--stop-at", "6"])
     resumed = ts.main(args + ["--out", str(tmp_path / "b"), "--resume"])
-    assert resumed["steps"] == 4
-    assert resumed["history"] == straight["history"][4:]
+    assert resumed["steps"] == 6
+    assert resumed["history"] == straight["history"][6:]
     assert resumed["sampler_state"] == straight["sampler_state"]
     assert resumed["digest"] == straight["digest"]
 
 
 @pytest.mark.parametrize("sampler,width", [("uniform", 1), ("sandwich", 4), ("ca", 5)])
 def test_other_samplers(sampler, width):
-    r = ts.main(["--sampler", sampler, "--steps", "3", "--k", "2" if sampler == "sandwich" else
+    r = ts.main(["--sampler", sampler, "--steps", "2", "--k", "2" if sampler == "sandwich" else
                  "3"] + COMMON)
     h = np.array(r["history"])
-    assert h.shape == (3, width) and np.isfinite(h).all()
+    assert h.shape == (2, width) and np.isfinite(h).all()
 
 
 def test_evaluation_agrees_with_evit(tmp_path):
-    r = ts.main(["--sampler", "ca", "--steps", "6", "--out", str(tmp_path), "--eval",
-                 "--eval-n", "200", "--eval-random", "1", "--calib-batches", "2",
-                 "--calib-batch", "32", "--evit-check"] + COMMON)
+    r = ts.main(["--sampler", "ca", "--steps", "3", "--out", str(tmp_path), "--eval",
+                 "--eval-n", "100", "--eval-random", "1", "--calib-batches", "2",
+                 "--calib-batch", "16", "--evit-check"] + COMMON)
     names = [e["name"] for e in r["eval"]]
     assert names == ["smallest", "largest", "random0"]
     for e in r["eval"]:
         assert 0.0 <= e["top1"] <= 1.0
         # The same weights and recalibration: C++ and PyTorch logits agree to ~1e-5, so the
-        # top-1 may differ only by a near tie (at most one image of 200).
-        assert abs(e["top1"] - e["top1_evit"]) <= 0.005, e
+        # top-1 may differ only by a near tie (at most one image of 100).
+        assert abs(e["top1"] - e["top1_evit"]) <= 0.01, e
