@@ -193,9 +193,14 @@ def save_checkpoint(out, model, opt, sampler, step, args):
     os.rmdir(tmp)
 
 
-def load_checkpoint(out, model, opt, sampler):
+def load_checkpoint(out, model, opt, sampler, args):
     model.load_safetensors(os.path.join(out, "supernet.safetensors"))
     st = torch.load(os.path.join(out, "train_state.pt"))
+    saved = st.get("args", {})
+    for key in ("sampler", "seed", "batch", "levels_list", "window", "k", "bank"):
+        if key in saved and saved[key] != getattr(args, key):
+            raise SystemExit("--resume: the checkpoint was trained with --%s %s, not %s"
+                             % (key, saved[key], getattr(args, key)))
     opt.load_state_dict(st["optimizer"])
     with open(os.path.join(out, "sampler.json")) as f:
         sampler.load_state(f.read())
@@ -370,7 +375,7 @@ def train(args, rank=0, world=1):
     pa = isinstance(sampler, evit.PerformanceAwareSampler)
     start = 0
     if args.resume and os.path.exists(os.path.join(args.out, "train_state.pt")):
-        start = load_checkpoint(args.out, model, opt, sampler)
+        start = load_checkpoint(args.out, model, opt, sampler, args)
         log("resumed from %s at step %d" % (args.out, start))
     log("sampler %s, %d steps (%d per epoch), batch %d x %d ranks, %d threads, %.2f M params"
         % (sampler, total, steps_per_epoch, args.batch, world, args.threads,
