@@ -94,6 +94,10 @@ def test_ca_pa_trains_and_resumes_exactly(tmp_path):
     assert resumed["history"] == straight["history"][6:]
     assert resumed["sampler_state"] == straight["sampler_state"]
     assert resumed["digest"] == straight["digest"]
+    # A checkpoint of another sampler is refused.
+    with pytest.raises(SystemExit, match="--sampler"):
+        ts.main(["--sampler", "ca", "--steps", "12", "--out", str(tmp_path / "b"), "--resume"]
+                + COMMON)
 
 
 @pytest.mark.parametrize("sampler,width", [("uniform", 1), ("sandwich", 4), ("ca", 5)])
