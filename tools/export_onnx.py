@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Exports one ElasticViT subnet as a static ONNX graph holding only that subnet's weights.
+"""Exports one ElasticViT or AutoFormer subnet as a static ONNX graph holding only that subnet's
+weights.
 
 Input: a standalone subnet file (safetensors) as evit writes it, `run_subnet --export-subnet FILE`
 or `supernet::export_subnet`: the subnet's sliced weights under the official names, and in the
@@ -13,6 +14,16 @@ supernet (--seed).
 
     export_onnx.py subnet.safetensors -o subnet.onnx [--bn fold|keep] [--batch N]
     export_onnx.py --arch elastic_T1 [--weights supernet.safetensors] -o t1.onnx
+    export_onnx.py --model autoformer-t --arch AutoFormer-T [--weights supernet-T.safetensors] \
+        -o autoformer-t.onnx
+
+AutoFormer (--model autoformer-t|s|b with --arch / --random-arch; a subnet file says its family in
+its metadata): `run_subnet --model autoformer-t --export-subnet FILE` writes the subnet's sliced
+weights under the official names and, in the metadata ("autoformer"), every size the forward uses
+(autoformer::supernet::export_subnet). The graph follows include/evit/models/autoformer/forward.hpp
+op for op (docs/autoformer.md: interleaved qkv rows with a contiguous bias, class token, absolute
+position embedding, 2-D relative position on keys and values, exact GELU, pooling without the class
+token); it has no BatchNorm, so --bn does not apply.
 
 The graph: input "images" (batch x 3 x R x R, float32, NCHW), output "logits" (batch x classes).
 The batch dimension is symbolic ("batch") unless --batch fixes it. BatchNorm is folded into the
@@ -432,6 +443,212 @@ class Exporter:
         return model
 
 
+# ---- AutoFormer ------------------------------------------------------------------------------
+
+AUTOFORMER_FORMAT = "evit.autoformer.subnet/1"  # supernet<Space>::export_subnet, autoformer
+AUTOFORMER_MODELS = ("autoformer-t", "autoformer-s", "autoformer-b")
+
+
+def load_autoformer_sizes(meta, path):
+    """The sizes stored by autoformer::supernet::export_subnet, checked for this format."""
+    try:
+        z = json.loads(meta["autoformer"])
+    except ValueError as e:
+        raise ExportError("%s: metadata \"autoformer\" is not JSON (%s)" % (path, e))
+    if not isinstance(z, dict) or z.get("format") != AUTOFORMER_FORMAT:
+        raise ExportError("%s: metadata \"autoformer\" has format %r; this script reads %r"
+                          % (path, z.get("format") if isinstance(z, dict) else None,
+                             AUTOFORMER_FORMAT))
+    keys = ("resolution", "patch", "side", "tokens", "embed", "depth", "head_dim",
+            "max_relative", "classes", "norm_eps", "scale", "layers")
+    missing = [k for k in keys if k not in z]
+    if missing:
+        raise ExportError("%s: metadata \"autoformer\" lacks %s" % (path, ", ".join(missing)))
+    if len(z["layers"]) != z["depth"]:
+        raise ExportError("%s: metadata \"autoformer\": %d layers for depth %d"
+                          % (path, len(z["layers"]), z["depth"]))
+    if z["resolution"] != z["side"] * z["patch"] or z["tokens"] != z["side"] ** 2 + 1:
+        raise ExportError("%s: metadata \"autoformer\": resolution %d, side %d, patch %d and "
+                          "tokens %d do not fit" % (path, z["resolution"], z["side"], z["patch"],
+                                                    z["tokens"]))
+    z["arch"], z["space_name"] = meta.get("arch", "?"), meta.get("space", z.get("space", "?"))
+    return z
+
+
+class AutoFormerExporter:
+    """The graph of one AutoFormer subnet (evit's forward, op for op:
+    include/evit/models/autoformer/forward.hpp, docs/autoformer.md): patch embedding as patches
+    times the first E filters, class token and absolute position embedding (on the class token
+    too), pre-norm blocks with interleaved qkv rows and a contiguous qkv bias, 2-D relative
+    position on keys and values, exact (erf) GELU, final LayerNorm, mean of the patch tokens
+    (class token left out), classifier. Depth beyond the subnet's: no nodes (the identity)."""
+
+    def __init__(self, onnx_module, tensors, z, path):
+        self.g = Graph(onnx_module)
+        self.t, self.z, self.path = tensors, z, path
+        self.eps = float(np.float32(z["norm_eps"]))
+
+    def w(self, name, *shape):
+        """A tensor of the file, which must have exactly the subnet's shape."""
+        if name not in self.t:
+            raise ExportError("%s: tensor \"%s\" is missing (the subnet needs it)"
+                              % (self.path, name))
+        a = self.t[name]
+        if list(a.shape) != list(shape):
+            raise ExportError("%s: tensor \"%s\" has shape %s; the subnet needs %s"
+                              % (self.path, name, list(a.shape), list(shape)))
+        return a
+
+    def linear(self, x, weight, bias, hint):
+        g = self.g
+        y = g.op("MatMul", [x, g.const(hint + ".weight_t", weight.T)], hint)
+        return g.op("Add", [y, g.const(hint + ".bias", bias)], hint + "_bias")
+
+    def layer_norm(self, x, prefix, e, hint):
+        g = self.g
+        return g.op("LayerNormalization",
+                    [x, g.const(prefix + ".weight", self.w(prefix + ".weight", e)),
+                     g.const(prefix + ".bias", self.w(prefix + ".bias", e))],
+                    hint, axis=-1, epsilon=self.eps)
+
+    def gelu(self, x, hint):
+        """Exact GELU, 0.5 x (1 + erf(x / sqrt 2)) (opset 17 has no Gelu)."""
+        g = self.g
+        y = g.op("Mul", [x, g.const("inv_sqrt2", np.float32(1 / np.sqrt(2.0)))], hint + "_s")
+        y = g.op("Erf", [y], hint + "_erf")
+        y = g.op("Add", [y, g.const("one", np.float32(1))], hint + "_1p")
+        y = g.op("Mul", [x, y], hint + "_x")
+        return g.op("Mul", [y, g.const("half", np.float32(0.5))], hint + "_gelu")
+
+    def rel_indices(self):
+        """Table rows of every (query, key) token pair, [N, N] per axis: 0 with the class token,
+        else clamp(key - query coordinate, -M, M) + M + 1 (kernels/rel_pos_attention.hpp)."""
+        s, m, n = self.z["side"], self.z["max_relative"], self.z["tokens"]
+        yy, xx = np.divmod(np.arange(n - 1), s)
+        iv = np.zeros((n, n), dtype=np.int64)
+        ih = np.zeros((n, n), dtype=np.int64)
+        iv[1:, 1:] = np.clip(yy[None, :] - yy[:, None], -m, m) + m + 1
+        ih[1:, 1:] = np.clip(xx[None, :] - xx[:, None], -m, m) + m + 1
+        return iv, ih
+
+    def shared_constants(self):
+        """Shared by every block: flat gather indices into q . [T_v; T_h]^T ([N, 2 rows] per
+        query), and the one-hot map of every key to its two table rows ([N, N, 2 rows]) that sums
+        the probabilities per table row."""
+        g, n, rows = self.g, self.z["tokens"], 2 * self.z["max_relative"] + 2
+        iv, ih = self.rel_indices()
+        base = np.arange(n, dtype=np.int64)[:, None] * (2 * rows)
+        self.gather_v = g.const("rel_gather_v", base + iv)
+        self.gather_h = g.const("rel_gather_h", base + rows + ih)
+        onehot = np.zeros((n, n, 2 * rows), dtype=np.float32)
+        i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        onehot[i, j, iv] = 1
+        onehot[i, j, rows + ih] = 1
+        self.onehot = g.const("rel_onehot", onehot)
+
+    def embed(self, x):
+        g, z = self.g, self.z
+        e, p, s, n = z["embed"], z["patch"], z["side"], z["tokens"]
+        # Patches in row-major patch order, each 3 x p x p pixels, times the first E filters.
+        y = g.op("Reshape", [x, g.ints("shape", [-1, 3, s, p, s, p])], "patches_6d")
+        y = g.op("Transpose", [y], "patches_t", perm=[0, 2, 4, 1, 3, 5])
+        y = g.op("Reshape", [y, g.ints("shape", [-1, s * s, 3 * p * p])], "patches")
+        wp = self.w("patch_embed_super.proj.weight", e, 3, p, p).reshape(e, 3 * p * p)
+        y = self.linear(y, wp, self.w("patch_embed_super.proj.bias", e), "patch_embed")
+        # A zero row first, then + [cls + pos[0]; pos[1:]]: the class token and the position
+        # embedding on every token.
+        y = g.op("Pad", [y, g.ints("pads", [0, 1, 0, 0, 0, 0])], "tokens_padded")
+        pos = self.w("pos_embed", 1, n, e)[0].copy()
+        pos[0] = self.w("cls_token", 1, 1, e)[0, 0] + pos[0]
+        return g.op("Add", [y, g.const("cls_pos_embed", pos)], "embed")
+
+    def block(self, x, i, layer):
+        g, z = self.g, self.z
+        e, n, d = z["embed"], z["tokens"], z["head_dim"]
+        h, q_width, f = layer["heads"], layer["qkv"], layer["hidden"]
+        rows = 2 * z["max_relative"] + 2
+        if q_width != h * d:
+            raise ExportError("%s: block %d: qkv width %d for %d heads of %d"
+                              % (self.path, i, q_width, h, d))
+        p = "blocks.%d." % i
+        y = self.layer_norm(x, p + "attn_layer_norm", e, p + "ln_attn")
+        # qkv: q feature j is row 3 j, k row 3 j + 1, v row 3 j + 2; the bias is contiguous.
+        wqkv = self.w(p + "attn.qkv.weight", 3 * q_width, e)
+        wqkv = np.concatenate([wqkv[0::3], wqkv[1::3], wqkv[2::3]], axis=0)
+        y = self.linear(y, wqkv, self.w(p + "attn.qkv.bias", 3 * q_width), p + "qkv")
+        y = g.op("Reshape", [y, g.ints("shape", [0, n, 3 * h, d])], p + "qkv_heads")
+        y = g.op("Transpose", [y], p + "qkv_t", perm=[0, 2, 1, 3])  # [B, 3H, N, d]
+        q, k, v = g.op("Split", [y, g.ints("split", [h, h, h])], p + "qkv_split", outputs=3,
+                       axis=1)
+        tables = {}
+        for kv in ("k", "v"):
+            tables[kv] = np.concatenate(
+                [self.w(p + "attn.rel_pos_embed_%s.embeddings_table_%s" % (kv, axis), rows, d)
+                 for axis in ("v", "h")], axis=0)  # [2 rows, d]
+        scale = g.const("scale", np.float32(z["scale"]))
+        # logits: scale (q . k) + scale (q . Tk_v[iv]) + scale (q . Tk_h[ih])
+        kt = g.op("Transpose", [k], p + "k_t", perm=[0, 1, 3, 2])
+        s = g.op("MatMul", [q, kt], p + "qk")
+        s = g.op("Mul", [s, scale], p + "qk_scaled")
+        qt = g.op("MatMul", [q, g.const(p + "rel_k_t", tables["k"].T)], p + "q_tables")
+        qt = g.op("Mul", [qt, scale], p + "q_tables_scaled")
+        qt = g.op("Reshape", [qt, g.ints("shape", [0, h, n * 2 * rows])], p + "q_tables_flat")
+        rv = g.op("Gather", [qt, self.gather_v], p + "rel_logits_v", axis=2)
+        rh = g.op("Gather", [qt, self.gather_h], p + "rel_logits_h", axis=2)
+        r = g.op("Add", [rv, rh], p + "rel_logits")
+        s = g.op("Add", [s, r], p + "logits")
+        a = g.op("Softmax", [s], p + "probs", axis=-1)
+        # output: A v + (A summed per table row) . [Tv_v; Tv_h]
+        o = g.op("MatMul", [a, v], p + "av")
+        at = g.op("Transpose", [a], p + "probs_t", perm=[2, 0, 1, 3])  # [N, B, H, N]
+        at = g.op("Reshape", [at, g.ints("shape", [n, -1, n])], p + "probs_per_query")
+        sums = g.op("MatMul", [at, self.onehot], p + "row_sums")  # [N, B H, 2 rows]
+        sums = g.op("Reshape", [sums, g.ints("shape", [n, -1, h, 2 * rows])], p + "row_sums_4d")
+        sums = g.op("Transpose", [sums], p + "row_sums_t", perm=[1, 2, 0, 3])  # [B, H, N, 2r]
+        ov = g.op("MatMul", [sums, g.const(p + "rel_v", tables["v"])], p + "rel_out")
+        o = g.op("Add", [o, ov], p + "heads_out")
+        o = g.op("Transpose", [o], p + "heads_t", perm=[0, 2, 1, 3])
+        o = g.op("Reshape", [o, g.ints("shape", [0, n, q_width])], p + "heads")
+        o = self.linear(o, self.w(p + "attn.proj.weight", e, q_width),
+                        self.w(p + "attn.proj.bias", e), p + "proj")
+        x = g.op("Add", [x, o], p + "attn_residual")
+        y = self.layer_norm(x, p + "ffn_layer_norm", e, p + "ln_ffn")
+        y = self.linear(y, self.w(p + "fc1.weight", f, e), self.w(p + "fc1.bias", f), p + "fc1")
+        y = self.gelu(y, p + "fc1")
+        y = self.linear(y, self.w(p + "fc2.weight", e, f), self.w(p + "fc2.bias", e), p + "fc2")
+        return g.op("Add", [x, y], p + "out")
+
+    def build(self, batch=None):
+        g, z = self.g, self.z
+        onnx, helper = g.onnx, g.helper
+        r, classes, e, n = z["resolution"], z["classes"], z["embed"], z["tokens"]
+        bdim = batch if batch else "batch"
+        self.shared_constants()
+        x = self.embed("images")
+        for i, layer in enumerate(z["layers"]):
+            x = self.block(x, i, layer)
+        x = self.layer_norm(x, "norm", e, "norm")
+        x = g.op("Slice", [x, g.ints("starts", [1]), g.ints("ends", [n]), g.ints("axes", [1])],
+                 "patch_tokens")
+        x = g.op("ReduceMean", [x], "features", axes=[1], keepdims=0)
+        x = self.linear(x, self.w("head.weight", classes, e), self.w("head.bias", classes),
+                        "head")
+        g.nodes.append(helper.make_node("Identity", [x], ["logits"], name="n_logits"))
+        graph = helper.make_graph(
+            g.nodes, "autoformer_subnet",
+            [helper.make_tensor_value_info("images", onnx.TensorProto.FLOAT, [bdim, 3, r, r])],
+            [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, [bdim, classes])],
+            initializer=g.inits)
+        model = helper.make_model(graph, producer_name="evit tools/export_onnx.py",
+                                  opset_imports=[helper.make_opsetid("", OPSET)])
+        model.ir_version = 8
+        for k, v in (("arch", z["arch"]), ("space", z["space_name"]), ("family", "autoformer"),
+                     ("resolution", str(r)), ("classes", str(classes))):
+            m = model.metadata_props.add()
+            m.key, m.value = k, v
+        return model
+
+
 def import_onnx():
     try:
         import onnx  # Debian: python3-onnx
@@ -445,8 +662,17 @@ def import_onnx():
 
 def export(subnet_path, bn="fold", batch=None, check=True):
     """(model, plan): the ONNX model (onnx.ModelProto) of the subnet file at `subnet_path`, and
-    the file's plan."""
+    the file's plan (ElasticViT; for an AutoFormer file, whose metadata holds "autoformer", a dict
+    of its arch, space and family; `bn` does not apply)."""
     tensors, meta = read_safetensors(subnet_path)
+    if "autoformer" in meta:  # an AutoFormer subnet (no BatchNorm: bn does not apply)
+        z = load_autoformer_sizes(meta, subnet_path)
+        onnx = import_onnx()
+        model = AutoFormerExporter(onnx, tensors, z, subnet_path).build(batch)
+        plan = {"arch": z["arch"], "space": z["space_name"], "family": "autoformer"}
+        if check:
+            onnx.checker.check_model(model)
+        return model, plan
     plan = load_plan(meta, subnet_path)
     onnx = import_onnx()
     model = Exporter(onnx, tensors, plan, subnet_path, bn).build(batch)
@@ -474,8 +700,8 @@ def export_with_run_subnet(args, tmp):
     if not os.path.isfile(exe) or not os.access(exe, os.X_OK):
         raise ExportError("run_subnet not found at %s (build it, or pass --run-subnet PATH)" % exe)
     path = os.path.join(tmp, "subnet.safetensors")
-    cmd = [exe, "--space", args.space, "--repeat", "1", "--export-subnet", path,
-           "--seed", str(args.seed)]
+    cmd = [exe, "--repeat", "1", "--export-subnet", path, "--seed", str(args.seed)]
+    cmd += ["--model", args.model] if args.model != "elasticvit" else ["--space", args.space]
     cmd += ["--arch", args.arch] if args.arch is not None else ["--random-arch",
                                                                  str(args.random_arch)]
     if args.weights:
@@ -509,7 +735,10 @@ def main(argv):
     src.add_argument("--random-arch", type=int, metavar="SEED",
                      help="a random subnet of the space for this seed")
     src.add_argument("--weights", help="the supernet (safetensors); default: evit's random one")
-    src.add_argument("--space", default="official", choices=("official", "mini"))
+    src.add_argument("--model", default="elasticvit", choices=("elasticvit",) + AUTOFORMER_MODELS,
+                     help="the supernet family and size (a subnet file says its own)")
+    src.add_argument("--space", default="official", choices=("official", "mini"),
+                     help="ElasticViT's space")
     src.add_argument("--seed", type=int, default=1, help="the random supernet's seed")
     src.add_argument("--run-subnet", help="run_subnet's path (default build/release/examples)")
     args = ap.parse_args(argv)
@@ -529,8 +758,10 @@ def main(argv):
             path = args.subnet or export_with_run_subnet(args, tmp)
             model, plan = export(path, args.bn, args.batch or None)
             save(model, args.output)
-        print("%s: %s (%s, BN %s, %d nodes, %.1f MB of weights)"
-              % (args.output, plan["arch"], plan["space"], args.bn, len(model.graph.node),
+        print("%s: %s (%s, %s, %d nodes, %.1f MB of weights)"
+              % (args.output, plan["arch"], plan["space"],
+                 "no BatchNorm" if plan.get("family") == "autoformer" else "BN " + args.bn,
+                 len(model.graph.node),
                  sum(np.prod(t.dims) for t in model.graph.initializer) * 4 / 1e6))
     except ExportError as e:
         sys.stderr.write("%s: %s\n" % (PROG, e))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # evit against ONNX Runtime on the same subnets, same machine: exports the released ElasticViT
-# subnets of a supernet (default: evit's random official-size supernet) to ONNX
+# subnets of a supernet (default: evit's random official-size supernet) and the released
+# AutoFormer-T (default: evit's random autoformer-t supernet) to ONNX
 # (tools/export_onnx.py, BatchNorm folded, batch fixed), then runs evit (run_subnet) and ORT
 # (tools/ort/run.js, onnxruntime-node's CPU provider) in alternating rounds of separate processes,
 # the order rotated per round and configuration, and prints per subnet, batch and thread count the
@@ -9,8 +10,9 @@
 # See benchmarks/ort/README.md.
 #
 #   bash benchmarks/ort/compare.sh [--rounds 3] [--repeat 20] [--subnets REGEX] [--batches "1 8"]
-#                                  [--threads "1 2"] [--weights FILE] [--run-subnet PATH]
-#                                  [--out DIR] [--ort-spin 0|1]
+#                                  [--threads "1 2"] [--weights FILE] [--af-weights FILE]
+#                                  [--run-subnet PATH] [--out DIR] [--ort-spin 0|1]
+# --weights: the ElasticViT supernet; --af-weights: the AutoFormer-T supernet.
 # --ort-spin: ORT's intra-op threads spin while waiting (1) or not (0); default: ORT's own (1).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,13 +25,14 @@ filter='.*'
 batches="1 8"
 threads="1 2"
 weights=""
+af_weights=""
 run_subnet="$root/build/release/examples/run_subnet"
 out="$root/build/ort-compare"
 spin_args=()
 python=/usr/bin/python3
 node=$(command -v node || echo /usr/bin/node)
 subnets=(elastic_T1 elastic_T2 elastic_S1 elastic_S2 elastic_M elastic_L1 elastic_L1.5 elastic_L2
-         elastic_L3)
+         elastic_L3 AutoFormer-T)
 
 die() { echo "$prog: $1" >&2; exit "${2:-1}"; }
 skip() {  # a tool is missing: skipped (77), except under CI where it must be there
@@ -39,12 +42,12 @@ skip() {  # a tool is missing: skipped (77), except under CI where it must be th
 }
 positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: '$2' is not a positive integer" 2; }
 
-usage() { sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --rounds|--repeat|--subnets|--batches|--threads|--weights|--run-subnet|--out|--ort-spin)
+    --rounds|--repeat|--subnets|--batches|--threads|--weights|--af-weights|--run-subnet|--out|--ort-spin)
       [ $# -ge 2 ] || die "$1 needs a value (see --help)" 2
       case "$1" in
         --rounds) positive "$1" "$2"; rounds=$2 ;;
@@ -53,6 +56,7 @@ while [ $# -gt 0 ]; do
         --batches) batches=$2; for b in $2; do positive "$1" "$b"; done ;;
         --threads) threads=$2; for t in $2; do positive "$1" "$t"; done ;;
         --weights) weights=$2 ;;
+        --af-weights) af_weights=$2 ;;
         --run-subnet) run_subnet=$2 ;;
         --out) out=$2 ;;
         --ort-spin) [[ "$2" =~ ^[01]$ ]] || die "--ort-spin: '$2' is not 0 or 1" 2
@@ -72,6 +76,7 @@ done
 [ ${#chosen[@]} -gt 0 ] || die "--subnets: '$filter' matches none of ${subnets[*]}" 2
 [ -x "$run_subnet" ] || die "run_subnet not found at $run_subnet (build it: cmake --build build/release --target run_subnet, or pass --run-subnet)"
 [ -z "$weights" ] || [ -f "$weights" ] || die "--weights: $weights: no such file"
+[ -z "$af_weights" ] || [ -f "$af_weights" ] || die "--af-weights: $af_weights: no such file"
 "$python" -c "import onnx, numpy" 2>/dev/null || skip "python3-onnx or python3-numpy is missing (apt-get install python3-onnx python3-numpy)"
 [ -x "$node" ] || skip "node is missing (apt-get install nodejs npm)"
 ort_version=$("$node" "$root/tools/ort/run.js" --version 2>&1) || skip "$ort_version"
@@ -79,11 +84,21 @@ ort_version=$("$node" "$root/tools/ort/run.js" --version 2>&1) || skip "$ort_ver
 mkdir -p "$out"
 weights_args=()
 [ -z "$weights" ] || weights_args=(--weights "$weights")
+af_weights_args=()
+[ -z "$af_weights" ] || af_weights_args=(--weights "$af_weights")
+# run_subnet's arguments for subnet $1: its model, supernet and arch.
+subnet_args() {
+  case "$1" in
+    AutoFormer-T) args=(--model autoformer-t "${af_weights_args[@]}" --arch "$1") ;;
+    *) args=("${weights_args[@]}" --arch "$1") ;;
+  esac
+}
 
 # Setup: one subnet file and one ONNX model per subnet and batch (fixed batch: a static graph).
 isa=""
 for s in "${chosen[@]}"; do
-  log=$("$run_subnet" "${weights_args[@]}" --arch "$s" --repeat 1 --export-subnet "$out/$s.safetensors") ||
+  subnet_args "$s"
+  log=$("$run_subnet" "${args[@]}" --repeat 1 --export-subnet "$out/$s.safetensors") ||
     die "run_subnet --arch $s failed"
   [ -n "$isa" ] || isa=$(sed -n 's/^isa: *//p' <<< "$log")
   for b in $batches; do
@@ -95,8 +110,9 @@ done
 # One measurement: the median latency (ms) a program prints ("latency:  median X ms, ...").
 median_of() { sed -n 's/^latency: *median \([0-9.]*\) ms.*/\1/p' <<< "$1"; }
 measure_evit() {  # subnet batch threads
-  local log
-  log=$("$run_subnet" "${weights_args[@]}" --arch "$1" --batch "$2" --threads "$3" --repeat "$repeat") ||
+  local log args
+  subnet_args "$1"
+  log=$("$run_subnet" "${args[@]}" --batch "$2" --threads "$3" --repeat "$repeat") ||
     die "run_subnet --arch $1 --batch $2 --threads $3 failed"
   median_of "$log"
 }
@@ -113,10 +129,10 @@ flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 simd=$(for f in avx512f avx2 fma; do grep -qw "$f" <<< "$flags" && printf '%s ' "$f"; done)
 echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine:  ${cpu:-unknown CPU} (family ${family:-?}), $(nproc) cores; CPU flags: ${simd:-none of avx512f avx2 fma}"
-echo "evit:     isa $isa; run_subnet, ${weights:-random official-size supernet (seed 1)}"
+echo "evit:     isa $isa; run_subnet, ${weights:-random official-size supernet (seed 1)}; AutoFormer-T: ${af_weights:-random autoformer-t supernet (seed 1)}"
 spin="ORT's default (on)"
 [ ${#spin_args[@]} -eq 0 ] || spin=$([ "${spin_args[1]}" = 1 ] && echo on || echo off)
-echo "ort:      $ort_version, CPU provider, intra_op threads as below (spinning: $spin), inter_op 1, sequential, all graph optimisations; BN folded, batch fixed"
+echo "ort:      $ort_version, CPU provider, intra_op threads as below (spinning: $spin), inter_op 1, sequential, all graph optimisations; BN folded (ElasticViT), batch fixed"
 echo "method:   $rounds round(s) of separate processes, order rotated; each process: 1 warm-up, median of $repeat forwards"
 echo
 

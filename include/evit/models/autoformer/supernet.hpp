@@ -6,19 +6,23 @@
 // in docs/autoformer.md.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "evit/core/error.hpp"
 #include "evit/core/executor.hpp"
+#include "evit/io/arch_text.hpp"
 #include "evit/io/safetensors.hpp"
 #include "evit/models/autoformer/cost.hpp"
 #include "evit/models/autoformer/forward.hpp"
 #include "evit/models/autoformer/space.hpp"
 #include "evit/models/autoformer/weights.hpp"
 #include "evit/simd/namespace.hpp"
+#include "evit/space/validate.hpp"
 
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
@@ -82,6 +86,81 @@ class supernet {
     std::vector<float> out(static_cast<std::size_t>(batch * num_classes()));
     forward(a, images.data(), batch, out.data(), ws, opts);
     return out;
+  }
+
+  /// Writes subnet `a` as a standalone safetensors file: only the tensors and slices `a` reads,
+  /// under the official names (pos_embed, cls_token, patch_embed_super.proj [:E]; per active block
+  /// qkv.weight[:3Q, :E] with its rows still interleaved q, k, v, qkv.bias[:3Q] (read contiguous),
+  /// the four relative-position tables whole, proj[:E, :Q], the LayerNorms [:E], fc1[:F, :E],
+  /// fc2[:E, :F]; norm [:E], head[:, :E]); in the metadata "arch" (text), "space" (name) and
+  /// "autoformer": a JSON object with every size the forward uses (format
+  /// "evit.autoformer.subnet/1": resolution, patch, side, tokens, embed, depth, head_dim,
+  /// max_relative, classes, norm_eps, scale, and per block heads, qkv and hidden). Read by
+  /// tools/export_onnx.py.
+  void export_subnet(const arch& a, const std::string& path) const {
+    const space_descriptor& d = space();
+    validate(d, a);
+    const supernet_weights& w = weights();
+    const supernet_dims& z = w.dims();
+    using i64 = std::int64_t;
+    const i64 E = a.width(0), Emax = z.embed, Qmax = z.qkv(), Fmax = z.hidden, hd = z.head_dim;
+    const i64 p = z.patch, nc = z.classes;
+    io::safetensors_writer out;
+    std::vector<float> buf;
+    // rows x cols leading block of a row-major tensor of row length ld.
+    auto add = [&](const std::string& name, std::vector<i64> shape, i64 rows, i64 cols, i64 ld) {
+      const float* src = w.tensor(name);
+      buf.resize(static_cast<std::size_t>(rows * cols));
+      for (i64 r = 0; r < rows; ++r)
+        std::copy(src + r * ld, src + r * ld + cols, buf.data() + r * cols);
+      out.add(name, std::move(shape), buf.data());
+    };
+    add("pos_embed", {1, z.tokens, E}, z.tokens, E, Emax);
+    add("cls_token", {1, 1, E}, 1, E, Emax);
+    add("patch_embed_super.proj.weight", {E, 3, p, p}, 1, E * 3 * p * p, 0);
+    add("patch_embed_super.proj.bias", {E}, 1, E, 0);
+    std::string layers;
+    for (int i = 0; i < a.depth(0); ++i) {
+      const layer_dims& l = a.layer(0, i);
+      const i64 H = l.num_heads, Q = H * hd, F = l.mlp_ratio.floor_times(E);
+      const std::string b = "blocks." + std::to_string(i) + ".";
+      add(b + "attn.qkv.weight", {3 * Q, E}, 3 * Q, E, Emax);
+      add(b + "attn.qkv.bias", {3 * Q}, 1, 3 * Q, 0);
+      for (const char* kv : {"k", "v"})
+        for (const char* axis : {"v", "h"})
+          add(b + "attn.rel_pos_embed_" + kv + ".embeddings_table_" + axis, {z.rel_rows(), hd},
+              z.rel_rows(), hd, hd);
+      add(b + "attn.proj.weight", {E, Q}, E, Q, Qmax);
+      add(b + "attn.proj.bias", {E}, 1, E, 0);
+      for (const char* ln : {"attn_layer_norm", "ffn_layer_norm"})
+        for (const char* s : {".weight", ".bias"}) add(b + ln + s, {E}, 1, E, 0);
+      add(b + "fc1.weight", {F, E}, F, E, Emax);
+      add(b + "fc1.bias", {F}, 1, F, 0);
+      add(b + "fc2.weight", {E, F}, E, F, Fmax);
+      add(b + "fc2.bias", {E}, 1, E, 0);
+      layers += (i ? ", " : "") + std::string("{\"heads\": ") + std::to_string(H) +
+                ", \"qkv\": " + std::to_string(Q) + ", \"hidden\": " + std::to_string(F) + "}";
+    }
+    add("norm.weight", {E}, 1, E, 0);
+    add("norm.bias", {E}, 1, E, 0);
+    add("head.weight", {nc, E}, nc, E, Emax);
+    add("head.bias", {nc}, 1, nc, 0);
+    char eps[32];
+    std::snprintf(eps, sizeof eps, "%.9g", static_cast<double>(norm_eps));
+    auto num = [](const char* key, i64 v) {
+      return "\"" + std::string(key) + "\": " + std::to_string(v) + ", ";
+    };
+    const std::string text = evit::to_string(d, a);
+    std::string json = "{\"format\": \"evit.autoformer.subnet/1\", \"space\": \"" + d.name +
+                       "\", " + num("resolution", a.resolution()) + num("patch", p) +
+                       num("side", z.side) + num("tokens", z.tokens) + num("embed", E) +
+                       num("depth", a.depth(0)) + num("head_dim", hd) +
+                       num("max_relative", z.max_relative) + num("classes", nc) +
+                       "\"norm_eps\": " + eps + ", \"scale\": 0.125, \"layers\": [" + layers + "]}";
+    out.set_metadata("arch", text);
+    out.set_metadata("space", d.name);
+    out.set_metadata("autoformer", json);
+    out.write(path);
   }
 
  private:
