@@ -753,10 +753,18 @@ def main(argv):
         ap.error("--batch: %d is negative" % args.batch)
     if args.random_arch is not None and args.random_arch < 0:
         ap.error("--random-arch: %d is negative" % args.random_arch)
+    if args.model != "elasticvit" and args.space != "official":
+        ap.error("--space is ElasticViT's; --model %s has its own space" % args.model)
+
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = args.subnet or export_with_run_subnet(args, tmp)
             model, plan = export(path, args.bn, args.batch or None)
+            if args.subnet and args.model != "elasticvit" and (
+                    plan.get("family") != "autoformer" or
+                    not plan["space"].startswith(args.model)):
+                raise ExportError("%s: a subnet of space %s, not of --model %s"
+                                  % (path, plan["space"], args.model))
             save(model, args.output)
         print("%s: %s (%s, %s, %d nodes, %.1f MB of weights)"
               % (args.output, plan["arch"], plan["space"],
