@@ -15,7 +15,8 @@ finite, or a step fails).
 Sets: released (the 9 released subnets of evit's random official-size supernet), random (random
 subnets of the same supernet), mini (the reference supernet of tests/data/elasticvit-mini: its max
 subnet, the 16 reference cases and random subnets), autoformer (run_subnet --model autoformer-t on
-evit's random T supernet: the released AutoFormer-T and 4 random subnets of the T space),
+evit's random T supernet: the released AutoFormer-T and 4 random subnets of the T space; and the
+released AutoFormer-S and -B on evit's random S and B supernets),
 autoformer-ref (the real AutoFormer-T supernet of tests/data/autoformer-t, random weights: its
 smallest and largest subnets and two sampled ones of the reference cases; ORT on the official
 inputs is also compared with the official logits of goldens.safetensors). AutoFormer has no
@@ -115,7 +116,9 @@ def cases(which):
         af = ["--model", "autoformer-t"]
         return ([("AutoFormer-T", af + ["--arch", "AutoFormer-T"])] +
                 [("autoformer-t random seed %d" % s, af + ["--random-arch", str(s)])
-                 for s in (1, 2, 3, 4)])
+                 for s in (1, 2, 3, 4)] +
+                [("AutoFormer-%s" % m, ["--model", "autoformer-" + m.lower(), "--arch",
+                                        "AutoFormer-" + m]) for m in ("S", "B")])
     if which == "autoformer-ref":
         with open(os.path.join(af_dir, "cases.json")) as f:
             ref = json.load(f)["cases"]
