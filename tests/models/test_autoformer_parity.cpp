@@ -156,6 +156,38 @@ TEST_CASE("autoformer parity: the same logits bit for bit for any executor and b
   }
 }
 
+TEST_CASE("autoformer: run_step, step by step in order, is the forward bit for bit",
+          "[models][parity][af]") {
+  // The block table times these steps (cost/autoformer_latency.hpp): they must be the forward.
+  af_reference* ref = af_load_reference();
+  const evit::arch a = af_arch(ref->cases[2]);
+  const auto in = af_input(ref, 2);
+  af::forward_workspace ws;
+  const auto whole = ref->net->forward(a, in.first, in.second, ws);
+  const af::network& engine = ref->net->engine();
+  for (int threads : {1, 3}) {
+    CAPTURE(threads);
+    evit::thread_pool pool(threads);
+    af::forward_workspace wss;
+    std::vector<float> logits(whole.size(), -1.0f);
+    auto run = [&](af::step s, int layer) {
+      engine.run_step(s, layer, a, in.first.data(), in.second, logits.data(), wss, pool);
+    };
+    run(af::step::embed, 0);
+    for (int i = 0; i < a.depth(0); ++i) {
+      run(af::step::attention, i);
+      run(af::step::ffn, i);
+    }
+    run(af::step::head, 0);
+    CHECK(logits == whole);
+    CHECK_THROWS_WITH(
+        run(af::step::ffn, a.depth(0)),
+        Catch::Matchers::Contains("layer " + std::to_string(a.depth(0)) + " (allowed: 0 to " +
+                                  std::to_string(a.depth(0) - 1)));
+    CHECK_THROWS_AS(run(af::step::attention, -1), evit::invalid_argument);
+  }
+}
+
 TEST_CASE("autoformer: official parameter and FLOPs counts of every case, exact", "[models][af]") {
   af_reference* ref = af_load_reference();
   const auto& d10 = space10::descriptor();

@@ -126,6 +126,7 @@ inline std::vector<lut_block> all_blocks(const space_descriptor& d) {
 template <class Space>
 class block_profiler {
  public:
+  using space_type = Space;
   /// Default timing per block: 1 warm-up run, 5 to 21 timed runs, +-3 %, at most 0.2 s, on
   /// the thread's CPU clock.
   static timing default_timing() {
@@ -208,15 +209,16 @@ class block_profiler {
 
 /// This machine's table as a cost model (ms): the sum of the subnet's block latencies, profiling
 /// the missing blocks on the way. Sequential (profiling times the kernels); copies share the
-/// profiler.
-template <class Space>
+/// profiler. `Profiler`: block_profiler<Space> (ElasticViT), or autoformer_profiler<Space>
+/// (cost/autoformer_latency.hpp), deduced from the pointer.
+template <class Space, class Profiler = block_profiler<Space>>
 class local_latency {
  public:
   using space_type = Space;
   static constexpr bool monotone = false;
   static constexpr bool sequential = true;
 
-  explicit local_latency(std::shared_ptr<block_profiler<Space>> p)
+  explicit local_latency(std::shared_ptr<Profiler> p)
       : p_(std::move(p)), m_(std::make_shared<std::mutex>()) {
     if (!p_) throw invalid_argument("local_latency: null profiler");
   }
@@ -224,12 +226,15 @@ class local_latency {
     std::lock_guard<std::mutex> lock(*m_);
     return p_->predict(a);
   }
-  block_profiler<Space>& profiler() const { return *p_; }
+  Profiler& profiler() const { return *p_; }
 
  private:
-  std::shared_ptr<block_profiler<Space>> p_;
+  std::shared_ptr<Profiler> p_;
   std::shared_ptr<std::mutex> m_;
 };
+
+template <class Profiler>
+local_latency(std::shared_ptr<Profiler>) -> local_latency<typename Profiler::space_type, Profiler>;
 
 }  // namespace cost
 }  // namespace EVIT_ISA_NAMESPACE

@@ -31,6 +31,37 @@ enum class stale_policy {
   refuse,     ///< throws evit::cost::stale_table
 };
 
+namespace detail {
+/// Fills profiler `p` (block_profiler, autoformer_profiler) from `cache` and profiles what it
+/// lacks, saving the result (see cached_profiler).
+template <class Profiler>
+void fill_from_cache(Profiler& p, const std::string& cache, bool verbose, stale_policy stale) {
+  if (std::ifstream(cache).good()) {
+    const latency_table old = latency_table::load(cache, "this machine");
+    const std::string why = old.key().mismatch(p.table().key());
+    if (why.empty())
+      p.merge(old);
+    else if (stale == stale_policy::refuse)
+      throw stale_table("block table " + cache + " is stale for this machine: " + why +
+                        " (delete it, or let it be profiled anew)");
+    else
+      std::fprintf(stderr, "this machine: %s is stale (%s): profiling every block anew\n",
+                   cache.c_str(), why.c_str());
+  }
+  const std::size_t cached = p.table().size();
+  if (cached > 0 && verbose)
+    std::fprintf(stderr, "this machine: %zu block latencies from %s\n", cached, cache.c_str());
+  progress_meter meter("this machine: profiling blocks", 0, verbose);
+  p.profile_all([&](std::size_t, std::size_t total) {
+    if (total > cached) meter.update(p.profiled(), total - cached);  // the missing ones
+  });
+  if (p.profiled() > 0) {
+    meter.finish(std::to_string(p.profiled()) + " blocks, saved to " + cache);
+    p.table().save(cache);
+  }
+}
+}  // namespace detail
+
 /// A block profiler of `net` whose table holds every block of the space: the entries (and the
 /// calibration) of `cache` when the file exists and is keyed for this machine, plus those
 /// profiled now, which are saved to `cache`. With `verbose`, progress lines with the time left go
@@ -42,29 +73,7 @@ std::shared_ptr<block_profiler<Space>> cached_profiler(
     timing t = block_profiler<Space>::default_timing(), bool verbose = false,
     stale_policy stale = stale_policy::reprofile) {
   auto p = std::make_shared<block_profiler<Space>>(net, std::move(t), "this machine");
-  if (std::ifstream(cache).good()) {
-    const latency_table old = latency_table::load(cache, "this machine");
-    const std::string why = old.key().mismatch(p->table().key());
-    if (why.empty())
-      p->merge(old);
-    else if (stale == stale_policy::refuse)
-      throw stale_table("block table " + cache + " is stale for this machine: " + why +
-                        " (delete it, or let it be profiled anew)");
-    else
-      std::fprintf(stderr, "this machine: %s is stale (%s): profiling every block anew\n",
-                   cache.c_str(), why.c_str());
-  }
-  const std::size_t cached = p->table().size();
-  if (cached > 0 && verbose)
-    std::fprintf(stderr, "this machine: %zu block latencies from %s\n", cached, cache.c_str());
-  progress_meter meter("this machine: profiling blocks", 0, verbose);
-  p->profile_all([&](std::size_t, std::size_t total) {
-    if (total > cached) meter.update(p->profiled(), total - cached);  // the missing ones
-  });
-  if (p->profiled() > 0) {
-    meter.finish(std::to_string(p->profiled()) + " blocks, saved to " + cache);
-    p->table().save(cache);
-  }
+  detail::fill_from_cache(*p, cache, verbose, stale);
   return p;
 }
 

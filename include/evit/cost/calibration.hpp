@@ -185,21 +185,22 @@ inline table_calibration fit_global_scale(const std::vector<calibration_sample>&
   return out;
 }
 
-/// Samples `n` random subnets of Space (seed `seed`), sums their blocks in the profiler's table
+/// Samples `n` random subnets of the profiler's space (seed `seed`; the profiler: block_profiler,
+/// or autoformer_profiler of cost/autoformer_latency.hpp), sums their blocks in its table
 /// (profiling those missing) and measures them whole with `measured`; every fourth is held out.
 /// Fits the per-kind correction (fit_calibration) and a single scale (fit_global_scale) and keeps
 /// the one with the smaller held-out median |error| (p90 on a tie); when neither beats the plain
 /// sum on the held-out subnets, the kept correction is the identity (scales 1, constant 0; its
 /// errors still reported). Stores it in the profiler's table and returns it. progress(done, n)
 /// after each subnet. @throws evit::invalid_argument for n < 8.
-template <class Space>
-table_calibration calibrate(block_profiler<Space>& profiler,
-                            const measured_latency<Space>& measured, int n,
+template <class Profiler, class Measured>
+table_calibration calibrate(Profiler& profiler, const Measured& measured, int n,
                             std::uint64_t seed = 0x63616c6962ULL,
                             const std::function<void(int, int)>& progress = {}) {
   if (n < 8)
     throw invalid_argument("calibrate: " + std::to_string(n) +
                            " subnets (allowed: at least 8, a quarter of them held out)");
+  using Space = typename Profiler::space_type;
   rng g(seed);
   std::vector<calibration_sample> fit, held_out;
   for (int i = 0; i < n; ++i) {
@@ -237,9 +238,9 @@ table_calibration calibrate(block_profiler<Space>& profiler,
 /// fitted on at least `n` subnets (from its cache), then saves the table to `path` (when not
 /// empty); `n` <= 0 removes any calibration (the plain sum). With `verbose`, progress and the
 /// fit and held-out errors go to stderr. Returns whether a calibration is in effect.
-template <class Space>
-bool ensure_calibrated(block_profiler<Space>& profiler, const measured_latency<Space>& measured,
-                       int n, const std::string& path = "", bool verbose = false) {
+template <class Profiler, class Measured>
+bool ensure_calibrated(Profiler& profiler, const Measured& measured, int n,
+                       const std::string& path = "", bool verbose = false) {
   const table_calibration& have = profiler.table().calibration();
   if (n <= 0) {
     profiler.table().set_calibration(table_calibration{});

@@ -129,6 +129,15 @@ class forward_workspace {
   nn::workspace<float> buffer_;
 };
 
+/// The steps of a forward pass, in order: embed, then per active block attention and ffn, then
+/// head. This machine's block table times them one by one (cost/autoformer_latency.hpp).
+enum class step {
+  embed,      ///< patch embedding, class token, absolute position
+  attention,  ///< x + proj(attention(qkv(LN(x)))) of one block
+  ffn,        ///< x + fc2(gelu(fc1(LN(x)))) of one block
+  head,       ///< final LayerNorm, mean of the patch tokens, classifier
+};
+
 /// The engine of the forward pass: one supernet's weights. Immutable; any number of threads may
 /// run forwards at once, each with its own forward_workspace.
 class network {
@@ -146,6 +155,17 @@ class network {
   template <class Arch>
   void run(const arch& a, const float* images, Index batch, float* logits, forward_workspace& ws,
            intermediates* inter, executor_ref exec) const;
+
+  /// Runs one step of subnet `a`'s forward, on the workspace as the previous step left it
+  /// (`layer`: the block of an attention or ffn step, ignored otherwise): the same code and
+  /// buffers as forward(), for timing a step alone. Dispatches like forward().
+  /// @throws evit::invalid_arch, evit::invalid_argument for a layer outside [0, depth).
+  void run_step(step s, int layer, const arch& a, const float* images, Index batch, float* logits,
+                forward_workspace& ws, executor_ref exec) const;
+
+  template <class Arch>
+  void run_step_on(step s, int layer, const arch& a, const float* images, Index batch,
+                   float* logits, forward_workspace& ws, executor_ref exec) const;
 
  private:
   /// Every sample, and with fewer samples than workers `parts` pieces of each op per sample;
@@ -165,12 +185,59 @@ class network {
     }
   };
 
+  /// One forward's sizes, buffers and pieces (begin() checks the arguments and sizes `ws`).
+  struct pass {
+    const arch& a;
+    const float* images;
+    Index batch;
+    float* logits;
+    forward_workspace& ws;
+    intermediates* inter;
+    splitter sp;
+    Index ps, R, side, N, P, K, E, Emax, Qmax, Fmax, hd, nc;
+    kernels::rel_pos_attention_config cfg;
+
+    /// Stores an intermediate (only called with `inter`: the names and copies allocate).
+    template <class Src>
+    void keep(const std::string& name, Index rows, Index cols, Index ld, Src src) const {
+      intermediates::tensor t;
+      t.shape = rows == 1 ? std::vector<std::int64_t>{batch, cols}
+                          : std::vector<std::int64_t>{batch, rows, cols};
+      t.values.resize(static_cast<std::size_t>(batch * rows * cols));
+      for (Index b = 0; b < batch; ++b)
+        for (Index r = 0; r < rows; ++r)
+          std::copy(src(b) + r * ld, src(b) + r * ld + cols,
+                    t.values.data() + (b * rows + r) * cols);
+      inter->by_name[name] = std::move(t);
+    }
+    /// x += xn, row pieces (the official residual adds, in their order).
+    void add_into_x() const {
+      sp.pieces(N, 1, [&](Index b, Index r0, Index r1, int) {
+        float* x = ws.x(b);
+        const float* y = ws.xn(b);
+        for (Index i = r0 * E; i < r1 * E; ++i) x[i] += y[i];
+      });
+    }
+  };
+
+  template <class Arch>
+  pass begin(const arch& a, const float* images, Index batch, float* logits, forward_workspace& ws,
+             intermediates* inter, executor_ref exec) const;
+  template <class Arch>
+  void embed(const pass& p) const;
+  template <class Arch>
+  void attention(const pass& p, int i) const;
+  template <class Arch>
+  void ffn(const pass& p, int i) const;
+  template <class Arch>
+  void head(const pass& p) const;
+
   supernet_weights w_;
 };
 
 template <class Arch>
-void network::run(const arch& a, const float* images, Index batch, float* logits,
-                  forward_workspace& ws, intermediates* inter, executor_ref exec) const {
+network::pass network::begin(const arch& a, const float* images, Index batch, float* logits,
+                             forward_workspace& ws, intermediates* inter, executor_ref exec) const {
   const space_descriptor& d = space();
   validate(d, a);
   if (batch < 1) throw invalid_argument("forward: batch " + std::to_string(batch) + " < 1");
@@ -183,62 +250,81 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
                        std::to_string(z.tokens) + " positions, for " + std::to_string(z.side) +
                        "x" + std::to_string(z.side) + " patches of " + std::to_string(ps) +
                        " (resolution " + std::to_string(z.side * ps) + ")");
-  const Index N = side * side + 1, P = N - 1, K = 3 * ps * ps;
-  const Index E = a.width(0), Emax = z.embed, Qmax = z.qkv(), Fmax = z.hidden, hd = z.head_dim;
-  const Index nc = z.classes;
+  const Index N = side * side + 1;
   kernels::rel_pos_attention_config cfg;
   cfg.tokens = N;
   cfg.side = side;
-  cfg.head_dim = hd;
+  cfg.head_dim = z.head_dim;
   cfg.heads = z.heads;
   const Index scratch = kernels::rel_pos_attention_workspace_size<Arch, float>(cfg, z.rel_rows());
   const Index threads = exec.num_threads();
   ws.reserve(z, batch, static_cast<int>(threads), scratch);
   const splitter sp{exec, batch, batch >= threads ? 1 : (threads + batch - 1) / batch};
+  return pass{a,       images,  batch,    logits,     ws,        inter,       sp,
+              ps,      R,       side,     N,          N - 1,     3 * ps * ps, a.width(0),
+              z.embed, z.qkv(), z.hidden, z.head_dim, z.classes, cfg};
+}
 
-  // Stores an intermediate (only called with `inter`: the names and copies allocate).
-  auto keep = [&](const std::string& name, Index rows, Index cols, Index ld, auto src) {
-    intermediates::tensor t;
-    t.shape = rows == 1 ? std::vector<std::int64_t>{batch, cols}
-                        : std::vector<std::int64_t>{batch, rows, cols};
-    t.values.resize(static_cast<std::size_t>(batch * rows * cols));
-    for (Index b = 0; b < batch; ++b)
-      for (Index r = 0; r < rows; ++r)
-        std::copy(src(b) + r * ld, src(b) + r * ld + cols, t.values.data() + (b * rows + r) * cols);
-    inter->by_name[name] = std::move(t);
-  };
-  // x += y, row pieces (the official residual adds, in their order).
-  auto add_into_x = [&]() {
-    sp.pieces(N, 1, [&](Index b, Index r0, Index r1, int) {
-      float* x = ws.x(b);
-      const float* y = ws.xn(b);
-      for (Index i = r0 * E; i < r1 * E; ++i) x[i] += y[i];
-    });
-  };
+template <class Arch>
+void network::run(const arch& a, const float* images, Index batch, float* logits,
+                  forward_workspace& ws, intermediates* inter, executor_ref exec) const {
+  const pass p = begin<Arch>(a, images, batch, logits, ws, inter, exec);
+  embed<Arch>(p);
+  for (int i = 0; i < a.depth(0); ++i) {
+    attention<Arch>(p, i);
+    ffn<Arch>(p, i);
+    if (inter) p.keep("block" + std::to_string(i), p.N, p.E, p.E, [&](Index b) { return ws.x(b); });
+  }
+  // Blocks at and after the sampled depth are the identity.
+  head<Arch>(p);
+}
 
-  // Patch embedding: conv 16x16 stride 16 = each patch's 3 x p x p pixels (rows, patch order
-  // row-major) times the first E filters; into rows 1..P of x.
-  sp.pieces(P, 1, [&](Index b, Index p0, Index p1, int) {
-    const float* img = images + b * 3 * R * R;
-    for (Index p = p0; p < p1; ++p) {
-      float* row = ws.hidden(b) + p * K;
-      const Index py = p / side, px = p % side;
+template <class Arch>
+void network::run_step_on(step s, int layer, const arch& a, const float* images, Index batch,
+                          float* logits, forward_workspace& ws, executor_ref exec) const {
+  const pass p = begin<Arch>(a, images, batch, logits, ws, nullptr, exec);
+  if ((s == step::attention || s == step::ffn) && (layer < 0 || layer >= a.depth(0)))
+    throw invalid_argument("run_step: layer " + std::to_string(layer) + " (allowed: 0 to " +
+                           std::to_string(a.depth(0) - 1) + ", the subnet's depth - 1)");
+  switch (s) {
+    case step::embed:
+      return embed<Arch>(p);
+    case step::attention:
+      return attention<Arch>(p, layer);
+    case step::ffn:
+      return ffn<Arch>(p, layer);
+    case step::head:
+      return head<Arch>(p);
+  }
+}
+
+// Patch embedding: conv 16x16 stride 16 = each patch's 3 x p x p pixels (rows, patch order
+// row-major) times the first E filters; into rows 1..P of x. Then the class token, then the
+// absolute position embedding on every token (class token included).
+template <class Arch>
+void network::embed(const pass& p) const {
+  const Index P = p.P, K = p.K, E = p.E, R = p.R, ps = p.ps, side = p.side;
+  forward_workspace& ws = p.ws;
+  p.sp.pieces(P, 1, [&](Index b, Index p0, Index p1, int) {
+    const float* img = p.images + b * 3 * R * R;
+    for (Index q = p0; q < p1; ++q) {
+      float* row = ws.hidden(b) + q * K;
+      const Index py = q / side, px = q % side;
       for (Index c = 0; c < 3; ++c)
         for (Index ky = 0; ky < ps; ++ky)
           std::copy(img + c * R * R + (py * ps + ky) * R + px * ps,
                     img + c * R * R + (py * ps + ky) * R + px * ps + ps, row + (c * ps + ky) * ps);
     }
   });
-  sp.pieces(E, 16, [&](Index b, Index j0, Index j1, int) {
+  p.sp.pieces(E, 16, [&](Index b, Index j0, Index j1, int) {
     kernels::linear<Arch>(P, K, j1 - j0, ws.hidden(b), K, w_.patch_w, K, j0, w_.patch_b,
                           ws.x(b) + E + j0, E);
   });
-  if (inter) keep("patch_embed", P, E, E, [&](Index b) { return ws.x(b) + E; });
-  // Class token, then the absolute position embedding on every token (class token included).
-  sp.pieces(N, 1, [&](Index b, Index r0, Index r1, int) {
+  if (p.inter) p.keep("patch_embed", P, E, E, [&](Index b) { return ws.x(b) + E; });
+  p.sp.pieces(p.N, 1, [&](Index b, Index r0, Index r1, int) {
     float* x = ws.x(b);
     for (Index r = r0; r < r1; ++r) {
-      const float* pos = w_.pos_embed + r * Emax;
+      const float* pos = w_.pos_embed + r * p.Emax;
       float* row = x + r * E;
       if (r == 0)
         for (Index c = 0; c < E; ++c) row[c] = w_.cls_token[c] + pos[c];
@@ -246,86 +332,103 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
         for (Index c = 0; c < E; ++c) row[c] += pos[c];
     }
   });
-  if (inter) keep("embed", N, E, E, [&](Index b) { return ws.x(b); });
+  if (p.inter) p.keep("embed", p.N, E, E, [&](Index b) { return ws.x(b); });
+}
 
-  for (int i = 0; i < a.depth(0); ++i) {
-    const block_tensors& t = w_.blocks[static_cast<std::size_t>(i)];
-    const layer_dims& l = a.layer(0, i);
-    const Index H = l.num_heads, Q = H * hd, F = l.mlp_ratio.floor_times(E);
-    // x + attn(LN(x)): LayerNorm over the sampled E.
-    sp.pieces(N, 1, [&](Index b, Index r0, Index r1, int) {
-      kernels::layer_norm_rows<Arch>(r1 - r0, E, ws.x(b) + r0 * E, E, t.ln_attn_g, t.ln_attn_b,
-                                     norm_eps, ws.xn(b) + r0 * E, E);
-    });
-    // qkv [N, 3Q]: part s (q, k, v) feature j is supernet row 3 j + s (stride 3, first E columns),
-    // its bias entry s Q + j (contiguous: the official code's mismatch, reproduced).
-    sp.pieces(3 * Q, 16, [&](Index b, Index c0, Index c1, int) {
-      for (Index s = 0; s < 3; ++s) {
-        const Index lo = std::max(c0, s * Q), hi = std::min(c1, (s + 1) * Q);
-        if (lo >= hi) continue;
-        const Index j = lo - s * Q;
-        kernels::linear<Arch>(N, E, hi - lo, ws.xn(b), E, t.qkv_w + (3 * j + s) * Emax, 3 * Emax, 0,
-                              t.qkv_b + s * Q + j, ws.qkv(b) + lo, 3 * Q);
-      }
-    });
-    // Heads: d = 64 always, scale (Q / H)^-1/2 = 1/8 whatever E is; 2-D relative position on
-    // keys and values.
-    kernels::rel_pos_attention_config c = cfg;
-    c.heads = H;
-    c.scale = 0.125f;
-    c.q_col0 = 0;
-    c.k_col0 = Q;
-    c.v_col0 = 2 * Q;
-    kernels::rel_pos_tables<float> rk{t.rel_k_v, t.rel_k_h, hd, z.max_relative};
-    kernels::rel_pos_tables<float> rv{t.rel_v_v, t.rel_v_h, hd, z.max_relative};
-    sp.pieces(H, 1, [&](Index b, Index h0, Index h1, int wk) {
-      kernels::rel_pos_attention_heads<Arch>(c, ws.qkv(b), 3 * Q, rk, rv, h0, h1, ws.heads(b), Q,
-                                             ws.scratch(wk), ws.scratch_size());
-    });
-    // proj W[:E, :Q] + b[:E] into xn, then the residual add.
-    sp.pieces(E, 16, [&](Index b, Index j0, Index j1, int) {
-      kernels::linear<Arch>(N, Q, j1 - j0, ws.heads(b), Q, t.proj_w, Qmax, j0, t.proj_b,
-                            ws.xn(b) + j0, E);
-    });
-    if (inter && i == 0) keep("block0.attn_out", N, E, E, [&](Index b) { return ws.xn(b); });
-    add_into_x();
-    // x + fc2(gelu(fc1(LN(x)))).
-    sp.pieces(N, 1, [&](Index b, Index r0, Index r1, int) {
-      kernels::layer_norm_rows<Arch>(r1 - r0, E, ws.x(b) + r0 * E, E, t.ln_ffn_g, t.ln_ffn_b,
-                                     norm_eps, ws.xn(b) + r0 * E, E);
-    });
-    sp.pieces(F, 16, [&](Index b, Index j0, Index j1, int) {
-      kernels::linear<Arch>(N, E, j1 - j0, ws.xn(b), E, t.fc1_w, Emax, j0, t.fc1_b,
-                            ws.hidden(b) + j0, F, kernels::activation::gelu_erf);
-    });
-    sp.pieces(E, 16, [&](Index b, Index j0, Index j1, int) {
-      kernels::linear<Arch>(N, F, j1 - j0, ws.hidden(b), F, t.fc2_w, Fmax, j0, t.fc2_b,
-                            ws.xn(b) + j0, E);
-    });
-    add_into_x();
-    if (inter) keep("block" + std::to_string(i), N, E, E, [&](Index b) { return ws.x(b); });
-  }
-  // Blocks at and after the sampled depth are the identity. Final LayerNorm, then the mean of the
-  // patch tokens only (gp: the class token is left out), then the classifier.
-  sp.pieces(N, 1, [&](Index b, Index r0, Index r1, int) {
+// x + attn(LN(x)) of block i: LayerNorm over the sampled E.
+template <class Arch>
+void network::attention(const pass& p, int i) const {
+  const block_tensors& t = w_.blocks[static_cast<std::size_t>(i)];
+  const Index N = p.N, E = p.E, Emax = p.Emax, hd = p.hd;
+  const Index H = p.a.layer(0, i).num_heads, Q = H * hd;
+  forward_workspace& ws = p.ws;
+  p.sp.pieces(N, 1, [&](Index b, Index r0, Index r1, int) {
+    kernels::layer_norm_rows<Arch>(r1 - r0, E, ws.x(b) + r0 * E, E, t.ln_attn_g, t.ln_attn_b,
+                                   norm_eps, ws.xn(b) + r0 * E, E);
+  });
+  // qkv [N, 3Q]: part s (q, k, v) feature j is supernet row 3 j + s (stride 3, first E columns),
+  // its bias entry s Q + j (contiguous: the official code's mismatch, reproduced).
+  p.sp.pieces(3 * Q, 16, [&](Index b, Index c0, Index c1, int) {
+    for (Index s = 0; s < 3; ++s) {
+      const Index lo = std::max(c0, s * Q), hi = std::min(c1, (s + 1) * Q);
+      if (lo >= hi) continue;
+      const Index j = lo - s * Q;
+      kernels::linear<Arch>(N, E, hi - lo, ws.xn(b), E, t.qkv_w + (3 * j + s) * Emax, 3 * Emax, 0,
+                            t.qkv_b + s * Q + j, ws.qkv(b) + lo, 3 * Q);
+    }
+  });
+  // Heads: d = 64 always, scale (Q / H)^-1/2 = 1/8 whatever E is; 2-D relative position on
+  // keys and values.
+  kernels::rel_pos_attention_config c = p.cfg;
+  c.heads = H;
+  c.scale = 0.125f;
+  c.q_col0 = 0;
+  c.k_col0 = Q;
+  c.v_col0 = 2 * Q;
+  const supernet_dims& z = w_.dims();
+  kernels::rel_pos_tables<float> rk{t.rel_k_v, t.rel_k_h, hd, z.max_relative};
+  kernels::rel_pos_tables<float> rv{t.rel_v_v, t.rel_v_h, hd, z.max_relative};
+  p.sp.pieces(H, 1, [&](Index b, Index h0, Index h1, int wk) {
+    kernels::rel_pos_attention_heads<Arch>(c, ws.qkv(b), 3 * Q, rk, rv, h0, h1, ws.heads(b), Q,
+                                           ws.scratch(wk), ws.scratch_size());
+  });
+  // proj W[:E, :Q] + b[:E] into xn, then the residual add.
+  p.sp.pieces(E, 16, [&](Index b, Index j0, Index j1, int) {
+    kernels::linear<Arch>(N, Q, j1 - j0, ws.heads(b), Q, t.proj_w, p.Qmax, j0, t.proj_b,
+                          ws.xn(b) + j0, E);
+  });
+  if (p.inter && i == 0) p.keep("block0.attn_out", N, E, E, [&](Index b) { return ws.xn(b); });
+  p.add_into_x();
+}
+
+// x + fc2(gelu(fc1(LN(x)))) of block i.
+template <class Arch>
+void network::ffn(const pass& p, int i) const {
+  const block_tensors& t = w_.blocks[static_cast<std::size_t>(i)];
+  const Index N = p.N, E = p.E, F = p.a.layer(0, i).mlp_ratio.floor_times(E);
+  forward_workspace& ws = p.ws;
+  p.sp.pieces(N, 1, [&](Index b, Index r0, Index r1, int) {
+    kernels::layer_norm_rows<Arch>(r1 - r0, E, ws.x(b) + r0 * E, E, t.ln_ffn_g, t.ln_ffn_b,
+                                   norm_eps, ws.xn(b) + r0 * E, E);
+  });
+  p.sp.pieces(F, 16, [&](Index b, Index j0, Index j1, int) {
+    kernels::linear<Arch>(N, E, j1 - j0, ws.xn(b), E, t.fc1_w, p.Emax, j0, t.fc1_b,
+                          ws.hidden(b) + j0, F, kernels::activation::gelu_erf);
+  });
+  p.sp.pieces(E, 16, [&](Index b, Index j0, Index j1, int) {
+    kernels::linear<Arch>(N, F, j1 - j0, ws.hidden(b), F, t.fc2_w, p.Fmax, j0, t.fc2_b,
+                          ws.xn(b) + j0, E);
+  });
+  p.add_into_x();
+}
+
+// Final LayerNorm, then the mean of the patch tokens only (gp: the class token is left out), then
+// the classifier.
+template <class Arch>
+void network::head(const pass& p) const {
+  const Index N = p.N, E = p.E, nc = p.nc;
+  forward_workspace& ws = p.ws;
+  p.sp.pieces(N, 1, [&](Index b, Index r0, Index r1, int) {
     kernels::layer_norm_rows<Arch>(r1 - r0, E, ws.x(b) + r0 * E, E, w_.norm_g, w_.norm_b, norm_eps,
                                    ws.xn(b) + r0 * E, E);
   });
-  if (inter) keep("norm", N, E, E, [&](Index b) { return ws.xn(b); });
-  sp.pieces(E, 16, [&](Index b, Index j0, Index j1, int) {
-    kernels::mean_rows<Arch>(P, j1 - j0, ws.xn(b) + E + j0, E, ws.features(b) + j0);
+  if (p.inter) p.keep("norm", N, E, E, [&](Index b) { return ws.xn(b); });
+  p.sp.pieces(E, 16, [&](Index b, Index j0, Index j1, int) {
+    kernels::mean_rows<Arch>(p.P, j1 - j0, ws.xn(b) + E + j0, E, ws.features(b) + j0);
   });
-  if (inter) keep("features", 1, E, E, [&](Index b) { return ws.features(b); });
-  sp.pieces(nc, 16, [&](Index b, Index j0, Index j1, int) {
-    kernels::linear<Arch>(1, E, j1 - j0, ws.features(b), E, w_.head_w, Emax, j0, w_.head_b,
-                          logits + b * nc + j0, nc);
+  if (p.inter) p.keep("features", 1, E, E, [&](Index b) { return ws.features(b); });
+  p.sp.pieces(nc, 16, [&](Index b, Index j0, Index j1, int) {
+    kernels::linear<Arch>(1, E, j1 - j0, ws.features(b), E, w_.head_w, p.Emax, j0, w_.head_b,
+                          p.logits + b * nc + j0, nc);
   });
 }
 
 // The forward pass per ISA: compiled once per ISA in a dispatching program (simd/isa.hpp).
-#define EVIT_AUTOFORMER_FORWARD_INSTANCES(EXTERN, A)                             \
-  EXTERN template void network::run<A>(const arch&, const float*, Index, float*, \
-                                       forward_workspace&, intermediates*, executor_ref) const;
+#define EVIT_AUTOFORMER_FORWARD_INSTANCES(EXTERN, A)                                            \
+  EXTERN template void network::run<A>(const arch&, const float*, Index, float*,                \
+                                       forward_workspace&, intermediates*, executor_ref) const; \
+  EXTERN template void network::run_step_on<A>(step, int, const arch&, const float*, Index,     \
+                                               float*, forward_workspace&, executor_ref) const;
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_AUTOFORMER_FORWARD_INSTANCES)
 #undef EVIT_AUTOFORMER_FORWARD_INSTANCES
 
@@ -333,6 +436,13 @@ inline void network::forward(const arch& a, const float* images, Index batch, fl
                              forward_workspace& ws, const forward_options& opts) const {
   simd::dispatch([&](auto arch) {
     run<decltype(arch)>(a, images, batch, logits, ws, opts.kept_intermediates(), opts.executor());
+  });
+}
+
+inline void network::run_step(step s, int layer, const arch& a, const float* images, Index batch,
+                              float* logits, forward_workspace& ws, executor_ref exec) const {
+  simd::dispatch([&](auto arch) {
+    run_step_on<decltype(arch)>(s, layer, a, images, batch, logits, ws, exec);
   });
 }
 
