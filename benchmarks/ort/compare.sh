@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # evit against ONNX Runtime on the same subnets, same machine: exports the released ElasticViT
 # subnets of a supernet (default: evit's random official-size supernet) and the released
-# AutoFormer-T (default: evit's random autoformer-t supernet) to ONNX
+# AutoFormer-T (default: evit's random autoformer-t supernet; AutoFormer-S and -B of evit's random
+# supernets when --subnets names them) to ONNX
 # (tools/export_onnx.py, BatchNorm folded, batch fixed), then runs evit (run_subnet) and ORT
 # (tools/ort/run.js, onnxruntime-node's CPU provider) in alternating rounds of separate processes,
 # the order rotated per round and configuration, and prints per subnet, batch and thread count the
@@ -21,7 +22,7 @@ prog=compare.sh
 
 rounds=3
 repeat=20
-filter='.*'
+filter='^(elastic_.*|AutoFormer-T)$'  # AutoFormer-S and -B only when named (slow)
 batches="1 8"
 threads="1 2"
 weights=""
@@ -32,7 +33,7 @@ spin_args=()
 python=/usr/bin/python3
 node=$(command -v node || echo /usr/bin/node)
 subnets=(elastic_T1 elastic_T2 elastic_S1 elastic_S2 elastic_M elastic_L1 elastic_L1.5 elastic_L2
-         elastic_L3 AutoFormer-T)
+         elastic_L3 AutoFormer-T AutoFormer-S AutoFormer-B)
 
 die() { echo "$prog: $1" >&2; exit "${2:-1}"; }
 skip() {  # a tool is missing: skipped (77), except under CI where it must be there
@@ -42,7 +43,7 @@ skip() {  # a tool is missing: skipped (77), except under CI where it must be th
 }
 positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: '$2' is not a positive integer" 2; }
 
-usage() { sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -90,6 +91,8 @@ af_weights_args=()
 subnet_args() {
   case "$1" in
     AutoFormer-T) args=(--model autoformer-t "${af_weights_args[@]}" --arch "$1") ;;
+    AutoFormer-S) args=(--model autoformer-s --arch "$1") ;;  # evit's random S supernet
+    AutoFormer-B) args=(--model autoformer-b --arch "$1") ;;  # evit's random B supernet
     *) args=("${weights_args[@]}" --arch "$1") ;;
   esac
 }
