@@ -9,6 +9,7 @@
 // weights stay where the C++ loader put them (in the file's mapped bytes by default); Python sees
 // them only as read-only views.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <pybind11/functional.h>
@@ -483,40 +484,57 @@ py::dict stats_dict(const evit::cost::latency_stats& st) {
   return d;
 }
 
-/// evit.BlockProfiler: this machine's block latency table for one ElasticViT supernet. Its calls
-/// and the cost model made from it share one lock (a search may call the model without the GIL).
+/// evit.BlockProfiler: this machine's block latency table for one supernet. Its calls and the
+/// cost model made from it share one lock (a search may call the model without the GIL).
 struct py_profiler {
   space_handle space;
   std::shared_ptr<void> net;   // keeps the supernet alive
-  std::shared_ptr<void> prof;  // cost::block_profiler<Space>
+  std::shared_ptr<void> prof;  // profiler_of<entry>
   std::shared_ptr<std::mutex> m = std::make_shared<std::mutex>();
 };
 
+/// The C++ profiler of a space entry's family: cost::block_profiler (ElasticViT) or
+/// cost::autoformer_profiler (AutoFormer).
+template <class Entry>
+using profiler_of =
+    std::conditional_t<is_elasticvit<Entry>, evit::cost::block_profiler<typename Entry::space>,
+                       evit::cost::autoformer_profiler<typename Entry::space>>;
+
 /// The profiler's sum of a subnet's blocks as a cost model (ms), profiling missing blocks.
-template <class Space>
+template <class Profiler>
 struct profiler_latency {
-  using space_type = Space;
+  using space_type = typename Profiler::space_type;
   static constexpr bool monotone = false;
   static constexpr bool sequential = true;
   std::shared_ptr<void> net, prof;
   std::shared_ptr<std::mutex> m;
   double operator()(const evit::arch& a) const {
     std::lock_guard<std::mutex> lock(*m);
-    return static_cast<evit::cost::block_profiler<Space>*>(prof.get())->predict(a);
+    return static_cast<Profiler*>(prof.get())->predict(a);
   }
 };
 
-/// Calls f(entry, profiler) under the profiler's lock (ElasticViT spaces only).
+/// Calls f(entry, profiler) under the profiler's lock.
 template <class F>
 py::object with_profiler(const py_profiler& p, F&& f) {
   std::lock_guard<std::mutex> lock(*p.m);
   return visit_space(p.space, [&](auto e) -> py::object {
-    using entry = decltype(e);
-    if constexpr (is_elasticvit<entry>)
-      return f(e, *static_cast<evit::cost::block_profiler<typename entry::space>*>(p.prof.get()));
-    else
-      return py::none();  // never: the constructor refuses AutoFormer supernets
+    return f(e, *static_cast<profiler_of<decltype(e)>*>(p.prof.get()));
   });
+}
+
+/// {key: ms} of the blocks of `a` (profiling those missing) or, with `profile` false, their
+/// keys; in forward order, a block used twice once.
+template <class Profiler>
+void for_each_block(Profiler& prof, const evit::space_descriptor& d, const evit::arch& a,
+                    const std::function<void(const std::string&, double)>& f, bool profile) {
+  if constexpr (std::is_same_v<Profiler,
+                               evit::cost::block_profiler<typename Profiler::space_type>>) {
+    for (const auto& b : evit::cost::lut_blocks(d, a)) f(b.key(), profile ? prof.block_ms(b) : 0);
+  } else {
+    for (const auto& b : evit::cost::autoformer_blocks(d, a))
+      f(b.key, profile ? prof.block_ms(b) : 0);
+  }
 }
 
 evit::cost::profile_mode mode_of(const std::string& mode) {
@@ -537,11 +555,14 @@ py_profiler make_profiler(const py_supernet& s, int threads, int warmup, int min
   p.net = s.net;
   with_net(s, [&](auto e, const auto& net) {
     using entry = decltype(e);
-    if constexpr (is_elasticvit<entry>)
-      p.prof =
-          std::make_shared<evit::cost::block_profiler<typename entry::space>>(net, t, device, pm);
-    else
-      elasticvit_only(s, "BlockProfiler");
+    if constexpr (is_elasticvit<entry>) {
+      p.prof = std::make_shared<profiler_of<entry>>(net, t, device, pm);
+    } else {
+      if (pm != evit::cost::profile_mode::context)
+        throw evit::invalid_argument("BlockProfiler: mode \"" + mode +
+                                     "\" for an AutoFormer supernet (allowed: context)");
+      p.prof = std::make_shared<profiler_of<entry>>(net, t, device);
+    }
   });
   return p;
 }
@@ -832,9 +853,10 @@ void bind_runtime(py::module_& m) {
 
   py::class_<py_profiler>(
       m, "BlockProfiler",
-      "This machine's block latency table for an ElasticViT supernet (cost::block_profiler): "
-      "each block a subnet is made of, timed by running the forward's own step with the "
-      "supernet's weights and evit's kernels, in the cache state a whole forward leaves "
+      "This machine's block latency table for a supernet (ElasticViT: cost::block_profiler; "
+      "AutoFormer: cost::autoformer_profiler, keys afembed_/afattn_/afffn_/afhead_, mode "
+      "context only): each block a subnet is made of, timed by running the forward's own step "
+      "with the supernet's weights and evit's kernels, in the cache state a whole forward leaves "
       "(mode=\"context\"). A subnet's latency is the sum of its blocks (about 1000x cheaper "
       "than measuring it whole once the table is filled). Blocks are profiled on demand or all "
       "at once (profile_all); the table, keyed by CPU model, ISA, threads and mode, saves to "
@@ -851,9 +873,13 @@ void bind_runtime(py::module_& m) {
           [](const py_profiler& p, const py_arch& pa) {
             const evit::arch& a = arch_of(pa, p.space, "BlockProfiler.blocks");
             evit::validate(p.space.descriptor(), a);
-            std::vector<std::string> keys;
-            for (const auto& b : evit::cost::lut_blocks(p.space.descriptor(), a))
-              keys.push_back(b.key());
+            py::list keys;
+            with_profiler(p, [&](auto, auto& prof) -> py::object {
+              for_each_block(
+                  prof, p.space.descriptor(), a,
+                  [&](const std::string& k, double) { keys.append(k); }, false);
+              return py::none();
+            });
             return keys;
           },
           py::arg("arch"), "The table keys of `arch`'s blocks, in forward order.")
@@ -864,8 +890,9 @@ void bind_runtime(py::module_& m) {
             return with_profiler(p, [&](auto, auto& prof) -> py::object {
               evit::validate(p.space.descriptor(), a);
               py::dict d;
-              for (const auto& b : evit::cost::lut_blocks(p.space.descriptor(), a))
-                d[py::str(b.key())] = prof.block_ms(b);
+              for_each_block(
+                  prof, p.space.descriptor(), a,
+                  [&](const std::string& k, double ms) { d[py::str(k)] = ms; }, true);
               return std::move(d);
             });
           },
@@ -974,8 +1001,7 @@ void bind_runtime(py::module_& m) {
               py_cost c;
               c.space = p.space.index;
               c.name = "local_latency";
-              if constexpr (is_elasticvit<entry>)
-                c.model = profiler_latency<typename entry::space>{p.net, p.prof, p.m};
+              c.model = profiler_latency<profiler_of<entry>>{p.net, p.prof, p.m};
               return c;
             });
           },

@@ -485,8 +485,34 @@ def test_autoformer_random_supernet():
         net.recalibrate(arch, x)
     with pytest.raises(evit.InvalidArgument, match="AutoFormer"):
         net.export_subnet(arch, "/tmp/never-written.safetensors")
-    with pytest.raises(evit.InvalidArgument, match="AutoFormer"):
-        evit.BlockProfiler(net)
+    with pytest.raises(evit.InvalidArgument, match="mode \"warm\" for an AutoFormer"):
+        evit.BlockProfiler(net, mode="warm")
+
+
+def test_autoformer_block_profiler(tmp_path):
+    # This machine's AutoFormer block table: the forward's steps, one entry per shape (18 for T).
+    space = evit.spaces.autoformer_t
+    net = evit.Supernet.random(space, 2)
+    prof = evit.BlockProfiler(net, min_repeats=1, max_repeats=1, max_seconds=0.05)
+    arch = space.max_arch()
+    keys = prof.blocks(arch)
+    assert len(keys) == 2 * 14 + 2
+    assert keys[0] == "afembed_224_16_240" and keys[-1] == "afhead_197_240_1000"
+    assert keys[1] == "afattn_197_240_4_64" and keys[2] == "afffn_197_240_960"
+    timed = prof.profile(arch)
+    assert sorted(timed) == sorted(set(keys)) and all(v > 0 for v in timed.values())
+    assert prof.predict(arch) == pytest.approx(sum(timed[k] for k in keys))
+    by_kind = prof.sum_by_kind(arch)
+    assert by_kind["attention"] == pytest.approx(14 * timed["afattn_197_240_4_64"])
+    assert prof.profile_all() == 18 - 4 and len(prof) == 18
+    assert prof.key["method"] == "context"
+    path = str(tmp_path / "af-lut.json")
+    prof.save(path)
+    again = evit.BlockProfiler(net)
+    again.merge(path)
+    assert again.profiled == 0 and again.predict(arch) == prof.predict(arch)
+    model = prof.cost_model()
+    assert model(space.min_arch()) == pytest.approx(prof.predict(space.min_arch()))
 
 
 # ---- latency ------------------------------------------------------------------------------------
