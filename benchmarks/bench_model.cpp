@@ -112,10 +112,23 @@ void BM_batch(benchmark::State& st, const char* name) {
     std::copy(img.begin(), img.end(), many.begin() + static_cast<std::ptrdiff_t>(i * img.size()));
   std::vector<float> logits(static_cast<std::size_t>(batch) * 1000);
   ev::forward_workspace ws;
-  n.forward(a, many.data(), batch, logits.data(), ws);
+  ev::forward_profile prof;
+  const bool profile = std::getenv("EVIT_BENCH_PROFILE") != nullptr;
+  ev::forward_options opts;
+  if (profile) opts.profile(prof);
+  n.forward(a, many.data(), batch, logits.data(), ws, opts);
+  prof = {};
   for (auto _ : st) {
-    n.forward(a, many.data(), batch, logits.data(), ws);
+    n.forward(a, many.data(), batch, logits.data(), ws, opts);
     benchmark::DoNotOptimize(logits.data());
+  }
+  if (profile && prof.total() > 0) {  // ms per image per block kind
+    const double k = 1e3 / (static_cast<double>(st.iterations()) * static_cast<double>(batch));
+    std::printf(
+        "%-11s batch %d packed %d, ms per image: first_conv %.3f  mbconv %.3f  reduction %.3f  "
+        "attention %.3f  ffn %.3f  head %.3f\n",
+        name, static_cast<int>(batch), static_cast<int>(st.range(1)), k * prof.first_conv,
+        k * prof.mbconv, k * prof.reduction, k * prof.attention, k * prof.ffn, k * prof.head);
   }
   st.counters["ms_per_image"] =
       benchmark::Counter(double(batch) * 1e3, benchmark::Counter::kIsIterationInvariantRate |
@@ -132,6 +145,60 @@ BENCHMARK_CAPTURE(BM_batch, S2, "elastic_S2")
 BENCHMARK_CAPTURE(BM_batch, L3, "elastic_L3")
     ->ArgsProduct({{1, 8}, {0, 1}})
     ->ArgNames({"batch", "packed"})
+    ->Unit(benchmark::kMillisecond);
+
+// Batch 8 taken through the blocks sample by sample (the default when there are at least as many
+// samples as workers) against op by op over the batch, interleaved forward by forward in one run.
+// A profiled forward runs op by op (its per-kind clocks need every sample at each block), so the
+// op-by-op side is a forward with a profile. Counters: medians in ms per image, and their ratio.
+void BM_batch_order(benchmark::State& st, const char* name) {
+  const evit::arch& a = ev::released(name);
+  const evit::Index batch = st.range(0);
+  const auto img = images(a.resolution());
+  std::vector<float> many(static_cast<std::size_t>(batch) * img.size());
+  for (evit::Index i = 0; i < batch; ++i)
+    std::copy(img.begin(), img.end(), many.begin() + static_cast<std::ptrdiff_t>(i * img.size()));
+  std::vector<float> by_sample(static_cast<std::size_t>(batch) * 1000), by_op(by_sample.size());
+  ev::forward_workspace ws;
+  ev::forward_profile prof;
+  const auto op_by_op = ev::forward_options().profile(prof);
+  net().forward(a, many.data(), batch, by_sample.data(), ws);
+  net().forward(a, many.data(), batch, by_op.data(), ws, op_by_op);
+  if (by_sample != by_op) st.SkipWithError("the two orders gave different logits");
+  std::vector<double> sample_ms, op_ms;
+  using clock = std::chrono::steady_clock;
+  for (auto _ : st) {
+    const auto t0 = clock::now();
+    net().forward(a, many.data(), batch, by_sample.data(), ws);
+    const auto t1 = clock::now();
+    net().forward(a, many.data(), batch, by_op.data(), ws, op_by_op);
+    const auto t2 = clock::now();
+    sample_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count() / batch);
+    op_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count() / batch);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  st.counters["by_sample_ms"] = median(sample_ms);
+  st.counters["by_op_ms"] = median(op_ms);
+  st.counters["ratio"] = median(sample_ms) / median(op_ms);
+}
+BENCHMARK_CAPTURE(BM_batch_order, T1, "elastic_T1")
+    ->Arg(8)
+    ->ArgName("batch")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_batch_order, S2, "elastic_S2")
+    ->Arg(8)
+    ->ArgName("batch")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_batch_order, M, "elastic_M")
+    ->Arg(8)
+    ->ArgName("batch")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_batch_order, L3, "elastic_L3")
+    ->Arg(8)
+    ->ArgName("batch")
     ->Unit(benchmark::kMillisecond);
 
 void BM_released(benchmark::State& st, const char* name) {

@@ -7,7 +7,9 @@
 // use batch statistics), each layer's per-sample work spread over the caller's executor; with
 // fewer samples than workers, each op of a sample is also cut into pieces (output columns,
 // channels, heads or image rows) that compute their elements exactly as the whole op does, so
-// the result is the same bit for bit for any executor. All buffers come from a
+// the result is the same bit for bit for any executor. With at least as many samples as
+// workers, runs of MBConv-shaped blocks go sample by sample instead (detail/forward_impl.hpp,
+// network::run: their feature maps stay in the caches), each op computing as before. All buffers come from a
 // forward_workspace sized once for the space's largest subnet.
 //
 // ISA: network's heavy member templates take the SIMD architecture as a template parameter, so
@@ -492,10 +494,22 @@ class network {
   /// fewer samples than workers, `parts` pieces of each op per sample. Pieces write disjoint
   /// outputs and compute each element exactly as the whole op does, so results do not depend on
   /// the number of workers.
+  /// An executor that runs every item on the calling thread as worker `worker` (a sample taken
+  /// through the blocks by one worker of the forward's executor).
+  struct single_worker {
+    int worker;
+    int num_threads() const { return 1; }
+    template <class F>
+    void parallel_for(Index n, F&& fn) const {
+      for (Index i = 0; i < n; ++i) fn(i, worker);
+    }
+  };
+
   struct splitter {
     executor_ref exec;
     Index batch;
     Index parts;
+    Index first = 0;  ///< the workspace index of its first sample
     /// Calls fn(b, begin, end, worker) for each sample b and each non-empty piece [begin, end)
     /// of [0, n), pieces cut at multiples of `align`.
     template <class F>
@@ -504,8 +518,13 @@ class network {
       exec.parallel_for(batch * parts, [&](Index i, int worker) {
         const Index p = i % parts;
         const Index begin = std::min(n, p * per), end = std::min(n, begin + per);
-        if (begin < end) fn(i / parts, begin, end, worker);
+        if (begin < end) fn(first + i / parts, begin, end, worker);
       });
+    }
+    /// Calls fn(b, worker) for each sample b.
+    template <class F>
+    void samples(F&& fn) const {
+      exec.parallel_for(batch, [&](Index i, int worker) { fn(first + i, worker); });
     }
     /// Calls fn(begin, end, worker) for pieces of [0, n) cut at multiples of `align`, one per
     /// worker (for ops that take the whole batch at once).
