@@ -9,8 +9,8 @@
 // channels, heads or image rows) that compute their elements exactly as the whole op does, so
 // the result is the same bit for bit for any executor. With at least as many samples as
 // workers, runs of MBConv-shaped blocks go sample by sample instead (detail/forward_impl.hpp,
-// network::run: their feature maps stay in the caches), each op computing as before. All buffers come from a
-// forward_workspace sized once for the space's largest subnet.
+// network::run: their feature maps stay in the caches), each op computing as before. All
+// buffers come from a forward_workspace sized once for the space's largest subnet.
 //
 // ISA: network's heavy member templates take the SIMD architecture as a template parameter, so
 // each ISA's forward pass is a symbol of its own; forward() and recalibrate() run the one
