@@ -38,6 +38,7 @@ seed, same all-reduced scores); gradients are all-reduced (mean).
       --sampler ca+pa --steps 600 --batch 64 --threads 2 --out /tmp/run --eval --evit-check
 """
 import argparse
+import ctypes
 import gzip
 import hashlib
 import json
@@ -133,6 +134,20 @@ def subnets_of_step(sampler, k):
         return out + [(a, None, False) for a in sampler.sandwich_step(k)]
     return out + [(d.arch, d if d.origin != "smallest" else None, False)
                   for d in sampler.sandwich_step(k)]
+
+
+# ---- threads -------------------------------------------------------------------------------------
+
+def set_threads(n):
+    """n threads for torch and for the BLAS under it. Debian's torch calls a pthreads OpenBLAS,
+    which torch.set_num_threads does not reach: without this it starts a thread per core (unless
+    OPENBLAS_NUM_THREADS or OMP_NUM_THREADS says otherwise), and two 1-thread runs on a 2-core
+    machine would contend."""
+    torch.set_num_threads(n)
+    try:
+        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(n)
+    except (OSError, AttributeError):  # another BLAS: torch.set_num_threads is enough
+        pass
 
 
 # ---- distributed ---------------------------------------------------------------------------------
@@ -353,7 +368,7 @@ def parse_args(argv=None):
 
 def train(args, rank=0, world=1):
     """Trains; returns a dict of results (losses per step, eval, digest...)."""
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     torch.manual_seed(args.seed)
     dist = Dist(rank, world)
 
@@ -383,6 +398,7 @@ def train(args, rank=0, world=1):
     model.train()
     trace, history = [], []
     t0, t_last, s_last = time.time(), time.time(), start
+    cpu0 = time.process_time()  # this process's CPU time: steady where the machine is shared
     stop = min(total, args.stop_at) if args.stop_at else total
     for step in range(start, stop):
         idx = batch_indices(len(train_x), args.batch, args.seed, step, rank, world)
@@ -453,12 +469,12 @@ def train(args, rank=0, world=1):
                 save_checkpoint(args.out, model, opt, sampler, done, args)
             if world > 1:
                 torch.distributed.barrier()
-    elapsed = time.time() - t0
+    elapsed, cpu = time.time() - t0, time.process_time() - cpu0
     steps_run = stop - start
-    log("trained %d steps in %.1f s: %.3f step/s" % (steps_run, elapsed,
-                                                    steps_run / max(elapsed, 1e-9)))
+    log("trained %d steps in %.1f s: %.3f step/s (CPU %.1f s: %.3f step/CPU-s)"
+        % (steps_run, elapsed, steps_run / max(elapsed, 1e-9), cpu, steps_run / max(cpu, 1e-9)))
     dist.buffers(model)
-    result = {"history": history, "steps": steps_run, "seconds": elapsed,
+    result = {"history": history, "steps": steps_run, "seconds": elapsed, "cpu_seconds": cpu,
               "digest": weights_digest(model), "sampler_state": sampler.state()}
     if pa:
         result["bank_sizes"] = [len(b) for b in sampler.banks()]
