@@ -63,6 +63,7 @@ MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training pixels
 DEFAULT_LEVELS = (4.0, 8.0, 13.0, 19.0, 26.0)
 DEFAULT_WINDOW = 3.0
 BN_MOMENTUM = 0.1  # ElasticSupernet's default
+HOLDOUT_SEED = 20240  # the --holdout validation draw: fixed, so every run holds out the same
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -92,6 +93,14 @@ def to_input(images):
     """uint8 [B, 28, 28] -> float [B, 3, 28, 28], normalised, grey as 3 equal channels."""
     x = (torch.from_numpy(np.ascontiguousarray(images)).float() / 255.0 - MEAN) / STD
     return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
+
+
+def holdout_split(n, holdout):
+    """(training indices, validation indices) of n training images: a fixed draw of `holdout`
+    images (the same in every run: HOLDOUT_SEED) kept out of training, e.g. for a search's
+    objective; both sorted."""
+    perm = np.random.default_rng(HOLDOUT_SEED).permutation(n)
+    return np.sort(perm[holdout:]), np.sort(perm[:holdout])
 
 
 def batch_indices(n, batch, seed, step, rank=0, world=1):
@@ -212,7 +221,7 @@ def load_checkpoint(out, model, opt, sampler, args):
     model.load_safetensors(os.path.join(out, "supernet.safetensors"))
     st = torch.load(os.path.join(out, "train_state.pt"))
     saved = st.get("args", {})
-    for key in ("sampler", "seed", "batch", "levels_list", "window", "k", "bank"):
+    for key in ("sampler", "seed", "batch", "levels_list", "window", "k", "bank", "holdout"):
         if key in saved and saved[key] != getattr(args, key):
             raise SystemExit("--resume: the checkpoint was trained with --%s %s, not %s"
                              % (key, saved[key], getattr(args, key)))
@@ -322,6 +331,9 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--clip", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--holdout", type=int, default=0,
+                   help="keep this many training images (a fixed draw, holdout_split) out of "
+                   "training: a validation split")
     p.add_argument("--k", type=int, default=3, help="in-level (or uniform) subnets per step")
     p.add_argument("--levels", default=None,
                    help="comma-separated MMAC levels (default %s)"
@@ -377,6 +389,9 @@ def train(args, rank=0, world=1):
             print(msg, flush=True)
 
     train_x, train_y = load_split("train", args.data)
+    if args.holdout:
+        keep, _ = holdout_split(len(train_x), args.holdout)
+        train_x, train_y = train_x[keep], train_y[keep]
     per_epoch_data = len(train_x) // (args.batch * world)
     total = args.steps if args.steps is not None else int(args.epochs * per_epoch_data)
     steps_per_epoch = args.steps_per_epoch or per_epoch_data
