@@ -20,7 +20,7 @@ for every subnet. Scoring runs through evit's runtime (Supernet.load, recalibrat
 same numbers as the PyTorch model, python/tests/test_train_smoke.py, and several times faster).
 
 Output in --out: runs/<strategy>-s<seed>/ (training checkpoint, random.json, search.json,
-result.json), results.json (every run), results.md (strategy x level, mean +- std over seeds)
+result.json), results.json (every run), results.md (strategy x level, mean ± std over seeds)
 and results.png (top-1 against MACs per strategy; matplotlib). A run whose result.json exists is
 skipped, an interrupted training resumes from its checkpoint and an interrupted evaluation from its
 finished phase: run the same command again to continue.
@@ -38,6 +38,7 @@ import sys
 import time
 
 import numpy as np
+import torch.nn.functional as F
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "examples", "python"))
@@ -53,7 +54,7 @@ def parse_args(argv=None):
     p.add_argument("--out", required=True, help="results directory (resumes what it holds)")
     p.add_argument("--strategies", default=",".join(STRATEGIES))
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--steps", type=int, default=300, help="training steps of every run")
+    p.add_argument("--steps", type=int, default=200, help="training steps of every run")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--holdout", type=int, default=5000, help="validation images (of training)")
@@ -64,7 +65,7 @@ def parse_args(argv=None):
     p.add_argument("--calib-batch", type=int, default=64)
     p.add_argument("--population", type=int, default=12, help="search population")
     p.add_argument("--iterations", type=int, default=2,
-                   help="search iterations (each: population/2 mutations + population/2 crossovers)")
+                   help="search iterations (each population/2 mutations and crossovers)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes, one thread each")
     p.add_argument("--quick", action="store_true", help="a tiny budget: checks the pipeline")
     p.add_argument("--run", nargs=2, metavar=("STRATEGY", "SEED"), help=argparse.SUPPRESS)
@@ -104,13 +105,15 @@ class Scorer:
         self.inputs = {}  # (name, resolution) -> images resized once
 
     def _resized(self, name, images, r):
+        """images (a tensor or a list of them) at r x r, bicubic as the model's forward, as
+        NumPy arrays for evit: made once per resolution (the space has two, 28 and 32)."""
         key = (name, r)
         if key not in self.inputs:
-            arch = type("At", (), {"resolution": r})  # ts.resized reads .resolution only
-            if isinstance(images, list):
-                self.inputs[key] = [ts.resized(b, arch).numpy() for b in images]
-            else:
-                self.inputs[key] = ts.resized(images, arch).numpy()
+            def at(x):
+                if x.shape[-1] != r:
+                    x = F.interpolate(x, size=(r, r), mode="bicubic", align_corners=False)
+                return x.numpy()
+            self.inputs[key] = [at(b) for b in images] if isinstance(images, list) else at(images)
         return self.inputs[key]
 
     def top1(self, arch, name, images, labels, batch=250):
@@ -128,7 +131,8 @@ def train_run(args, strategy, seed, d):
     argv = ["--sampler", strategy, "--seed", str(seed), "--steps", str(args.steps),
             "--batch", str(args.batch), "--warmup", str(args.warmup), "--holdout",
             str(args.holdout), "--threads", "1", "--out", os.path.join(d, "train"), "--resume",
-            "--ckpt-every", str(max(10, args.steps // 10)), "--log-every", str(max(10, args.steps // 10))]
+            "--ckpt-every", str(max(10, args.steps // 10)),
+            "--log-every", str(max(10, args.steps // 10))]
     t0 = time.time()
     r = ts.main(argv)
     return {"train_seconds_this_call": time.time() - t0, "steps_this_call": r["steps"],
@@ -218,7 +222,8 @@ def run_all(args):
     if os.path.exists(path):
         saved = json.load(open(path))
         if saved != settings(args):
-            raise SystemExit("%s holds runs made with %s, not %s" % (args.out, saved, settings(args)))
+            raise SystemExit("%s holds runs made with %s, not %s"
+                             % (args.out, saved, settings(args)))
     else:
         write_json(path, settings(args))
     todo = [(s, seed) for seed in args.seed_list for s in args.strategy_list
@@ -231,8 +236,7 @@ def run_all(args):
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     env.setdefault("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=33554432:"
                    "glibc.malloc.trim_threshold=8589934592")
-    base = [sys.executable, os.path.abspath(__file__)] + [a for a in sys.argv[1:]
-                                                          if a != "--run"]
+    base = [sys.executable, os.path.abspath(__file__)] + sys.argv[1:]
     running, failed = [], []
     while todo or running:
         while todo and len(running) < args.jobs:
