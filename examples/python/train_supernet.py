@@ -38,6 +38,7 @@ seed, same all-reduced scores); gradients are all-reduced (mean).
       --sampler ca+pa --steps 600 --batch 64 --threads 2 --out /tmp/run --eval --evit-check
 """
 import argparse
+import ctypes
 import gzip
 import hashlib
 import json
@@ -62,6 +63,7 @@ MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training pixels
 DEFAULT_LEVELS = (4.0, 8.0, 13.0, 19.0, 26.0)
 DEFAULT_WINDOW = 3.0
 BN_MOMENTUM = 0.1  # ElasticSupernet's default
+HOLDOUT_SEED = 20240  # the --holdout validation draw: fixed, so every run holds out the same
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -91,6 +93,14 @@ def to_input(images):
     """uint8 [B, 28, 28] -> float [B, 3, 28, 28], normalised, grey as 3 equal channels."""
     x = (torch.from_numpy(np.ascontiguousarray(images)).float() / 255.0 - MEAN) / STD
     return x.unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
+
+
+def holdout_split(n, holdout):
+    """(training indices, validation indices) of n training images: a fixed draw of `holdout`
+    images (the same in every run: HOLDOUT_SEED) kept out of training, e.g. for a search's
+    objective; both sorted."""
+    perm = np.random.default_rng(HOLDOUT_SEED).permutation(n)
+    return np.sort(perm[holdout:]), np.sort(perm[:holdout])
 
 
 def batch_indices(n, batch, seed, step, rank=0, world=1):
@@ -133,6 +143,20 @@ def subnets_of_step(sampler, k):
         return out + [(a, None, False) for a in sampler.sandwich_step(k)]
     return out + [(d.arch, d if d.origin != "smallest" else None, False)
                   for d in sampler.sandwich_step(k)]
+
+
+# ---- threads -------------------------------------------------------------------------------------
+
+def set_threads(n):
+    """n threads for torch and for the BLAS under it. Debian's torch calls a pthreads OpenBLAS,
+    which torch.set_num_threads does not reach: without this it starts a thread per core (unless
+    OPENBLAS_NUM_THREADS or OMP_NUM_THREADS says otherwise), and two 1-thread runs on a 2-core
+    machine would contend."""
+    torch.set_num_threads(n)
+    try:
+        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(n)
+    except (OSError, AttributeError):  # another BLAS: torch.set_num_threads is enough
+        pass
 
 
 # ---- distributed ---------------------------------------------------------------------------------
@@ -197,7 +221,7 @@ def load_checkpoint(out, model, opt, sampler, args):
     model.load_safetensors(os.path.join(out, "supernet.safetensors"))
     st = torch.load(os.path.join(out, "train_state.pt"))
     saved = st.get("args", {})
-    for key in ("sampler", "seed", "batch", "levels_list", "window", "k", "bank"):
+    for key in ("sampler", "seed", "batch", "levels_list", "window", "k", "bank", "holdout"):
         if key in saved and saved[key] != getattr(args, key):
             raise SystemExit("--resume: the checkpoint was trained with --%s %s, not %s"
                              % (key, saved[key], getattr(args, key)))
@@ -307,6 +331,9 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--clip", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--holdout", type=int, default=0,
+                   help="keep this many training images (a fixed draw, holdout_split) out of "
+                   "training: a validation split")
     p.add_argument("--k", type=int, default=3, help="in-level (or uniform) subnets per step")
     p.add_argument("--levels", default=None,
                    help="comma-separated MMAC levels (default %s)"
@@ -353,7 +380,7 @@ def parse_args(argv=None):
 
 def train(args, rank=0, world=1):
     """Trains; returns a dict of results (losses per step, eval, digest...)."""
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     torch.manual_seed(args.seed)
     dist = Dist(rank, world)
 
@@ -362,6 +389,9 @@ def train(args, rank=0, world=1):
             print(msg, flush=True)
 
     train_x, train_y = load_split("train", args.data)
+    if args.holdout:
+        keep, _ = holdout_split(len(train_x), args.holdout)
+        train_x, train_y = train_x[keep], train_y[keep]
     per_epoch_data = len(train_x) // (args.batch * world)
     total = args.steps if args.steps is not None else int(args.epochs * per_epoch_data)
     steps_per_epoch = args.steps_per_epoch or per_epoch_data
@@ -383,6 +413,7 @@ def train(args, rank=0, world=1):
     model.train()
     trace, history = [], []
     t0, t_last, s_last = time.time(), time.time(), start
+    cpu0 = time.process_time()  # this process's CPU time: steady where the machine is shared
     stop = min(total, args.stop_at) if args.stop_at else total
     for step in range(start, stop):
         idx = batch_indices(len(train_x), args.batch, args.seed, step, rank, world)
@@ -453,12 +484,12 @@ def train(args, rank=0, world=1):
                 save_checkpoint(args.out, model, opt, sampler, done, args)
             if world > 1:
                 torch.distributed.barrier()
-    elapsed = time.time() - t0
+    elapsed, cpu = time.time() - t0, time.process_time() - cpu0
     steps_run = stop - start
-    log("trained %d steps in %.1f s: %.3f step/s" % (steps_run, elapsed,
-                                                    steps_run / max(elapsed, 1e-9)))
+    log("trained %d steps in %.1f s: %.3f step/s (CPU %.1f s: %.3f step/CPU-s)"
+        % (steps_run, elapsed, steps_run / max(elapsed, 1e-9), cpu, steps_run / max(cpu, 1e-9)))
     dist.buffers(model)
-    result = {"history": history, "steps": steps_run, "seconds": elapsed,
+    result = {"history": history, "steps": steps_run, "seconds": elapsed, "cpu_seconds": cpu,
               "digest": weights_digest(model), "sampler_state": sampler.state()}
     if pa:
         result["bank_sizes"] = [len(b) for b in sampler.banks()]
