@@ -68,9 +68,12 @@ inline void scale_population(evit::evolution_options& o, int population) {
 
 class search_report {
  public:
-  /// `val`: the labelled set of the top-1 objective, or "" for the MMACs proxy.
-  search_report(std::string out, const std::string& val)
-      : out_(std::move(out)), top1_(!val.empty()), points_(out_ + "/points.csv") {
+  /// `val`: the labelled set of the top-1 objective, or "" for the MMACs proxy; `space`: the
+  /// ElasticViT-family space searched.
+  search_report(
+      std::string out, const std::string& val,
+      const evit::space_descriptor& space = evit::elasticvit::official_space::descriptor())
+      : out_(std::move(out)), top1_(!val.empty()), space_(&space), points_(out_ + "/points.csv") {
     objective_ = top1_ ? "top-1 % after BN recalibration (" + val + ")"
                        : "PROXY: official MMACs (the most capacity the budget buys; pass "
                          "--weights and --val for top-1)";
@@ -133,7 +136,7 @@ class search_report {
     if (e != nullptr) {
       w.subnet = e->subnet;
       w.objective = e->values[0];
-      w.mmacs = evit::elasticvit::macs(e->subnet) * 1e-6;
+      w.mmacs = evit::elasticvit::macs(*space_, e->subnet) * 1e-6;
       w.predicted = e->costs[0];
     }
     rows_.push_back(w);
@@ -145,8 +148,8 @@ class search_report {
   }
 
   /// The table on stdout.
-  void print(const evit::cost::block_profiler<evit::elasticvit::official_space>* profiler,
-             const std::string& table_path) const {
+  template <class Profiler>
+  void print(const Profiler* profiler, const std::string& table_path) const {
     std::printf("\n%-9s %10s %9s %9s %12s %16s  %s\n", "device", "budget ms",
                 top1_ ? "top-1 %" : "MMACs*", "MMACs", "predicted ms", "measured ms", "subnet");
     for (const row& w : rows_) {
@@ -206,7 +209,7 @@ class search_report {
       const bool ok = w.status == "ok", meas = ok && w.measured >= 0;
       if (ok) {
         x.update({{"subnet", text(w.subnet)},
-                  {"official_list", evit::elasticvit::to_official_list(w.subnet)},
+                  {"official_list", evit::elasticvit::to_official_list(*space_, w.subnet)},
                   {"objective", w.objective},
                   {"mmacs", w.mmacs},
                   {"predicted_ms", w.predicted}});
@@ -276,12 +279,11 @@ class search_report {
     std::string rule;
     std::vector<evit::shortlist_entry> shortlist;
   };
-  static std::string text(const evit::arch& a) {
-    return evit::to_string<evit::elasticvit::official_space>(a);
-  }
+  std::string text(const evit::arch& a) const { return evit::to_string(*space_, a); }
 
   std::string out_, objective_, axis_, unit_;
   bool top1_;
+  const evit::space_descriptor* space_;
   std::ofstream points_, shortlist_{out_ + "/shortlist.csv"};
   std::ostringstream references_;
   std::vector<row> rows_;

@@ -7,7 +7,9 @@
 // output folder, keyed by CPU, ISA and threads), then measures a shortlist of the best subnets
 // and answers the best one measured within the budget, or says none is (re-searching under a
 // tightened budget first). Prints one table, writes JSON and CSV, and draws latency against the
-// objective per device (tools/plot_search.py, with python3-matplotlib).
+// objective per device (tools/plot_search.py, with python3-matplotlib). `--space fashion`
+// searches a Fashion-MNIST supernet (trained with examples/python/train_supernet.py) on this
+// machine instead, its smallest and largest subnets as the reference points.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <evit/evit.hpp>
@@ -25,7 +28,6 @@
 #include "search_report.hpp"
 
 namespace ev = evit::elasticvit;
-using space = ev::official_space;
 namespace fs = std::filesystem;
 
 namespace {
@@ -37,11 +39,12 @@ struct options {
       research = 1;
   long long seed = 7;
   std::string out = "search_subnet_out", lut_dir, weights, val, preset = "elasticvit",
-              rule = "median";
-  bool quiet = false;
+              rule = "median", space = "official";
+  bool quiet = false, devices_given = false;
 };
 
-int run(options& o, const char* argv0) {
+template <class Space>
+int run_space(options& o, const char* argv0) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -51,9 +54,16 @@ int run(options& o, const char* argv0) {
   evit::evolution_options opts = evit::presets::by_name(o.preset);
   if (o.population > 0) example::scale_population(opts, o.population);
   if (o.iterations >= 0) opts.iterations(o.iterations);
+  const evit::space_descriptor& sd = Space::descriptor();
+  const bool official = sd.name == ev::official_space::descriptor().name;
+  if (!official && !o.devices_given) o.devices = {"this"};
   const bool wants_this = std::count(o.devices.begin(), o.devices.end(), "this") > 0;
   for (const std::string& d : o.devices)  // before any work: a typo fails at once
-    if (d != "this" && o.lut_dir.empty())
+    if (d != "this" && !official)
+      throw evit::invalid_argument("--device " + d + ": the phone tables hold the official " +
+                                   "space's blocks; --space " + o.space +
+                                   " runs on this machine only (--device this)");
+    else if (d != "this" && o.lut_dir.empty())
       (void)evit::cost::find_mobile_lut(d);  // names the folders searched and the known devices
     else if (d != "this" && !fs::is_regular_file(o.lut_dir + "/" + d + ".json"))
       throw evit::invalid_argument("--device " + d + ": no table " + o.lut_dir + "/" + d + ".json");
@@ -63,23 +73,23 @@ int run(options& o, const char* argv0) {
     throw evit::invalid_argument("--out: cannot create '" + o.out + "'");
 
   // The supernet (for this machine's latency and the top-1 objective), and the objective.
-  std::shared_ptr<const ev::supernet<space>> net;
+  std::shared_ptr<const ev::supernet<Space>> net;
   if (wants_this || !o.val.empty())
-    net = std::make_shared<const ev::supernet<space>>(o.weights.empty() || o.weights == "random"
-                                                          ? ev::supernet<space>::random(1)
-                                                          : ev::supernet<space>::load(o.weights));
-  evit::cost::any_cost objective = [](const evit::arch& a) { return ev::macs(a) * 1e-6; };
-  example::search_report report(o.out, o.val.empty() ? "" : o.val);
+    net = std::make_shared<const ev::supernet<Space>>(o.weights.empty() || o.weights == "random"
+                                                          ? ev::supernet<Space>::random(1)
+                                                          : ev::supernet<Space>::load(o.weights));
+  evit::cost::any_cost objective = [&sd](const evit::arch& a) { return ev::macs(sd, a) * 1e-6; };
+  example::search_report report(o.out, o.val.empty() ? "" : o.val, sd);
   if (!o.val.empty()) {
     const int classes = net->num_classes();
     evit::io::labelled_images set =
         o.val.rfind("random:", 0) == 0
-            ? evit::io::random_labelled_images(example::count_after("random:", o.val), 128, classes,
-                                               99)
+            ? evit::io::random_labelled_images(example::count_after("random:", o.val),
+                                               sd.resolution.back(), classes, 99)
             : evit::io::load_labelled_images(o.val, classes);
-    objective = ev::top1_evaluator<space>(net, std::move(set), {0.5, 16, o.threads});
+    objective = ev::top1_evaluator<Space>(net, std::move(set), {0.5, 16, o.threads});
   }
-  std::printf("objective: %s\n", report.objective().c_str());
+  std::printf("space: %s\nobjective: %s\n", sd.name.c_str(), report.objective().c_str());
   std::printf("isa: %s (this machine's kernels)\n",
               evit::simd::isa_description(evit::simd::active_isa()).c_str());
   std::printf(
@@ -89,45 +99,51 @@ int run(options& o, const char* argv0) {
       opts.iterations(), o.seed);
 
   // This machine: its block table (cached per ISA), complete before the searches start.
-  std::shared_ptr<evit::cost::block_profiler<space>> profiler;
-  std::unique_ptr<evit::cost::measured_latency<space>> measured;
+  std::shared_ptr<evit::cost::block_profiler<Space>> profiler;
+  std::unique_ptr<evit::cost::measured_latency<Space>> measured;
   const std::string table_path = o.out + "/this_machine_lut-" +
                                  evit::simd::isa_name(evit::simd::active_isa()) + "-" +
                                  std::to_string(o.threads) + "t.json";
   if (wants_this) {
-    profiler = evit::cost::cached_profiler<space>(
+    profiler = evit::cost::cached_profiler<Space>(
         *net, table_path,
         evit::cost::timing().threads(o.threads).warmup(1).repeats(3, 9).target(0.05).max_seconds(
             0.05),
         !o.quiet);
-    measured = std::make_unique<evit::cost::measured_latency<space>>(
+    measured = std::make_unique<evit::cost::measured_latency<Space>>(
         *net, evit::cost::timing().threads(o.threads).repeats(7, 40));
     evit::cost::ensure_calibrated(*profiler, *measured, o.calibrate, table_path, !o.quiet);
   }
   const evit::budget_rule rule =
       o.rule == "median" ? evit::budget_rule::median : evit::budget_rule::upper95;
 
-  const auto& released = ev::released_models();
-  std::vector<double> released_value;
-  for (const auto& m : released) released_value.push_back(objective(m.arch_value));
+  // The reference points: the released subnets (official space), else the space's smallest and
+  // largest subnets (the fixed-size baselines).
+  std::vector<std::pair<std::string, evit::arch>> references;
+  if (official)
+    for (const auto& m : ev::released_models()) references.emplace_back(m.name, m.arch_value);
+  else
+    references = {{"smallest", Space::min_arch()}, {"largest", Space::max_arch()}};
+  std::vector<double> reference_value;
+  for (const auto& r : references) reference_value.push_back(objective(r.second));
   for (const std::string& device : o.devices) {
     // This machine's table (sequential: it profiles blocks on demand, so a search calls it on
     // its own thread; any_cost keeps that trait) or a phone's (--lut-dir, else evit's tables).
     evit::cost::any_cost lat;
     if (device == "this")
-      lat = evit::cost::local_latency<space>(profiler);
+      lat = evit::cost::local_latency<Space>(profiler);
     else if (o.lut_dir.empty())
-      lat = evit::cost::mobile_latency<space>(device);
+      lat = evit::cost::mobile_latency<Space>(device);
     else
-      lat = evit::cost::mobile_latency<space>(o.lut_dir, device);
+      lat = evit::cost::mobile_latency<Space>(o.lut_dir, device);
     std::vector<double> budgets = o.budget_ms;
-    const double lo = lat(space::min_arch()), hi = lat(space::max_arch());
+    const double lo = lat(Space::min_arch()), hi = lat(Space::max_arch());
     if (!o.quiet)
       std::fprintf(stderr, "%s: subnets from %.2f to %.2f ms\n", device.c_str(), lo, hi);
     for (int k = 1; o.budget_ms.empty() && k <= o.budgets; ++k)
       budgets.push_back(lo * std::pow(hi / lo, static_cast<double>(k) / (o.budgets + 1)));
-    for (std::size_t i = 0; i < released.size(); ++i)  // the reference points
-      report.reference(device, released[i].name, lat(released[i].arch_value), released_value[i]);
+    for (std::size_t i = 0; i < references.size(); ++i)
+      report.reference(device, references[i].first, lat(references[i].second), reference_value[i]);
     for (double budget : budgets) {
       std::vector<evit::evaluated> records;  // of the last search
       const auto search = [&](double b) {
@@ -139,7 +155,7 @@ int run(options& o, const char* argv0) {
               static_cast<std::size_t>(p.iteration) + 1,
               std::to_string(p.evaluations) + " subnets, best " + example::fixed(p.best_score, 2));
         });
-        auto evo = evit::make_evolution<space>(objective, evit::cost::at_most(lat, b, "latency ms"),
+        auto evo = evit::make_evolution<Space>(objective, evit::cost::at_most(lat, b, "latency ms"),
                                                opt, static_cast<std::uint64_t>(o.seed));
         evit::search_result r = evo.run();
         records = evo.records();
@@ -169,13 +185,18 @@ int run(options& o, const char* argv0) {
   return 0;
 }
 
+int run(options& o, const char* argv0) {
+  if (o.space == "fashion") return run_space<ev::fashion_space>(o, argv0);
+  return run_space<ev::official_space>(o, argv0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   options o;
   CLI::App app(
-      "Searches the official ElasticViT space for the best subnet under each latency "
-      "budget of each device, from one supernet.",
+      "Searches the official ElasticViT space (or --space fashion) for the best subnet under "
+      "each latency budget of each device, from one supernet.",
       "search_subnet");
   app.option_defaults()->always_capture_default();  // --help shows the defaults
   app.add_option("--device", o.devices,
@@ -203,6 +224,11 @@ int main(int argc, char** argv) {
   app.add_option("--val", o.val,
                  "safetensors with 'images' (N,3,H,W) and 'labels' (N): the first half "
                  "recalibrates BatchNorm, the rest is scored; or 'random:N' (a smoke test)");
+  app.add_option(
+         "--space", o.space,
+         "official (ImageNet, 224-288 px) or fashion (Fashion-MNIST, 28-32 px; this machine "
+         "only; --weights a supernet trained with examples/python/train_supernet.py)")
+      ->check(CLI::IsMember({"official", "fashion"}));
   app.add_option("--preset", o.preset, "elasticvit, autoformer, ofa or hat");
   app.add_option("--iterations", o.iterations, "override the preset's iterations")
       ->check(example::integer_in(0, 100000));
@@ -230,5 +256,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "search seed")->check(example::integer_in(0, 1LL << 40));
   example::add_isa_option(app);
   app.add_flag("--quiet", o.quiet, "no progress lines");
-  return example::run(app, argc, argv, 1, [&] { return run(o, argv[0]); });
+  return example::run(app, argc, argv, 1, [&] {
+    o.devices_given = app.count("--device") > 0;
+    return run(o, argv[0]);
+  });
 }

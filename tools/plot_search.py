@@ -6,7 +6,8 @@ usage: python3 tools/plot_search.py OUT_DIR [PNG]
 Reads from OUT_DIR (search_subnet --out):
   points.csv      every subnet the searches evaluated: device, budget_ms, latency_ms, objective,
                   chosen (1: the subnet picked for that budget)
-  references.csv  the released models (elastic_T1 ... elastic_L3) per device, when present
+  references.csv  the released models (elastic_T1 ... elastic_L3) per device, or for another space its
+                  smallest and largest subnets, when present
   results.csv     the chosen subnets, with this machine's measured latency
   shortlist.csv   this machine's shortlisted subnets: predicted and measured latency (with the
                   95% interval of the median), whether each fits its budget, which was chosen
@@ -128,7 +129,9 @@ def main(argv):
             ax.scatter([float(r["latency_ms"]) for r in refs],
                        [float(r["objective"]) for r in refs], s=36, marker="D",
                        facecolors="none", edgecolors="tab:purple", zorder=4,
-                       label="released ElasticViT models")
+                       label="released ElasticViT models"
+                       if any(r["name"].startswith("elastic_") for r in refs)
+                       else "fixed-size baselines (smallest, largest subnet)")
             for r in refs:
                 ax.annotate(r["name"].replace("elastic_", ""),
                             (float(r["latency_ms"]), float(r["objective"])), fontsize=7,

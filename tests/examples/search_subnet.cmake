@@ -66,6 +66,17 @@ if(NOT CMAKE_CXX_FLAGS MATCHES "sanitize" AND NOT CMAKE_BUILD_TYPE STREQUAL "Deb
   set_tests_properties("example: search_subnet with the top-1 objective (random weights and images)"
     PROPERTIES
     PASS_REGULAR_EXPRESSION "objective: top-1 % after BN recalibration.*pixel6 +30.00 +[0-9.]+ ")
+  # A Fashion-MNIST supernet on this machine: top-1, the smallest and largest subnets as references.
+  add_test(NAME "example: search_subnet --space fashion, top-1 on this machine"
+    COMMAND search_subnet --space fashion --weights random --val random:32 --budgets 1
+            --iterations 1 --population 4 --calibrate 8 --shortlist 2 --quiet
+            --out ${_ss_out}/fashion)
+  set_tests_properties("example: search_subnet --space fashion, top-1 on this machine"
+    PROPERTIES PASS_REGULAR_EXPRESSION
+    "space: elasticvit-fashion\nobjective: top-1 % after BN recalibration.*this +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \\+-[0-9]+% +r(28|32) ")
 endif()
+evit_add_failure_test(NAME "example: search_subnet --space fashion refuses a phone" EXIT_CODE 1
+  EXPECT "--device pixel6: the phone tables hold the official space's blocks; --space fashion runs on this machine only"
+  COMMAND search_subnet --space fashion --device pixel6 --out ${_ss_out}/fashion-phone)
 add_test(NAME "tools: plot_search.py --help" COMMAND python3 ${PROJECT_SOURCE_DIR}/tools/plot_search.py --help)
 set_tests_properties("tools: plot_search.py --help" PROPERTIES PASS_REGULAR_EXPRESSION "usage: python3 tools/plot_search.py")
