@@ -53,7 +53,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import evit  # noqa: E402
-from elastic_supernet import ElasticSupernet  # noqa: E402
+from elastic_supernet import ElasticSupernet, save_safetensors  # noqa: E402
 
 SPACE = evit.spaces.fashion
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
@@ -360,6 +360,11 @@ def parse_args(argv=None):
     p.add_argument("--calib-batch", type=int, default=96)
     p.add_argument("--evit-check", action="store_true",
                    help="also evaluate through evit (needs --out)")
+    p.add_argument("--export-val", default=None, metavar="FILE",
+                   help="write a labelled set for evit's search (search_subnet --space fashion "
+                   "--val FILE): the --holdout images, else the first test images; no training")
+    p.add_argument("--export-val-n", type=int, default=2000,
+                   help="images in --export-val (the search recalibrates on the first half)")
     p.add_argument("--distributed", action="store_true")
     p.add_argument("--world", type=int, default=2, help="processes to spawn with --distributed")
     p.add_argument("--port", type=int, default=29533)
@@ -515,8 +520,30 @@ def _worker(rank, world, args):
         torch.distributed.destroy_process_group()
 
 
+def export_val(args):
+    """Writes --export-val: 'images' F32 [N, 3, 28, 28] (normalised as in training, grey as 3
+    equal channels) and 'labels' I64 [N], the format evit::io::load_labelled_images reads."""
+    if args.holdout:
+        x, y = load_split("train", args.data)
+        _, held = holdout_split(len(x), args.holdout)
+        x, y, source = x[held], y[held], "the %d held-out training images" % args.holdout
+    else:
+        x, y = load_split("t10k", args.data)
+        source = "the test set"
+    n = min(args.export_val_n, len(x))
+    if n < 2:
+        raise SystemExit("--export-val-n %d: at least 2 images (half recalibrate, half are "
+                         "scored)" % args.export_val_n)
+    save_safetensors({"images": to_input(x[:n]), "labels": torch.from_numpy(y[:n])},
+                     args.export_val, metadata={"source": "Fashion-MNIST, first %d of %s"
+                                                % (n, source)})
+    print("wrote %s: %d images from %s" % (args.export_val, n, source))
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.export_val:
+        return export_val(args)
     if not args.distributed:
         r = train(args)
         if args.out:

@@ -119,3 +119,23 @@ def test_evaluation_agrees_with_evit(tmp_path):
         # The same weights and recalibration: C++ and PyTorch logits agree to ~1e-5, so the
         # top-1 may differ only by a near tie (at most one image of 100).
         assert abs(e["top1"] - e["top1_evit"]) <= 0.01, e
+
+
+def test_export_val_writes_the_labelled_set_search_subnet_reads(tmp_path):
+    # search_subnet --space fashion --val FILE: 'images' F32 [N, 3, 28, 28] normalised as in
+    # training, 'labels' I64 [N]; the test set's first images, or the --holdout draw.
+    from elastic_supernet import read_safetensors
+    path = str(tmp_path / "val.safetensors")
+    ts.main(["--export-val", path, "--export-val-n", "6"])
+    t = read_safetensors(path)
+    x, y = ts.load_split("t10k")
+    assert tuple(t["images"].shape) == (6, 3, 28, 28)
+    assert np.array_equal(np.asarray(t["labels"]), y[:6])
+    assert np.allclose(np.asarray(t["images"]), ts.to_input(x[:6]).numpy(), atol=0)
+    held = str(tmp_path / "held.safetensors")
+    ts.main(["--export-val", held, "--export-val-n", "4", "--holdout", "100"])
+    train_x, train_y = ts.load_split("train")
+    _, idx = ts.holdout_split(len(train_x), 100)
+    assert np.array_equal(np.asarray(read_safetensors(held)["labels"]), train_y[idx[:4]])
+    with pytest.raises(SystemExit, match="at least 2 images"):
+        ts.main(["--export-val", path, "--export-val-n", "1"])
