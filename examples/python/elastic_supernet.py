@@ -497,13 +497,16 @@ def read_safetensors(path):
 
 
 def save_safetensors(tensors, path, metadata=None):
-    """Writes {name: tensor or array} as a safetensors file (float tensors as F32, integer ones
-    as I64): 8-byte little-endian header length, JSON header padded to 8 bytes, the data."""
+    """Writes {name: tensor or array} as a safetensors file (float tensors as F32, uint8 ones as
+    U8, other integer ones as I64): 8-byte little-endian header length, JSON header padded to 8
+    bytes, the data."""
     header, blobs, offset = {}, [], 0
     for name, t in tensors.items():
         a = t.detach().cpu().numpy() if torch.is_tensor(t) else np.asarray(t)
         if a.dtype.kind == "f":
             a, dtype = np.ascontiguousarray(a, dtype="<f4"), "F32"
+        elif a.dtype == np.uint8:
+            a, dtype = np.ascontiguousarray(a), "U8"
         else:
             a, dtype = np.ascontiguousarray(a, dtype="<i8"), "I64"
         blob = a.tobytes()

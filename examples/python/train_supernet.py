@@ -365,6 +365,9 @@ def parse_args(argv=None):
                    "--val FILE): the --holdout images, else the first test images; no training")
     p.add_argument("--export-val-n", type=int, default=2000,
                    help="images in --export-val (the search recalibrates on the first half)")
+    p.add_argument("--export-val-format", choices=("u8", "f32"), default="u8",
+                   help="u8: the pixels with the normalisation in the metadata (a quarter of "
+                        "the size); f32: the normalised network inputs")
     p.add_argument("--distributed", action="store_true")
     p.add_argument("--world", type=int, default=2, help="processes to spawn with --distributed")
     p.add_argument("--port", type=int, default=29533)
@@ -521,8 +524,10 @@ def _worker(rank, world, args):
 
 
 def export_val(args):
-    """Writes --export-val: 'images' F32 [N, 3, 28, 28] (normalised as in training, grey as 3
-    equal channels) and 'labels' I64 [N], the format evit::io::load_labelled_images reads."""
+    """Writes --export-val, the format evit::io::load_labelled_images reads: 'labels' [N] and
+    'images', either U8 pixels [N, 1, 28, 28] with metadata 'mean' and 'std' (the reader
+    normalises them as in training and gives grey as 3 equal channels) or, with
+    --export-val-format f32, the network inputs F32 [N, 3, 28, 28]."""
     if args.holdout:
         x, y = load_split("train", args.data)
         _, held = holdout_split(len(x), args.holdout)
@@ -534,10 +539,16 @@ def export_val(args):
     if n < 2:
         raise SystemExit("--export-val-n %d: at least 2 images (half recalibrate, half are "
                          "scored)" % args.export_val_n)
-    save_safetensors({"images": to_input(x[:n]), "labels": torch.from_numpy(y[:n])},
-                     args.export_val, metadata={"source": "Fashion-MNIST, first %d of %s"
-                                                % (n, source)})
-    print("wrote %s: %d images from %s" % (args.export_val, n, source))
+    metadata = {"source": "Fashion-MNIST, first %d of %s" % (n, source)}
+    if args.export_val_format == "u8":
+        images = np.ascontiguousarray(x[:n], dtype=np.uint8)[:, None, :, :]
+        labels = np.ascontiguousarray(y[:n], dtype=np.uint8)
+        metadata.update(mean=repr(MEAN), std=repr(STD))
+    else:
+        images, labels = to_input(x[:n]), torch.from_numpy(y[:n])
+    save_safetensors({"images": images, "labels": labels}, args.export_val, metadata=metadata)
+    print("wrote %s: %d images from %s (%s)" % (args.export_val, n, source,
+                                                args.export_val_format))
 
 
 def main(argv=None):

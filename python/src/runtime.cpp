@@ -8,6 +8,7 @@
 // input that would need a conversion (dtype, layout, strides) is refused, never converted. The
 // weights stay where the C++ loader put them (in the file's mapped bytes by default); Python sees
 // them only as read-only views.
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -1051,6 +1052,24 @@ void bind_runtime(py::module_& m) {
       "A saved block table (BlockProfiler.save, or a phone table of the same format) as an "
       "evit.CostModel of `space` (ms): the sum of a subnet's blocks, calibrated when the table "
       "is; evit.Error naming the key of a block the table lacks.");
+
+  m.def(
+      "load_labelled_images",
+      [](const std::string& path, int classes) {
+        evit::io::labelled_images set = evit::io::load_labelled_images(path, classes);
+        const auto n = static_cast<py::ssize_t>(set.size());
+        const auto side = static_cast<py::ssize_t>(set.side);
+        py::array_t<float> images(std::vector<py::ssize_t>{n, 3, side, side});
+        std::copy(set.images.begin(), set.images.end(), images.mutable_data());
+        py::array_t<std::int64_t> labels(n);
+        std::copy(set.labels.begin(), set.labels.end(), labels.mutable_data());
+        return py::make_tuple(images, labels);
+      },
+      py::arg("path"), py::arg("classes"),
+      "(images, labels) of a labelled set as evit's C++ side reads it "
+      "(evit::io::load_labelled_images): images float32 [N, 3, H, H], the network inputs (U8 "
+      "pixels normalised with the file's 'mean' and 'std' metadata, grey as 3 equal channels), "
+      "labels int64 [N], each in [0, classes); evit.FormatError naming what is wrong.");
 }
 
 }  // namespace evit_py

@@ -122,20 +122,36 @@ def test_evaluation_agrees_with_evit(tmp_path):
 
 
 def test_export_val_writes_the_labelled_set_search_subnet_reads(tmp_path):
-    # search_subnet --space fashion --val FILE: 'images' F32 [N, 3, 28, 28] normalised as in
-    # training, 'labels' I64 [N]; the test set's first images, or the --holdout draw.
+    # search_subnet --space fashion --val FILE: by default U8 pixels [N, 1, 28, 28] with the
+    # normalisation in the metadata, which evit's reader turns into exactly the training inputs;
+    # --export-val-format f32 writes those inputs. The test set's first images, or the --holdout
+    # draw.
+    import evit
     from elastic_supernet import read_safetensors
+    x, y = ts.load_split("t10k")
     path = str(tmp_path / "val.safetensors")
     ts.main(["--export-val", path, "--export-val-n", "6"])
     t = read_safetensors(path)
-    x, y = ts.load_split("t10k")
+    assert t["images"].dtype == np.uint8 and tuple(t["images"].shape) == (6, 1, 28, 28)
+    assert np.array_equal(t["images"][:, 0], x[:6])
+    assert np.array_equal(t["labels"], y[:6])
+    images, labels = evit.load_labelled_images(path, 10)
+    assert images.dtype == np.float32 and tuple(images.shape) == (6, 3, 28, 28)
+    assert np.array_equal(images, ts.to_input(x[:6]).numpy())
+    assert np.array_equal(labels, y[:6])
+    f32 = str(tmp_path / "val-f32.safetensors")
+    ts.main(["--export-val", f32, "--export-val-n", "6", "--export-val-format", "f32"])
+    t = read_safetensors(f32)
     assert tuple(t["images"].shape) == (6, 3, 28, 28)
     assert np.array_equal(np.asarray(t["labels"]), y[:6])
     assert np.allclose(np.asarray(t["images"]), ts.to_input(x[:6]).numpy(), atol=0)
+    assert np.array_equal(evit.load_labelled_images(f32, 10)[0], images)
     held = str(tmp_path / "held.safetensors")
     ts.main(["--export-val", held, "--export-val-n", "4", "--holdout", "100"])
     train_x, train_y = ts.load_split("train")
     _, idx = ts.holdout_split(len(train_x), 100)
     assert np.array_equal(np.asarray(read_safetensors(held)["labels"]), train_y[idx[:4]])
+    with pytest.raises(evit.FormatError, match="label 9 outside \\[0, 5\\)"):
+        evit.load_labelled_images(path, 5)
     with pytest.raises(SystemExit, match="at least 2 images"):
         ts.main(["--export-val", path, "--export-val-n", "1"])

@@ -17,6 +17,7 @@
 #include "evit/models/elasticvit/weights.hpp"
 
 #include "catch.hpp"
+#include "safetensors_bytes.hpp"
 #include "test_data.hpp"
 
 #if EVIT_IO_HAS_MMAP
@@ -29,6 +30,9 @@ using evit::io::open_options;
 using evit::io::safetensors_file;
 using evit::io::safetensors_writer;
 using evit::io::storage;
+
+using evit::test::make_file;
+using evit::test::raw_tensor;
 
 namespace {
 
@@ -45,38 +49,10 @@ struct temp_file {
   }
 };
 
-/// One tensor of a hand-made file: dtype, shape and raw little-endian bytes.
-struct raw_tensor {
-  std::string name, dtype;
-  std::vector<std::int64_t> shape;
-  std::vector<std::uint8_t> bytes;
-};
-
 std::vector<std::uint8_t> f32_bytes(const float* v, std::size_t n) {
   std::vector<std::uint8_t> b(4 * n);
   if (n) std::memcpy(b.data(), v, 4 * n);
   return b;
-}
-
-/// A safetensors file holding `tensors` back to back, in order, after a header padded so that
-/// the data section starts 8-byte aligned (as every writer does).
-std::vector<std::uint8_t> make_file(const std::vector<raw_tensor>& tensors) {
-  nlohmann::ordered_json h = nlohmann::ordered_json::object();
-  std::size_t offset = 0;
-  for (const auto& t : tensors) {
-    h[t.name] = {{"dtype", t.dtype},
-                 {"shape", t.shape},
-                 {"data_offsets", {offset, offset + t.bytes.size()}}};
-    offset += t.bytes.size();
-  }
-  std::string header = h.dump();
-  while ((8 + header.size()) % 8 != 0) header += ' ';
-  std::vector<std::uint8_t> out(8 + header.size());
-  for (int i = 0; i < 8; ++i)
-    out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(header.size() >> (8 * i));
-  std::memcpy(out.data() + 8, header.data(), header.size());
-  for (const auto& t : tensors) out.insert(out.end(), t.bytes.begin(), t.bytes.end());
-  return out;
 }
 
 bool inside(const void* p, const safetensors_file& f) {
