@@ -6,6 +6,7 @@
 //
 //   node tools/ort/run.js model.onnx [--input images.f32] [--batch N] [--output logits.f32]
 //                         [--threads T] [--repeat R] [--warmup W] [--seed S] [--spin 0|1]
+//                         [--profile]
 //   node tools/ort/run.js --version      (prints onnxruntime-node's version: is it installed?)
 //
 // --input: raw float32 images (batch x 3 x R x R, R from the model's input shape), whose size gives
@@ -15,6 +16,8 @@
 // spinning is fast on idle cores, costly where other processes share them). onnxruntime-node is
 // looked up in $EVIT_ORT_MODULES, then <repo>/build/ort/node_modules (where tools/dev.sh test
 // installs it: npm install --ignore-scripts onnxruntime-node), then Node's usual places.
+// --profile: also ORT's own per-node profile of the timed runs, summed per operator type and
+// printed as ms per forward (the profile file is removed).
 // Errors: one line "run.js: <reason>" on stderr, exit code 1 (2 for a bad command line).
 'use strict';
 
@@ -48,7 +51,7 @@ function loadOrt() {
 
 function parseArgs(argv) {
   const o = {model: null, input: null, output: null, batch: 1, threads: 1, repeat: 20, warmup: 1,
-             seed: 1, spin: null, batchGiven: false};
+             seed: 1, spin: null, batchGiven: false, profile: false};
   const ints = {'--batch': ['batch', 1, 4096], '--threads': ['threads', 1, 256],
                 '--repeat': ['repeat', 0, 100000], '--warmup': ['warmup', 0, 1000],
                 '--seed': ['seed', 0, 2 ** 31 - 1], '--spin': ['spin', 0, 1]};
@@ -58,8 +61,12 @@ function parseArgs(argv) {
       o.version = true;
       continue;
     }
+    if (a === '--profile') {
+      o.profile = true;
+      continue;
+    }
     if (a === '--help' || a === '-h') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 18)
+      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 21)
                                .map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
       process.exit(0);
     }
@@ -107,6 +114,28 @@ function fixedBatchOf(session) {
   return null;
 }
 
+// Sums the node events of ORT's profile per operator type, per forward (all runs, warm-up
+// included, so `runs` divides), prints them largest first and removes the profile.
+function printProfile(session, dir, runs) {
+  session.endProfiling();
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+  if (!files.length) throw new Error(`--profile: ORT wrote no profile in ${dir}`);
+  const events = JSON.parse(fs.readFileSync(path.join(dir, files[0]), 'utf8'));
+  const per = new Map();
+  let total = 0;
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args) continue;
+    const op = e.args.op_name || '?';
+    per.set(op, (per.get(op) || 0) + e.dur / 1000 / runs);
+    total += e.dur / 1000 / runs;
+  }
+  fs.rmSync(dir, {recursive: true, force: true});
+  const rows = [...per.entries()].sort((a, b) => b[1] - a[1]);
+  console.log(`profile:  ms per forward by operator (ORT's node profile, ${runs} runs): ` +
+              rows.map(([op, ms]) => `${op} ${ms.toFixed(3)}`).join(', ') +
+              `; nodes total ${total.toFixed(3)}`);
+}
+
 async function main() {
   let o;
   try {
@@ -129,6 +158,12 @@ async function main() {
     graphOptimizationLevel: 'all',
   };
   if (o.spin !== null) options.extra = {session: {intra_op: {allow_spinning: String(o.spin)}}};
+  const profileDir = o.profile ? fs.mkdtempSync(path.join(require('os').tmpdir(), 'ort-prof-'))
+                               : null;
+  if (profileDir) {
+    options.enableProfiling = true;
+    options.profileFilePrefix = path.join(profileDir, 'profile');
+  }
   const session = await ort.InferenceSession.create(o.model, options);
   if (session.inputNames[0] !== 'images' || !session.outputNames.includes('logits'))
     throw new Error(`${o.model}: expected input "images" and output "logits", found ` +
@@ -174,6 +209,7 @@ async function main() {
   }
   if (out === null) out = await session.run(feeds);
   const logits = out.logits;
+  if (profileDir) printProfile(session, profileDir, o.warmup + o.repeat + (o.repeat ? 0 : 1));
   if (o.output) {
     const bytes = Buffer.from(logits.data.buffer, logits.data.byteOffset, logits.data.byteLength);
     try {
