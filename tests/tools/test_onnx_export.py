@@ -205,8 +205,17 @@ def main():
                         export_onnx.save(model, model_path)
                     path = model_path
                     got_path = os.path.join(tmp, "ort-%s.f32" % bn)
-                    run([args.node, runner, path, "--input", inputs, "--output", got_path,
-                         "--repeat", "0"])
+                    profile = count == 0
+                    printed = run([args.node, runner, path, "--input", inputs, "--output",
+                                   got_path, "--repeat", "1" if profile else "0"]
+                                  + (["--profile"] if profile else []))
+                    if profile:  # ORT's per-operator profile: the layers are there, timed
+                        line = next((l for l in printed.splitlines()
+                                     if l.startswith("profile:")), "")
+                        total = re.search(r"nodes total ([0-9.]+)$", line)
+                        if " MatMul " not in line and " Gemm " not in line or not total \
+                                or float(total.group(1)) <= 0:
+                            failures.append("run.js --profile printed %r" % line)
                     got = np.fromfile(got_path, dtype="<f4")
                     count += 1
                     if got.shape != ref.shape:
