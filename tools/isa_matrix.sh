@@ -30,7 +30,8 @@ for t in "${targets[@]}"; do
       cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEVIT_WERROR=ON \
         -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-aarch64.cmake" \
         -DEVIT_TEST_MODULES="core;kernels;models;sample;search" -DEVIT_BUILD_BENCHMARKS=OFF \
-        -DEVIT_BUILD_EXAMPLES=OFF -DEVIT_INSTALL=OFF > "$dir.configure.log" 2>&1 ||
+        -DEVIT_BUILD_EXAMPLES=OFF -DEVIT_INSTALL=OFF -DEVIT_WITH_MPI=OFF \
+        > "$dir.configure.log" 2>&1 ||
         { cat "$dir.configure.log"; exit 1; }
       cmake --build "$dir" -j "$jobs"
       echo "== aarch64: the tests under qemu-aarch64"

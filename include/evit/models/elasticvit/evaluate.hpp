@@ -83,10 +83,34 @@ class top1_evaluator {
   }
 
   /// Top-1 accuracy in percent of subnet `a` on the scored part of the set.
-  double operator()(const arch& a) const {
+  double operator()(const arch& a) const { return percent(count_correct(a, 0, scored())); }
+
+  /// The number of scored images (the set after its calibration part).
+  std::size_t scored() const { return s_->data.size() - s_->calib; }
+  /// Images per forward: scored image i goes through the forward with the images of its batch,
+  /// [i - i % batch(), ...), when counted from a `begin` that is a multiple of batch().
+  std::size_t batch() const { return s_->batch; }
+  /// The accuracy in percent of `correct` right answers on the scored images: operator()(a) is
+  /// percent(count_correct(a, 0, scored())), and the counts of disjoint ranges add up to it.
+  double percent(std::size_t correct) const {
+    return 100.0 * static_cast<double>(correct) / static_cast<double>(scored());
+  }
+
+  /// How many of scored images [begin, end) subnet `a` classifies right, after recalibrating its
+  /// BatchNorm on the whole calibration part (the same statistics whatever the range). With
+  /// `begin` a multiple of batch(), every image sees the same forward as in operator(), so the
+  /// counts of ranges split at multiples of batch() sum to exactly operator()'s count (how
+  /// evit/mpi/ shares one subnet's images between processes).
+  /// @throws evit::invalid_argument unless begin <= end <= scored().
+  std::size_t count_correct(const arch& a, std::size_t begin, std::size_t end) const {
     state& s = *s_;
+    if (begin > end || end > scored())
+      throw invalid_argument("top1_evaluator::count_correct: range [" + std::to_string(begin) +
+                             ", " + std::to_string(end) + ") of " + std::to_string(scored()) +
+                             " scored images (need begin <= end <= " + std::to_string(scored()) +
+                             ")");
     const std::vector<float>& x = s.at(a.resolution());
-    const std::size_t n = s.data.size(), per = 3u * a.resolution() * a.resolution();
+    const std::size_t per = 3u * a.resolution() * a.resolution();
     std::vector<std::vector<float>> batches;
     for (std::size_t i = 0; i < s.calib; i += s.batch) {
       const std::size_t m = std::min(s.batch, s.calib - i);
@@ -97,8 +121,9 @@ class top1_evaluator {
     const int classes = s.net->num_classes();
     std::vector<float> logits;
     std::size_t correct = 0;
-    for (std::size_t i = s.calib; i < n; i += s.batch) {
-      const std::size_t m = std::min(s.batch, n - i);
+    const std::size_t first = s.calib + begin, last = s.calib + end;
+    for (std::size_t i = first; i < last; i += s.batch) {
+      const std::size_t m = std::min(s.batch, last - i);
       logits.resize(m * static_cast<std::size_t>(classes));
       s.net->forward(a, x.data() + i * per, static_cast<Index>(m), logits.data(), s.ws,
                      forward_options().bn(bn).executor(*s.pool));
@@ -107,7 +132,7 @@ class top1_evaluator {
         correct += top_k(l, classes, 1)[0] == s.data.labels[i + b] ? 1 : 0;
       }
     }
-    return 100.0 * static_cast<double>(correct) / static_cast<double>(n - s.calib);
+    return correct;
   }
 
  private:

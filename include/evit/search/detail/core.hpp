@@ -259,7 +259,9 @@ class core {
   }
 
   /// Evaluates the objectives of every feasible subnet added since the last call: concurrently
-  /// on `exec` (results by index), sequential objectives on this thread in index order.
+  /// on `exec` (results by index), sequential objectives on this thread in index order, batch
+  /// objectives (is_batch_cost_model_v) with one call on this thread, given the subnets in index
+  /// order (how a backend such as evit/mpi/ spreads a generation over processes).
   template <class Executor>
   void evaluate_pending(Executor& exec) {
     std::vector<int> todo;
@@ -267,6 +269,14 @@ class core {
       if (records_[static_cast<std::size_t>(i)].feasible()) todo.push_back(i);
     pending_from_ = static_cast<int>(records_.size());
     if (todo.empty()) return;
+    if constexpr (Objectives::any_batch()) {
+      std::vector<arch> subnets;
+      subnets.reserve(todo.size());
+      for (int i : todo) subnets.push_back(records_[static_cast<std::size_t>(i)].subnet);
+      obj_.evaluate_batches(subnets, [&](std::size_t k, std::size_t j, double v) {
+        records_[static_cast<std::size_t>(todo[j])].values[k] = v;
+      });
+    }
     if (obj_.any_parallel()) {
       exec.parallel_for(static_cast<Index>(todo.size()), [&](Index k, int) {
         evaluated& r = records_[static_cast<std::size_t>(todo[static_cast<std::size_t>(k)])];
