@@ -7,9 +7,13 @@
 // output folder, keyed by CPU, ISA and threads), then measures a shortlist of the best subnets
 // and answers the best one measured within the budget, or says none is (re-searching under a
 // tightened budget first). Prints one table, writes JSON and CSV, and draws latency against the
-// objective per device (tools/plot_search.py, with python3-matplotlib). `--space fashion`
-// searches a Fashion-MNIST supernet (trained with examples/python/train_supernet.py) on this
-// machine instead, its smallest and largest subnets as the reference points.
+// objective per device (tools/plot_search.py, with python3-matplotlib).
+//
+// By default (`--space fashion+official`) it first searches the trained Fashion-MNIST supernet
+// shipped in data/fashion (examples/python/train_supernet.py, sampler ca+pa) on this machine with
+// real top-1 accuracy as the objective (its smallest and largest subnets as the fixed-size
+// baselines), then the official space, whose objective without --weights/--val is a labelled
+// proxy (MMACs): nothing trained of that space ships. `--space fashion` or `official` runs one.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -39,26 +43,16 @@ struct options {
       research = 1;
   long long seed = 7;
   std::string out = "search_subnet_out", lut_dir, weights, val, preset = "elasticvit",
-              rule = "median", space = "official";
+              rule = "median", space = "fashion+official", fashion_dir;
   bool quiet = false, devices_given = false;
 };
 
-template <class Space>
-int run_space(options& o, const char* argv0) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto seconds = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
+// Before any work, so that a typo fails at once.
+void check_options(const options& o, bool official) {
   if (!o.val.empty() && o.weights.empty())
     throw evit::invalid_argument("--val needs --weights (the supernet to score)");
-  evit::evolution_options opts = evit::presets::by_name(o.preset);
-  if (o.population > 0) example::scale_population(opts, o.population);
-  if (o.iterations >= 0) opts.iterations(o.iterations);
-  const evit::space_descriptor& sd = Space::descriptor();
-  const bool official = sd.name == ev::official_space::descriptor().name;
-  if (!official && !o.devices_given) o.devices = {"this"};
-  const bool wants_this = std::count(o.devices.begin(), o.devices.end(), "this") > 0;
-  for (const std::string& d : o.devices)  // before any work: a typo fails at once
+  if (o.val.rfind("random:", 0) == 0) (void)example::count_after("random:", o.val);
+  for (const std::string& d : o.devices)
     if (d != "this" && !official)
       throw evit::invalid_argument("--device " + d + ": the phone tables hold the official " +
                                    "space's blocks; --space " + o.space +
@@ -67,6 +61,22 @@ int run_space(options& o, const char* argv0) {
       (void)evit::cost::find_mobile_lut(d);  // names the folders searched and the known devices
     else if (d != "this" && !fs::is_regular_file(o.lut_dir + "/" + d + ".json"))
       throw evit::invalid_argument("--device " + d + ": no table " + o.lut_dir + "/" + d + ".json");
+}
+
+template <class Space>
+int run_space(options& o, const char* argv0) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  evit::evolution_options opts = evit::presets::by_name(o.preset);
+  if (o.population > 0) example::scale_population(opts, o.population);
+  if (o.iterations >= 0) opts.iterations(o.iterations);
+  const evit::space_descriptor& sd = Space::descriptor();
+  const bool official = sd.name == ev::official_space::descriptor().name;
+  if (!official && !o.devices_given) o.devices = {"this"};
+  const bool wants_this = std::count(o.devices.begin(), o.devices.end(), "this") > 0;
+  check_options(o, official);
   std::error_code ec;  // parents too, like mkdir -p; failure is reported just below
   fs::create_directories(o.out, ec);
   if (!fs::is_directory(o.out))
@@ -185,9 +195,45 @@ int run_space(options& o, const char* argv0) {
   return 0;
 }
 
+// The default: the shipped Fashion-MNIST supernet on this machine (top-1), then the official
+// space, each into its own folder of --out. The fashion part runs when the devices include this
+// machine (the phone tables hold the official space's blocks only).
+int run_both(options& o, const char* argv0) {
+  const bool wants_this = std::count(o.devices.begin(), o.devices.end(), "this") > 0;
+  check_options(o, true);
+  options fashion = o, official = o;
+  fashion.space = "fashion";
+  official.space = "official";
+  fashion.out = o.out + "/fashion";
+  official.out = o.out + "/official";
+  if (wants_this) {
+    std::string dir = o.fashion_dir.empty() ? example::find_repository_path("data/fashion", argv0)
+                                            : o.fashion_dir;
+    for (const char* file : {"supernet.safetensors", "val.safetensors"})
+      if (dir.empty() || !fs::is_regular_file(fs::path(dir) / file))
+        throw evit::invalid_argument(
+            "--fashion-dir: no " + std::string(file) + " in '" +
+            (dir.empty() ? std::string("data/fashion (not found)") : dir) +
+            "' (the trained supernet and its validation images, see data/fashion/README.md), "
+            "or run --space official, which needs neither");
+    fashion.weights = (fs::path(dir) / "supernet.safetensors").string();
+    fashion.val = (fs::path(dir) / "val.safetensors").string();
+    fashion.devices = {"this"};
+    // Each top-1 evaluation runs 400 forwards: a smaller search than the preset's unless asked.
+    if (o.population < 0) fashion.population = 16;
+    if (o.iterations < 0) fashion.iterations = 6;
+    std::printf("== 1/2 the trained Fashion-MNIST supernet (%s), this machine, top-1\n",
+                fashion.weights.c_str());
+    if (const int rc = run_space<ev::fashion_space>(fashion, argv0); rc != 0) return rc;
+    std::printf("\n== 2/2 the official ElasticViT space\n");
+  }
+  return run_space<ev::official_space>(official, argv0);
+}
+
 int run(options& o, const char* argv0) {
   if (o.space == "fashion") return run_space<ev::fashion_space>(o, argv0);
-  return run_space<ev::official_space>(o, argv0);
+  if (o.space == "official") return run_space<ev::official_space>(o, argv0);
+  return run_both(o, argv0);
 }
 
 }  // namespace
@@ -195,8 +241,9 @@ int run(options& o, const char* argv0) {
 int main(int argc, char** argv) {
   options o;
   CLI::App app(
-      "Searches the official ElasticViT space (or --space fashion) for the best subnet under "
-      "each latency budget of each device, from one supernet.",
+      "Searches one supernet for the best subnet under each latency budget of each device: by "
+      "default the trained Fashion-MNIST supernet of data/fashion on this machine (top-1), then "
+      "the official ElasticViT space on this machine and four phones.",
       "search_subnet");
   app.option_defaults()->always_capture_default();  // --help shows the defaults
   app.add_option("--device", o.devices,
@@ -226,9 +273,15 @@ int main(int argc, char** argv) {
                  "recalibrates BatchNorm, the rest is scored; or 'random:N' (a smoke test)");
   app.add_option(
          "--space", o.space,
-         "official (ImageNet, 224-288 px) or fashion (Fashion-MNIST, 28-32 px; this machine "
-         "only; --weights a supernet trained with examples/python/train_supernet.py)")
-      ->check(CLI::IsMember({"official", "fashion"}));
+         "fashion+official: the supernet of --fashion-dir on this machine (top-1; when --device "
+         "includes this), then the official space (--weights/--val apply to it), into "
+         "<out>/fashion and <out>/official; official (ImageNet, 224-288 px); fashion "
+         "(Fashion-MNIST, 28-32 px; this machine only; --weights a supernet trained with "
+         "examples/python/train_supernet.py)")
+      ->check(CLI::IsMember({"fashion+official", "official", "fashion"}));
+  app.add_option("--fashion-dir", o.fashion_dir,
+                 "fashion+official: the folder with supernet.safetensors and val.safetensors "
+                 "(default: the repository's data/fashion)");
   app.add_option("--preset", o.preset, "elasticvit, autoformer, ofa or hat");
   app.add_option("--iterations", o.iterations, "override the preset's iterations")
       ->check(example::integer_in(0, 100000));

@@ -482,9 +482,11 @@ def train(args, rank=0, world=1):
                 st = sampler.stats()
                 extra = "  banks %s" % [len(b) for b in sampler.banks()]
                 extra += " exploited %d" % st.get("exploited", 0)
-            log("step %d/%d  ep %d  lr %.2e  ce(largest) %.4f  kd %.4f  %.2f step/s  ETA %.0f s%s"
-                % (done, total, epoch, opt.param_groups[0]["lr"], history[-1][0],
-                   float(np.mean(history[-1][1:])) if len(history[-1]) > 1 else float("nan"),
+            # kd: the distilled subnets' mean loss; uniform trains one subnet, nothing distilled.
+            kd = ("%.4f" % float(np.mean(history[-1][1:]))) if len(history[-1]) > 1 else "-"
+            ce = "ce(largest)" if args.sampler != "uniform" else "ce"
+            log("step %d/%d  ep %d  lr %.2e  %s %.4f  kd %s  %.2f step/s  ETA %.0f s%s"
+                % (done, total, epoch, opt.param_groups[0]["lr"], ce, history[-1][0], kd,
                    sps, (total - done) / max(sps, 1e-9), extra))
         if args.out and (done % args.ckpt_every == 0 or done == stop):
             dist.buffers(model)

@@ -1,6 +1,6 @@
 # Smoke runs of examples/search_subnet (included by tests/examples/CMakeLists.txt). Small searches
-# only: the default run (five devices, three budgets each, the full ElasticViT preset) is timed by
-# hand (README).
+# only: the default run (the trained Fashion-MNIST supernet on this machine, then five devices of
+# the official space, three budgets each) is timed by hand (README).
 set(_ss_out ${CMAKE_CURRENT_BINARY_DIR}/search_subnet_out)
 add_test(NAME "example: search_subnet --help" COMMAND search_subnet --help)
 set_tests_properties("example: search_subnet --help" PROPERTIES
@@ -9,7 +9,8 @@ add_test(NAME "example: search_subnet on two phones, small search"
   COMMAND search_subnet --device pixel6,xiaomi11 --budgets 2 --iterations 2 --population 32
           --quiet --out ${_ss_out}/phones)
 set_tests_properties("example: search_subnet on two phones, small search" PROPERTIES
-  FAIL_REGULAR_EXPRESSION "ETA"  # --quiet: no progress lines
+  # --quiet: no progress lines; no `this` device: no Fashion-MNIST part
+  FAIL_REGULAR_EXPRESSION "ETA|== 1/2"
   PASS_REGULAR_EXPRESSION "objective: PROXY.*pixel6 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +- +r[0-9]+ .*xiaomi11 +[0-9.]+ .*wrote .*results.json.*plot: .*done in")
 # Progress lines with the time left, on stderr (one line per search into a pipe, its closing line).
 add_test(NAME "example: search_subnet prints progress with an ETA"
@@ -37,7 +38,9 @@ foreach(case
     "--iterationz;3|unknown option '--iterationz' \\(see --help\\)"
     "--budget-ms;-3|--budget-ms: '-3' is not a positive number \\(see --help\\)"
     "--budget-ms;20,x|--budget-ms: 'x' is not a positive number \\(see --help\\)"
-    "--weights;random;--val;random:1|'random:1': random:N needs an integer N >= 2")
+    "--weights;random;--val;random:1|'random:1': random:N needs an integer N >= 2"
+    "--space;imagenet|--space: imagenet not in \\{fashion\\+official,official,fashion\\} \\(see --help\\)"
+    "--fashion-dir;/nonexistent|--fashion-dir: no supernet.safetensors in '/nonexistent' \\(the trained supernet and its validation images, see data/fashion/README.md\\), or run --space official, which needs neither")
   string(REPLACE "|" ";" case "${case}")
   list(POP_BACK case message)
   string(REPLACE ";" " " label "${case}")
@@ -48,15 +51,15 @@ endforeach()
 # too slow under the sanitizers' Debug build, so only in optimised builds.
 if(NOT CMAKE_CXX_FLAGS MATCHES "sanitize" AND NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
   add_test(NAME "example: search_subnet on this machine: table screening, measured winners"
-    COMMAND search_subnet --device this --budget-ms 2000 --iterations 0 --population 4
-            --shortlist 2 --calibrate 8 --quiet --out ${_ss_out}/this)
+    COMMAND search_subnet --space official --device this --budget-ms 2000 --iterations 0
+            --population 4 --shortlist 2 --calibrate 8 --quiet --out ${_ss_out}/this)
   set_tests_properties("example: search_subnet on this machine: table screening, measured winners"
     PROPERTIES PASS_REGULAR_EXPRESSION
     "this +2000.00 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \\+-[0-9]+% .*shortlist \\(median <= budget\\), [0-9.]+ s extra: [0-9.]+->[0-9.]+ .*blocks profiled now")
   # The stricter rule (the 95% interval's upper end), no re-search, the plain sum (no calibration).
   add_test(NAME "example: search_subnet on this machine: --budget-rule upper95, --research 0"
-    COMMAND search_subnet --device this --budget-ms 2000 --iterations 0 --population 4
-            --shortlist 1 --budget-rule upper95 --research 0 --calibrate 0 --quiet
+    COMMAND search_subnet --space official --device this --budget-ms 2000 --iterations 0
+            --population 4 --shortlist 1 --budget-rule upper95 --research 0 --calibrate 0 --quiet
             --out ${_ss_out}/this)
   set_tests_properties("example: search_subnet on this machine: --budget-rule upper95, --research 0"
     PROPERTIES PASS_REGULAR_EXPRESSION "shortlist \\(upper95 <= budget\\)")
@@ -77,6 +80,15 @@ if(NOT CMAKE_CXX_FLAGS MATCHES "sanitize" AND NOT CMAKE_BUILD_TYPE STREQUAL "Deb
   set_tests_properties("example: search_subnet --space fashion, top-1 on this machine"
     PROPERTIES PASS_REGULAR_EXPRESSION
     "space: elasticvit-fashion\nobjective: top-1 % after BN recalibration.*this +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \\+-[0-9]+% +r(28|32) ")
+  # The default: the shipped trained Fashion-MNIST supernet on this machine with real top-1 (its
+  # reference rows: the smallest and largest subnets), then the official space (a phone here, to
+  # keep it short). Small searches; the default run is timed by hand (README).
+  add_test(NAME "example: search_subnet default: the trained Fashion-MNIST supernet, then the official space"
+    COMMAND search_subnet --device this,pixel6 --budgets 1 --iterations 1 --population 4
+            --calibrate 8 --shortlist 1 --quiet --out ${_ss_out}/default)
+  set_tests_properties("example: search_subnet default: the trained Fashion-MNIST supernet, then the official space"
+    PROPERTIES PASS_REGULAR_EXPRESSION
+    "== 1/2 the trained Fashion-MNIST supernet \\([^\n]*data/fashion/supernet.safetensors\\), this machine, top-1\nspace: elasticvit-fashion\nobjective: top-1 % after BN recalibration.*this +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \\+-[0-9]+% +r(28|32) .*== 2/2 the official ElasticViT space\nspace: elasticvit-official\nobjective: PROXY.*pixel6 +[0-9.]+ ")
 endif()
 evit_add_failure_test(NAME "example: search_subnet --space fashion refuses a phone" EXIT_CODE 1
   EXPECT "--device pixel6: the phone tables hold the official space's blocks; --space fashion runs on this machine only"
