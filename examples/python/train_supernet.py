@@ -295,7 +295,9 @@ def evaluate(model, args, train_x, log):
     calib = calibration_batches(train_x, args.calib_batches, args.calib_batch, args.seed)
     results = []
     path = os.path.join(args.out, "supernet.safetensors") if args.out else None
-    for name, arch in eval_archs(args.eval_random, args.seed):
+    archs = [("alone", args.alone_arch)] if args.alone_arch else eval_archs(args.eval_random,
+                                                                             args.seed)
+    for name, arch in archs:
         t0 = time.time()
         acc = top1_recalibrated(model, arch, calib, test_x, test_y)
         r = {"name": name, "arch": arch.to_text(), "mmacs": arch.macs() / 1e6, "top1": acc}
@@ -358,6 +360,9 @@ def parse_args(argv=None):
     p.add_argument("--eval-random", type=int, default=2)
     p.add_argument("--calib-batches", type=int, default=8)
     p.add_argument("--calib-batch", type=int, default=96)
+    p.add_argument("--alone", metavar="ARCH", default=None,
+                   help="the baseline: train only this subnet (arch text, 'smallest' or "
+                   "'largest') on the labels every step, no sampler; --eval scores it alone")
     p.add_argument("--evit-check", action="store_true",
                    help="also evaluate through evit (needs --out)")
     p.add_argument("--export-val", default=None, metavar="FILE",
@@ -383,6 +388,14 @@ def parse_args(argv=None):
     args.exploit_tuple = (args.exploit_tuple[0], args.exploit_tuple[1], int(args.exploit_tuple[2]))
     if args.resume and not args.out:
         p.error("--resume needs --out")
+    args.alone_arch = None
+    if args.alone in ("smallest", "largest"):
+        args.alone_arch = SPACE.min_arch() if args.alone == "smallest" else SPACE.max_arch()
+    elif args.alone:
+        try:
+            args.alone_arch = SPACE.parse(args.alone)
+        except evit.Error as e:  # evit's errors name the stage, value and what is allowed
+            p.error("--alone: %s" % e)
     return args
 
 
@@ -410,13 +423,14 @@ def train(args, rank=0, world=1):
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     sampler = make_sampler(args.sampler, args.seed, args.levels_list, args.window, args.bank,
                            args.k, args.exploit_tuple)
-    pa = isinstance(sampler, evit.PerformanceAwareSampler)
+    pa = isinstance(sampler, evit.PerformanceAwareSampler) and not args.alone_arch
     start = 0
     if args.resume and os.path.exists(os.path.join(args.out, "train_state.pt")):
         start = load_checkpoint(args.out, model, opt, sampler, args)
         log("resumed from %s at step %d" % (args.out, start))
-    log("sampler %s, %d steps (%d per epoch), batch %d x %d ranks, %d threads, %.2f M params"
-        % (sampler, total, steps_per_epoch, args.batch, world, args.threads,
+    trains = ("alone: %s" % args.alone_arch.to_text()) if args.alone_arch else "sampler %s" % sampler
+    log("%s, %d steps (%d per epoch), batch %d x %d ranks, %d threads, %.2f M params"
+        % (trains, total, steps_per_epoch, args.batch, world, args.threads,
            sum(p.numel() for p in model.parameters()) / 1e6))
     model.train()
     trace, history = [], []
@@ -443,7 +457,8 @@ def train(args, rank=0, world=1):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, args.lr, args.warmup)
         opt.zero_grad(set_to_none=True)
-        subnets = subnets_of_step(sampler, args.k)
+        subnets = ([(args.alone_arch, None, True)] if args.alone_arch
+                   else subnets_of_step(sampler, args.k))
         teacher = None
         losses, reports = [], []
         for arch, draw, on_labels in subnets:
@@ -484,7 +499,7 @@ def train(args, rank=0, world=1):
                 extra += " exploited %d" % st.get("exploited", 0)
             # kd: the distilled subnets' mean loss; uniform trains one subnet, nothing distilled.
             kd = ("%.4f" % float(np.mean(history[-1][1:]))) if len(history[-1]) > 1 else "-"
-            ce = "ce(largest)" if args.sampler != "uniform" else "ce"
+            ce = "ce(largest)" if args.sampler != "uniform" and not args.alone_arch else "ce"
             log("step %d/%d  ep %d  lr %.2e  %s %.4f  kd %s  %.2f step/s  ETA %.0f s%s"
                 % (done, total, epoch, opt.param_groups[0]["lr"], ce, history[-1][0], kd,
                    sps, (total - done) / max(sps, 1e-9), extra))

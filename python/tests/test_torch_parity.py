@@ -190,6 +190,39 @@ def test_round_trip_through_evit(tmp_path):
         assert torch.equal(again.state_dict()[name], t), name
 
 
+# ---- (c') the shipped trained supernet (data/fashion): logits and top-1 -------------------------
+
+def test_shipped_trained_supernet_parity():
+    """The supernet search_subnet searches by default, trained by train_supernet.py: the PyTorch
+    model loaded from the same file gives evit's logits on the shipped validation images, and
+    so the same predictions."""
+    space = evit.spaces.fashion
+    path = os.path.join(ROOT, "data", "fashion", "supernet.safetensors")
+    images, labels = evit.load_labelled_images(
+        os.path.join(ROOT, "data", "fashion", "val.safetensors"), 10)
+    assert images.shape == (400, 3, 28, 28) and labels.shape == (400,)  # grey to 3 channels
+    net = evit.Supernet.load(path, space)
+    model = es.ElasticSupernet(space).eval()
+    model.load_safetensors(path)  # strict: every name and shape
+    for i, arch in enumerate(subnets(space, 6, 31)):
+        batch = images[16 * i:16 * (i + 1)]
+        got = torch_logits(model, arch, batch)  # resizes to the arch's resolution itself
+        if arch.resolution != 28:
+            batch = F.interpolate(torch.from_numpy(batch), size=(arch.resolution,) * 2,
+                                  mode="bicubic", align_corners=False).numpy()
+        want = net.forward(arch, batch)
+        err = scaled_error(got, want)
+        record("trained (data/fashion)", err)
+        assert err <= TOLERANCE, (arch.to_text(), err)
+        assert np.array_equal(got.argmax(1), want.argmax(1)), arch.to_text()
+    # Trained, not random: after BatchNorm recalibration on the first half (as search_subnet
+    # does), even the smallest subnet (28 px) classifies most of the second half.
+    arch = space.min_arch()
+    bn = net.recalibrate(arch, [images[i:i + 50] for i in range(0, 200, 50)])
+    logits = net.forward(arch, images[200:], bn=bn)
+    assert float((logits.argmax(1) == labels[200:]).mean()) > 0.75
+
+
 # ---- (d) training-mode BatchNorm against evit's recalibration ------------------------------------
 
 def test_batch_statistics_match_recalibration():
