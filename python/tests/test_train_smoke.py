@@ -108,6 +108,20 @@ def test_other_samplers(sampler, width):
     assert h.shape == (2, width) and np.isfinite(h).all()
 
 
+def test_alone_trains_one_subnet_only(tmp_path, capsys):
+    # The fixed-size baseline: one subnet on the labels every step, scored alone.
+    arch = ts.SPACE.min_arch().to_text()
+    r = ts.main(["--alone", arch, "--steps", "2", "--out", str(tmp_path), "--eval", "--eval-n",
+                 "50", "--calib-batches", "1", "--calib-batch", "16"] + COMMON)
+    h = np.array(r["history"])
+    assert h.shape == (2, 1) and np.isfinite(h).all()
+    assert [(e["name"], e["arch"]) for e in r["eval"]] == [("alone", arch)]
+    assert "alone: " + arch in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        ts.main(["--alone", "r29 first_conv=8x1:k3", "--steps", "1"] + COMMON)
+    assert "--alone: arch text" in capsys.readouterr().err
+
+
 def test_evaluation_agrees_with_evit(tmp_path):
     r = ts.main(["--sampler", "ca", "--steps", "3", "--out", str(tmp_path), "--eval",
                  "--eval-n", "100", "--eval-random", "1", "--calib-batches", "2",
