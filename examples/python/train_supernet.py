@@ -12,6 +12,8 @@ Each step (--sampler):
             reported with its score (minus its cross-entropy on the step's batch, averaged over
             the ranks); set_epoch at each epoch; the banks re-scored at each epoch's first batch
 The gradients of the step's subnets add up; one AdamW step (linear warm-up, cosine decay).
+--alone ARCH (arch text, 'smallest' or 'largest') trains that one subnet on the labels every step
+instead, no sampler: the fixed-size baseline "the same family trained alone at one size".
 
 Levels: the fashion space spans 2.66..32.9 MMACs (official count; the official 100..1200 MMAC
 levels do not apply). The default levels are 4, 8, 13, 19 and 26 MMACs, each with the window
