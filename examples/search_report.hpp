@@ -90,6 +90,10 @@ class search_report {
   /// A released model as a reference point of `device`.
   void reference(const std::string& device, const std::string& name, double ms, double value) {
     references_ << device << "," << name << "," << fixed(ms, 4) << "," << fixed(value, 4) << "\n";
+    if (reference_lines_.empty() || reference_lines_.back().first != device)
+      reference_lines_.emplace_back(device, "");
+    reference_lines_.back().second += (reference_lines_.back().second.empty() ? " " : ", ") + name +
+                                      " " + fixed(ms, 2) + " ms " + fixed(value, 2);
   }
 
   /// One search's outcome. This machine: `c` is its shortlist measured against `budget`
@@ -174,7 +178,12 @@ class search_report {
                     fixed(s.measured.median_ms, 2).c_str(), s.fits ? "" : "(over)");
       std::printf("\n");
     }
-    if (!top1_) std::printf("* the objective: a proxy (official MMACs), not accuracy\n");
+    if (!top1_)
+      std::printf("* the objective: a proxy (official MMACs), not accuracy\n");
+    else  // the reference points, for comparison with the answers
+      for (const auto& [device, line] : reference_lines_)
+        std::printf("%s reference points (predicted ms, top-1 %%):%s\n", device.c_str(),
+                    line.c_str());
     if (profiler)
       std::printf(
           "this machine: %zu blocks profiled now (%.1f s), %zu in %s; predicted ms: %s; "
@@ -252,6 +261,7 @@ class search_report {
     // Debian's python3-matplotlib belongs to the system interpreter, which a PATH may shadow.
     const std::string py =
         std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    std::fflush(stdout);  // the script's own lines after ours, also into a file or pipe
     if (script.empty())
       std::printf("plot: skipped (tools/plot_search.py not found from here)\n");
     else if (std::system((py + " -c 'import matplotlib' > /dev/null 2>&1").c_str()) != 0)
@@ -286,6 +296,7 @@ class search_report {
   const evit::space_descriptor* space_;
   std::ofstream points_, shortlist_{out_ + "/shortlist.csv"};
   std::ostringstream references_;
+  std::vector<std::pair<std::string, std::string>> reference_lines_;  // device, its references
   std::vector<row> rows_;
 };
 
