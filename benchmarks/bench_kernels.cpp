@@ -441,6 +441,40 @@ void BM_pointwise_conv(benchmark::State& st) {
   flop_counters(st, 2.0 * double(out * C * HW));
 }
 
+// The 1x1 convs of the last stages' small planes for a batch (images a workspace stride apart,
+// BN + Hardswish): pointwise_conv image by image (32-pixel panels, mostly padding at 1-16
+// pixels; the weights read again per image) vs pointwise_conv_small (the batch's pixels as the
+// rows of one product). args: batch, in, out, HW.
+void small_plane_bench(benchmark::State& st, bool batched) {
+  const Index batch = st.range(0), in = st.range(1), out = st.range(2), hw = st.range(3);
+  const Index stride = (in + out) * hw + 64;
+  const auto w = random_vector(out * in, 1), x = random_vector(batch * stride, 2);
+  const auto sc = random_vector(out, 3, 0.5, 1.5), sh = random_vector(out, 4);
+  std::vector<float> y(static_cast<std::size_t>(batch * stride));
+  evit::nn::workspace<float> ws(
+      std::max(evit::kernels::pointwise_conv_small_workspace_size(in, out),
+               evit::kernels::pointwise_conv_workspace_size<Arch, float>(in)));
+  const auto ep = evit::kernels::epilogue<float>{}
+                      .with_row_scale(sc.data())
+                      .with_row_bias(sh.data())
+                      .with_activation(activation::hardswish);
+  for (auto _ : st) {
+    if (batched)
+      evit::kernels::pointwise_conv_small<Arch>(out, in, hw, w.data(), in, x.data(), y.data(),
+                                                evit::kernels::row_groups{batch, stride, stride},
+                                                ep, 0, out, ws.data(), ws.size());
+    else
+      for (Index i = 0; i < batch; ++i)
+        evit::kernels::pointwise_conv<Arch>(out, in, hw, w.data(), in, x.data() + i * stride,
+                                            y.data() + i * stride, ep, ws.data(), ws.size());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  flop_counters(st, 2.0 * double(batch * out * in * hw));
+}
+void BM_pointwise_conv_per_image(benchmark::State& st) { small_plane_bench(st, false); }
+void BM_pointwise_conv_small(benchmark::State& st) { small_plane_bench(st, true); }
+
 // The head's two vector layers (pooled eC -> hidden, hidden -> 1000 classes) for a batch: one
 // product per sample (each reading the weights, megabytes, again) vs one product over the batch
 // (rows a sample stride apart, as the forward runs it). args: batch, eC, hidden.
@@ -556,6 +590,19 @@ void register_all() {
   if (g_smoke) pw = {{48, 288, 196}};
   for (const auto& a : pw)
     RegisterBenchmark("pointwise_conv", BM_pointwise_conv)->Args(a)->ArgNames({"in", "out", "HW"});
+  // (batch, in, out, HW): elastic_T1's last reduction (176 -> 1056 at 2x2 in, 1056 -> 272 at
+  // 2x2 out), a 4x4 projection and a 1x1 map.
+  std::vector<std::vector<long>> small = {{1, 176, 1056, 4}, {8, 176, 1056, 4}, {8, 1056, 272, 4},
+                                          {8, 384, 96, 16},  {1, 1056, 272, 1}, {8, 1056, 272, 1}};
+  if (g_smoke) small = {{2, 176, 1056, 4}};
+  for (const auto& a : small) {
+    RegisterBenchmark("pointwise_conv_per_image", BM_pointwise_conv_per_image)
+        ->Args(a)
+        ->ArgNames({"batch", "in", "out", "HW"});
+    RegisterBenchmark("pointwise_conv_small", BM_pointwise_conv_small)
+        ->Args(a)
+        ->ArgNames({"batch", "in", "out", "HW"});
+  }
 }
 
 }  // namespace

@@ -182,6 +182,61 @@ TEMPLATE_LIST_TEST_CASE("pointwise_conv: 1x1 slice of [out_max, in_max] with BN 
                           conv_tol);
 }
 
+TEMPLATE_LIST_TEST_CASE("pointwise_conv_small: a batch of small planes as one product",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  const Index out = GENERATE(1, 19, 40);
+  const Index in = GENERATE(1, 16, 33);
+  const Index HW = GENERATE(1, 4, 9, 15);
+  const Index count = GENERATE(1, 3, 17);  // 17 images of 9 or 15 pixels: more than one step
+  const activation act = GENERATE(activation::none, activation::hardswish);
+  const bool accumulate = GENERATE(false, true);
+  CAPTURE(Arch::name(), out, in, HW, count, accumulate);
+  evit::rng g(55);
+  const Index out_max = 40, in_max = 40;
+  const Index xs = in * HW + 3, ys = out * HW + 5;  // images a fixed distance apart
+  exact_buffer<float> w(out_max * in_max), x(count * xs), y(count * ys), scale(out_max),
+      shift(out_max);
+  for (auto* b : {&w, &x, &y, &shift}) evit::test::fill_uniform(g, *b);
+  evit::test::fill_uniform(g, scale, 0.5, 1.5);
+  const exact_buffer<float> before = y;
+  const auto ep = epilogue<float>{}
+                      .with_row_scale(scale.data())
+                      .with_row_bias(shift.data())
+                      .with_activation(act)
+                      .with_accumulate(accumulate);
+  const Index wsn = evit::kernels::pointwise_conv_small_workspace_size(in, out);
+  exact_buffer<float> ws(wsn);
+  const evit::kernels::row_groups images{count, xs, ys};
+  evit::kernels::pointwise_conv_small<Arch>(out, in, HW, w.data(), in_max, x.data(), y.data(),
+                                            images, ep, 0, out, ws.data(), wsn);
+  for (Index k = 0; k < count; ++k) {
+    CAPTURE(k);
+    std::vector<float> old(before.data() + k * ys, before.data() + k * ys + out * HW);
+    std::vector<double> expect(out * HW);
+    ref::gemm_nn(out, HW, in, w.data(), in_max, x.data() + k * xs, HW, expect.data(), HW, ep,
+                 old.data(), HW);
+    evit::test::check_close("pointwise_conv_small", out, HW, y.data() + k * ys, HW, expect.data(),
+                            HW, conv_tol, conv_tol);
+  }
+  // Output channels in two pieces split at 16 (as the forward's workers do): the same bits.
+  if (out > 16) {
+    exact_buffer<float> y2 = before;
+    const Index ws2 = evit::kernels::pointwise_conv_small_workspace_size(in, out - 16);
+    evit::kernels::pointwise_conv_small<Arch>(out, in, HW, w.data(), in_max, x.data(), y2.data(),
+                                              images, ep, 0, 16, ws.data(), ws2);
+    evit::kernels::pointwise_conv_small<Arch>(out, in, HW, w.data(), in_max, x.data(), y2.data(),
+                                              images, ep, 16, out, ws.data(), ws2);
+    for (Index i = 0; i < count * ys; ++i) {
+      CAPTURE(i);
+      REQUIRE(y2[i] == y[i]);
+    }
+  }
+  // The gaps between the images are not written.
+  for (Index k = 0; k < count; ++k)
+    for (Index i = out * HW; i < ys; ++i) REQUIRE(y[k * ys + i] == before[k * ys + i]);
+}
+
 TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoid, in place",
                         "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;

@@ -169,4 +169,25 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
         REQUIRE(y2[r * ldy + o] == y[r * ldy + o]);
       }
   }
+
+  // As three row groups (a batch of three samples, each in its own buffer, as the forward runs
+  // the transformer layers): each group the same bits as the single call above.
+  const Index xs = evit::test::view_size(rows, in, ldx) + 7;
+  const Index ys = evit::test::view_size(rows, out, ldy) + 5;
+  exact_buffer<float> xg(2 * xs + evit::test::view_size(rows, in, ldx)),
+      yg(2 * ys + evit::test::view_size(rows, out, ldy));
+  for (Index k = 0; k < 3; ++k) {
+    std::copy(x.data(), x.data() + evit::test::view_size(rows, in, ldx), xg.data() + k * xs);
+    std::copy(before.data(), before.data() + evit::test::view_size(rows, out, ldy),
+              yg.data() + k * ys);
+  }
+  evit::kernels::linear_packed<Arch>(rows, in, out, xg.data(), ldx, wp.data(), in_max, r0, b.data(),
+                                     yg.data(), ldy, act, accumulate,
+                                     evit::kernels::row_groups{3, xs, ys});
+  for (Index k = 0; k < 3; ++k)
+    for (Index r = 0; r < rows; ++r)
+      for (Index o = 0; o < out; ++o) {
+        CAPTURE(k, r, o);
+        REQUIRE(yg[k * ys + r * ldy + o] == y[r * ldy + o]);
+      }
 }

@@ -218,25 +218,32 @@ constexpr Index attention_workspace_size(const attention_config& cfg, bool with_
 // threads runs each phase in pieces (disjoint column or head ranges, any split gives the same
 // result bit for bit) with a barrier between phases; attention() runs them whole.
 
-/// Phase 1: columns [col_begin, col_end) of the qkv output sh.qkv [N, S] of one sample.
+/// Phase 1: columns [col_begin, col_end) of the qkv output sh.qkv [N, S] of one sample; with
+/// `groups`, of groups.count samples at once (sample g's tokens at x + g * groups.x_stride, its
+/// qkv output at sh.qkv + g * groups.y_stride): packed weights are then read once for all of
+/// them (linear_packed), the same values as sample by sample.
 template <class Arch = simd::default_arch, class T>
 void attention_qkv(const attention_config& cfg, const attention_weights<T>& w, const T* x,
-                   Index ldx, const attention_shared<T>& sh, Index col_begin, Index col_end) {
+                   Index ldx, const attention_shared<T>& sh, Index col_begin, Index col_end,
+                   row_groups groups = {}) {
   const Index h = cfg.heads, dqk = cfg.qk_dim, hdv = h * cfg.v_dim;
   EVIT_ASSERT(ldx >= cfg.in && cfg.in <= w.qkv_ld);
   EVIT_ASSERT(0 <= col_begin && col_begin <= col_end && col_end <= cfg.qkv_width());
   const row_block blocks[3] = {
       {w.q_row0, h * dqk, 0}, {w.k_row0, h * dqk, h * dqk}, {w.v_row0, hdv, 2 * h * dqk}};
   if (!w.qkv_packed) {
-    linear_blocks<Arch>(cfg.tokens, cfg.in, x, ldx, w.qkv, w.qkv_ld, w.qkv_bias, blocks, 3, sh.qkv,
-                        cfg.qkv_width(), col_begin, col_end);
+    for (Index g = 0; g < groups.count; ++g)
+      linear_blocks<Arch>(cfg.tokens, cfg.in, x + g * groups.x_stride, ldx, w.qkv, w.qkv_ld,
+                          w.qkv_bias, blocks, 3, sh.qkv + g * groups.y_stride, cfg.qkv_width(),
+                          col_begin, col_end);
     return;
   }
   for (const row_block& blk : blocks) {
     const Index lo = std::max(col_begin, blk.y_col0), hi = std::min(col_end, blk.y_col0 + blk.rows);
     if (lo < hi)
       linear_packed<Arch>(cfg.tokens, cfg.in, hi - lo, x, ldx, w.qkv_packed, w.qkv_ld,
-                          blk.w_row0 + (lo - blk.y_col0), w.qkv_bias, sh.qkv + lo, cfg.qkv_width());
+                          blk.w_row0 + (lo - blk.y_col0), w.qkv_bias, sh.qkv + lo, cfg.qkv_width(),
+                          activation::none, false, groups);
   }
 }
 
@@ -319,21 +326,25 @@ void attention_heads(const attention_config& cfg, const attention_weights<T>& w,
 }
 
 /// Phase 3: output columns [col_begin, col_end) of one sample: out = [accumulate ? out : 0] +
-/// proj(sh.heads).
+/// proj(sh.heads); with `groups`, of groups.count samples at once (sample g's head outputs at
+/// sh.heads + g * groups.x_stride, its output at out + g * groups.y_stride).
 template <class Arch = simd::default_arch, class T>
 void attention_proj(const attention_config& cfg, const attention_weights<T>& w,
                     const attention_shared<T>& sh, T* out, Index ldo, bool accumulate,
-                    Index col_begin, Index col_end) {
+                    Index col_begin, Index col_end, row_groups groups = {}) {
   const Index hdv = cfg.heads * cfg.v_dim;
   EVIT_ASSERT(ldo >= cfg.out && hdv <= w.proj_ld);
   EVIT_ASSERT(0 <= col_begin && col_begin <= col_end && col_end <= cfg.out);
-  if (w.proj_packed)
+  if (w.proj_packed) {
     linear_packed<Arch>(cfg.tokens, hdv, col_end - col_begin, sh.heads, hdv, w.proj_packed,
                         w.proj_ld, col_begin, w.proj_bias, out + col_begin, ldo, activation::none,
-                        accumulate);
-  else
-    linear<Arch>(cfg.tokens, hdv, col_end - col_begin, sh.heads, hdv, w.proj, w.proj_ld, col_begin,
-                 w.proj_bias, out + col_begin, ldo, activation::none, accumulate);
+                        accumulate, groups);
+    return;
+  }
+  for (Index g = 0; g < groups.count; ++g)
+    linear<Arch>(cfg.tokens, hdv, col_end - col_begin, sh.heads + g * groups.x_stride, hdv, w.proj,
+                 w.proj_ld, col_begin, w.proj_bias, out + g * groups.y_stride + col_begin, ldo,
+                 activation::none, accumulate);
 }
 
 /// Multi-head self-attention of `batch` samples of cfg.tokens tokens each:
@@ -377,13 +388,13 @@ void attention(Index batch, const attention_config& cfg, const attention_weights
       float*, Index, bool, float*, Index, attention_profile*);                                  \
   EXTERN template void attention_qkv<A, float>(                                                 \
       const attention_config&, const attention_weights<float>&, const float*, Index,            \
-      const attention_shared<float>&, Index, Index);                                            \
+      const attention_shared<float>&, Index, Index, row_groups);                                \
   EXTERN template void attention_heads<A, float>(                                               \
       const attention_config&, const attention_weights<float>&, const attention_shared<float>&, \
       Index, Index, float*, Index, attention_profile*);                                         \
   EXTERN template void attention_proj<A, float>(                                                \
       const attention_config&, const attention_weights<float>&, const attention_shared<float>&, \
-      float*, Index, bool, Index, Index);
+      float*, Index, bool, Index, Index, row_groups);
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_ATTENTION_INSTANCES)
 #undef EVIT_ATTENTION_INSTANCES
 
@@ -398,13 +409,12 @@ inline void attention<simd::dispatched, float>(Index batch, const attention_conf
 }
 
 template <>
-inline void attention_qkv<simd::dispatched, float>(const attention_config& cfg,
-                                                   const attention_weights<float>& w,
-                                                   const float* x, Index ldx,
-                                                   const attention_shared<float>& sh,
-                                                   Index col_begin, Index col_end) {
-  simd::dispatch(
-      [&](auto arch) { attention_qkv<decltype(arch)>(cfg, w, x, ldx, sh, col_begin, col_end); });
+inline void attention_qkv<simd::dispatched, float>(
+    const attention_config& cfg, const attention_weights<float>& w, const float* x, Index ldx,
+    const attention_shared<float>& sh, Index col_begin, Index col_end, row_groups groups) {
+  simd::dispatch([&](auto arch) {
+    attention_qkv<decltype(arch)>(cfg, w, x, ldx, sh, col_begin, col_end, groups);
+  });
 }
 
 template <>
@@ -423,9 +433,9 @@ inline void attention_proj<simd::dispatched, float>(const attention_config& cfg,
                                                     const attention_weights<float>& w,
                                                     const attention_shared<float>& sh, float* out,
                                                     Index ldo, bool accumulate, Index col_begin,
-                                                    Index col_end) {
+                                                    Index col_end, row_groups groups) {
   simd::dispatch([&](auto arch) {
-    attention_proj<decltype(arch)>(cfg, w, sh, out, ldo, accumulate, col_begin, col_end);
+    attention_proj<decltype(arch)>(cfg, w, sh, out, ldo, accumulate, col_begin, col_end, groups);
   });
 }
 

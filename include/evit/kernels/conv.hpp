@@ -238,6 +238,85 @@ void pointwise_conv(Index out, Index in, Index HW, const T* w, Index ldw, const 
   gemm_nn<Arch>(out, HW, in, w, ldw, x, HW, y, HW, ep, ws, ws_size);
 }
 
+/// Pixels (rows of its product) per step of pointwise_conv_small: its workspace holds this many
+/// rows of the transposed images and of the product; more images are taken in steps.
+constexpr Index pointwise_conv_small_rows = 64;
+
+/// Workspace of pointwise_conv_small for `in` input and `out` output channels.
+constexpr Index pointwise_conv_small_workspace_size(Index in, Index out) {
+  return pointwise_conv_small_rows * (in + out);
+}
+
+/// pointwise_conv on `images.count` small NCHW images at once (image g's input at
+/// x + g * images.x_stride, its output at y + g * images.y_stride), output channels
+/// [o_begin, o_end) only. The images' pixels become the rows of one product against the weight
+/// slice, read in place (gemm_nt on the transposed images), so that the weights are read once
+/// for the whole batch and nothing is padded: on the 1x1 to 4x4 maps of the last stages,
+/// pointwise_conv's panels of 32 pixels are mostly padding and each image reads the weights, up
+/// to a megabyte, again (bench_kernels pointwise_conv_small vs pointwise_conv). Each output is
+/// computed the same way whatever the image count, the steps and [o_begin, o_end) (split it at
+/// multiples of 16), so callers may cut the channels over threads.
+/// @param ws,ws_size workspace of pointwise_conv_small_workspace_size(in, o_end - o_begin).
+/// @pre hw <= pointwise_conv_small_rows; ep.col_bias == nullptr; y does not overlap x.
+template <class Arch = simd::default_arch, class T>
+void pointwise_conv_small(Index out, Index in, Index hw, const T* w, Index ldw, const T* x, T* y,
+                          row_groups images, const epilogue<T>& ep, Index o_begin, Index o_end,
+                          T* ws, Index ws_size) {
+  EVIT_ASSERT(out >= 0 && in >= 0 && hw >= 1 && hw <= pointwise_conv_small_rows && ldw >= in);
+  EVIT_ASSERT(0 <= o_begin && o_begin <= o_end && o_end <= out && ep.col_bias == nullptr);
+  EVIT_ASSERT(ws_size >= pointwise_conv_small_workspace_size(in, o_end - o_begin));
+  (void)ws_size;
+  (void)out;
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  const Index n = o_end - o_begin;
+  if (n == 0 || images.count == 0) return;
+  const Index per_step = pointwise_conv_small_rows / hw;
+  T* xt = ws;                                     // [rows, in]: pixel (g, p) of the step
+  T* prod = ws + pointwise_conv_small_rows * in;  // [rows, n]
+  for (Index g0 = 0; g0 < images.count; g0 += per_step) {
+    const Index gn = std::min(per_step, images.count - g0), rows = gn * hw;
+    for (Index g = 0; g < gn; ++g) {
+      const T* xg = x + (g0 + g) * images.x_stride;
+      for (Index i = 0; i < in; ++i)
+        for (Index p = 0; p < hw; ++p) xt[(g * hw + p) * in + i] = xg[i * hw + p];
+    }
+    gemm_nt<Arch>(rows, n, in, xt, in, w + o_begin * ldw, ldw, prod, n);
+    // The epilogue along each product row (contiguous channels), then each value to its plane.
+    detail::dispatch_activation(ep.act, [&](auto tag) {
+      constexpr activation Act = decltype(tag)::value;
+      for (Index r = 0; r < rows; ++r) {
+        T* v = prod + r * n;
+        Index o = 0;
+        for (; o + L <= n; o += L) {
+          B s(ep.alpha);
+          if (ep.row_scale) s = s * B::load_unaligned(ep.row_scale + o_begin + o);
+          B t = B::load_unaligned(v + o) * s;
+          if (ep.row_bias) t = t + B::load_unaligned(ep.row_bias + o_begin + o);
+          detail::apply_vector<Act>(t).store_unaligned(v + o);
+        }
+        for (; o < n; ++o) {
+          T s = ep.alpha;
+          if (ep.row_scale) s *= ep.row_scale[o_begin + o];
+          T t = v[o] * s;
+          if (ep.row_bias) t += ep.row_bias[o_begin + o];
+          v[o] = detail::apply_scalar<Act>(t);
+        }
+      }
+    });
+    for (Index g = 0; g < gn; ++g) {
+      T* yg = y + (g0 + g) * images.y_stride + o_begin * hw;
+      for (Index p = 0; p < hw; ++p) {
+        const T* v = prod + (g * hw + p) * n;
+        if (ep.accumulate)
+          for (Index o = 0; o < n; ++o) yg[o * hw + p] += v[o];
+        else
+          for (Index o = 0; o < n; ++o) yg[o * hw + p] = v[o];
+      }
+    }
+  }
+}
+
 /// Workspace of conv2d: the im2col matrix (in * k * k) x (Ho * Wo), plus gemm_nn's panel.
 template <class Arch = simd::default_arch, class T = float>
 constexpr Index conv2d_workspace_size(Index in, Index H, Index W, Index k, Index stride,
@@ -441,6 +520,9 @@ void squeeze_excite(Index inner, Index reduced, Index HW, T* x, const squeeze_ex
   EXTERN template void pointwise_conv<A, float>(Index, Index, Index, const float*, Index,          \
                                                 const float*, float*, const epilogue<float>&,      \
                                                 float*, Index);                                    \
+  EXTERN template void pointwise_conv_small<A, float>(                                             \
+      Index, Index, Index, const float*, Index, const float*, float*, row_groups,                  \
+      const epilogue<float>&, Index, Index, float*, Index);                                        \
   EXTERN template void conv2d<A, float>(Index, Index, Index, Index, const float*, Index, Index,    \
                                         Index, const float*, Index, float*,                        \
                                         const epilogue<float>&, float*, Index, Index, Index);      \
@@ -485,6 +567,18 @@ inline void pointwise_conv<simd::dispatched, float>(Index out, Index in, Index H
                                                     Index ws_size) {
   simd::dispatch([&](auto arch) {
     pointwise_conv<decltype(arch)>(out, in, HW, w, ldw, x, y, ep, ws, ws_size);
+  });
+}
+
+template <>
+inline void pointwise_conv_small<simd::dispatched, float>(Index out, Index in, Index hw,
+                                                          const float* w, Index ldw, const float* x,
+                                                          float* y, row_groups images,
+                                                          const epilogue<float>& ep, Index o_begin,
+                                                          Index o_end, float* ws, Index ws_size) {
+  simd::dispatch([&](auto arch) {
+    pointwise_conv_small<decltype(arch)>(out, in, hw, w, ldw, x, y, images, ep, o_begin, o_end, ws,
+                                         ws_size);
   });
 }
 

@@ -45,6 +45,15 @@ namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
 namespace kernels {
 
+/// Several matrices of the same shape at a fixed distance from each other, e.g. the token maps
+/// or images of the samples of a batch, each in its own buffer: matrix g of an input x starts at
+/// x + g * x_stride, of an output y at y + g * y_stride (linear_packed, pointwise_conv_small).
+struct row_groups {
+  Index count = 1;
+  Index x_stride = 0;
+  Index y_stride = 0;
+};
+
 /// Register-tile sizes of the GEMMs for element type T on Arch (compile-time: the only non-type
 /// template parameters outside space/, docs/design.md#compile-time-kinds-run-time-sizes).
 template <class T, class Arch>

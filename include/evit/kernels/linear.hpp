@@ -84,12 +84,16 @@ void pack_linear_weight(const T* w, Index out_max, Index in_max, T* dst) {
 /// result up to the order of the reduction's additions (each output sums its inputs in order).
 /// Every output is computed the same way whatever [r0, r0 + out) it is asked in, so callers may
 /// split the columns at multiples of 16.
+/// With `groups`, the product runs on groups.count matrices of `rows` rows (a batch of samples'
+/// tokens): each 32-column strip of the weights is read once and then reused from L1/L2 by
+/// every group, rather than read again per sample; every output is computed as with one group.
 template <class Arch = simd::default_arch, class T>
 void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const T* wp,
                    Index in_max, Index r0, const T* bias, T* y, Index ldy,
-                   activation act = activation::none, bool accumulate = false) {
-  EVIT_ASSERT(rows >= 0 && in >= 0 && out >= 0 && r0 >= 0 && in <= in_max);
-  if (rows == 0 || out == 0) return;
+                   activation act = activation::none, bool accumulate = false,
+                   row_groups groups = {}) {
+  EVIT_ASSERT(rows >= 0 && in >= 0 && out >= 0 && r0 >= 0 && in <= in_max && groups.count >= 0);
+  if (rows == 0 || out == 0 || groups.count == 0) return;
   using tiles = gemm_tiles<T, Arch>;
   constexpr Index P = linear_panel_width, NR = tiles::nn_nr;
   static_assert(P % NR == 0, "a panel holds whole tiles");
@@ -103,9 +107,10 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
       const Index panel = j / P, end = std::min(r0 + out, (panel + 1) * P);
       const T* base = wp + panel * in_max * P - panel * P;  // column c of the panel at base + c
       for (Index c = j; c < end; c += NR)
-        detail::nn_rows<Arch, tiles::nn_mr, tiles::nn_nv, Act>(rows, in, x, ldx, base + c, P,
-                                                               y + (c - r0), ldy, 0, c - r0,
-                                                               std::min<Index>(NR, end - c), ep);
+        for (Index g = 0; g < groups.count; ++g)
+          detail::nn_rows<Arch, tiles::nn_mr, tiles::nn_nv, Act>(
+              rows, in, x + g * groups.x_stride, ldx, base + c, P,
+              y + g * groups.y_stride + (c - r0), ldy, 0, c - r0, std::min<Index>(NR, end - c), ep);
       j = end;
     }
   });
@@ -153,7 +158,7 @@ void linear_blocks(Index rows, Index in, const T* x, Index ldx, const T* w, Inde
                                                float*, Index, Index, Index);                     \
   EXTERN template void linear_packed<A, float>(Index, Index, Index, const float*, Index,         \
                                                const float*, Index, Index, const float*, float*, \
-                                               Index, activation, bool);
+                                               Index, activation, bool, row_groups);
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_LINEAR_INSTANCES)
 #undef EVIT_LINEAR_INSTANCES
 
@@ -171,10 +176,11 @@ template <>
 inline void linear_packed<simd::dispatched, float>(Index rows, Index in, Index out, const float* x,
                                                    Index ldx, const float* wp, Index in_max,
                                                    Index r0, const float* bias, float* y, Index ldy,
-                                                   activation act, bool accumulate) {
+                                                   activation act, bool accumulate,
+                                                   row_groups groups) {
   simd::dispatch([&](auto arch) {
     linear_packed<decltype(arch)>(rows, in, out, x, ldx, wp, in_max, r0, bias, y, ldy, act,
-                                  accumulate);
+                                  accumulate, groups);
   });
 }
 

@@ -196,6 +196,11 @@ inline kernels::mlp_weights<float> mlp_weights_of(const transformer_tensors& t) 
   return mw;
 }
 
+/// Planes of fewer pixels than this (the 1x1 to 3x3 maps of the last stages) run their 1x1
+/// convolutions as one product over the batch's pixels (kernels::pointwise_conv_small):
+/// bench_kernels pointwise_conv_small, 0.05-0.2 of the time at 1-4 pixels, about even at 16.
+constexpr Index small_plane = 16;
+
 /// Buffers of a forward pass, sized once for the largest subnet of a space and a batch capacity;
 /// any later forward of any subnet with at most that batch allocates nothing.
 class forward_workspace {
@@ -236,6 +241,10 @@ class forward_workspace {
         grow(z.scratch,
              kernels::depthwise_conv2d_workspace_size(b.side_in, b.side_in, b.kernel, b.stride));
         grow(z.scratch, kernels::pointwise_conv_workspace_size(inner));
+        if (std::min(hw, hw_in) < small_plane) {
+          const Index widest = std::max(inner, Index(b.cout));
+          grow(z.scratch, kernels::pointwise_conv_small_workspace_size(widest, widest));
+        }
         grow(z.scratch, kernels::squeeze_excite_workspace_size(inner, squeezed));
         grow(z.act, round(inner) + squeezed);  // the forward's squeeze-excite vectors
         break;
@@ -316,6 +325,9 @@ class forward_workspace {
     return buffer_.data() + batch_ * per_sample_ + worker * round(z_.scratch);
   }
   Index scratch_size() const { return z_.scratch; }
+  /// `count` samples' buffers as row groups (every buffer of sample b + 1 lies one per-sample
+  /// stride after sample b's), for the products that run on the whole batch at once.
+  kernels::row_groups samples(Index count) const { return {count, per_sample_, per_sample_}; }
 
  private:
   friend class network;
@@ -540,7 +552,8 @@ class network {
   };
 
   /// A 1x1 convolution y(b) [out, hw] = W[:out, :in] · x(b) [in, hw] on every sample, in
-  /// pieces of output columns (large planes) or output channels (small ones).
+  /// pieces of output columns (large planes) or output channels (small ones); below
+  /// small_plane pixels, one product over the whole batch in pieces of output channels.
   template <class Arch>
   void pointwise(const splitter& sp, Index out, Index in, Index hw, const float* w, Index ldw,
                  const buffer_getter& x, const buffer_getter& y, const kernels::epilogue<float>& ep,

@@ -70,6 +70,16 @@ template <class Arch>
 void network::pointwise(const splitter& sp, Index out, Index in, Index hw, const float* w,
                         Index ldw, const buffer_getter& x, const buffer_getter& y,
                         const kernels::epilogue<float>& ep, forward_workspace& ws) const {
+  if (hw < small_plane) {  // the whole batch as one product, in pieces of output channels
+    const Index i0 = sp.first;
+    EVIT_ASSERT(sp.batch == 1 ||
+                (x(i0 + 1) - x(i0) == ws.per_sample_ && y(i0 + 1) - y(i0) == ws.per_sample_));
+    sp.columns(out, 16, [&](Index o0, Index o1, int wk) {
+      kernels::pointwise_conv_small<Arch>(out, in, hw, w, ldw, x(i0), y(i0), ws.samples(sp.batch),
+                                          ep, o0, o1, ws.scratch(wk), ws.scratch_size());
+    });
+    return;
+  }
   if (sp.parts == 1 || hw >= 64 * sp.parts) {  // large planes: pieces of output columns
     sp.pieces(hw, 32, [&](Index b, Index j0, Index j1, int wk) {
       kernels::gemm_nn<Arch>(out, j1 - j0, in, w, ldw, x(b) + j0, hw, y(b) + j0, hw, ep,
@@ -224,16 +234,20 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
       auto shared = [&](Index i) {
         return kernels::attention_shared<float>::carve(cfg, true, ws.expand(i));
       };
-      sp.pieces(cfg.qkv_width(), 16, [&](Index i, Index j0, Index j1, int) {
-        kernels::attention_qkv<Arch>(cfg, aw, ws.act(i, 2), c, shared(i), j0, j1);
+      // qkv and proj run on the whole batch at once (each worker a piece of the columns), so
+      // that their weights are read once per forward, not once per sample.
+      const Index i0 = sp.first;
+      sp.columns(cfg.qkv_width(), 16, [&](Index j0, Index j1, int) {
+        kernels::attention_qkv<Arch>(cfg, aw, ws.act(i0, 2), c, shared(i0), j0, j1,
+                                     ws.samples(batch));
       });
       sp.pieces(cfg.heads, 1, [&](Index i, Index h0, Index h1, int wk) {
         kernels::attention_heads<Arch>(cfg, aw, shared(i), h0, h1, ws.scratch(wk),
                                        ws.scratch_size());
       });
-      sp.pieces(c, 16, [&](Index i, Index j0, Index j1, int) {
-        kernels::attention_proj<Arch>(cfg, aw, shared(i), ws.act(i, cur), c, /*accumulate=*/true,
-                                      j0, j1);
+      sp.columns(c, 16, [&](Index j0, Index j1, int) {
+        kernels::attention_proj<Arch>(cfg, aw, shared(i0), ws.act(i0, cur), c,
+                                      /*accumulate=*/true, j0, j1, ws.samples(batch));
       });
       return cur;
     }
@@ -246,25 +260,31 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
         kernels::sample_norm<Arch>(n, c, ws.act(i, cur), c, t.norm2_gamma, t.norm2_beta,
                                    model_fixed::norm_eps, ws.act(i, 2), c);
       });
-      // Packed weights when the supernet has them (load_options::pack_weights), else in place.
+      // Packed weights when the supernet has them (load_options::pack_weights): one product
+      // over the whole batch (each worker a piece of the columns), the weights read once per
+      // forward; else in place, sample by sample.
+      if (t.fc1_packed && t.fc2_packed) {
+        const Index i0 = sp.first;
+        sp.columns(hidden, 16, [&](Index j0, Index j1, int) {
+          kernels::linear_packed<Arch>(n, c, j1 - j0, ws.act(i0, 2), c, t.fc1_packed, t.width_max,
+                                       j0, t.fc1_b, ws.expand(i0) + j0, hidden,
+                                       activation::hardswish, false, ws.samples(batch));
+        });
+        sp.columns(c, 16, [&](Index j0, Index j1, int) {
+          kernels::linear_packed<Arch>(n, hidden, j1 - j0, ws.expand(i0), hidden, t.fc2_packed,
+                                       t.hidden_max, j0, t.fc2_b, ws.act(i0, cur) + j0, c,
+                                       activation::none, /*accumulate=*/true, ws.samples(batch));
+        });
+        return cur;
+      }
       sp.pieces(hidden, 16, [&](Index i, Index j0, Index j1, int) {
-        if (t.fc1_packed)
-          kernels::linear_packed<Arch>(n, c, j1 - j0, ws.act(i, 2), c, t.fc1_packed, t.width_max,
-                                       j0, t.fc1_b, ws.expand(i) + j0, hidden,
-                                       activation::hardswish);
-        else
-          kernels::linear<Arch>(n, c, j1 - j0, ws.act(i, 2), c, t.fc1_w, t.width_max, j0, t.fc1_b,
-                                ws.expand(i) + j0, hidden, activation::hardswish);
+        kernels::linear<Arch>(n, c, j1 - j0, ws.act(i, 2), c, t.fc1_w, t.width_max, j0, t.fc1_b,
+                              ws.expand(i) + j0, hidden, activation::hardswish);
       });
       sp.pieces(c, 16, [&](Index i, Index j0, Index j1, int) {
-        if (t.fc2_packed)
-          kernels::linear_packed<Arch>(n, hidden, j1 - j0, ws.expand(i), hidden, t.fc2_packed,
-                                       t.hidden_max, j0, t.fc2_b, ws.act(i, cur) + j0, c,
-                                       activation::none, /*accumulate=*/true);
-        else
-          kernels::linear<Arch>(n, hidden, j1 - j0, ws.expand(i), hidden, t.fc2_w, t.hidden_max, j0,
-                                t.fc2_b, ws.act(i, cur) + j0, c, activation::none,
-                                /*accumulate=*/true);
+        kernels::linear<Arch>(n, hidden, j1 - j0, ws.expand(i), hidden, t.fc2_w, t.hidden_max, j0,
+                              t.fc2_b, ws.act(i, cur) + j0, c, activation::none,
+                              /*accumulate=*/true);
       });
       return cur;
     }
@@ -354,7 +374,7 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
   const bool by_sample = sp.parts == 1 && batch > 1 && !m.calibrating() && !inter && !profile;
   auto sample_major = [](const block& b) {
     return b.kind == block_kind::first_conv || b.kind == block_kind::conv ||
-           b.kind == block_kind::reduction;
+           (b.kind == block_kind::reduction && Index(b.side) * b.side >= small_plane);
   };
   for (std::size_t k = 0; k < ws.plan_.size(); ++k) {
     if (by_sample && sample_major(ws.plan_[k])) {
