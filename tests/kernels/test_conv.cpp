@@ -187,8 +187,8 @@ TEMPLATE_LIST_TEST_CASE("pointwise_conv_small: a batch of small planes as one pr
   using Arch = TestType;
   const Index out = GENERATE(1, 19, 40);
   const Index in = GENERATE(1, 16, 33);
-  const Index HW = GENERATE(1, 4, 9, 15);
-  const Index count = GENERATE(1, 3, 17);  // 17 images of 9 or 15 pixels: more than one step
+  const Index HW = GENERATE(1, 4, 9, 15, 70);  // 70: one image is more than one step
+  const Index count = GENERATE(1, 3, 17);       // 17 images of 4 to 15 pixels: several steps
   const activation act = GENERATE(activation::none, activation::hardswish);
   const bool accumulate = GENERATE(false, true);
   CAPTURE(Arch::name(), out, in, HW, count, accumulate);

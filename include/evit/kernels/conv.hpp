@@ -239,7 +239,7 @@ void pointwise_conv(Index out, Index in, Index HW, const T* w, Index ldw, const 
 }
 
 /// Pixels (rows of its product) per step of pointwise_conv_small: its workspace holds this many
-/// rows of the transposed images and of the product; more images are taken in steps.
+/// rows of the transposed images and of the product; more pixels are taken in steps.
 constexpr Index pointwise_conv_small_rows = 64;
 
 /// Workspace of pointwise_conv_small for `in` input and `out` output channels.
@@ -257,12 +257,13 @@ constexpr Index pointwise_conv_small_workspace_size(Index in, Index out) {
 /// computed the same way whatever the image count, the steps and [o_begin, o_end) (split it at
 /// multiples of 16), so callers may cut the channels over threads.
 /// @param ws,ws_size workspace of pointwise_conv_small_workspace_size(in, o_end - o_begin).
-/// @pre hw <= pointwise_conv_small_rows; ep.col_bias == nullptr; y does not overlap x.
+/// Any hw works; it pays off below about 16 pixels (above, pointwise_conv is faster).
+/// @pre ep.col_bias == nullptr; y does not overlap x.
 template <class Arch = simd::default_arch, class T>
 void pointwise_conv_small(Index out, Index in, Index hw, const T* w, Index ldw, const T* x, T* y,
                           row_groups images, const epilogue<T>& ep, Index o_begin, Index o_end,
                           T* ws, Index ws_size) {
-  EVIT_ASSERT(out >= 0 && in >= 0 && hw >= 1 && hw <= pointwise_conv_small_rows && ldw >= in);
+  EVIT_ASSERT(out >= 0 && in >= 0 && hw >= 1 && ldw >= in && images.count >= 0);
   EVIT_ASSERT(0 <= o_begin && o_begin <= o_end && o_end <= out && ep.col_bias == nullptr);
   EVIT_ASSERT(ws_size >= pointwise_conv_small_workspace_size(in, o_end - o_begin));
   (void)ws_size;
@@ -271,15 +272,15 @@ void pointwise_conv_small(Index out, Index in, Index hw, const T* w, Index ldw, 
   constexpr Index L = simd::lanes_v<T, Arch>;
   const Index n = o_end - o_begin;
   if (n == 0 || images.count == 0) return;
-  const Index per_step = pointwise_conv_small_rows / hw;
-  T* xt = ws;                                     // [rows, in]: pixel (g, p) of the step
+  const Index total = images.count * hw;          // pixels of all images: the product's rows
+  T* xt = ws;                                     // [rows, in]: the step's pixels
   T* prod = ws + pointwise_conv_small_rows * in;  // [rows, n]
-  for (Index g0 = 0; g0 < images.count; g0 += per_step) {
-    const Index gn = std::min(per_step, images.count - g0), rows = gn * hw;
-    for (Index g = 0; g < gn; ++g) {
-      const T* xg = x + (g0 + g) * images.x_stride;
-      for (Index i = 0; i < in; ++i)
-        for (Index p = 0; p < hw; ++p) xt[(g * hw + p) * in + i] = xg[i * hw + p];
+  for (Index r0 = 0; r0 < total; r0 += pointwise_conv_small_rows) {
+    const Index rows = std::min(pointwise_conv_small_rows, total - r0);
+    for (Index r = 0; r < rows; ++r) {  // row r is pixel p of image g
+      const Index g = (r0 + r) / hw, p = (r0 + r) % hw;
+      const T* xg = x + g * images.x_stride + p;
+      for (Index i = 0; i < in; ++i) xt[r * in + i] = xg[i * hw];
     }
     gemm_nt<Arch>(rows, n, in, xt, in, w + o_begin * ldw, ldw, prod, n);
     // The epilogue along each product row (contiguous channels), then each value to its plane.
@@ -304,15 +305,14 @@ void pointwise_conv_small(Index out, Index in, Index hw, const T* w, Index ldw, 
         }
       }
     });
-    for (Index g = 0; g < gn; ++g) {
-      T* yg = y + (g0 + g) * images.y_stride + o_begin * hw;
-      for (Index p = 0; p < hw; ++p) {
-        const T* v = prod + (g * hw + p) * n;
-        if (ep.accumulate)
-          for (Index o = 0; o < n; ++o) yg[o * hw + p] += v[o];
-        else
-          for (Index o = 0; o < n; ++o) yg[o * hw + p] = v[o];
-      }
+    for (Index r = 0; r < rows; ++r) {
+      const Index g = (r0 + r) / hw, p = (r0 + r) % hw;
+      T* yg = y + g * images.y_stride + o_begin * hw + p;
+      const T* v = prod + r * n;
+      if (ep.accumulate)
+        for (Index o = 0; o < n; ++o) yg[o * hw] += v[o];
+      else
+        for (Index o = 0; o < n; ++o) yg[o * hw] = v[o];
     }
   }
 }
