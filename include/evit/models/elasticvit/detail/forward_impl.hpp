@@ -365,8 +365,9 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
   // With at least as many samples as workers, the MBConv-shaped blocks (first conv, conv
   // stages, reductions) run sample by sample: a worker takes one sample through a run of them,
   // so that its feature maps (large, beside small weights) stay in the caches from op to op;
-  // op by op, the other samples' maps evict them. The transformer layers and the head (small
-  // token maps, large weights) run op by op, each op's weights read once for the batch.
+  // op by op, the other samples' maps evict them. The transformer layers, the head and the
+  // reductions into maps under small_plane pixels (small maps, large weights) run op by op,
+  // each op's weights read once for the batch.
   // benchmarks/bench_model.cpp BM_batch_order: 0.79-0.98 of the op-by-op time per image at batch
   // 8. Each op computes as in the op-by-op order (one piece per sample): the same logits bit
   // for bit. BatchNorm calibration (statistics over the batch at each op), intermediates and
