@@ -522,6 +522,10 @@ class network {
     Index batch;
     Index parts;
     Index first = 0;  ///< the workspace index of its first sample
+    /// When >= 0: the workspace index whose block-local buffers (expand, inner, act slots 2
+    /// and 3) the MBConv blocks use for every sample (a worker's own, in run()'s
+    /// sample-by-sample order); else each sample's.
+    Index temps = -1;
     /// Calls fn(b, begin, end, worker) for each sample b and each non-empty piece [begin, end)
     /// of [0, n), pieces cut at multiples of `align`.
     template <class F>

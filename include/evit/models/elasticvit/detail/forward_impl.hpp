@@ -104,8 +104,12 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk
   const Index batch = sp.batch;
   const buffer_getter x = [&](Index b) { return ws.act(b, x_slot); };
   const buffer_getter y = [&](Index b) { return ws.act(b, y_slot); };
-  const buffer_getter expand = [&](Index b) { return ws.expand(b); };
-  const buffer_getter inner_map = [&](Index b) { return ws.inner(b); };
+  // The block's own buffers (expansion, depthwise output, squeeze-excite vectors, pooled
+  // shortcut): the sample's, or the worker's when a worker takes samples through the blocks
+  // one by one (splitter::temps), so that they stay in the caches from sample to sample.
+  const auto tmp = [&](Index b) { return sp.temps >= 0 ? sp.temps : b; };
+  const buffer_getter expand = [&](Index b) { return ws.expand(tmp(b)); };
+  const buffer_getter inner_map = [&](Index b) { return ws.inner(tmp(b)); };
   // 1x1 expansion (+ BN + Hardswish); the stem (max expansion 1) has none.
   if (t.has_pw) {
     pointwise<Arch>(sp, inner, cin, hw_in, t.pw, t.in_max, x, expand,
@@ -120,7 +124,7 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk
   sp.pieces(inner, 4, [&](Index b, Index c0, Index c1, int wk) {
     kernels::depthwise_conv2d<Arch>(c1 - c0, side_in, side_in, dw_src(b) + c0 * hw_in, k, stride,
                                     t.dw + c0 * t.kernel_max * t.kernel_max, t.kernel_max,
-                                    ws.inner(b) + c0 * hw, dw_ep.rows_from(c0), ws.scratch(wk),
+                                    inner_map(b) + c0 * hw, dw_ep.rows_from(c0), ws.scratch(wk),
                                     ws.scratch_size());
   });
   if (m.calibrating())
@@ -138,16 +142,16 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk
     sw.w2 = t.se2_w;
     sw.ld2 = t.inner_max / model_fixed::se_divisor;
     sw.b2 = t.se2_b;
-    auto pooled = [&](Index b) { return ws.act(b, 2); };
-    auto squeezed = [&](Index b) { return ws.act(b, 2) + forward_workspace::round(inner); };
+    auto pooled = [&](Index b) { return ws.act(tmp(b), 2); };
+    auto squeezed = [&](Index b) { return pooled(b) + forward_workspace::round(inner); };
     sp.pieces(inner, 8, [&](Index b, Index c0, Index c1, int) {
-      kernels::squeeze_excite_pool<Arch>(hw, ws.inner(b), pooled(b), c0, c1);
+      kernels::squeeze_excite_pool<Arch>(hw, inner_map(b), pooled(b), c0, c1);
     });
     sp.pieces(reduced, 8, [&](Index b, Index r0, Index r1, int) {
       kernels::squeeze_excite_squeeze<Arch>(inner, reduced, pooled(b), sw, squeezed(b), r0, r1);
     });
     sp.pieces(inner, 8, [&](Index b, Index c0, Index c1, int) {
-      kernels::squeeze_excite_scale<Arch>(inner, reduced, hw, ws.inner(b), sw, squeezed(b),
+      kernels::squeeze_excite_scale<Arch>(inner, reduced, hw, inner_map(b), sw, squeezed(b),
                                           pooled(b), c0, c1);
     });
   }
@@ -157,7 +161,7 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk
   if (m.calibrating())
     calibrate_bn<Arch>(m, t.pwl_bn, batch, c, hw, hw, 1, y, activation::none, sp.exec);
   // Residual: identity; or average pool (stride 2) and/or 1x1 conv without BN (cin != c).
-  const buffer_getter pooled = [&](Index b) { return ws.act(b, 3); };
+  const buffer_getter pooled = [&](Index b) { return ws.act(tmp(b), 3); };
   if (stride == 2)
     sp.pieces(cin, 4, [&](Index b, Index c0, Index c1, int) {
       kernels::avg_pool_2x2<Arch>(c1 - c0, side_in, side_in, x(b) + c0 * hw_in,
@@ -384,7 +388,7 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
       int after = cur;  // the act slot after the run (the same for every sample)
       exec.parallel_for(batch, [&](Index i, int worker) {
         single_worker one{worker};
-        const splitter alone{one, 1, 1, i};
+        const splitter alone{one, 1, 1, i, worker};
         int c = cur;
         for (std::size_t j = k; j < e; ++j)
           c = run_block<Arch>(ws.plan_[j], images, logits, ws, c, m, alone);
