@@ -188,7 +188,7 @@ TEMPLATE_LIST_TEST_CASE("pointwise_conv_small: a batch of small planes as one pr
   const Index out = GENERATE(1, 19, 40);
   const Index in = GENERATE(1, 16, 33);
   const Index HW = GENERATE(1, 4, 9, 15, 70);  // 70: one image is more than one step
-  const Index count = GENERATE(1, 3, 17);       // 17 images of 4 to 15 pixels: several steps
+  const Index count = GENERATE(1, 3, 17);      // 17 images of 4 to 15 pixels: several steps
   const activation act = GENERATE(activation::none, activation::hardswish);
   const bool accumulate = GENERATE(false, true);
   CAPTURE(Arch::name(), out, in, HW, count, accumulate);
@@ -222,11 +222,10 @@ TEMPLATE_LIST_TEST_CASE("pointwise_conv_small: a batch of small planes as one pr
   // Output channels in two pieces split at 16 (as the forward's workers do): the same bits.
   if (out > 16) {
     exact_buffer<float> y2 = before;
-    const Index ws2 = evit::kernels::pointwise_conv_small_workspace_size(in, out - 16);
     evit::kernels::pointwise_conv_small<Arch>(out, in, HW, w.data(), in_max, x.data(), y2.data(),
-                                              images, ep, 0, 16, ws.data(), ws2);
+                                              images, ep, 0, 16, ws.data(), wsn);
     evit::kernels::pointwise_conv_small<Arch>(out, in, HW, w.data(), in_max, x.data(), y2.data(),
-                                              images, ep, 16, out, ws.data(), ws2);
+                                              images, ep, 16, out, ws.data(), wsn);
     for (Index i = 0; i < count * ys; ++i) {
       CAPTURE(i);
       REQUIRE(y2[i] == y[i]);
