@@ -31,6 +31,8 @@ if [ "$mode" = test ]; then
   packages+=(python3-onnx python3-numpy)
   # The MPI backend's tests (include/evit/mpi/, tests/mpi: mpirun -np 1, 2, 3), in step 1.
   packages+=(libopenmpi-dev openmpi-bin)
+  # oneDNN, for benchmarks/onednn (evit's kernels against oneDNN's on the same shapes).
+  packages+=(libdnnl-dev)
   # Node.js and npm from Debian, unless the machine has them already (another Node.js package,
   # such as NodeSource's, would conflict with Debian's npm).
   if ! command -v node > /dev/null || ! command -v npm > /dev/null; then packages+=(nodejs npm); fi

@@ -128,7 +128,7 @@ TEST_CASE("rng: uniform_below is in range and roughly uniform", "[core][rng]") {
   CHECK(evit::uniform_below(g, 1) == 0);
 }
 
-TEST_CASE("rng: uniform_int covers both ends; uniform_real is in [0, 1)", "[core][rng]") {
+TEST_CASE("rng: uniform_int covers both ends, uniform_real lies in 0 <= u < 1", "[core][rng]") {
   evit::rng g(3);
   bool lo = false, hi = false;
   for (int i = 0; i < 1000; ++i) {

@@ -175,7 +175,7 @@ TEST_CASE("cost::any_cost: one type for any model, its traits kept", "[cost][ada
                     "(\"elasticvit-official\" and \"elasticvit-mini\")");
 }
 
-TEST_CASE("cost models declare their space; adaptors keep it", "[cost][adaptors]") {
+TEST_CASE("cost models declare their space, adaptors keep it", "[cost][adaptors]") {
   using mini = ev::mini_space;
   STATIC_REQUIRE(std::is_same_v<evit::cost_space_t<ev::macs_model<>>, space>);
   STATIC_REQUIRE(std::is_same_v<evit::cost_space_t<ev::params_model<mini>>, mini>);

@@ -121,7 +121,7 @@ TEST_CASE("autoformer_profiler: profiles each block once, sums them, saves the t
   CHECK(p < 10 * m);
 }
 
-TEST_CASE("autoformer_profiler: keyed by this machine; profile_all; a stale cache is refused",
+TEST_CASE("autoformer_profiler: keyed by this machine, profile_all, a stale cache is refused",
           "[cost][lut][af][calibration]") {
   evit::cost::autoformer_profiler<af_micro> prof(af_net(), af_quick());
   const evit::cost::table_key here = prof.table().key();
@@ -151,7 +151,7 @@ TEST_CASE("autoformer_profiler: keyed by this machine; profile_all; a stale cach
   CHECK(again->predict(af_micro::max_arch()) == fresh->predict(af_micro::max_arch()));
 }
 
-TEST_CASE("autoformer_profiler: calibrated on measured subnets; a search's constraint",
+TEST_CASE("autoformer_profiler: calibrated on measured subnets, a search's constraint",
           "[cost][lut][af][calibration]") {
   auto prof = std::make_shared<evit::cost::autoformer_profiler<af_micro>>(af_net(), af_quick());
   evit::cost::measured_latency whole(af_net(), evit::cost::timing().warmup(1).repeats(3));

@@ -106,7 +106,7 @@ TEST_CASE("abs_error_summary: median and p90 of |error|", "[cost][calibration]")
   CHECK(s.mean_signed == Approx(0.005));
 }
 
-TEST_CASE("latency_table: key and calibration survive JSON; predict applies the calibration",
+TEST_CASE("latency_table: key and calibration survive JSON, predict applies the calibration",
           "[cost][calibration]") {
   using official = evit::elasticvit::official_space;
   cost::latency_table t("this machine");

@@ -137,7 +137,7 @@ TEST_CASE("latency_table: a missing block is an error naming the key and the dev
   CHECK_THROWS_AS(evit::cost::table_latency<>(full)(bad), evit::invalid_arch);
 }
 
-TEST_CASE("latency_table: JSON round trip; a new device is a new file", "[cost][lut]") {
+TEST_CASE("latency_table: JSON round trip, a new device is a new file", "[cost][lut]") {
   evit::cost::latency_table t("lab-board");
   t.set("firstconv_128_3_16_2_3", 0.25);
   t.set("transffn_4_176_3_hard_swish_ln", 0.125);

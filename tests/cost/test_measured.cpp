@@ -150,7 +150,7 @@ TEST_CASE("block_profiler: profiles each block once, sums them, saves the table"
   CHECK(p < 10 * m);
 }
 
-TEST_CASE("block_profiler: keyed by this machine; a stale table is refused or profiled anew",
+TEST_CASE("block_profiler: keyed by this machine, a stale table is refused or profiled anew",
           "[cost][lut][calibration]") {
   evit::cost::block_profiler<micro> prof(net(), evit::cost::timing().warmup(0).repeats(1));
   const evit::cost::table_key here = prof.table().key();
@@ -221,7 +221,7 @@ TEST_CASE("block_profiler: profile_all covers the space", "[cost][lut]") {
   CHECK(prof.profile_all() == 0);
 }
 
-TEST_CASE("memory_of, peak_memory: weights touched plus the subnet's own workspace; monotone",
+TEST_CASE("memory_of, peak_memory: weights touched plus the subnet's own workspace, monotone",
           "[cost][memory]") {
   const evit::arch a = mini::max_arch();
   const auto m = evit::cost::memory_of<mini>(a, 2, 3);

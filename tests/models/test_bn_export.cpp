@@ -511,7 +511,7 @@ TEST_CASE("bn recalibration: two batches give the cumulative average of each bat
   }
 }
 
-TEST_CASE("bn recalibration: the override changes outputs, not the supernet; saves and loads",
+TEST_CASE("bn recalibration: the override changes outputs, not the supernet, saves and loads",
           "[models][bn]") {
   const net_t net = net_t::random(6);
   const evit::arch a = ev::mini_space::max_arch();

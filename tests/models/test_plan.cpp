@@ -81,7 +81,7 @@ TEST_CASE("plan: sides and channels chain, slices fit the supernet, counts add u
   }
 }
 
-TEST_CASE("plan: the table's total is the official count; a bad arch is refused",
+TEST_CASE("plan: the table's total is the official count, a bad arch is refused",
           "[models][plan]") {
   const auto& d = ev::official_space::descriptor();
   const evit::arch& a = ev::released("elastic_T1");

@@ -55,7 +55,7 @@ TEST_CASE("executor: sequential_executor runs in index order on worker 0", "[run
   CHECK(order == std::vector<Index>{0, 1, 2, 3, 4});
 }
 
-TEST_CASE("executor: an exception in an item reaches the caller; the pool stays usable",
+TEST_CASE("executor: an exception in an item reaches the caller, the pool stays usable",
           "[runtime][executor]") {
   evit::thread_pool pool(3);
   std::atomic<int> done{0};

@@ -241,7 +241,7 @@ TEST_CASE("complexity_aware_sampler: bad options are errors naming the value",
   CHECK_THROWS_AS(ca.draw_in_level(-1), evit::invalid_argument);
 }
 
-TEST_CASE("complexity_aware_sampler: the same seed gives the same draws; any 64-bit engine works",
+TEST_CASE("complexity_aware_sampler: the same seed gives the same draws, any 64-bit engine works",
           "[sample][complexity_aware]") {
   auto a = evit_test::official_ca(77), b = evit_test::official_ca(77);
   for (int k = 0; k < 30; ++k) CHECK(a.next() == b.next());

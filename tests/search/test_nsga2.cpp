@@ -116,7 +116,7 @@ TEST_CASE("nsga2_search: constrained domination keeps the front feasible", "[sea
   CHECK_THROWS_AS(none.best(), evit::infeasible);
 }
 
-TEST_CASE("nsga2: bit-identical for any thread count; save and resume", "[search][nsga2]") {
+TEST_CASE("nsga2: bit-identical for any thread count, save and resume", "[search][nsga2]") {
   const auto con = evit::cost::at_most(nsga_problem().cost_fn(), 300, "cost");
   const auto r1 = evit::nsga2_search<space>(two_objectives(), con, small_nsga(), 5);
   evit::thread_pool pool(2);
