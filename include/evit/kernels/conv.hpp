@@ -41,10 +41,18 @@ constexpr Index conv_out_size(Index in, Index k, Index stride, Index pad) {
 /// Workspace (elements) of depthwise_conv2d: one zero-padded input plane, split into even and
 /// odd columns when stride = 2 so that both strides load contiguous vectors, plus one vector of
 /// slack per row for the ragged last output vector.
+/// Output rows narrower than this run with the channels in the vector lanes (see below).
+template <class Arch = simd::default_arch, class T = float>
+constexpr bool depthwise_channels_in_lanes(Index W, Index k, Index stride) {
+  return conv_out_size(W, k, stride, k / 2) < simd::lanes_v<T, Arch>;
+}
+
 template <class Arch = simd::default_arch, class T = float>
 constexpr Index depthwise_conv2d_workspace_size(Index H, Index W, Index k, Index stride) {
   const Index L = simd::lanes_v<T, Arch>;
   const Index hp = H + 2 * (k / 2), wp = W + 2 * (k / 2);
+  if (depthwise_channels_in_lanes<Arch, T>(W, k, stride))  // padded tile, taps, scale, bias
+    return (hp * wp + k * k + 2) * L;
   return stride == 1 ? hp * (wp + 2 * L) : 2 * hp * ((wp + 1) / 2 + 2 * L);
 }
 
@@ -63,17 +71,41 @@ inline void dw_tile(const T* even, const T* odd, Index pw, Index oy, Index ox, I
   EVIT_UNROLL
   for (int r = 0; r < RR; ++r) EVIT_UNROLL
   for (int v = 0; v < NV; ++v) acc[r][v] = B(T(0));
-  for (Index ky = 0; ky < kk; ++ky) {
-    const T* wr = wk + ky * wld;
+  if constexpr (KS > 0) {
+    // Each loaded input vector feeds every output row of the tile that reads it (up to KS of
+    // them at stride 1): (RR - 1) * S + KS input rows loaded per tap column instead of RR * KS.
+    // Every accumulator still adds its taps in (ky, kx) order: the same bits as the loop below.
     EVIT_UNROLL
-    for (Index kx = 0; kx < kk; ++kx) {
-      const B wv(wr[kx]);
-      const T* base = S == 1 ? even + ox + kx : ((kx & 1) ? odd : even) + ox + kx / 2;
+    for (int ir = 0; ir < (RR - 1) * S + KS; ++ir) {
       EVIT_UNROLL
-      for (int r = 0; r < RR; ++r) EVIT_UNROLL
-      for (int v = 0; v < NV; ++v)
-        acc[r][v] =
-            simd::fma(wv, B::load_unaligned(base + ((oy + r) * S + ky) * pw + v * L), acc[r][v]);
+      for (int kx = 0; kx < KS; ++kx) {
+        const T* base =
+            (S == 1 ? even + ox + kx : ((kx & 1) ? odd : even) + ox + kx / 2) + (oy * S + ir) * pw;
+        B in[NV];
+        EVIT_UNROLL
+        for (int v = 0; v < NV; ++v) in[v] = B::load_unaligned(base + v * L);
+        EVIT_UNROLL
+        for (int r = 0; r < RR; ++r) {
+          const int ky = ir - r * S;
+          if (ky < 0 || ky >= KS) continue;
+          const B wv(wk[ky * wld + kx]);
+          EVIT_UNROLL
+          for (int v = 0; v < NV; ++v) acc[r][v] = simd::fma(wv, in[v], acc[r][v]);
+        }
+      }
+    }
+  } else {
+    for (Index ky = 0; ky < kk; ++ky) {
+      const T* wr = wk + ky * wld;
+      for (Index kx = 0; kx < kk; ++kx) {
+        const B wv(wr[kx]);
+        const T* base = S == 1 ? even + ox + kx : ((kx & 1) ? odd : even) + ox + kx / 2;
+        EVIT_UNROLL
+        for (int r = 0; r < RR; ++r) EVIT_UNROLL
+        for (int v = 0; v < NV; ++v)
+          acc[r][v] =
+              simd::fma(wv, B::load_unaligned(base + ((oy + r) * S + ky) * pw + v * L), acc[r][v]);
+      }
     }
   }
   EVIT_UNROLL
@@ -106,6 +138,87 @@ void dw_plane(const T* even, const T* odd, Index pw, Index Ho, Index Wo, Index k
     dw_row_block<Arch, KS, S, 1, Act>(even, odd, pw, oy, Wo, k, wk, wld, y, c, ep);
 }
 
+/// `NX` outputs of row oy from column ox with the channels in the lanes: t is the padded tile
+/// (pixel (r, q) at (r * wp + q) * L), wt the k * k tap vectors, sc/bi the epilogue's vectors.
+template <class Arch, int KS, int S, int NX, activation Act, class T>
+inline void dw_lanes_tile(const T* t, Index wp, Index oy, Index ox, Index k, const T* wt,
+                          const T* sc, const T* bi, bool has_bias, T* out) noexcept {
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  const Index kk = KS > 0 ? KS : k;
+  B acc[NX];
+  EVIT_UNROLL
+  for (int j = 0; j < NX; ++j) acc[j] = B(T(0));
+  for (Index ky = 0; ky < kk; ++ky) {
+    const T* row = t + ((oy * S + ky) * wp + ox * S) * L;
+    EVIT_UNROLL
+    for (Index kx = 0; kx < kk; ++kx) {
+      const B wv = B::load_unaligned(wt + (ky * kk + kx) * L);
+      EVIT_UNROLL
+      for (int j = 0; j < NX; ++j)
+        acc[j] = simd::fma(wv, B::load_unaligned(row + (j * S + kx) * L), acc[j]);
+    }
+  }
+  EVIT_UNROLL
+  for (int j = 0; j < NX; ++j) {
+    B v = acc[j] * B::load_unaligned(sc);
+    if (has_bias) v = v + B::load_unaligned(bi);
+    apply_vector<Act>(v).store_unaligned(out + j * L);
+  }
+}
+
+/// The outputs of `nc` <= L channels c0.. of one image, channels in the lanes: for maps whose
+/// output rows are narrower than a vector, where the plane-wise tiles would be mostly empty
+/// lanes. The planes are transposed into a zero-padded tile, convolved L channels at a time,
+/// and transposed back by the epilogue.
+template <class Arch, int KS, int S, activation Act, class T>
+void dw_lanes_block(Index nc, Index H, Index W, const T* x, Index k, const T* w, Index w_side, T* y,
+                    const epilogue<T>& ep, T* ws) noexcept {
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  const Index p = k / 2, wp = W + 2 * p, hp = H + 2 * p;
+  const Index Ho = conv_out_size(H, k, S, p), Wo = conv_out_size(W, k, S, p);
+  const Index off = (w_side - k) / 2;
+  T* t = ws;                // hp x wp pixels of L lanes; the border stays zero
+  T* wt = t + hp * wp * L;  // k * k taps of L lanes
+  T* sc = wt + k * k * L;   // the epilogue's scale and bias per lane
+  T* bi = sc + L;
+  for (Index c = 0; c < nc; ++c) {
+    const T* xc = x + c * H * W;
+    for (Index r = 0; r < H; ++r)
+      for (Index q = 0; q < W; ++q) t[((r + p) * wp + q + p) * L + c] = xc[r * W + q];
+    for (Index ky = 0; ky < k; ++ky)
+      for (Index kx = 0; kx < k; ++kx)
+        wt[(ky * k + kx) * L + c] = w[c * w_side * w_side + (off + ky) * w_side + off + kx];
+    sc[c] = ep.row_scale ? ep.alpha * ep.row_scale[c] : ep.alpha;
+    bi[c] = ep.row_bias ? ep.row_bias[c] : T(0);
+  }
+  for (Index c = nc; c < L; ++c) {  // unused lanes: zero taps, finite values
+    for (Index i = 0; i < k * k; ++i) wt[i * L + c] = T(0);
+    sc[c] = T(0);
+    bi[c] = T(0);
+  }
+  alignas(64) T out[4 * L];
+  const auto scatter = [&](Index oy, Index ox, Index n) {
+    for (Index j = 0; j < n; ++j)
+      for (Index c = 0; c < nc; ++c) {
+        T& dst = y[c * Ho * Wo + oy * Wo + ox + j];
+        dst = ep.accumulate ? dst + out[j * L + c] : out[j * L + c];
+      }
+  };
+  const bool has_bias = ep.row_bias != nullptr;
+  for (Index oy = 0; oy < Ho; ++oy) {
+    Index ox = 0;
+    for (; ox + 4 <= Wo; ox += 4) {
+      dw_lanes_tile<Arch, KS, S, 4, Act>(t, wp, oy, ox, k, wt, sc, bi, has_bias, out);
+      scatter(oy, ox, 4);
+    }
+    for (; ox < Wo; ++ox) {
+      dw_lanes_tile<Arch, KS, S, 1, Act>(t, wp, oy, ox, k, wt, sc, bi, has_bias, out);
+      scatter(oy, ox, 1);
+    }
+  }
+}
+
 }  // namespace detail
 
 /// Depthwise k x k convolution, stride 1 or 2, padding k/2, no bias, on C channels of an H x W
@@ -127,6 +240,32 @@ void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stri
   const Index p = k / 2, hp = H + 2 * p, wp = W + 2 * p;
   const Index Ho = conv_out_size(H, k, stride, p), Wo = conv_out_size(W, k, stride, p);
   const Index off = (w_side - k) / 2;
+  if (depthwise_channels_in_lanes<Arch, T>(W, k, stride)) {
+    std::fill(ws, ws + hp * wp * L, T(0));
+    detail::dispatch_activation(ep.act, [&](auto tag) {
+      constexpr activation A = decltype(tag)::value;
+      for (Index c0 = 0; c0 < C; c0 += L) {
+        const Index nc = std::min(L, C - c0);
+        const T* xb = x + c0 * H * W;
+        const T* wb = w + c0 * w_side * w_side;
+        T* yb = y + c0 * Ho * Wo;
+        const epilogue<T> eb = ep.rows_from(c0);
+        if (stride == 1 && k == 3)
+          detail::dw_lanes_block<Arch, 3, 1, A>(nc, H, W, xb, k, wb, w_side, yb, eb, ws);
+        else if (stride == 2 && k == 3)
+          detail::dw_lanes_block<Arch, 3, 2, A>(nc, H, W, xb, k, wb, w_side, yb, eb, ws);
+        else if (stride == 1 && k == 5)
+          detail::dw_lanes_block<Arch, 5, 1, A>(nc, H, W, xb, k, wb, w_side, yb, eb, ws);
+        else if (stride == 2 && k == 5)
+          detail::dw_lanes_block<Arch, 5, 2, A>(nc, H, W, xb, k, wb, w_side, yb, eb, ws);
+        else if (stride == 1)
+          detail::dw_lanes_block<Arch, 0, 1, A>(nc, H, W, xb, k, wb, w_side, yb, eb, ws);
+        else
+          detail::dw_lanes_block<Arch, 0, 2, A>(nc, H, W, xb, k, wb, w_side, yb, eb, ws);
+      }
+    });
+    return;
+  }
   // Row pitch of the padded planes: two vectors of slack for the ragged last vector pair.
   const Index pw = stride == 1 ? wp + 2 * L : (wp + 1) / 2 + 2 * L;
   T* even = ws;
@@ -142,13 +281,19 @@ void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stri
           std::copy(xc + r * W, xc + r * W + W, even + (r + p) * pw + p);
       } else {
         // Input column q sits at padded column q + p: even ones go to `even`, odd to `odd`.
+        // One pass over pairs of input columns (the compiler turns it into vector shuffles).
         const Index qe = p % 2, qo = 1 - qe;  // first input column of each parity
         for (Index r = 0; r < H; ++r) {
           const T* xr = xc + r * W;
           T* e = even + (r + p) * pw + (qe + p) / 2;
           T* o = odd + (r + p) * pw + (qo + p) / 2;
-          for (Index q = qe; q < W; q += 2) *e++ = xr[q];
-          for (Index q = qo; q < W; q += 2) *o++ = xr[q];
+          T* __restrict from_even = qe == 0 ? e : o;  // input columns 2j
+          T* __restrict from_odd = qe == 0 ? o : e;   // input columns 2j + 1
+          for (Index j = 0; j < W / 2; ++j) {
+            from_even[j] = xr[2 * j];
+            from_odd[j] = xr[2 * j + 1];
+          }
+          if (W % 2 == 1) from_even[W / 2] = xr[W - 1];
         }
       }
       const T* wk = w + c * w_side * w_side + off * w_side + off;
