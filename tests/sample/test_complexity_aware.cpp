@@ -247,7 +247,10 @@ TEST_CASE("complexity_aware_sampler: the same seed gives the same draws, any 64-
   for (int k = 0; k < 30; ++k) CHECK(a.next() == b.next());
   evit::complexity_aware_sampler<official, fast_macs, std::mt19937_64> m(
       fast_macs{}, evit::complexity_options().seed(5));
-  for (int k = 0; k < 30; ++k) CHECK(m.in_window(m.level(), m.cost(m.next())));
+  for (int k = 0; k < 30; ++k) {
+    const evit::arch x = m.next();  // moves the level first, then draws in it
+    CHECK(m.in_window(m.level(), m.cost(x)));
+  }
 }
 
 TEST_CASE(
