@@ -38,15 +38,17 @@ constexpr Index conv_out_size(Index in, Index k, Index stride, Index pad) {
 
 // ---- depthwise k x k, NCHW --------------------------------------------------------------------
 
-/// Workspace (elements) of depthwise_conv2d: one zero-padded input plane, split into even and
-/// odd columns when stride = 2 so that both strides load contiguous vectors, plus one vector of
-/// slack per row for the ragged last output vector.
-/// Output rows narrower than this run with the channels in the vector lanes (see below).
+/// Whether depthwise_conv2d runs with the channels in the vector lanes: output rows narrower
+/// than one vector, where plane-wise tiles would leave most lanes empty.
 template <class Arch = simd::default_arch, class T = float>
 constexpr bool depthwise_channels_in_lanes(Index W, Index k, Index stride) {
   return conv_out_size(W, k, stride, k / 2) < simd::lanes_v<T, Arch>;
 }
 
+/// Workspace (elements) of depthwise_conv2d: one zero-padded input plane, split into even and
+/// odd columns when stride = 2 so that both strides load contiguous vectors, plus one vector of
+/// slack per row for the ragged last output vector; with the channels in the lanes, one padded
+/// tile of L channels, their k * k taps and the epilogue's scale and bias.
 template <class Arch = simd::default_arch, class T = float>
 constexpr Index depthwise_conv2d_workspace_size(Index H, Index W, Index k, Index stride) {
   const Index L = simd::lanes_v<T, Arch>;
