@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // What the benchmark programs share: whether this is a smoke run, and the ISA they run (the
 // dispatcher's choice, or --isa sse2|avx2|avx512|neon), printed and recorded in the JSON context
-// with the CPU model.
+// with the CPU model, and the probe of the machine's FMA peak that compute figures are divided by.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -12,6 +14,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "evit/kernels/probe.hpp"
+#include "evit/simd/arch.hpp"
 #include "evit/simd/isa.hpp"
 
 namespace evit::bench {
@@ -36,6 +40,26 @@ inline std::string cpu_model() {
     if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
       return line.substr(line.find(':') + 2);
   return "unknown";
+}
+
+/// One core's FMA peak (GFLOP/s) with the ISA the kernels run on: probe_chains independent FMA
+/// chains in registers (kernels/probe.hpp), the best rate over about `seconds`.
+inline double peak_fma_gflops(double seconds) {
+  using clock = std::chrono::steady_clock;
+  using Arch = simd::default_arch;
+  const double lanes = static_cast<double>(simd::lanes<float, Arch>());
+  long iters = 1 << 16;
+  double best = 0;
+  const auto end = clock::now() + std::chrono::duration<double>(seconds);
+  while (clock::now() < end) {
+    const auto t0 = clock::now();
+    volatile float sink = kernels::fma_chains<Arch>(iters, 1.0f);
+    (void)sink;
+    const double dt = std::chrono::duration<double>(clock::now() - t0).count();
+    best = std::max(best, 2.0 * kernels::probe_chains * lanes * double(iters) / dt * 1e-9);
+    if (dt < 1e-3) iters *= 2;
+  }
+  return best;
 }
 
 /// Takes `--isa <name>` out of argv and applies it (exits with a message when the CPU lacks it),

@@ -52,22 +52,6 @@ Index lanes() { return evit::simd::lanes<float, Arch>(); }
 
 double fma_loop(long iters) { return double(evit::kernels::fma_chains<Arch>(iters, 1.0f)); }
 
-double measure_peak_gflops(double seconds) {
-  long iters = 1 << 16;
-  double best = 0;
-  const auto end = clock_type::now() + std::chrono::duration<double>(seconds);
-  while (clock_type::now() < end) {
-    const auto t0 = clock_type::now();
-    volatile double sink = fma_loop(iters);
-    (void)sink;
-    const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
-    best = std::max(
-        best, 2.0 * evit::kernels::probe_chains * double(lanes()) * double(iters) / dt * 1e-9);
-    if (dt < 1e-3) iters *= 2;
-  }
-  return best;
-}
-
 void BM_peak_fma(benchmark::State& st) {
   const long iters = 1 << 16;
   for (auto _ : st) {
@@ -615,7 +599,7 @@ int main(int argc, char** argv) {
     if (a.rfind(key, 0) == 0 && std::atof(a.c_str() + key.size()) < 0.1) g_smoke = true;
   }
   if (std::getenv("EVIT_BENCH_SMOKE")) g_smoke = true;
-  g_peak_gflops = measure_peak_gflops(g_smoke ? 0.02 : 0.3);
+  g_peak_gflops = evit::bench::peak_fma_gflops(g_smoke ? 0.02 : 0.3);
   benchmark::AddCustomContext("evit_peak_gflops", std::to_string(g_peak_gflops));
   register_all();
   benchmark::Initialize(&argc, argv);

@@ -2,10 +2,11 @@
 // Question: how fast does a released ElasticViT subnet run from the full official supernet, batch
 // 1, one thread, compared with a dense GEMM on this machine in the same run; where does the time
 // go; and does switching subnets between calls cost anything?
-// Counters: MMACs (official count), GFLOPs (2 x corrected MACs / s), frac_of_gemm (that rate
-// over BM_dense_gemm's) and mem_floor_ms (the subnet's weights over one core's memory read rate,
-// BM_memory_read). Set EVIT_BENCH_PROFILE=1 to print the per-block split. BM_threads: batch 1
-// on a thread_pool against one thread.
+// Counters: MMACs (official count), GFLOPs (2 x corrected MACs / s), frac_of_peak and
+// frac_of_gemm (that rate over BM_peak_fma's and BM_dense_gemm's) and mem_floor_ms (the subnet's
+// weights over one core's memory read rate, BM_memory_read). The three limits are also what
+// benchmarks/ort/compare.sh divides its times by (its "limits" table). Set EVIT_BENCH_PROFILE=1 to
+// print the per-block split. BM_threads: batch 1 on a thread_pool against one thread.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -43,20 +44,23 @@ std::vector<float> images(int r) {
   for (auto& x : v) x = static_cast<float>(2 * evit::uniform_real(g) - 1);
   return v;
 }
-// A dense GEMM with evit's kernels at a typical transformer shape (196 x 192 x 768): the rate a
-// whole model would reach if every op ran at GEMM speed. Measured once, best of 5 rounds.
+// A dense GEMM with evit's fastest kernel (the packed-panel linear the forward runs its
+// transformer linears with) at a typical transformer shape (196 x 192 x 768): the rate a whole
+// model would reach if every op ran at GEMM speed. Measured once, best of 5 rounds.
 double dense_gemm_gflops() {
   static const double rate = [] {
     const evit::Index m = 196, k = 192, n = 768;
     std::vector<float> x(static_cast<std::size_t>(m * k), 0.5f),
-        w(static_cast<std::size_t>(n * k), 0.25f), y(static_cast<std::size_t>(m * n));
+        w(static_cast<std::size_t>(n * k), 0.25f), y(static_cast<std::size_t>(m * n)),
+        packed(static_cast<std::size_t>(evit::kernels::packed_linear_size(n, k)));
+    evit::kernels::pack_linear_weight(w.data(), n, k, packed.data());
     double best = 0;
     for (int round = 0; round < 5; ++round) {
       const int reps = 20;
       const auto t0 = std::chrono::steady_clock::now();
       for (int i = 0; i < reps; ++i) {
-        evit::kernels::linear(m, k, n, x.data(), k, w.data(), k, 0,
-                              static_cast<const float*>(nullptr), y.data(), n);
+        evit::kernels::linear_packed(m, k, n, x.data(), k, packed.data(), k, 0,
+                                     static_cast<const float*>(nullptr), y.data(), n);
         benchmark::DoNotOptimize(y.data());
       }
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -93,6 +97,18 @@ void BM_memory_read(benchmark::State& st) {
   st.counters["GBps"] = memory_read_gbps();
 }
 BENCHMARK(BM_memory_read)->Iterations(1);
+
+// One core's FMA peak with the kernels' ISA (bench_common.hpp), measured once.
+double peak_gflops() {
+  static const double rate = evit::bench::peak_fma_gflops(0.3);
+  return rate;
+}
+
+void BM_peak_fma(benchmark::State& st) {
+  for (auto _ : st) benchmark::DoNotOptimize(peak_gflops());
+  st.counters["GFLOPs"] = peak_gflops();
+}
+BENCHMARK(BM_peak_fma)->Iterations(1);
 
 void BM_dense_gemm(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(dense_gemm_gflops());
@@ -222,6 +238,7 @@ void BM_released(benchmark::State& st, const char* name) {
   const double gflops = 2 * real * static_cast<double>(st.iterations()) / secs * 1e-9;
   st.counters["MMACs"] = macs / 1e6;
   st.counters["GFLOPs"] = gflops;
+  st.counters["frac_of_peak"] = gflops / peak_gflops();
   st.counters["frac_of_gemm"] = gflops / dense_gemm_gflops();
   st.counters["mem_floor_ms"] = ev::params(a) * sizeof(float) / (memory_read_gbps() * 1e9) * 1e3;
   if (profile && prof.total() > 0) {

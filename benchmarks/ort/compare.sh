@@ -13,7 +13,11 @@
 #   bash benchmarks/ort/compare.sh [--rounds 3] [--repeat 20] [--subnets REGEX] [--batches "1 8"]
 #                                  [--threads "1 2"] [--weights FILE] [--af-weights FILE]
 #                                  [--run-subnet PATH] [--out DIR] [--ort-spin 0|1]
+#                                  [--limits PATH|none]
 # --weights: the ElasticViT supernet; --af-weights: the AutoFormer-T supernet.
+# --limits: evit_bench_model (default: the one built next to run_subnet, if any), which measures
+#   one core's FMA peak, dense GEMM rate and memory read rate; the one-thread times are then also
+#   printed over the floors these set (2 x MACs at the GEMM rate; the subnet's weights read once).
 # --ort-spin: ORT's intra-op threads spin while waiting (1) or not (0); default: ORT's own (1).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +34,7 @@ af_weights=""
 run_subnet="$root/build/release/examples/run_subnet"
 out="$root/build/ort-compare"
 spin_args=()
+limits=auto
 python=/usr/bin/python3
 node=$(command -v node || echo /usr/bin/node)
 subnets=(elastic_T1 elastic_T2 elastic_S1 elastic_S2 elastic_M elastic_L1 elastic_L1.5 elastic_L2
@@ -43,12 +48,12 @@ skip() {  # a tool is missing: skipped (77), except under CI where it must be th
 }
 positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: '$2' is not a positive integer" 2; }
 
-usage() { sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --rounds|--repeat|--subnets|--batches|--threads|--weights|--af-weights|--run-subnet|--out|--ort-spin)
+    --rounds|--repeat|--subnets|--batches|--threads|--weights|--af-weights|--run-subnet|--out|--ort-spin|--limits)
       [ $# -ge 2 ] || die "$1 needs a value (see --help)" 2
       case "$1" in
         --rounds) positive "$1" "$2"; rounds=$2 ;;
@@ -60,6 +65,7 @@ while [ $# -gt 0 ]; do
         --af-weights) af_weights=$2 ;;
         --run-subnet) run_subnet=$2 ;;
         --out) out=$2 ;;
+        --limits) limits=$2 ;;
         --ort-spin) [[ "$2" =~ ^[01]$ ]] || die "--ort-spin: '$2' is not 0 or 1" 2
                     spin_args=(--spin "$2") ;;
       esac
@@ -78,6 +84,11 @@ done
 [ -x "$run_subnet" ] || die "run_subnet not found at $run_subnet (build it: cmake --build build/release --target run_subnet, or pass --run-subnet)"
 [ -z "$weights" ] || [ -f "$weights" ] || die "--weights: $weights: no such file"
 [ -z "$af_weights" ] || [ -f "$af_weights" ] || die "--af-weights: $af_weights: no such file"
+if [ "$limits" = auto ]; then
+  limits=$(dirname "$run_subnet")/../benchmarks/evit_bench_model
+  [ -x "$limits" ] || limits=none
+fi
+[ "$limits" = none ] || [ -x "$limits" ] || die "--limits: $limits is not an executable (evit_bench_model)"
 "$python" -c "import onnx, numpy" 2>/dev/null || skip "python3-onnx or python3-numpy is missing (apt-get install python3-onnx python3-numpy)"
 [ -x "$node" ] || skip "node is missing (apt-get install nodejs npm)"
 ort_version=$("$node" "$root/tools/ort/run.js" --version 2>&1) || skip "$ort_version"
@@ -99,11 +110,15 @@ subnet_args() {
 
 # Setup: one subnet file and one ONNX model per subnet and batch (fixed batch: a static graph).
 isa=""
+declare -A mmacs params  # run_subnet's counts: MACs as computed by the forward, parameters (M)
 for s in "${chosen[@]}"; do
   subnet_args "$s"
   log=$("$run_subnet" "${args[@]}" --repeat 1 --export-subnet "$out/$s.safetensors") ||
     die "run_subnet --arch $s failed"
   [ -n "$isa" ] || isa=$(sed -n 's/^isa: *//p' <<< "$log")
+  mmacs[$s]=$(sed -n 's/^MMACs: *[0-9.]* ([^)]*), \([0-9.]*\).*/\1/p' <<< "$log")
+  params[$s]=$(grep -o 'params:\{0,1\} *[0-9.]* M' <<< "$log" | grep -o '[0-9.][0-9.]*' | head -1)
+  [ -n "${mmacs[$s]}" ] && [ -n "${params[$s]}" ] || die "no MMACs or params line from run_subnet --arch $s"
   for b in $batches; do
     "$python" "$root/tools/export_onnx.py" "$out/$s.safetensors" --batch "$b" -o "$out/$s-b$b.onnx" > /dev/null ||
       die "export_onnx.py failed on $s"
@@ -136,6 +151,21 @@ echo "evit:     isa $isa; run_subnet, ${weights:-random official-size supernet (
 spin="ORT's default (on)"
 [ ${#spin_args[@]} -eq 0 ] || spin=$([ "${spin_args[1]}" = 1 ] && echo on || echo off)
 echo "ort:      $ort_version, CPU provider, intra_op threads as below (spinning: $spin), inter_op 1, sequential, all graph optimisations; BN folded (ElasticViT), batch fixed"
+# The machine's limits, measured once with evit's probes (one core, the ISA evit runs).
+peak=""; gemm=""; gbps=""
+if [ "$limits" != none ]; then
+  "$limits" --benchmark_filter='^BM_(peak_fma|dense_gemm|memory_read)' \
+    --benchmark_out="$out/limits.json" --benchmark_out_format=json > /dev/null 2>&1 ||
+    die "$limits (the limits probe) failed"
+  read -r peak gemm gbps < <("$python" - "$out/limits.json" <<'PY'
+import json, sys
+rows = {b["name"].split("/")[0]: b for b in json.load(open(sys.argv[1]))["benchmarks"]}
+print(rows["BM_peak_fma"]["GFLOPs"], rows["BM_dense_gemm"]["GFLOPs"], rows["BM_memory_read"]["GBps"])
+PY
+  ) || die "could not read the limits from $out/limits.json"
+  printf 'limits:   one core, evit'"'"'s probes: FMA peak %.1f GFLOP/s, dense GEMM %.1f GFLOP/s, memory read %.1f GB/s\n' \
+    "$peak" "$gemm" "$gbps"
+fi
 echo "method:   $rounds round(s) of separate processes, order rotated; each process: 1 warm-up, median of $repeat forwards"
 echo
 
@@ -168,6 +198,22 @@ done
 
 median() { tr ' ' '\n' <<< "$1" | grep -v '^$' | sort -g |
            awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# The one-thread times over the machine's floors: 2 x MACs x batch at the dense GEMM rate, and
+# the subnet's weights (float32) read once from memory.
+if [ -n "$peak" ]; then
+  printf '%-13s %5s %7s %9s %9s %9s %9s %9s %9s %9s %9s\n' subnet batch MMACs evit_ms ort_ms \
+    evit/ort gemm_ms evit/gemm ort/gemm mem_ms evit/mem
+  for c in "${configs[@]}"; do
+    read -r s b t <<< "$c"
+    [ "$t" = 1 ] || continue
+    awk -v s="$s" -v b="$b" -v m="${mmacs[$s]}" -v p="${params[$s]}" -v e="$(median "${evit_ms[$c]}")" \
+        -v o="$(median "${ort_ms[$c]}")" -v q="$(median "${ratios[$c]}")" -v g="$gemm" -v r="$gbps" \
+      'BEGIN { gm = 2 * m * 1e6 * b / (g * 1e9) * 1e3; mm = p * 1e6 * 4 / (r * 1e9) * 1e3
+               printf "%-13s %5s %7.1f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f\n",
+                      s, b, m, e, o, q, gm, e / gm, o / gm, mm, e / mm }'
+  done
+  echo
+fi
 printf '%-13s %5s %7s %9s %9s %9s\n' subnet batch threads evit_ms ort_ms evit/ort
 worst=0
 for c in "${configs[@]}"; do
