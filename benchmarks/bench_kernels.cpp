@@ -411,14 +411,23 @@ void BM_depthwise_conv(benchmark::State& st) {
 }
 
 // args: C (= out = in), HW. The pointwise convs of an MBConv (expand / project).
+// args: in, out, HW, and whether the epilogue applies BatchNorm and Hardswish (the forward's
+// expansion) or nothing (a bare product).
 void BM_pointwise_conv(benchmark::State& st) {
   const Index C = st.range(0), out = st.range(1), HW = st.range(2);
   const auto w = random_vector(out * C, 1), x = random_vector(C * HW, 2);
+  const auto sc = random_vector(out, 3, 0.5, 1.5), sh = random_vector(out, 4);
   std::vector<float> y(out * HW);
   evit::nn::workspace<float> ws(evit::kernels::pointwise_conv_workspace_size<Arch, float>(C));
+  evit::kernels::epilogue<float> ep;
+  if (st.range(3)) {
+    ep.row_scale = sc.data();
+    ep.row_bias = sh.data();
+    ep.act = activation::hardswish;
+  }
   for (auto _ : st) {
-    evit::kernels::pointwise_conv<Arch>(out, C, HW, w.data(), C, x.data(), y.data(),
-                                        evit::kernels::epilogue<float>{}, ws.data(), ws.size());
+    evit::kernels::pointwise_conv<Arch>(out, C, HW, w.data(), C, x.data(), y.data(), ep, ws.data(),
+                                        ws.size());
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -573,7 +582,10 @@ void register_all() {
       {24, 144, 3136}, {144, 24, 3136}, {48, 288, 196}, {288, 288, 49}};
   if (g_smoke) pw = {{48, 288, 196}};
   for (const auto& a : pw)
-    RegisterBenchmark("pointwise_conv", BM_pointwise_conv)->Args(a)->ArgNames({"in", "out", "HW"});
+    for (long bn_hswish : {0, 1})
+      RegisterBenchmark("pointwise_conv", BM_pointwise_conv)
+          ->Args({a[0], a[1], a[2], bn_hswish})
+          ->ArgNames({"in", "out", "HW", "bn_hswish"});
   // (batch, in, out, HW): elastic_T1's last reduction (176 -> 1056 at 2x2 in, 1056 -> 272 at
   // 2x2 out), a 4x4 projection and a 1x1 map.
   std::vector<std::vector<long>> small = {{1, 176, 1056, 4}, {8, 176, 1056, 4}, {8, 1056, 272, 4},
