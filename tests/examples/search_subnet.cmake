@@ -82,13 +82,16 @@ if(NOT CMAKE_CXX_FLAGS MATCHES "sanitize" AND NOT CMAKE_BUILD_TYPE STREQUAL "Deb
     "space: elasticvit-fashion\nobjective: top-1 % after BN recalibration.*this +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \\+-[0-9]+% +r(28|32) ")
   # The default: the shipped trained Fashion-MNIST supernet on this machine with real top-1 (its
   # reference rows: the smallest and largest subnets), then the official space (a phone here, to
-  # keep it short). Small searches; the default run is timed by hand (README).
+  # keep it short). Small searches; the default run is timed by hand (README). The default budget
+  # lies between the smallest and largest subnets, so on a noisy machine (forwards measured up to
+  # 2x slower than the table predicts) the row may honestly say that no subnet fits: either
+  # answer passes, with real top-1 in the reference rows either way.
   add_test(NAME "example: search_subnet default: the trained Fashion-MNIST supernet, then the official space"
     COMMAND search_subnet --device this,pixel6 --budgets 1 --iterations 1 --population 4
             --calibrate 8 --shortlist 1 --quiet --out ${_ss_out}/default)
   set_tests_properties("example: search_subnet default: the trained Fashion-MNIST supernet, then the official space"
     PROPERTIES PASS_REGULAR_EXPRESSION
-    "== 1/2 the trained Fashion-MNIST supernet \\([^\n]*data/fashion/supernet.safetensors\\), this machine, top-1\nspace: elasticvit-fashion\nobjective: top-1 % after BN recalibration.*this +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \\+-[0-9]+% +r(28|32) .*== 2/2 the official ElasticViT space\nspace: elasticvit-official\nobjective: PROXY.*pixel6 +[0-9.]+ ")
+    "== 1/2 the trained Fashion-MNIST supernet \\([^\n]*data/fashion/supernet.safetensors\\), this machine, top-1\nspace: elasticvit-fashion\nobjective: top-1 % after BN recalibration.*this +[0-9.]+ +([0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ \\+-[0-9]+% +r(28|32) |no subnet within budget: [^\n]* the fastest measures [0-9.]+ ms \\(median\\) > budget [0-9.]+ ms).*this reference points \\(predicted ms, top-1 %\\): smallest [0-9.]+ ms [0-9.]+[.][0-9]+, largest [0-9.]+ ms [0-9.]+[.][0-9]+.*== 2/2 the official ElasticViT space\nspace: elasticvit-official\nobjective: PROXY.*pixel6 +[0-9.]+ ")
 endif()
 evit_add_failure_test(NAME "example: search_subnet --space fashion refuses a phone" EXIT_CODE 1
   EXPECT "--device pixel6: the phone tables hold the official space's blocks; --space fashion runs on this machine only"
