@@ -71,8 +71,9 @@ for t in "${targets[@]}"; do
         echo "$out" | grep -E "^isa:"
         echo "$out" | grep -qE "^isa: +$isa " ||
           { echo "isa_matrix: on $cpu run_subnet chose: $(echo "$out" | grep '^isa:')" >&2; exit 1; }
+        # ElasticViT parity only: AutoFormer's parity runs natively on every ISA in the release
+        # step, and under emulation it took over 11 minutes on an Emerald Rapids host.
         "${q[@]}" $rel/tests/evit_test_models "[parity]~[af]" 2>/dev/null | tail -n 2
-        "${q[@]}" $rel/tests/evit_test_models "autoformer parity: logits*" 2>/dev/null | tail -n 2
         "${q[@]}" $rel/tests/evit_test_kernels "[gemm]" 2>/dev/null | tail -n 2
         # An ISA this CPU lacks, forced, is refused with the reason (exit 77: skipped).
         rc=0
