@@ -141,6 +141,22 @@ TEMPLATE_LIST_TEST_CASE("gemm_nn: matches double reference across tile edges", "
   run_gemm_case<Arch, float>({false, M, N, K, off, activation::none, true, true, false, false}, g);
 }
 
+TEMPLATE_LIST_TEST_CASE("gemm_nn: short reductions on the wide tile, epilogues and edges",
+                        "[kernels][gemm]", evit::test::archs) {
+  using Arch = TestType;
+  const Index L = evit::simd::lanes<float, Arch>();
+  evit::rng g(16);
+  // Whole wide panels (4 vectors on AVX-512) and the narrower tile after them, at K up to the
+  // wide tile's limit (96) and just past it; row counts that leave 6-, 4-, 2- and 1-row tiles.
+  const Index M = GENERATE(1, 7, 13);
+  const Index N = GENERATE_COPY(4 * L, 10 * L + 5);
+  const Index K = GENERATE(1, 24, 96, 97);
+  const int flags = GENERATE(0, 3, 4, 12, 15);
+  run_gemm_case<Arch, float>({false, M, N, K, 1, activation::hardswish, (flags & 1) != 0,
+                              (flags & 2) != 0, (flags & 4) != 0, (flags & 8) != 0},
+                             g);
+}
+
 TEMPLATE_LIST_TEST_CASE("gemm: every epilogue feature and activation", "[kernels][gemm]",
                         evit::test::archs) {
   using Arch = TestType;
