@@ -501,6 +501,49 @@ void head_vectors_bench(benchmark::State& st, bool batched) {
 void BM_head_per_sample(benchmark::State& st) { head_vectors_bench(st, false); }
 void BM_head_batched(benchmark::State& st) { head_vectors_bench(st, true); }
 
+// Squeeze-excite's two FCs (inner -> inner/4 -> inner) and its gating in a late reduction
+// block for a batch: once per sample (each reading W1 and W2, megabytes, again) vs once over the
+// batch (vectors and planes a sample stride apart, as the forward runs it). args: batch, inner, HW.
+void squeeze_excite_bench(benchmark::State& st, bool batched) {
+  const Index batch = st.range(0), inner = st.range(1), hw = st.range(2), reduced = inner / 4;
+  const Index inner_max = 1920, reduced_max = inner_max / 4;
+  const Index stride = inner * hw + inner + reduced + 64;  // a sample's planes, then its vectors
+  const auto w1 = random_vector(reduced_max * inner_max, 1, -0.05, 0.05);
+  const auto w2 = random_vector(inner_max * reduced_max, 2, -0.05, 0.05);
+  const auto b1 = random_vector(reduced_max, 3), b2 = random_vector(inner_max, 4);
+  const evit::kernels::squeeze_excite_weights<float> se{w1.data(), inner_max,   b1.data(),
+                                                        w2.data(), reduced_max, b2.data()};
+  const auto fresh = random_vector(batch * stride, 5, 0.9, 1.1);
+  auto buf = fresh;
+  float* pooled = buf.data() + inner * hw;  // sample 0's vectors
+  float* squeezed = pooled + inner;
+  for (auto _ : st) {
+    // The gating scales the planes in place: fresh ones each time (in both variants), else they
+    // shrink towards subnormals over the iterations.
+    std::copy(fresh.begin(), fresh.end(), buf.begin());
+    if (batched) {
+      const evit::kernels::row_groups samples{batch, stride, stride};
+      evit::kernels::squeeze_excite_squeeze<Arch>(inner, reduced, pooled, se, squeezed, 0, reduced,
+                                                  samples);
+      evit::kernels::squeeze_excite_scale<Arch>(inner, reduced, hw, buf.data(), se, squeezed,
+                                                pooled, 0, inner, samples);
+    } else {
+      for (Index i = 0; i < batch; ++i) {
+        evit::kernels::squeeze_excite_squeeze<Arch>(inner, reduced, pooled + i * stride, se,
+                                                    squeezed + i * stride, 0, reduced);
+        evit::kernels::squeeze_excite_scale<Arch>(inner, reduced, hw, buf.data() + i * stride, se,
+                                                  squeezed + i * stride, pooled + i * stride, 0,
+                                                  inner);
+      }
+    }
+    benchmark::DoNotOptimize(buf.data());
+    benchmark::ClobberMemory();
+  }
+  flop_counters(st, 4.0 * double(batch) * double(inner * reduced));
+}
+void BM_squeeze_excite_per_sample(benchmark::State& st) { squeeze_excite_bench(st, false); }
+void BM_squeeze_excite_batched(benchmark::State& st) { squeeze_excite_bench(st, true); }
+
 void register_all() {
   using benchmark::RegisterBenchmark;
   RegisterBenchmark("peak_fma", BM_peak_fma);
@@ -570,6 +613,17 @@ void register_all() {
     RegisterBenchmark("head_batched", BM_head_batched)
         ->Args(a)
         ->ArgNames({"batch", "eC", "hidden"});
+  }
+  // (batch, inner, HW): elastic_T1's last reduction (176 x 6 channels at 2 x 2), a wider one.
+  std::vector<std::vector<long>> se = {{8, 1056, 4}, {8, 1536, 4}};
+  if (g_smoke) se = {{2, 1056, 4}};
+  for (const auto& a : se) {
+    RegisterBenchmark("squeeze_excite_per_sample", BM_squeeze_excite_per_sample)
+        ->Args(a)
+        ->ArgNames({"batch", "inner", "HW"});
+    RegisterBenchmark("squeeze_excite_batched", BM_squeeze_excite_batched)
+        ->Args(a)
+        ->ArgNames({"batch", "inner", "HW"});
   }
   std::vector<std::vector<long>> dw = {
       {72, 56, 3, 1}, {72, 56, 5, 2}, {144, 28, 5, 1}, {240, 14, 3, 2}, {576, 7, 3, 1}};

@@ -275,6 +275,33 @@ TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoi
     CAPTURE(i);
     REQUIRE(xp[i] == x[i]);
   }
+  // Phases 2 and 3 on three images at once (vectors and planes at their own strides), in pieces:
+  // each image the same bits as alone (image 1 is x0's, the others differ).
+  const Index images = 3, vstride = inner + reduced + 7, pstride = inner * HW + 5;
+  exact_buffer<float> xs(images * pstride), vs(images * vstride);
+  for (Index m = 0; m < images; ++m)
+    for (Index i = 0; i < inner * HW; ++i)
+      xs[m * pstride + i] = x0[i] * (m == 1 ? 1.0f : 0.5f + float(m));
+  for (Index m = 0; m < images; ++m)
+    evit::kernels::squeeze_excite_pool<Arch>(HW, xs.data() + m * pstride, vs.data() + m * vstride,
+                                             0, inner);
+  const evit::kernels::row_groups groups{images, vstride, pstride};
+  for (Index r0 = 0; r0 < reduced; r0 += 3)
+    evit::kernels::squeeze_excite_squeeze<Arch>(inner, reduced, vs.data(), se, vs.data() + inner,
+                                                r0, std::min(reduced, r0 + 3), groups);
+  for (Index c0 = 0; c0 < inner; c0 += step)
+    evit::kernels::squeeze_excite_scale<Arch>(inner, reduced, HW, xs.data(), se, vs.data() + inner,
+                                              vs.data(), c0, std::min(inner, c0 + step), groups);
+  for (Index m = 0; m < images; ++m) {
+    std::vector<float> alone(xs.data() + m * pstride, xs.data() + m * pstride + inner * HW);
+    std::vector<float> one(x0.begin(), x0.end());
+    for (auto& v : one) v *= m == 1 ? 1.0f : 0.5f + float(m);
+    evit::kernels::squeeze_excite<Arch>(inner, reduced, HW, one.data(), se, ws.data(), ws.size());
+    for (Index i = 0; i < inner * HW; ++i) {
+      CAPTURE(m, i);
+      REQUIRE(alone[static_cast<std::size_t>(i)] == one[static_cast<std::size_t>(i)]);
+    }
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("avg_pool_2x2: PyTorch's padding-1-on-odd rule, zeros counted",

@@ -599,6 +599,9 @@ constexpr Index squeeze_excite_workspace_size(Index inner, Index reduced) {
 // The three phases of squeeze_excite() on one image, for a caller that runs pieces of them in
 // parallel (disjoint ranges, a barrier between phases; any split gives the same result bit for
 // bit); squeeze_excite() runs them whole. `pooled` holds `inner` values, `squeezed` `reduced`.
+// Phases 2 and 3 also take several images at once (`images`: image g's pooled and squeezed
+// vectors at + g * x_stride, its planes at + g * y_stride), so that their weights, megabytes in
+// the late blocks, are read once for all of them; each image's result is the same bits as alone.
 
 /// Phase 1: pooled[c] = mean of plane c, for channels [c_begin, c_end).
 template <class Arch = simd::default_arch, class T>
@@ -611,11 +614,13 @@ void squeeze_excite_pool(Index HW, const T* x, T* pooled, Index c_begin, Index c
 template <class Arch = simd::default_arch, class T>
 void squeeze_excite_squeeze(Index inner, Index reduced, const T* pooled,
                             const squeeze_excite_weights<T>& se, T* squeezed, Index r_begin,
-                            Index r_end) {
+                            Index r_end, row_groups images = {}) {
   EVIT_ASSERT(inner <= se.ld1 && 0 <= r_begin && r_begin <= r_end && r_end <= reduced);
+  EVIT_ASSERT(images.count == 1 || images.x_stride >= std::max(inner, reduced));
+  const Index ld = images.count > 1 ? images.x_stride : inner;
   gemm_nt<Arch>(
-      1, r_end - r_begin, inner, pooled, inner, se.w1 + r_begin * se.ld1, se.ld1,
-      squeezed + r_begin, reduced,
+      images.count, r_end - r_begin, inner, pooled, ld, se.w1 + r_begin * se.ld1, se.ld1,
+      squeezed + r_begin, std::max(ld, reduced),
       epilogue<T>{}.with_col_bias(se.b1).cols_from(r_begin).with_activation(activation::relu));
 }
 
@@ -624,20 +629,26 @@ void squeeze_excite_squeeze(Index inner, Index reduced, const T* pooled,
 template <class Arch = simd::default_arch, class T>
 void squeeze_excite_scale(Index inner, Index reduced, Index HW, T* x,
                           const squeeze_excite_weights<T>& se, const T* squeezed, T* pooled,
-                          Index c_begin, Index c_end) {
+                          Index c_begin, Index c_end, row_groups images = {}) {
   EVIT_ASSERT(reduced <= se.ld2 && 0 <= c_begin && c_begin <= c_end && c_end <= inner);
+  EVIT_ASSERT(images.count == 1 || images.x_stride >= std::max(inner, reduced));
   using B = xsimd::batch<T, Arch>;
   constexpr Index L = simd::lanes_v<T, Arch>;
-  gemm_nt<Arch>(1, c_end - c_begin, reduced, squeezed, reduced, se.w2 + c_begin * se.ld2, se.ld2,
-                pooled + c_begin, inner,
+  const Index ld = images.count > 1 ? images.x_stride : inner;
+  gemm_nt<Arch>(images.count, c_end - c_begin, reduced, squeezed, std::max(ld, reduced),
+                se.w2 + c_begin * se.ld2, se.ld2, pooled + c_begin, ld,
                 epilogue<T>{}.with_col_bias(se.b2).cols_from(c_begin).with_activation(
                     activation::hardsigmoid));
-  for (Index c = c_begin; c < c_end; ++c) {
-    T* xc = x + c * HW;
-    const B s(pooled[c]);
-    Index i = 0;
-    for (; i < HW - HW % L; i += L) (B::load_unaligned(xc + i) * s).store_unaligned(xc + i);
-    for (; i < HW; ++i) xc[i] *= pooled[c];
+  for (Index g = 0; g < images.count; ++g) {
+    const T* gate = pooled + g * images.x_stride;
+    T* xg = x + g * images.y_stride;
+    for (Index c = c_begin; c < c_end; ++c) {
+      T* xc = xg + c * HW;
+      const B s(gate[c]);
+      Index i = 0;
+      for (; i < HW - HW % L; i += L) (B::load_unaligned(xc + i) * s).store_unaligned(xc + i);
+      for (; i < HW; ++i) xc[i] *= gate[c];
+    }
   }
 }
 
@@ -679,11 +690,12 @@ void squeeze_excite(Index inner, Index reduced, Index HW, T* x, const squeeze_ex
   EXTERN template void squeeze_excite<A, float>(                                                   \
       Index, Index, Index, float*, const squeeze_excite_weights<float>&, float*, Index);           \
   EXTERN template void squeeze_excite_pool<A, float>(Index, const float*, float*, Index, Index);   \
-  EXTERN template void squeeze_excite_squeeze<A, float>(                                           \
-      Index, Index, const float*, const squeeze_excite_weights<float>&, float*, Index, Index);     \
-  EXTERN template void squeeze_excite_scale<A, float>(Index, Index, Index, float*,                 \
-                                                      const squeeze_excite_weights<float>&,        \
-                                                      const float*, float*, Index, Index);
+  EXTERN template void squeeze_excite_squeeze<A, float>(Index, Index, const float*,                \
+                                                        const squeeze_excite_weights<float>&,      \
+                                                        float*, Index, Index, row_groups);         \
+  EXTERN template void squeeze_excite_scale<A, float>(                                             \
+      Index, Index, Index, float*, const squeeze_excite_weights<float>&, const float*, float*,     \
+      Index, Index, row_groups);
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_CONV_INSTANCES)
 #undef EVIT_CONV_INSTANCES
 
@@ -779,21 +791,20 @@ inline void squeeze_excite_squeeze<simd::dispatched, float>(Index inner, Index r
                                                             const float* pooled,
                                                             const squeeze_excite_weights<float>& se,
                                                             float* squeezed, Index r_begin,
-                                                            Index r_end) {
+                                                            Index r_end, row_groups images) {
   simd::dispatch([&](auto arch) {
-    squeeze_excite_squeeze<decltype(arch)>(inner, reduced, pooled, se, squeezed, r_begin, r_end);
+    squeeze_excite_squeeze<decltype(arch)>(inner, reduced, pooled, se, squeezed, r_begin, r_end,
+                                           images);
   });
 }
 
 template <>
-inline void squeeze_excite_scale<simd::dispatched, float>(Index inner, Index reduced, Index HW,
-                                                          float* x,
-                                                          const squeeze_excite_weights<float>& se,
-                                                          const float* squeezed, float* pooled,
-                                                          Index c_begin, Index c_end) {
+inline void squeeze_excite_scale<simd::dispatched, float>(
+    Index inner, Index reduced, Index HW, float* x, const squeeze_excite_weights<float>& se,
+    const float* squeezed, float* pooled, Index c_begin, Index c_end, row_groups images) {
   simd::dispatch([&](auto arch) {
     squeeze_excite_scale<decltype(arch)>(inner, reduced, HW, x, se, squeezed, pooled, c_begin,
-                                         c_end);
+                                         c_end, images);
   });
 }
 

@@ -66,6 +66,11 @@ struct gemm_tiles {
   /// every token load, which keeps the loop FMA-bound rather than load-bound.
   static constexpr int nt_tn = lanes >= 16 ? 8 : 4;
   static constexpr int nt_tm = regs >= 32 ? (lanes >= 16 ? 2 : 4) : 3;
+  /// gemm_nt prefetches the weight rows ahead only when each row's run (K elements) is at most
+  /// this long: with 1-4 tokens, rows of <= 176 floats ran 10-25% faster with the prefetch and
+  /// rows of >= 1088 floats 15-25% slower (the head's 1248-1984, where the hardware streams
+  /// suffice); 384 floats (1.5 KiB) sits between (bench_kernels: head_batched, linear_sliced).
+  static constexpr int nt_prefetch_max_k = 1536 / static_cast<int>(sizeof(T));
   /// gemm_nn: rows per tile and vectors per row (accumulators: nn_mr * nn_nv).
   static constexpr int nn_nv = 2;
   static constexpr int nn_mr = regs >= 32 ? 12 : 6;
@@ -200,8 +205,10 @@ inline void nt_panel(Index i0, Index i1, Index N, Index K, const T* A, Index lda
       for (int t = 0; t < TM; ++t) arow[t] = A + (i + t) * lda;
       // The first token tile of each weight block prefetches the block after next: a slice's
       // rows are short runs `ldb` apart, which the hardware stream prefetchers do not follow
-      // (sliced weights ran 10-25% behind packed copies at 4 tokens without this).
-      const Index pf = (i == i0 && j + 2 * TN <= N) ? 2 * TN * ldb : 0;
+      // (sliced weights ran 10-25% behind packed copies at 4 tokens without this). Long rows
+      // they do follow, and there the extra requests only compete with theirs.
+      const bool short_rows = K <= gemm_tiles<T, Arch>::nt_prefetch_max_k;
+      const Index pf = (short_rows && i == i0 && j + 2 * TN <= N) ? 2 * TN * ldb : 0;
       nt_tile<Arch, TM, TN, Act>(K, arow, brow, C + i * ldc + j, ldc, i, TM, nvalid, cbp, ep, pf);
     }
     if (i_full < i1) {

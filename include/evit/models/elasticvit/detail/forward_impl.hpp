@@ -147,12 +147,19 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk
     sp.pieces(inner, 8, [&](Index b, Index c0, Index c1, int) {
       kernels::squeeze_excite_pool<Arch>(hw, inner_map(b), pooled(b), c0, c1);
     });
-    sp.pieces(reduced, 8, [&](Index b, Index r0, Index r1, int) {
-      kernels::squeeze_excite_squeeze<Arch>(inner, reduced, pooled(b), sw, squeezed(b), r0, r1);
+    // Its two FCs on every sample at once (pieces of their outputs over the workers), so that
+    // their weights are read once per forward, not once per sample.
+    const Index i0 = sp.first;
+    EVIT_ASSERT(batch == 1 || (pooled(i0 + 1) - pooled(i0) == ws.per_sample_ &&
+                               inner_map(i0 + 1) - inner_map(i0) == ws.per_sample_));
+    const kernels::row_groups samples = ws.samples(batch);
+    sp.columns(reduced, 8, [&](Index r0, Index r1, int) {
+      kernels::squeeze_excite_squeeze<Arch>(inner, reduced, pooled(i0), sw, squeezed(i0), r0, r1,
+                                            samples);
     });
-    sp.pieces(inner, 8, [&](Index b, Index c0, Index c1, int) {
-      kernels::squeeze_excite_scale<Arch>(inner, reduced, hw, inner_map(b), sw, squeezed(b),
-                                          pooled(b), c0, c1);
+    sp.columns(inner, 8, [&](Index c0, Index c1, int) {
+      kernels::squeeze_excite_scale<Arch>(inner, reduced, hw, inner_map(i0), sw, squeezed(i0),
+                                          pooled(i0), c0, c1, samples);
     });
   }
   // 1x1 projection + BN, into y.
