@@ -410,7 +410,29 @@ void BM_depthwise_conv(benchmark::State& st) {
   flop_counters(st, 2.0 * double(C * Ho * Ho * k * k));
 }
 
-// args: C (= out = in), HW. The pointwise convs of an MBConv (expand / project).
+// The first conv: 3x3 stride 2 from the RGB image (im2col, then the GEMM), BatchNorm + Hardswish.
+// args: out, R (the input side).
+void BM_first_conv(benchmark::State& st) {
+  const Index out = st.range(0), R = st.range(1), in = 3, k = 3;
+  const Index Ro = evit::kernels::conv_out_size(R, k, 2, 1);
+  const auto x = random_vector(in * R * R, 1), w = random_vector(out * in * k * k, 2);
+  const auto sc = random_vector(out, 3, 0.5, 1.5), sh = random_vector(out, 4);
+  std::vector<float> y(out * Ro * Ro);
+  evit::nn::workspace<float> ws(
+      evit::kernels::conv2d_workspace_size<Arch, float>(in, R, R, k, 2, 1));
+  const auto ep = evit::kernels::epilogue<float>{}
+                      .with_row_scale(sc.data())
+                      .with_row_bias(sh.data())
+                      .with_activation(activation::hardswish);
+  for (auto _ : st) {
+    evit::kernels::conv2d<Arch>(out, in, R, R, x.data(), k, 2, 1, w.data(), in * k * k, y.data(),
+                                ep, ws.data(), ws.size());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  flop_counters(st, 2.0 * double(out * in * k * k * Ro * Ro));
+}
+
 // args: in, out, HW, and whether the epilogue applies BatchNorm and Hardswish (the forward's
 // expansion) or nothing (a bare product).
 void BM_pointwise_conv(benchmark::State& st) {
@@ -632,6 +654,10 @@ void register_all() {
     RegisterBenchmark("depthwise_conv", BM_depthwise_conv)
         ->Args(a)
         ->ArgNames({"C", "H", "k", "stride"});
+  // (out, R): the official space's first conv at its smallest and largest resolutions.
+  for (const auto& a : g_smoke ? std::vector<std::vector<long>>{{16, 128}}
+                               : std::vector<std::vector<long>>{{16, 128}, {24, 256}})
+    RegisterBenchmark("first_conv", BM_first_conv)->Args(a)->ArgNames({"out", "R"});
   std::vector<std::vector<long>> pw = {
       {24, 144, 3136}, {144, 24, 3136}, {48, 288, 196}, {288, 288, 49}};
   if (g_smoke) pw = {{48, 288, 196}};

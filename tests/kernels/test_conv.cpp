@@ -2,6 +2,7 @@
 // kernels/conv.hpp: depthwise convolutions (both strides, cropped kernels, fused BN +
 // activation), the token-grid conv on V, 1x1 and dense convolutions, squeeze-excite and pooling.
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #include "evit/kernels/conv.hpp"
@@ -153,6 +154,36 @@ TEMPLATE_LIST_TEST_CASE("conv2d: the 3x3 stride-2 first conv from 3 channels, sl
       CAPTURE(i);
       REQUIRE(pieces[i] == y[i]);
     }
+}
+
+TEMPLATE_LIST_TEST_CASE("conv2d: any kernel, stride and padding, non-square images",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  // (k, stride, pad): padding wider than half the kernel, none, strides 1 to 3.
+  const auto geometry = GENERATE(std::array<Index, 3>{3, 1, 1}, std::array<Index, 3>{5, 2, 2},
+                                 std::array<Index, 3>{1, 1, 0}, std::array<Index, 3>{3, 3, 0},
+                                 std::array<Index, 3>{5, 1, 0}, std::array<Index, 3>{3, 2, 2},
+                                 std::array<Index, 3>{2, 2, 3});
+  const Index H = GENERATE(3, 9), W = GENERATE(2, 5, 13, 40);
+  const Index k = geometry[0], stride = geometry[1], pad = geometry[2];
+  CAPTURE(Arch::name(), k, stride, pad, H, W);
+  if (H + 2 * pad < k || W + 2 * pad < k) return;  // no output
+  evit::rng g(57);
+  const Index out = 5, in = 2;
+  const Index Ho = evit::kernels::conv_out_size(H, k, stride, pad),
+              Wo = evit::kernels::conv_out_size(W, k, stride, pad);
+  exact_buffer<float> x(in * H * W), w(out * in * k * k), y(out * Ho * Wo);
+  evit::test::fill_uniform(g, x);
+  evit::test::fill_uniform(g, w);
+  const Index wsn = evit::kernels::conv2d_workspace_size<Arch, float>(in, H, W, k, stride, pad);
+  exact_buffer<float> ws(wsn);
+  evit::kernels::conv2d<Arch>(out, in, H, W, x.data(), k, stride, pad, w.data(), in * k * k,
+                              y.data(), epilogue<float>{}, ws.data(), wsn);
+  std::vector<double> expect(out * Ho * Wo);
+  ref::conv2d(out, in, H, W, x.data(), k, stride, pad, w.data(), in * k * k, expect.data(),
+              epilogue<float>{});
+  evit::test::check_close("conv2d", out, Ho * Wo, y.data(), Ho * Wo, expect.data(), Ho * Wo,
+                          conv_tol, conv_tol);
 }
 
 TEMPLATE_LIST_TEST_CASE("pointwise_conv: 1x1 slice of [out_max, in_max] with BN and residual",

@@ -491,19 +491,34 @@ void conv2d(Index out, Index in, Index H, Index W, const T* x, Index k, Index st
   const Index n = (row_end - row_begin) * Wo, K = in * k * k;
   if (n == 0) return;
   T* col = ws;  // col[(ci * k + ky) * k + kx][(oy - row_begin) * Wo + ox]
-  for (Index ci = 0; ci < in; ++ci)
-    for (Index ky = 0; ky < k; ++ky)
-      for (Index kx = 0; kx < k; ++kx) {
+  for (Index kx = 0; kx < k; ++kx) {
+    // Output columns [lo, hi) read inside the image (ix = ox * stride + kx - pad in [0, W)); the
+    // others are padding. Without a bounds test per element the strided copy vectorises.
+    const Index off = kx - pad, last = W - 1 - off;  // inside: 0 <= ox * stride + off <= W - 1
+    const Index lo = std::min(Wo, off >= 0 ? 0 : (-off + stride - 1) / stride);
+    const Index hi = last < 0 ? lo : std::max(lo, std::min(Wo, last / stride + 1));
+    for (Index ci = 0; ci < in; ++ci)
+      for (Index ky = 0; ky < k; ++ky) {
         T* dst = col + ((ci * k + ky) * k + kx) * n;
         for (Index oy = row_begin; oy < row_end; ++oy) {
           const Index iy = oy * stride + ky - pad;
-          for (Index ox = 0; ox < Wo; ++ox) {
-            const Index ix = ox * stride + kx - pad;
-            dst[(oy - row_begin) * Wo + ox] =
-                (iy >= 0 && iy < H && ix >= 0 && ix < W) ? x[(ci * H + iy) * W + ix] : T(0);
+          T* d = dst + (oy - row_begin) * Wo;
+          if (iy < 0 || iy >= H) {
+            std::fill(d, d + Wo, T(0));
+            continue;
           }
+          const T* row = x + (ci * H + iy) * W;
+          std::fill(d, d + lo, T(0));
+          if (stride == 1)
+            std::copy(row + lo + off, row + hi + off, d + lo);
+          else if (stride == 2)
+            for (Index ox = lo; ox < hi; ++ox) d[ox] = row[2 * ox + off];
+          else
+            for (Index ox = lo; ox < hi; ++ox) d[ox] = row[ox * stride + off];
+          std::fill(d + hi, d + Wo, T(0));
         }
       }
+  }
   gemm_nn<Arch>(out, n, K, w, ldw, col, n, y + row_begin * Wo, Ho * Wo, ep, ws + K * n,
                 ws_size - K * n);
 }
