@@ -72,6 +72,48 @@ TEMPLATE_LIST_TEST_CASE("depthwise_conv2d: k x k, stride 1 and 2, cropped supern
   }
 }
 
+// ReLU and Hardswish are fused into the tiles, the other activations applied after each plane
+// or channel block: every activation, with and without accumulate, on both paths (planes wider
+// than a vector, and channels in the lanes).
+TEMPLATE_LIST_TEST_CASE("depthwise_conv2d: every activation, with and without accumulate",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  const Index L = evit::simd::lanes<float, Arch>();
+  const activation act =
+      GENERATE(activation::none, activation::relu, activation::hardswish, activation::hardsigmoid,
+               activation::gelu_erf, activation::gelu_tanh);
+  const bool accumulate = GENERATE(false, true);
+  const auto geometry =
+      GENERATE_COPY(std::array<Index, 3>{3, 1, 2 * L + 3}, std::array<Index, 3>{5, 2, 2 * L + 1},
+                    std::array<Index, 3>{7, 1, L + 1}, std::array<Index, 3>{3, 2, 4},
+                    std::array<Index, 3>{5, 1, 3});
+  const Index k = geometry[0], stride = geometry[1], H = geometry[2], W = geometry[2], C = L + 2;
+  CAPTURE(Arch::name(), evit::kernels::activation_name(act), accumulate, k, stride, H);
+  evit::rng g(53);
+  const Index Ho = evit::kernels::conv_out_size(H, k, stride, k / 2),
+              Wo = evit::kernels::conv_out_size(W, k, stride, k / 2);
+  exact_buffer<float> x(C * H * W), w(C * k * k), y(C * Ho * Wo), scale(C), shift(C);
+  evit::test::fill_uniform(g, x);
+  evit::test::fill_uniform(g, w);
+  evit::test::fill_uniform(g, y);
+  evit::test::fill_uniform(g, scale, 0.5, 1.5);
+  evit::test::fill_uniform(g, shift, -2, 2);
+  const std::vector<float> y_old(y.data(), y.data() + y.size());
+  const auto ep = epilogue<float>{}
+                      .with_row_scale(scale.data())
+                      .with_row_bias(shift.data())
+                      .with_activation(act)
+                      .with_accumulate(accumulate);
+  const Index wsn = evit::kernels::depthwise_conv2d_workspace_size<Arch, float>(H, W, k, stride);
+  exact_buffer<float> ws(wsn);
+  evit::kernels::depthwise_conv2d<Arch>(C, H, W, x.data(), k, stride, w.data(), k, y.data(), ep,
+                                        ws.data(), wsn);
+  std::vector<double> expect(C * Ho * Wo);
+  ref::depthwise_conv2d(C, H, W, x.data(), k, stride, w.data(), k, expect.data(), ep, y_old.data());
+  evit::test::check_close("depthwise_conv2d", C * Ho, Wo, y.data(), Wo, expect.data(), Wo, conv_tol,
+                          conv_tol);
+}
+
 TEST_CASE("depthwise_conv2d: k = 3 of a 5x5 kernel is the centre crop [1:4, 1:4]",
           "[kernels][conv]") {
   // One channel, an impulse at the centre of a 5x5 image: the output is the flipped kernel, so

@@ -47,18 +47,36 @@ constexpr bool depthwise_channels_in_lanes(Index W, Index k, Index stride) {
 
 /// Workspace (elements) of depthwise_conv2d: one zero-padded input plane, split into even and
 /// odd columns when stride = 2 so that both strides load contiguous vectors, plus one vector of
-/// slack per row for the ragged last output vector; with the channels in the lanes, one padded
-/// tile of L channels, their k * k taps and the epilogue's scale and bias.
+/// slack per row for the ragged last output vector, and one output plane (an activation that is
+/// not fused, with `accumulate`); with the channels in the lanes, one padded tile of L channels,
+/// their k * k taps and the epilogue's scale and bias.
 template <class Arch = simd::default_arch, class T = float>
 constexpr Index depthwise_conv2d_workspace_size(Index H, Index W, Index k, Index stride) {
   const Index L = simd::lanes_v<T, Arch>;
   const Index hp = H + 2 * (k / 2), wp = W + 2 * (k / 2);
   if (depthwise_channels_in_lanes<Arch, T>(W, k, stride))  // padded tile, taps, scale, bias
     return (hp * wp + k * k + 2) * L;
-  return stride == 1 ? hp * (wp + 2 * L) : 2 * hp * ((wp + 1) / 2 + 2 * L);
+  const Index out_plane = conv_out_size(H, k, stride, k / 2) * conv_out_size(W, k, stride, k / 2);
+  return (stride == 1 ? hp * (wp + 2 * L) : 2 * hp * ((wp + 1) / 2 + 2 * L)) + out_plane;
 }
 
 namespace detail {
+
+/// Whether depthwise_conv2d applies `a` inside its tiles. Hardsigmoid and GELU are applied by a
+/// pass over each finished plane (or channel block) instead: MobileNet-style blocks follow a
+/// depthwise conv with ReLU or Hardswish, and every fused activation adds a full set of tile
+/// variants (those three made up 60% of an ISA unit's code).
+constexpr bool depthwise_fuses(activation a) {
+  return a == activation::none || a == activation::relu || a == activation::hardswish;
+}
+
+/// dispatch_activation over the activations depthwise_conv2d fuses; the others run as `none`.
+template <class F>
+inline void dispatch_depthwise_activation(activation a, F&& f) {
+  if (a == activation::relu) return f(act_tag<activation::relu>{});
+  if (a == activation::hardswish) return f(act_tag<activation::hardswish>{});
+  f(act_tag<activation::none>{});
+}
 
 /// `RR` output rows from row oy times `NV` vectors of L outputs from column ox: RR * NV
 /// independent accumulation chains (FMA latency x throughput needs about 8; a single chain of
@@ -200,7 +218,9 @@ void dw_lanes_block(Index nc, Index H, Index W, const T* x, Index k, const T* w,
     bi[c] = T(0);
   }
   alignas(64) T out[4 * L];
+  const activation after = depthwise_fuses(ep.act) ? activation::none : ep.act;
   const auto scatter = [&](Index oy, Index ox, Index n) {
+    if (after != activation::none) activate<Arch>(after, out, n * L);
     for (Index j = 0; j < n; ++j)
       for (Index c = 0; c < nc; ++c) {
         T& dst = y[c * Ho * Wo + oy * Wo + ox + j];
@@ -244,7 +264,7 @@ void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stri
   const Index off = (w_side - k) / 2;
   if (depthwise_channels_in_lanes<Arch, T>(W, k, stride)) {
     std::fill(ws, ws + hp * wp * L, T(0));
-    detail::dispatch_activation(ep.act, [&](auto tag) {
+    detail::dispatch_depthwise_activation(ep.act, [&](auto tag) {
       constexpr activation A = decltype(tag)::value;
       for (Index c0 = 0; c0 < C; c0 += L) {
         const Index nc = std::min(L, C - c0);
@@ -272,9 +292,15 @@ void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stri
   const Index pw = stride == 1 ? wp + 2 * L : (wp + 1) / 2 + 2 * L;
   T* even = ws;
   T* odd = ws + hp * pw;
+  T* out_plane = ws + (stride == 1 ? 1 : 2) * hp * pw;
   // The borders of the padded planes stay zero for every channel; only the interior is rewritten.
-  std::fill(ws, ws + (stride == 1 ? 1 : 2) * hp * pw, T(0));
-  detail::dispatch_activation(ep.act, [&](auto tag) {
+  std::fill(ws, out_plane, T(0));
+  // An activation the tiles do not fuse: they store the affine result (into the output, or with
+  // `accumulate` into out_plane), then one pass activates it (and adds it to the output).
+  const bool after = !detail::depthwise_fuses(ep.act);
+  epilogue<T> tile_ep = ep;
+  if (after) tile_ep.accumulate = false;
+  detail::dispatch_depthwise_activation(ep.act, [&](auto tag) {
     constexpr activation A = decltype(tag)::value;
     for (Index c = 0; c < C; ++c) {
       const T* xc = x + c * H * W;
@@ -300,20 +326,26 @@ void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stri
       }
       const T* wk = w + c * w_side * w_side + off * w_side + off;
       T* yc = y + c * Ho * Wo;
+      T* yt = after && ep.accumulate ? out_plane : yc;
       if (stride == 1) {
         if (k == 3)
-          detail::dw_plane<Arch, 3, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yc, c, ep);
+          detail::dw_plane<Arch, 3, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
         else if (k == 5)
-          detail::dw_plane<Arch, 5, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yc, c, ep);
+          detail::dw_plane<Arch, 5, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
         else
-          detail::dw_plane<Arch, 0, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yc, c, ep);
+          detail::dw_plane<Arch, 0, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
       } else {
         if (k == 3)
-          detail::dw_plane<Arch, 3, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yc, c, ep);
+          detail::dw_plane<Arch, 3, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
         else if (k == 5)
-          detail::dw_plane<Arch, 5, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yc, c, ep);
+          detail::dw_plane<Arch, 5, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
         else
-          detail::dw_plane<Arch, 0, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yc, c, ep);
+          detail::dw_plane<Arch, 0, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
+      }
+      if (after) {
+        activate<Arch>(ep.act, yt, Ho * Wo);
+        if (yt != yc)
+          for (Index i = 0; i < Ho * Wo; ++i) yc[i] += yt[i];
       }
     }
   });

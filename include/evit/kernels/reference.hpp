@@ -168,9 +168,11 @@ void batch_norm_rows(Index rows, Index C, const T* x, Index ldx, const batch_nor
 
 /// Depthwise k x k convolution, stride s, padding k/2 (PyTorch conv2d with groups = C), kernel
 /// of channel c = the centred k x k crop of a w_side x w_side supernet kernel; then `ep`.
+/// `y_old` (C planes, may be null when !ep.accumulate) holds the output before the call.
 template <class T>
 void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stride, const T* w,
-                      Index w_side, double* y, const epilogue<T>& ep = {}) {
+                      Index w_side, double* y, const epilogue<T>& ep = {},
+                      const T* y_old = nullptr) {
   const Index p = k / 2, off = (w_side - k) / 2;
   const Index Ho = (H + 2 * p - k) / stride + 1, Wo = (W + 2 * p - k) / stride + 1;
   for (Index c = 0; c < C; ++c)
@@ -184,7 +186,8 @@ void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stri
             s += double(w[c * w_side * w_side + (off + ky) * w_side + off + kx]) *
                  double(x[(c * H + iy) * W + ix]);
           }
-        y[(c * Ho + oy) * Wo + ox] = apply_epilogue(s, c, ox, ep, 0.0);
+        const Index o = (c * Ho + oy) * Wo + ox;
+        y[o] = apply_epilogue(s, c, ox, ep, y_old ? double(y_old[o]) : 0.0);
       }
 }
 
