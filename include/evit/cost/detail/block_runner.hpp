@@ -38,6 +38,10 @@
 #if defined(__SSE2__) || defined(_M_X64)
 #include <immintrin.h>
 #define EVIT_DETAIL_HAS_CLFLUSH 1
+#if defined(__GNUC__)
+#include <cpuid.h>
+#define EVIT_DETAIL_HAS_CLFLUSHOPT 1
+#endif
 #endif
 
 namespace evit {
@@ -52,6 +56,40 @@ enum class profile_mode {
 };
 
 namespace detail {
+
+#ifdef EVIT_DETAIL_HAS_CLFLUSH
+#ifdef EVIT_DETAIL_HAS_CLFLUSHOPT
+/// Whether the CPU has CLFLUSHOPT (CPUID leaf 7, EBX bit 23).
+inline bool cpu_has_clflushopt() {
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (b & (1u << 23)) != 0;
+  }();
+  return has;
+}
+
+__attribute__((target("clflushopt"))) inline void flush_lines_unordered(const char* c,
+                                                                        std::size_t bytes) {
+  for (std::size_t i = 0; i < bytes; i += 64) _mm_clflushopt(const_cast<char*>(c + i));
+  _mm_clflushopt(const_cast<char*>(c + bytes - 1));
+}
+#endif
+
+/// Evicts the cache lines of [c, c + bytes) from every cache level. CLFLUSH is ordered with every
+/// other flush and store, so each one waits for the last (90-150 ns a line on a 2-core Xeon VM:
+/// the profiler spent 90% of its time here); CLFLUSHOPT evicts the same lines without that order
+/// (3-6 ns a line there), which the callers' MFENCE restores before the timed run.
+inline void flush_lines(const char* c, std::size_t bytes) {
+#ifdef EVIT_DETAIL_HAS_CLFLUSHOPT
+  if (cpu_has_clflushopt()) {
+    flush_lines_unordered(c, bytes);
+    return;
+  }
+#endif
+  for (std::size_t i = 0; i < bytes; i += 64) _mm_clflush(c + i);
+  _mm_clflush(c + bytes - 1);
+}
+#endif
 
 template <class Space>
 class block_runner {
@@ -152,8 +190,7 @@ class block_runner {
     if (p == nullptr || n <= 0) return;
     const char* c = reinterpret_cast<const char*>(p);
     const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(float);
-    for (std::size_t i = 0; i < bytes; i += 64) _mm_clflush(c + i);
-    _mm_clflush(c + bytes - 1);
+    flush_lines(c, bytes);
 #else
     (void)p;
     (void)n;
