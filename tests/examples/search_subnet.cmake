@@ -49,9 +49,9 @@ foreach(case
 endforeach()
 # This machine (profiles blocks, measures whole subnets) and the top-1 objective run real forwards:
 # too slow under the sanitizers' Debug build, so only in optimised builds.
-# Profiling the official space's 3073 blocks takes minutes; the first of these tests does it once
-# and the other two reuse its saved table (as a user's second run does), one at a time because
-# they share the output folder: the default run's <out>/official is the others' <out>.
+# Profiling the official space's 3073 blocks takes 20 s to minutes; the first of these tests does
+# it once and the other two reuse its saved table (as a user's second run does), one at a time
+# because they share the output folder: the default run's <out>/official is the others' <out>.
 if(NOT CMAKE_CXX_FLAGS MATCHES "sanitize" AND NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
   set(_ss_shared ${_ss_out}/shared)
   add_test(NAME "example: search_subnet on this machine: table screening, measured winners"
