@@ -59,7 +59,8 @@ namespace detail {
 
 #ifdef EVIT_DETAIL_HAS_CLFLUSH
 #ifdef EVIT_DETAIL_HAS_CLFLUSHOPT
-/// Whether the CPU has CLFLUSHOPT (CPUID leaf 7, EBX bit 23).
+/// Whether the CPU has CLFLUSHOPT (CPUID leaf 7, EBX bit 23; read directly, not with
+/// __builtin_cpu_supports as simd/isa.hpp does: Clang 14's does not know this feature).
 inline bool cpu_has_clflushopt() {
   static const bool has = [] {
     unsigned a = 0, b = 0, c = 0, d = 0;
