@@ -45,6 +45,19 @@ inline CLI::Validator positive_number() {
       "> 0");
 }
 
+/// A number in [0, 1].
+inline CLI::Validator fraction() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        char* end = nullptr;
+        const double x = std::strtod(v.c_str(), &end);
+        if (v.empty() || *end != '\0' || !(x >= 0 && x <= 1))
+          return "'" + v + "' is not a number in [0, 1]";
+        return "";
+      },
+      "in [0, 1]");
+}
+
 /// --isa I: the kernels of ISA I (evit::simd::set_isa) instead of the best this CPU has; an ISA
 /// the CPU lacks or an unknown name is an error that says why.
 inline void add_isa_option(CLI::App& app) {

@@ -5,8 +5,9 @@
 // screens with this machine's block table (profiled once, calibrated on measured subnets, cached
 // in a file) and measures its shortlist whole, keeping the best subnet whose measurement fits
 // (--latency measured: every candidate is measured whole). The budget defaults to the middle of
-// the smallest and largest subnets' measured latencies.
-//   search_autoformer [--weights supernet-T.safetensors] [--budget-ms 60] [--latency table]
+// the smallest and largest subnets' measured latencies (--budget-at: another point between them).
+//   search_autoformer [--weights supernet-T.safetensors] [--budget-ms 60 | --budget-at 0.5]
+//                     [--latency table]
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -20,7 +21,7 @@ namespace af = evit::autoformer;
 
 int main(int argc, char** argv) {
   std::string weights, latency_mode = "table", table_path;
-  double budget = 0;
+  double budget = 0, budget_at = 0.5;
   int population = 16, iterations = 4, threads = 1, calibrate = 24, shortlist = 3;
   long long seed = 7;
   CLI::App app(
@@ -33,7 +34,12 @@ int main(int argc, char** argv) {
                  "AutoFormer-T supernet (safetensors, official names, 1000 classes); default: a "
                  "random supernet");
   app.add_option("--budget-ms", budget,
-                 "latency budget in ms (default: midway between the smallest and largest subnet)");
+                 "latency budget in ms (default: --budget-at between the smallest and largest "
+                 "subnet)");
+  app.add_option("--budget-at", budget_at,
+                 "without --budget-ms, the budget's place between the smallest (0) and the largest "
+                 "(1) subnet's measured latency")
+      ->check(example::fraction());
   app.add_option("--latency", latency_mode,
                  "table: screen with this machine's block table, measure the shortlist; "
                  "measured: measure every candidate whole")
@@ -61,7 +67,7 @@ int main(int argc, char** argv) {
     evit::cost::measured_latency measured(
         net, evit::cost::timing().threads(threads).warmup(1).repeats(3, 15));
     const double lo = measured(S::min_arch()), hi = measured(S::max_arch());
-    if (budget <= 0) budget = (lo + hi) / 2;
+    if (budget <= 0) budget = lo + budget_at * (hi - lo);
     std::printf("isa: %s\nmeasured: smallest subnet %.2f ms, largest %.2f ms; budget %.2f ms\n",
                 evit::simd::isa_description(evit::simd::active_isa()).c_str(), lo, hi, budget);
     const auto& d = S::descriptor();
