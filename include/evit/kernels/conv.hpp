@@ -190,7 +190,7 @@ inline void dw_lanes_tile(const T* t, Index wp, Index oy, Index ox, Index k, con
 /// The outputs of `nc` <= L channels c0.. of one image, channels in the lanes: for maps whose
 /// output rows are narrower than a vector, where the plane-wise tiles would be mostly empty
 /// lanes. The planes are transposed into a zero-padded tile, convolved L channels at a time,
-/// and transposed back by the epilogue.
+/// and transposed back one output row at a time.
 template <class Arch, int KS, int S, activation Act, class T>
 void dw_lanes_block(Index nc, Index H, Index W, const T* x, Index k, const T* w, Index w_side, T* y,
                     const epilogue<T>& ep, T* ws) noexcept {
@@ -217,26 +217,24 @@ void dw_lanes_block(Index nc, Index H, Index W, const T* x, Index k, const T* w,
     sc[c] = T(0);
     bi[c] = T(0);
   }
-  alignas(64) T out[4 * L];
+  // One output row (Wo < L pixels of L lanes), written back channel by channel: contiguous
+  // stores of Wo outputs per channel rather than one scattered store per output.
+  alignas(64) T row[L * L];
   const activation after = depthwise_fuses(ep.act) ? activation::none : ep.act;
-  const auto scatter = [&](Index oy, Index ox, Index n) {
-    if (after != activation::none) activate<Arch>(after, out, n * L);
-    for (Index j = 0; j < n; ++j)
-      for (Index c = 0; c < nc; ++c) {
-        T& dst = y[c * Ho * Wo + oy * Wo + ox + j];
-        dst = ep.accumulate ? dst + out[j * L + c] : out[j * L + c];
-      }
-  };
   const bool has_bias = ep.row_bias != nullptr;
   for (Index oy = 0; oy < Ho; ++oy) {
     Index ox = 0;
-    for (; ox + 4 <= Wo; ox += 4) {
-      dw_lanes_tile<Arch, KS, S, 4, Act>(t, wp, oy, ox, k, wt, sc, bi, has_bias, out);
-      scatter(oy, ox, 4);
-    }
-    for (; ox < Wo; ++ox) {
-      dw_lanes_tile<Arch, KS, S, 1, Act>(t, wp, oy, ox, k, wt, sc, bi, has_bias, out);
-      scatter(oy, ox, 1);
+    for (; ox + 4 <= Wo; ox += 4)
+      dw_lanes_tile<Arch, KS, S, 4, Act>(t, wp, oy, ox, k, wt, sc, bi, has_bias, row + ox * L);
+    for (; ox < Wo; ++ox)
+      dw_lanes_tile<Arch, KS, S, 1, Act>(t, wp, oy, ox, k, wt, sc, bi, has_bias, row + ox * L);
+    if (after != activation::none) activate<Arch>(after, row, Wo * L);
+    for (Index c = 0; c < nc; ++c) {
+      T* dst = y + c * Ho * Wo + oy * Wo;
+      if (ep.accumulate)
+        for (Index j = 0; j < Wo; ++j) dst[j] += row[j * L + c];
+      else
+        for (Index j = 0; j < Wo; ++j) dst[j] = row[j * L + c];
     }
   }
 }
