@@ -12,6 +12,7 @@
 
 #include "evit/core/index.hpp"
 #include "evit/core/rng.hpp"
+#include "evit/kernels/activation.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"
 #include "evit/simd/isa.hpp"
@@ -23,6 +24,12 @@ namespace evit::test {
 /// The architecture every kernel test runs on: the dispatcher's (the tests are built with
 /// EVIT_DISPATCH), i.e. the ISA the run asked for with --isa (ctest runs them once per ISA).
 using archs = std::tuple<evit::simd::default_arch>;
+
+/// Every activation the kernels take: GENERATE(from_range(every_activation)).
+inline const std::vector<kernels::activation> every_activation = {
+    kernels::activation::none,      kernels::activation::relu,
+    kernels::activation::hardswish, kernels::activation::hardsigmoid,
+    kernels::activation::gelu_erf,  kernels::activation::gelu_tanh};
 
 /// Unit roundoff of T (2^-24 for float): the error of one rounded operation is at most u |x|.
 template <class T>

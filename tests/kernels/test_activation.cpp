@@ -26,9 +26,7 @@ TEMPLATE_LIST_TEST_CASE("activate: matches double reference, in place, sizes aro
                         "[kernels][activation]", evit::test::archs) {
   using Arch = TestType;
   const Index L = evit::simd::lanes<float, Arch>();
-  const activation act =
-      GENERATE(activation::none, activation::relu, activation::hardswish, activation::hardsigmoid,
-               activation::gelu_erf, activation::gelu_tanh);
+  const activation act = GENERATE(from_range(evit::test::every_activation));
   const Index n = GENERATE_COPY(0, 1, L - 1, L, L + 1, 2 * L + 1, 67);
   const Index off = GENERATE(0, 1);
   CAPTURE(Arch::name(), evit::kernels::activation_name(act), n, off);

@@ -79,9 +79,7 @@ TEMPLATE_LIST_TEST_CASE("depthwise_conv2d: every activation, with and without ac
                         "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;
   const Index L = evit::simd::lanes<float, Arch>();
-  const activation act =
-      GENERATE(activation::none, activation::relu, activation::hardswish, activation::hardsigmoid,
-               activation::gelu_erf, activation::gelu_tanh);
+  const activation act = GENERATE(from_range(evit::test::every_activation));
   const bool accumulate = GENERATE(false, true);
   const auto geometry =
       GENERATE_COPY(std::array<Index, 3>{3, 1, 2 * L + 3}, std::array<Index, 3>{5, 2, 2 * L + 1},

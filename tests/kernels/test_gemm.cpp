@@ -162,9 +162,7 @@ TEMPLATE_LIST_TEST_CASE("gemm: every epilogue feature and activation", "[kernels
   using Arch = TestType;
   evit::rng g(13);
   const bool nt = GENERATE(true, false);
-  const activation act =
-      GENERATE(activation::none, activation::relu, activation::hardswish, activation::hardsigmoid,
-               activation::gelu_erf, activation::gelu_tanh);
+  const activation act = GENERATE(from_range(evit::test::every_activation));
   const int flags = GENERATE(range(0, 16));
   run_gemm_case<Arch, float>({nt, 9, 21, 19, 1, act, (flags & 1) != 0, (flags & 2) != 0,
                               (flags & 4) != 0, (flags & 8) != 0},

@@ -220,7 +220,7 @@ void dw_lanes_block(Index nc, Index H, Index W, const T* x, Index k, const T* w,
   // One output row (Wo < L pixels of L lanes), written back channel by channel: contiguous
   // stores of Wo outputs per channel rather than one scattered store per output.
   alignas(64) T row[L * L];
-  const activation after = depthwise_fuses(ep.act) ? activation::none : ep.act;
+  const activation unfused = depthwise_fuses(ep.act) ? activation::none : ep.act;
   const bool has_bias = ep.row_bias != nullptr;
   for (Index oy = 0; oy < Ho; ++oy) {
     Index ox = 0;
@@ -228,7 +228,7 @@ void dw_lanes_block(Index nc, Index H, Index W, const T* x, Index k, const T* w,
       dw_lanes_tile<Arch, KS, S, 4, Act>(t, wp, oy, ox, k, wt, sc, bi, has_bias, row + ox * L);
     for (; ox < Wo; ++ox)
       dw_lanes_tile<Arch, KS, S, 1, Act>(t, wp, oy, ox, k, wt, sc, bi, has_bias, row + ox * L);
-    if (after != activation::none) activate<Arch>(after, row, Wo * L);
+    if (unfused != activation::none) activate<Arch>(unfused, row, Wo * L);
     for (Index c = 0; c < nc; ++c) {
       T* dst = y + c * Ho * Wo + oy * Wo;
       if (ep.accumulate)
@@ -295,9 +295,9 @@ void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stri
   std::fill(ws, out_plane, T(0));
   // An activation the tiles do not fuse: they store the affine result (into the output, or with
   // `accumulate` into out_plane), then one pass activates it (and adds it to the output).
-  const bool after = !detail::depthwise_fuses(ep.act);
+  const bool activate_after = !detail::depthwise_fuses(ep.act);
   epilogue<T> tile_ep = ep;
-  if (after) tile_ep.accumulate = false;
+  if (activate_after) tile_ep.accumulate = false;
   detail::dispatch_depthwise_activation(ep.act, [&](auto tag) {
     constexpr activation A = decltype(tag)::value;
     for (Index c = 0; c < C; ++c) {
@@ -324,7 +324,7 @@ void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stri
       }
       const T* wk = w + c * w_side * w_side + off * w_side + off;
       T* yc = y + c * Ho * Wo;
-      T* yt = after && ep.accumulate ? out_plane : yc;
+      T* yt = activate_after && ep.accumulate ? out_plane : yc;
       if (stride == 1) {
         if (k == 3)
           detail::dw_plane<Arch, 3, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
@@ -340,7 +340,7 @@ void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stri
         else
           detail::dw_plane<Arch, 0, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
       }
-      if (after) {
+      if (activate_after) {
         activate<Arch>(ep.act, yt, Ho * Wo);
         if (yt != yc)
           for (Index i = 0; i < Ho * Wo; ++i) yc[i] += yt[i];
