@@ -410,6 +410,55 @@ void BM_depthwise_conv(benchmark::State& st) {
   flop_counters(st, 2.0 * double(C * Ho * Ho * k * k));
 }
 
+// An MBConv's expansion (BN + Hardswish), depthwise (BN + Hardswish) and projection (BN) on one
+// image: the three whole-map ops (banded = 0), or kernels::mbconv_bands with the forward's band
+// size (banded = 1, elasticvit::band_floats). Same bits; the ratio is what banding buys.
+// args: in, expand ratio, H, k, stride, out, banded.
+void BM_mbconv(benchmark::State& st) {
+  evit::kernels::mbconv_band_shape s;
+  s.in = st.range(0);
+  s.inner = st.range(0) * st.range(1);
+  s.H = st.range(2);
+  s.k = st.range(3);
+  s.stride = st.range(4);
+  s.out = st.range(5);
+  const bool banded = st.range(6) != 0;
+  const Index H = s.H, side = s.side(), inner = s.inner;
+  s.rows = evit::kernels::mbconv_band_rows(inner, H, s.k, s.stride, Index(1) << 17);
+  const auto x = random_vector(s.in * H * H, 1), we = random_vector(inner * s.in, 2);
+  const auto wd = random_vector(inner * 25, 3), wp = random_vector(s.out * inner, 4);
+  const auto sc = random_vector(inner, 5, 0.5, 1.5), sh = random_vector(inner, 6);
+  std::vector<float> e(inner * H * H), d(inner * side * side), y(s.out * side * side);
+  const Index wsn =
+      std::max(s.workspace_size<Arch, float>(),
+               evit::kernels::depthwise_conv2d_workspace_size<Arch, float>(H, H, s.k, s.stride));
+  evit::nn::workspace<float> ws(wsn);
+  const auto ep = evit::kernels::epilogue<float>{}
+                      .with_row_scale(sc.data())
+                      .with_row_bias(sh.data())
+                      .with_activation(activation::hardswish);
+  const auto project_ep =
+      evit::kernels::epilogue<float>{}.with_row_scale(sc.data()).with_row_bias(sh.data());
+  const evit::kernels::mbconv_weights<float> w{we.data(), s.in, wd.data(), 5, wp.data(), inner};
+  for (auto _ : st) {
+    if (banded) {
+      evit::kernels::mbconv_bands<Arch>(s, x.data(), w, ep, ep, project_ep, y.data(), e.data(),
+                                        d.data(), ws.data(), ws.size());
+    } else {
+      evit::kernels::pointwise_conv<Arch>(inner, s.in, H * H, we.data(), s.in, x.data(), e.data(),
+                                          ep, ws.data(), ws.size());
+      evit::kernels::depthwise_conv2d<Arch>(inner, H, H, e.data(), s.k, s.stride, wd.data(), 5,
+                                            d.data(), ep, ws.data(), ws.size());
+      evit::kernels::pointwise_conv<Arch>(s.out, inner, side * side, wp.data(), inner, d.data(),
+                                          y.data(), project_ep, ws.data(), ws.size());
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  st.counters["band_rows"] = double(s.rows);
+  flop_counters(st, 2.0 * double(inner * (s.in * H * H + side * side * (s.k * s.k + s.out))));
+}
+
 // The first conv: 3x3 stride 2 from the RGB image (im2col, then the GEMM), BatchNorm + Hardswish.
 // args: out, R (the input side).
 void BM_first_conv(benchmark::State& st) {
@@ -654,6 +703,22 @@ void register_all() {
     RegisterBenchmark("depthwise_conv", BM_depthwise_conv)
         ->Args(a)
         ->ArgNames({"C", "H", "k", "stride"});
+  // (in, expand, H, k, stride, out): the MBConvs that run in bands in elastic_L3 (16 -> 32 at
+  // 128 -> 64, 32 -> 32 at 64), S2 (16 -> 24 at 112 -> 56) and L1 (16 -> 24 at 128 -> 64, k 5).
+  std::vector<std::vector<long>> mb = {{16, 5, 128, 3, 2, 32},
+                                       {32, 5, 64, 3, 1, 32},
+                                       {16, 3, 112, 3, 2, 24},
+                                       {16, 3, 128, 5, 2, 24},
+                                       {24, 3, 64, 5, 1, 24}};
+  if (g_smoke) mb = {{16, 3, 40, 3, 2, 24}};
+  for (const auto& a : mb)
+    for (long banded : {0, 1}) {
+      auto args = a;
+      args.push_back(banded);
+      RegisterBenchmark("mbconv", BM_mbconv)
+          ->Args(args)
+          ->ArgNames({"in", "e", "H", "k", "stride", "out", "banded"});
+    }
   // (out, R): the official space's first conv at its smallest and largest resolutions.
   for (const auto& a : g_smoke ? std::vector<std::vector<long>>{{16, 128}}
                                : std::vector<std::vector<long>>{{16, 128}, {24, 256}})

@@ -3,6 +3,7 @@
 // activation), the token-grid conv on V, 1x1 and dense convolutions, squeeze-excite and pooling.
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <vector>
 
 #include "evit/kernels/conv.hpp"
@@ -110,6 +111,73 @@ TEMPLATE_LIST_TEST_CASE("depthwise_conv2d: every activation, with and without ac
   ref::depthwise_conv2d(C, H, W, x.data(), k, stride, w.data(), k, expect.data(), ep, y_old.data());
   evit::test::check_close("depthwise_conv2d", C * Ho, Wo, y.data(), Wo, expect.data(), Wo, conv_tol,
                           conv_tol);
+}
+
+// An MBConv run in bands of rows (models/elasticvit forward.hpp, mbconv_in_bands) convolves
+// each band from only the input rows it reads, held with their own channel stride: every band,
+// ragged last ones included, gives the whole call's outputs bit for bit with an activation the
+// tiles fuse (Hardswish, the MBConv's); one applied by a pass over the band afterwards (GELU)
+// vectorises that pass differently from the whole plane's, so within a rounding there.
+TEMPLATE_LIST_TEST_CASE("depthwise_conv2d_rows: bands of output rows equal the whole map",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  const Index k = GENERATE(3, 5, 7);
+  const Index stride = GENERATE(1, 2);
+  const Index H = GENERATE(5, 19);
+  // Outputs at least a vector wide on every ISA (lanes_v: the widest a dispatched call may run
+  // with): plane-wise.
+  const Index V = evit::simd::lanes_v<float, Arch>;
+  const Index W = stride == 1 ? V + 1 : 2 * V + 3;
+  const Index band = GENERATE(1, 3, 4, 64);
+  const activation act = GENERATE(activation::hardswish, activation::gelu_erf);
+  const bool accumulate = GENERATE(false, true);
+  const Index C = 5, w_side = 7, p = k / 2;
+  CAPTURE(Arch::name(), k, stride, H, W, band, evit::kernels::activation_name(act), accumulate);
+  const bool fused = act == activation::hardswish;
+  REQUIRE_FALSE(evit::kernels::depthwise_channels_in_lanes<Arch, float>(W, k, stride));
+  evit::rng g(57);
+  const Index Ho = evit::kernels::conv_out_size(H, k, stride, p),
+              Wo = evit::kernels::conv_out_size(W, k, stride, p);
+  exact_buffer<float> x(C * H * W), w(C * w_side * w_side), y(C * Ho * Wo), scale(C), shift(C);
+  evit::test::fill_uniform(g, x);
+  evit::test::fill_uniform(g, w);
+  evit::test::fill_uniform(g, y);
+  evit::test::fill_uniform(g, scale, 0.5, 1.5);
+  evit::test::fill_uniform(g, shift);
+  const std::vector<float> y_old(y.data(), y.data() + y.size());
+  const auto ep = epilogue<float>{}
+                      .with_row_scale(scale.data())
+                      .with_row_bias(shift.data())
+                      .with_activation(act)
+                      .with_accumulate(accumulate);
+  const Index wsn = evit::kernels::depthwise_conv2d_workspace_size<Arch, float>(H, W, k, stride);
+  exact_buffer<float> ws(wsn);
+  evit::kernels::depthwise_conv2d<Arch>(C, H, W, x.data(), k, stride, w.data(), w_side, y.data(),
+                                        ep, ws.data(), wsn);
+  for (Index o0 = 0; o0 < Ho; o0 += band) {
+    const Index o1 = std::min(Ho, o0 + band);
+    const Index r0 = std::max<Index>(0, o0 * stride - p);
+    const Index r1 = std::min(H, (o1 - 1) * stride + p + 1);
+    // Only the rows the band reads, one row of slack between channels; outputs likewise.
+    const Index ldx = (r1 - r0 + 1) * W, ldy = (o1 - o0 + 1) * Wo;
+    exact_buffer<float> xb(C * ldx), yb(C * ldy);
+    for (Index c = 0; c < C; ++c) {
+      std::copy(x.data() + c * H * W + r0 * W, x.data() + c * H * W + r1 * W, xb.data() + c * ldx);
+      std::copy(y_old.begin() + c * Ho * Wo + o0 * Wo, y_old.begin() + c * Ho * Wo + o1 * Wo,
+                yb.data() + c * ldy);
+    }
+    evit::kernels::depthwise_conv2d_rows<Arch>(C, H, W, xb.data(), ldx, r0, r1, k, stride, w.data(),
+                                               w_side, yb.data(), ldy, o0, o1, ep, ws.data(), wsn);
+    for (Index c = 0; c < C; ++c)
+      for (Index i = 0; i < (o1 - o0) * Wo; ++i) {
+        CAPTURE(o0, o1, c, i);
+        const float got = yb[c * ldy + i], want = y[c * Ho * Wo + o0 * Wo + i];
+        if (fused)
+          REQUIRE(got == want);
+        else
+          REQUIRE(std::abs(got - want) <= 1e-6f * (1 + std::abs(want)));
+      }
+  }
 }
 
 TEST_CASE("depthwise_conv2d: k = 3 of a 5x5 kernel is the centre crop [1:4, 1:4]",

@@ -241,6 +241,89 @@ void dw_lanes_block(Index nc, Index H, Index W, const T* x, Index k, const T* w,
 
 }  // namespace detail
 
+namespace detail {
+
+/// depthwise_conv2d_rows, plane-wise (no checks): the zero-padded input rows of the band are
+/// built in ws once per channel, then convolved.
+template <class Arch, class T>
+void dw_plane_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row0, Index x_row1,
+                   Index k, Index stride, const T* w, Index w_side, T* y, Index ldy, Index o0,
+                   Index o1, const epilogue<T>& ep, T* ws) {
+  (void)x_row1;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  const Index p = k / 2, wp = W + 2 * p;
+  const Index Wo = conv_out_size(W, k, stride, p), Ho = o1 - o0;
+  if (Ho <= 0) return;
+  const Index off = (w_side - k) / 2;
+  // The padded band holds image rows [top, top + hp): row r at padded row r - top; rows outside
+  // the image stay zero.
+  const Index top = o0 * stride - p, hp = (Ho - 1) * stride + k;
+  const Index r_begin = std::max<Index>(0, top), r_end = std::min(H, top + hp);
+  // Row pitch of the padded planes: two vectors of slack for the ragged last vector pair.
+  const Index pw = stride == 1 ? wp + 2 * L : (wp + 1) / 2 + 2 * L;
+  T* even = ws;
+  T* odd = ws + hp * pw;
+  T* out_plane = ws + (stride == 1 ? 1 : 2) * hp * pw;
+  // The borders of the padded planes stay zero for every channel; only the interior is rewritten.
+  std::fill(ws, out_plane, T(0));
+  // An activation the tiles do not fuse: they store the affine result (into the output, or with
+  // `accumulate` into out_plane), then one pass activates it (and adds it to the output).
+  const bool activate_after = !detail::depthwise_fuses(ep.act);
+  epilogue<T> tile_ep = ep;
+  if (activate_after) tile_ep.accumulate = false;
+  detail::dispatch_depthwise_activation(ep.act, [&](auto tag) {
+    constexpr activation A = decltype(tag)::value;
+    for (Index c = 0; c < C; ++c) {
+      const T* xc = x + c * ldx - x_row0 * W;  // image row r at xc + r * W
+      if (stride == 1) {
+        for (Index r = r_begin; r < r_end; ++r)
+          std::copy(xc + r * W, xc + r * W + W, even + (r - top) * pw + p);
+      } else {
+        // Input column q sits at padded column q + p: even ones go to `even`, odd to `odd`.
+        // One pass over pairs of input columns (the compiler turns it into vector shuffles).
+        const Index qe = p % 2, qo = 1 - qe;  // first input column of each parity
+        for (Index r = r_begin; r < r_end; ++r) {
+          const T* xr = xc + r * W;
+          T* e = even + (r - top) * pw + (qe + p) / 2;
+          T* o = odd + (r - top) * pw + (qo + p) / 2;
+          T* __restrict from_even = qe == 0 ? e : o;  // input columns 2j
+          T* __restrict from_odd = qe == 0 ? o : e;   // input columns 2j + 1
+          for (Index j = 0; j < W / 2; ++j) {
+            from_even[j] = xr[2 * j];
+            from_odd[j] = xr[2 * j + 1];
+          }
+          if (W % 2 == 1) from_even[W / 2] = xr[W - 1];
+        }
+      }
+      const T* wk = w + c * w_side * w_side + off * w_side + off;
+      T* yc = y + c * ldy;
+      T* yt = activate_after && ep.accumulate ? out_plane : yc;
+      if (stride == 1) {
+        if (k == 3)
+          detail::dw_plane<Arch, 3, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
+        else if (k == 5)
+          detail::dw_plane<Arch, 5, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
+        else
+          detail::dw_plane<Arch, 0, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
+      } else {
+        if (k == 3)
+          detail::dw_plane<Arch, 3, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
+        else if (k == 5)
+          detail::dw_plane<Arch, 5, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
+        else
+          detail::dw_plane<Arch, 0, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
+      }
+      if (activate_after) {
+        activate<Arch>(ep.act, yt, Ho * Wo);
+        if (yt != yc)
+          for (Index i = 0; i < Ho * Wo; ++i) yc[i] += yt[i];
+      }
+    }
+  });
+}
+
+}  // namespace detail
+
 /// Depthwise k x k convolution, stride 1 or 2, padding k/2, no bias, on C channels of an H x W
 /// image, with the kernel of channel c taken from the centre of a `w_side` x `w_side` supernet
 /// kernel: w[c * w_side² + (off + ky) * w_side + off + kx], off = (w_side - k) / 2 (k = 3 from
@@ -259,7 +342,6 @@ void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stri
   constexpr Index L = simd::lanes_v<T, Arch>;
   const Index p = k / 2, hp = H + 2 * p, wp = W + 2 * p;
   const Index Ho = conv_out_size(H, k, stride, p), Wo = conv_out_size(W, k, stride, p);
-  const Index off = (w_side - k) / 2;
   if (depthwise_channels_in_lanes<Arch, T>(W, k, stride)) {
     std::fill(ws, ws + hp * wp * L, T(0));
     detail::dispatch_depthwise_activation(ep.act, [&](auto tag) {
@@ -286,67 +368,40 @@ void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stri
     });
     return;
   }
-  // Row pitch of the padded planes: two vectors of slack for the ragged last vector pair.
-  const Index pw = stride == 1 ? wp + 2 * L : (wp + 1) / 2 + 2 * L;
-  T* even = ws;
-  T* odd = ws + hp * pw;
-  T* out_plane = ws + (stride == 1 ? 1 : 2) * hp * pw;
-  // The borders of the padded planes stay zero for every channel; only the interior is rewritten.
-  std::fill(ws, out_plane, T(0));
-  // An activation the tiles do not fuse: they store the affine result (into the output, or with
-  // `accumulate` into out_plane), then one pass activates it (and adds it to the output).
-  const bool activate_after = !detail::depthwise_fuses(ep.act);
-  epilogue<T> tile_ep = ep;
-  if (activate_after) tile_ep.accumulate = false;
-  detail::dispatch_depthwise_activation(ep.act, [&](auto tag) {
-    constexpr activation A = decltype(tag)::value;
-    for (Index c = 0; c < C; ++c) {
-      const T* xc = x + c * H * W;
-      if (stride == 1) {
-        for (Index r = 0; r < H; ++r)
-          std::copy(xc + r * W, xc + r * W + W, even + (r + p) * pw + p);
-      } else {
-        // Input column q sits at padded column q + p: even ones go to `even`, odd to `odd`.
-        // One pass over pairs of input columns (the compiler turns it into vector shuffles).
-        const Index qe = p % 2, qo = 1 - qe;  // first input column of each parity
-        for (Index r = 0; r < H; ++r) {
-          const T* xr = xc + r * W;
-          T* e = even + (r + p) * pw + (qe + p) / 2;
-          T* o = odd + (r + p) * pw + (qo + p) / 2;
-          T* __restrict from_even = qe == 0 ? e : o;  // input columns 2j
-          T* __restrict from_odd = qe == 0 ? o : e;   // input columns 2j + 1
-          for (Index j = 0; j < W / 2; ++j) {
-            from_even[j] = xr[2 * j];
-            from_odd[j] = xr[2 * j + 1];
-          }
-          if (W % 2 == 1) from_even[W / 2] = xr[W - 1];
-        }
-      }
-      const T* wk = w + c * w_side * w_side + off * w_side + off;
-      T* yc = y + c * Ho * Wo;
-      T* yt = activate_after && ep.accumulate ? out_plane : yc;
-      if (stride == 1) {
-        if (k == 3)
-          detail::dw_plane<Arch, 3, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
-        else if (k == 5)
-          detail::dw_plane<Arch, 5, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
-        else
-          detail::dw_plane<Arch, 0, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
-      } else {
-        if (k == 3)
-          detail::dw_plane<Arch, 3, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
-        else if (k == 5)
-          detail::dw_plane<Arch, 5, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
-        else
-          detail::dw_plane<Arch, 0, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
-      }
-      if (activate_after) {
-        activate<Arch>(ep.act, yt, Ho * Wo);
-        if (yt != yc)
-          for (Index i = 0; i < Ho * Wo; ++i) yc[i] += yt[i];
-      }
-    }
-  });
+  detail::dw_plane_rows<Arch>(C, H, W, x, H * W, 0, H, k, stride, w, w_side, y, Ho * Wo, 0, Ho, ep,
+                              ws);
+}
+
+/// depthwise_conv2d on a band of rows, for running an MBConv in bands of rows (its expansion,
+/// depthwise and projection on a few rows at a time, in the caches): output rows [o0, o1) of
+/// every channel from the input rows [x_row0, x_row1) that are at hand. Channel c's input row r
+/// is at x[c * ldx + (r - x_row0) * W]; its output row o at y[c * ldy + (o - o0) * Wo]. Each
+/// output is computed exactly as depthwise_conv2d computes it (the same bits).
+/// @param ws,ws_size workspace of depthwise_conv2d_workspace_size<Arch, T>(H, W, k, stride).
+/// @pre depthwise_conv2d's, and: the map is computed plane-wise (not
+///      depthwise_channels_in_lanes(W, k, stride)); 0 <= o0 <= o1 <= Ho; [x_row0, x_row1) holds
+///      every row of the image that output rows [o0, o1) read; ldx >= (x_row1 - x_row0) * W;
+///      ldy >= (o1 - o0) * Wo.
+template <class Arch = simd::default_arch, class T>
+void depthwise_conv2d_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row0,
+                           Index x_row1, Index k, Index stride, const T* w, Index w_side, T* y,
+                           Index ldy, Index o0, Index o1, const epilogue<T>& ep, T* ws,
+                           Index ws_size) {
+  EVIT_ASSERT(C >= 0 && H >= 1 && W >= 1 && k >= 1 && k % 2 == 1 && k <= w_side);
+  EVIT_ASSERT((w_side - k) % 2 == 0 && (stride == 1 || stride == 2) && ep.col_bias == nullptr);
+  EVIT_ASSERT((!depthwise_channels_in_lanes<Arch, T>(W, k, stride)));
+  EVIT_ASSERT((ws_size >= depthwise_conv2d_workspace_size<Arch, T>(H, W, k, stride)));
+  (void)ws_size;
+  const Index p = k / 2;
+  const Index Ho = conv_out_size(H, k, stride, p), Wo = conv_out_size(W, k, stride, p);
+  EVIT_ASSERT(0 <= o0 && o0 <= o1 && o1 <= Ho);
+  EVIT_ASSERT(o0 == o1 || (x_row0 <= std::max<Index>(0, o0 * stride - p) &&
+                           x_row1 >= std::min(H, (o1 - 1) * stride + p + 1)));
+  EVIT_ASSERT(ldx >= (x_row1 - x_row0) * W && ldy >= (o1 - o0) * Wo);
+  (void)Ho;
+  (void)Wo;
+  detail::dw_plane_rows<Arch>(C, H, W, x, ldx, x_row0, x_row1, k, stride, w, w_side, y, ldy, o0, o1,
+                              ep, ws);
 }
 
 // ---- depthwise 3x3 on the token grid, channels last ---------------------------------------------
@@ -718,6 +773,9 @@ void squeeze_excite(Index inner, Index reduced, Index HW, T* x, const squeeze_ex
   EXTERN template void depthwise_conv2d<A, float>(Index, Index, Index, const float*, Index, Index, \
                                                   const float*, Index, float*,                     \
                                                   const epilogue<float>&, float*, Index);          \
+  EXTERN template void depthwise_conv2d_rows<A, float>(                                            \
+      Index, Index, Index, const float*, Index, Index, Index, Index, Index, const float*, Index,   \
+      float*, Index, Index, Index, const epilogue<float>&, float*, Index);                         \
   EXTERN template void depthwise_conv3x3_tokens<A, float>(                                         \
       Index, Index, const float*, Index, const float*, float*, Index, float*, Index);              \
   EXTERN template void pointwise_conv<A, float>(Index, Index, Index, const float*, Index,          \
@@ -752,6 +810,17 @@ inline void depthwise_conv2d<simd::dispatched, float>(Index C, Index H, Index W,
                                                       Index ws_size) {
   simd::dispatch([&](auto arch) {
     depthwise_conv2d<decltype(arch)>(C, H, W, x, k, stride, w, w_side, y, ep, ws, ws_size);
+  });
+}
+
+template <>
+inline void depthwise_conv2d_rows<simd::dispatched, float>(
+    Index C, Index H, Index W, const float* x, Index ldx, Index x_row0, Index x_row1, Index k,
+    Index stride, const float* w, Index w_side, float* y, Index ldy, Index o0, Index o1,
+    const epilogue<float>& ep, float* ws, Index ws_size) {
+  simd::dispatch([&](auto arch) {
+    depthwise_conv2d_rows<decltype(arch)>(C, H, W, x, ldx, x_row0, x_row1, k, stride, w, w_side, y,
+                                          ldy, o0, o1, ep, ws, ws_size);
   });
 }
 

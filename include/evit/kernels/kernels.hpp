@@ -10,6 +10,7 @@
 #include "evit/kernels/epilogue.hpp"
 #include "evit/kernels/gemm.hpp"
 #include "evit/kernels/linear.hpp"
+#include "evit/kernels/mbconv.hpp"
 #include "evit/kernels/mlp.hpp"
 #include "evit/kernels/norm.hpp"
 #include "evit/kernels/probe.hpp"

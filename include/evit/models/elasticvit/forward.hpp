@@ -38,6 +38,7 @@
 #include "evit/kernels/attention.hpp"
 #include "evit/kernels/conv.hpp"
 #include "evit/kernels/linear.hpp"
+#include "evit/kernels/mbconv.hpp"
 #include "evit/kernels/mlp.hpp"
 #include "evit/kernels/norm.hpp"
 #include "evit/models/elasticvit/macs.hpp"
@@ -200,6 +201,26 @@ inline kernels::mlp_weights<float> mlp_weights_of(const transformer_tensors& t) 
 /// convolutions as one product over the batch's pixels (kernels::pointwise_conv_small):
 /// bench_kernels pointwise_conv_small, 0.05-0.2 of the time at 1-4 pixels, about even at 16.
 constexpr Index small_plane = 16;
+
+/// MBConvs whose expanded map holds at least this many floats (1 MiB, at least a core's L2 on
+/// the CPUs we see) run in bands of output rows (mbconv_in_bands); smaller maps stay in the
+/// caches between whole-map ops, and bands only add per-call overhead there.
+constexpr Index band_min_map = Index(1) << 18;
+
+/// Expanded floats of one band at most (512 KiB): its rows and the depthwise rows made from them
+/// stay in L2 until the projection reads them.
+constexpr Index band_floats = Index(1) << 17;
+
+/// Whether MBConv block `b` runs in bands of output rows, its expansion, depthwise and
+/// projection a few rows at a time, when one worker takes a whole sample (a sample's ops cut in
+/// pieces over several workers, and BatchNorm recalibration, run whole maps). The same bits
+/// either way. Not with squeeze-excite, whose pooling needs the whole depthwise map before the
+/// projection (banding only the expansion measured 1.03-1.05x slower). Maps at least 16 pixels
+/// wide: plane-wise depthwise on every ISA (kernels::depthwise_channels_in_lanes is false).
+inline bool mbconv_in_bands(const block& b) {
+  return (b.kind == block_kind::conv || b.kind == block_kind::reduction) && b.has_pw && !b.se &&
+         b.side >= 16 && Index(b.cin) * b.expand * b.side_in * b.side_in >= band_min_map;
+}
 
 /// Buffers of a forward pass, sized once for the largest subnet of a space and a batch capacity;
 /// any later forward of any subnet with at most that batch allocates nothing.

@@ -110,26 +110,43 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk
   const auto tmp = [&](Index b) { return sp.temps >= 0 ? sp.temps : b; };
   const buffer_getter expand = [&](Index b) { return ws.expand(tmp(b)); };
   const buffer_getter inner_map = [&](Index b) { return ws.inner(tmp(b)); };
-  // 1x1 expansion (+ BN + Hardswish); the stem (max expansion 1) has none.
-  if (t.has_pw) {
-    pointwise<Arch>(sp, inner, cin, hw_in, t.pw, t.in_max, x, expand,
-                    m.epilogue(t.pw_bn, inner, activation::hardswish), ws);
+  const auto pw_ep =
+      t.has_pw ? m.epilogue(t.pw_bn, inner, activation::hardswish) : kernels::epilogue<float>{};
+  const auto dw_ep = m.epilogue(t.dw_bn, inner, activation::hardswish);
+  const auto pwl_ep = m.epilogue(t.pwl_bn, c, activation::none);
+  // A large expanded map without squeeze-excite: expansion, depthwise and projection in bands of
+  // rows that stay in L2 (mbconv_in_bands), each worker a whole sample.
+  const bool in_bands = mbconv_in_bands(blk) && !m.calibrating() && sp.parts == 1;
+  if (in_bands) {
+    const Index rows = kernels::mbconv_band_rows(inner, side_in, k, stride, band_floats);
+    const kernels::mbconv_band_shape shape{cin, inner, c, side_in, k, stride, rows};
+    const kernels::mbconv_weights<float> w{t.pw, t.in_max, t.dw, t.kernel_max, t.pwl, t.inner_max};
+    // The expand and inner buffers hold whole maps, more than a band needs.
+    EVIT_ASSERT(shape.expanded_size() <= inner * hw_in && shape.band_size() <= inner * hw);
+    sp.samples([&](Index b, int wk) {
+      kernels::mbconv_bands<Arch>(shape, x(b), w, pw_ep, dw_ep, pwl_ep, y(b), expand(b),
+                                  inner_map(b), ws.scratch(wk), ws.scratch_size());
+    });
+  } else {
+    // 1x1 expansion (+ BN + Hardswish); the stem (max expansion 1) has none.
+    if (t.has_pw) {
+      pointwise<Arch>(sp, inner, cin, hw_in, t.pw, t.in_max, x, expand, pw_ep, ws);
+      if (m.calibrating())
+        calibrate_bn<Arch>(m, t.pw_bn, batch, inner, hw_in, hw_in, 1, expand, activation::hardswish,
+                           sp.exec);
+    }
+    // k x k depthwise (centre crop of the supernet kernel) + BN + Hardswish, in channel pieces.
+    const buffer_getter& dw_src = t.has_pw ? expand : x;
+    sp.pieces(inner, 4, [&](Index b, Index c0, Index c1, int wk) {
+      kernels::depthwise_conv2d<Arch>(c1 - c0, side_in, side_in, dw_src(b) + c0 * hw_in, k, stride,
+                                      t.dw + c0 * t.kernel_max * t.kernel_max, t.kernel_max,
+                                      inner_map(b) + c0 * hw, dw_ep.rows_from(c0), ws.scratch(wk),
+                                      ws.scratch_size());
+    });
     if (m.calibrating())
-      calibrate_bn<Arch>(m, t.pw_bn, batch, inner, hw_in, hw_in, 1, expand, activation::hardswish,
+      calibrate_bn<Arch>(m, t.dw_bn, batch, inner, hw, hw, 1, inner_map, activation::hardswish,
                          sp.exec);
   }
-  // k x k depthwise (centre crop of the supernet kernel) + BN + Hardswish, in channel pieces.
-  const auto dw_ep = m.epilogue(t.dw_bn, inner, activation::hardswish);
-  const buffer_getter& dw_src = t.has_pw ? expand : x;
-  sp.pieces(inner, 4, [&](Index b, Index c0, Index c1, int wk) {
-    kernels::depthwise_conv2d<Arch>(c1 - c0, side_in, side_in, dw_src(b) + c0 * hw_in, k, stride,
-                                    t.dw + c0 * t.kernel_max * t.kernel_max, t.kernel_max,
-                                    inner_map(b) + c0 * hw, dw_ep.rows_from(c0), ws.scratch(wk),
-                                    ws.scratch_size());
-  });
-  if (m.calibrating())
-    calibrate_bn<Arch>(m, t.dw_bn, batch, inner, hw, hw, 1, inner_map, activation::hardswish,
-                       sp.exec);
   // Squeeze-excite on the expanded channels (reduction inner / 4), its three phases in pieces
   // (its FCs stream megabytes of weights at batch 1). The pooled vector and the squeezed one of
   // sample b live in its act slot 2, free inside an MBConv.
@@ -163,8 +180,7 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk
     });
   }
   // 1x1 projection + BN, into y.
-  pointwise<Arch>(sp, c, inner, hw, t.pwl, t.inner_max, inner_map, y,
-                  m.epilogue(t.pwl_bn, c, activation::none), ws);
+  if (!in_bands) pointwise<Arch>(sp, c, inner, hw, t.pwl, t.inner_max, inner_map, y, pwl_ep, ws);
   if (m.calibrating())
     calibrate_bn<Arch>(m, t.pwl_bn, batch, c, hw, hw, 1, y, activation::none, sp.exec);
   // Residual: identity; or average pool (stride 2) and/or 1x1 conv without BN (cin != c).
