@@ -411,9 +411,10 @@ void BM_depthwise_conv(benchmark::State& st) {
 }
 
 // An MBConv's expansion (BN + Hardswish), depthwise (BN + Hardswish) and projection (BN) on one
-// image: the three whole-map ops (banded = 0), or kernels::mbconv_bands with the forward's band
-// size (banded = 1, elasticvit::band_floats). Same bits; the ratio is what banding buys.
-// args: in, expand ratio, H, k, stride, out, banded.
+// image: the three whole-map ops (band = 0), or kernels::mbconv_bands with bands of about 2^band
+// expanded floats (the forward's: elasticvit::band_floats). Same bits; the ratio is what banding
+// buys, and which band size does on this CPU's caches. args: in, expand ratio, H, k, stride, out,
+// band.
 void BM_mbconv(benchmark::State& st) {
   evit::kernels::mbconv_band_shape s;
   s.in = st.range(0);
@@ -424,7 +425,7 @@ void BM_mbconv(benchmark::State& st) {
   s.out = st.range(5);
   const bool banded = st.range(6) != 0;
   const Index H = s.H, side = s.side(), inner = s.inner;
-  s.rows = evit::kernels::mbconv_band_rows(inner, H, s.k, s.stride, Index(1) << 17);
+  s.rows = evit::kernels::mbconv_band_rows(inner, H, s.k, s.stride, Index(1) << st.range(6));
   const auto x = random_vector(s.in * H * H, 1), we = random_vector(inner * s.in, 2);
   const auto wd = random_vector(inner * 25, 3), wp = random_vector(s.out * inner, 4);
   const auto sc = random_vector(inner, 5, 0.5, 1.5), sh = random_vector(inner, 6);
@@ -712,12 +713,12 @@ void register_all() {
                                        {24, 3, 64, 5, 1, 24}};
   if (g_smoke) mb = {{16, 3, 40, 3, 2, 24}};
   for (const auto& a : mb)
-    for (long banded : {0, 1}) {
+    for (long band : {0, 15, 16, 17}) {
       auto args = a;
-      args.push_back(banded);
+      args.push_back(band);
       RegisterBenchmark("mbconv", BM_mbconv)
           ->Args(args)
-          ->ArgNames({"in", "e", "H", "k", "stride", "out", "banded"});
+          ->ArgNames({"in", "e", "H", "k", "stride", "out", "band"});
     }
   // (out, R): the official space's first conv at its smallest and largest resolutions.
   for (const auto& a : g_smoke ? std::vector<std::vector<long>>{{16, 128}}

@@ -246,10 +246,9 @@ namespace detail {
 /// depthwise_conv2d_rows, plane-wise (no checks): the zero-padded input rows of the band are
 /// built in ws once per channel, then convolved.
 template <class Arch, class T>
-void dw_plane_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row0, Index x_row1,
-                   Index k, Index stride, const T* w, Index w_side, T* y, Index ldy, Index o0,
-                   Index o1, const epilogue<T>& ep, T* ws) {
-  (void)x_row1;
+void dw_plane_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row0, Index k,
+                   Index stride, const T* w, Index w_side, T* y, Index ldy, Index o0, Index o1,
+                   const epilogue<T>& ep, T* ws) {
   constexpr Index L = simd::lanes_v<T, Arch>;
   const Index p = k / 2, wp = W + 2 * p;
   const Index Wo = conv_out_size(W, k, stride, p), Ho = o1 - o0;
@@ -368,7 +367,7 @@ void depthwise_conv2d(Index C, Index H, Index W, const T* x, Index k, Index stri
     });
     return;
   }
-  detail::dw_plane_rows<Arch>(C, H, W, x, H * W, 0, H, k, stride, w, w_side, y, Ho * Wo, 0, Ho, ep,
+  detail::dw_plane_rows<Arch>(C, H, W, x, H * W, 0, k, stride, w, w_side, y, Ho * Wo, 0, Ho, ep,
                               ws);
 }
 
@@ -398,10 +397,11 @@ void depthwise_conv2d_rows(Index C, Index H, Index W, const T* x, Index ldx, Ind
   EVIT_ASSERT(o0 == o1 || (x_row0 <= std::max<Index>(0, o0 * stride - p) &&
                            x_row1 >= std::min(H, (o1 - 1) * stride + p + 1)));
   EVIT_ASSERT(ldx >= (x_row1 - x_row0) * W && ldy >= (o1 - o0) * Wo);
+  (void)x_row1;  // only checked
   (void)Ho;
   (void)Wo;
-  detail::dw_plane_rows<Arch>(C, H, W, x, ldx, x_row0, x_row1, k, stride, w, w_side, y, ldy, o0, o1,
-                              ep, ws);
+  detail::dw_plane_rows<Arch>(C, H, W, x, ldx, x_row0, k, stride, w, w_side, y, ldy, o0, o1, ep,
+                              ws);
 }
 
 // ---- depthwise 3x3 on the token grid, channels last ---------------------------------------------
