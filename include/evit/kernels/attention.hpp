@@ -305,6 +305,7 @@ void attention_heads(const attention_config& cfg, const attention_weights<T>& w,
         for (Index c = 0; c < gs; ++c)
           aux[a * gs + c] =
               w.rel_bias[((side - 1 - a + R - 1) * rel_w + (side - 1 - c + R - 1)) * hm + i];
+      // Each row's softmax right after its bias, while the row is still in L1.
       for (Index y1 = 0; y1 < side; ++y1)
         for (Index x1 = 0; x1 < side; ++x1) {
           T* row = sc + (y1 * side + x1) * N;
@@ -313,9 +314,11 @@ void attention_heads(const attention_config& cfg, const attention_weights<T>& w,
             T* dst = row + y2 * side;
             for (Index x2 = 0; x2 < side; ++x2) dst[x2] += g[x2];
           }
+          detail::softmax_row<Arch>(row, N);
         }
+    } else {
+      softmax_rows<Arch>(N, N, sc, N);
     }
-    softmax_rows<Arch>(N, N, sc, N);
     lap(&attention_profile::softmax);
     const T* v = w.v_conv ? sh.v_conv + i * dv : y + cfg.v_col(i);
     const Index ldv = w.v_conv ? hdv : S;

@@ -109,6 +109,7 @@ void rel_pos_attention_heads(const rel_pos_attention_config& cfg, const T* qkv, 
       gemm_nt<Arch>(N, hi - lo + 1, d, q, ldqkv, table + lo * rk.ld, rk.ld, dst + lo, rows,
                     epilogue<T>{}.with_alpha(scale));
     }
+    // Each row's softmax right after its bias, while the row is still in L1.
     for (Index i = 0; i < N; ++i) {
       T* row = sc + i * N;
       const T* a = qv + i * rows;
@@ -116,17 +117,17 @@ void rel_pos_attention_heads(const rel_pos_attention_config& cfg, const T* qkv, 
       if (i == 0) {
         const T t = a[0] + b[0];
         for (Index j = 0; j < N; ++j) row[j] += t;
-        continue;
+      } else {
+        row[0] += a[0] + b[0];
+        const Index yi = (i - 1) / s, xi = (i - 1) % s;
+        for (Index yj = 0; yj < s; ++yj) {
+          const T av = a[rel_pos_row(i, 1, yi, yj, M)];
+          T* r = row + 1 + yj * s;
+          for (Index xj = 0; xj < s; ++xj) r[xj] += av + b[rel_pos_row(i, 1, xi, xj, M)];
+        }
       }
-      row[0] += a[0] + b[0];
-      const Index yi = (i - 1) / s, xi = (i - 1) % s;
-      for (Index yj = 0; yj < s; ++yj) {
-        const T av = a[rel_pos_row(i, 1, yi, yj, M)];
-        T* r = row + 1 + yj * s;
-        for (Index xj = 0; xj < s; ++xj) r[xj] += av + b[rel_pos_row(i, 1, xi, xj, M)];
-      }
+      detail::softmax_row<Arch>(row, N);
     }
-    softmax_rows<Arch>(N, N, sc, N);
     T* o = out + h * d;
     gemm_nn<Arch>(N, d, N, sc, N, v, ldqkv, o, ldo, epilogue<T>{}, aux, aux_size);
     // Probabilities summed per table row, keys in order.
