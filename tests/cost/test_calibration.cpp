@@ -72,6 +72,23 @@ TEST_CASE("fit_calibration: recovers known scales and constant from synthetic su
                              4 * z.scale[3] + 5 * z.scale[4] + 6 * z.scale[5]));
 }
 
+TEST_CASE("fit_calibration: the constant is never negative, so no subnet predicts <= 0 ms",
+          "[cost][calibration]") {
+  // Latencies that a negative constant would fit best (blocks timed alone slower than in a
+  // whole forward): the fit holds the constant at 0 and still predicts every sample closely.
+  const std::array<double, 6> scale = {1.0, 1.1, 0.9, 1.0, 1.2, 1.0};
+  const auto fit = synthetic(scale, -1.5, 40, 8);
+  const cost::table_calibration c = cost::fit_calibration(fit, {}, 1e-9);
+  CHECK(c.constant_ms == 0);
+  for (double v : c.scale) CHECK((v >= 0.25 && v <= 4));
+  CHECK(c.fit_median < 0.2);
+  // The smallest possible subnet (every kind near 0) now predicts > 0 ms.
+  CHECK(c.apply({0.01, 0.01, 0.01, 0.01, 0.01, 0.01}) > 0);
+  // A positive constant is still fitted freely.
+  CHECK(cost::fit_calibration(synthetic(scale, 0.35, 40, 9), {}, 1e-9).constant_ms ==
+        Approx(0.35).epsilon(1e-5));
+}
+
 TEST_CASE("fit_global_scale: one scale for every kind", "[cost][calibration]") {
   const std::array<double, 6> all = {1.2, 1.2, 1.2, 1.2, 1.2, 1.2};
   const cost::table_calibration c =

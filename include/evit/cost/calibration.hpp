@@ -97,9 +97,11 @@ inline table_calibration fit_calibration(const std::vector<calibration_sample>& 
   // Normal equations of rows r = (by_kind / m, 1 / m) against 1, plus the ridge (per sample)
   // toward (1, ..., 1, 0) with the constant measured in units of the mean latency. Subnets'
   // kinds grow together, so a small noisy set can give absurd scales: while one falls outside
-  // [1/4, 4], the ridge grows tenfold.
+  // [1/4, 4], the ridge grows tenfold. The constant is kept >= 0.
   table_calibration out;
-  for (double lambda = ridge * static_cast<double>(fit.size());; lambda *= 10) {
+  // Solves the normal equations at ridge `lambda` into `out`; without `constant`, with the
+  // constant held at 0. Returns whether every scale is within [1/4, 4].
+  const auto solve = [&](double lambda, bool constant) {
     double A[P][P + 1] = {};
     for (const calibration_sample& s : fit) {
       double r[P];
@@ -115,6 +117,11 @@ inline table_calibration fit_calibration(const std::vector<calibration_sample>& 
       A[k][P] += lambda;
     }
     A[K][K] += lambda / (mean_ms * mean_ms);
+    if (!constant) {  // the constant's row and column replaced by the equation c = 0
+      for (int j = 0; j < P; ++j) A[K][j] = A[j][K] = 0;
+      A[K][K] = 1;
+      A[K][P] = 0;
+    }
     // Gaussian elimination with partial pivoting.
     for (int c = 0; c < P; ++c) {
       int piv = c;
@@ -138,6 +145,14 @@ inline table_calibration fit_calibration(const std::vector<calibration_sample>& 
       sane = sane && v >= 0.25 && v <= 4;
     }
     out.constant_ms = A[K][P] / A[K][K];
+    return sane;
+  };
+  for (double lambda = ridge * static_cast<double>(fit.size());; lambda *= 10) {
+    bool sane = solve(lambda, true);
+    // A negative constant predicts <= 0 ms for subnets smaller than the samples (a search's
+    // budgets then have no interval). With the constant held >= 0 the least-squares optimum,
+    // when the free one is negative, has it at 0.
+    if (out.constant_ms < 0) sane = solve(lambda, false);
     if (sane || lambda > 1e6 || lambda == 0) break;
   }
   out.fitted = true;
