@@ -28,7 +28,7 @@ namespace {
 struct options {
   std::string model = "elasticvit", weights, space = "official", arch, image, labels;
   std::string export_subnet, save_input, save_logits;
-  int batch = 1, threads = 1, repeat = 20;
+  int batch = 1, threads = 1, repeat = 20, warmup_ms = 0;
   long long seed = 1, random_arch = -1;
   bool all_logits = false, allow_extra = false, plan = false;
 };
@@ -82,19 +82,26 @@ std::vector<float> input_images(const options& o, int r, evit::io::image& pictur
   return images;
 }
 
-/// One warm-up forward, then --repeat timed ones (ms, sorted).
+/// Untimed warm-up forwards (one, then more until --warmup-ms have passed), then --repeat timed
+/// ones (ms, sorted).
 template <class Net>
 std::vector<double> time_forwards(const options& o, const Net& net, const evit::arch& a,
                                   const std::vector<float>& images, std::vector<float>& logits) {
   logits.assign(static_cast<std::size_t>(o.batch) * net.num_classes(), 0.f);
   typename Net::workspace_type ws;
   evit::thread_pool pool(o.threads);
-  std::vector<double> ms;
-  for (int i = 0; i <= o.repeat; ++i) {
-    const auto s = clock_type::now();
+  const auto forward = [&] {
     net.forward(a, images.data(), o.batch, logits.data(), ws,
                 typename Net::options_type().executor(pool));
-    if (i > 0) ms.push_back(ms_since(s));
+  };
+  const auto warmup_start = clock_type::now();
+  do forward();
+  while (ms_since(warmup_start) < o.warmup_ms);
+  std::vector<double> ms;
+  for (int i = 0; i < o.repeat; ++i) {
+    const auto s = clock_type::now();
+    forward();
+    ms.push_back(ms_since(s));
   }
   std::sort(ms.begin(), ms.end());
   return ms;
@@ -246,8 +253,12 @@ int main(int argc, char** argv) {
                  "class names, one per line (default: the supernet metadata's, if any)");
   app.add_option("--batch", o.batch, "images per forward")->check(example::integer_in(1, 4096));
   app.add_option("--threads", o.threads, "worker threads")->check(example::integer_in(1, 256));
-  app.add_option("--repeat", o.repeat, "timed forwards after one warm-up")
+  app.add_option("--repeat", o.repeat, "timed forwards after the warm-up")
       ->check(example::integer_in(1, 100000));
+  app.add_option("--warmup-ms", o.warmup_ms,
+                 "untimed forwards before the timed ones: one, then more until this many ms have "
+                 "passed (on a machine whose caches and clocks take a while to settle)")
+      ->check(example::integer_in(0, 600000));
   app.add_option("--seed", o.seed, "seed of the random images and weights")
       ->check(example::integer_in(0, 1LL << 40));
   example::add_isa_option(app);

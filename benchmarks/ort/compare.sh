@@ -10,10 +10,13 @@
 # medians over the rounds of each side's median latency and the median of the within-round ratios.
 # See benchmarks/ort/README.md.
 #
-#   bash benchmarks/ort/compare.sh [--rounds 3] [--repeat 20] [--subnets REGEX] [--batches "1 8"]
-#                                  [--threads "1 2"] [--weights FILE] [--af-weights FILE]
+#   bash benchmarks/ort/compare.sh [--rounds 3] [--repeat 20] [--warmup-ms 300] [--subnets REGEX]
+#                                  [--batches "1 8"] [--threads "1 2"] [--weights FILE] [--af-weights FILE]
 #                                  [--run-subnet PATH] [--out DIR] [--ort-spin 0|1]
 #                                  [--limits PATH|none]
+# --warmup-ms: each process's untimed forwards before its timed ones, evit and ORT alike: one, then
+#   more until this many ms have passed (on the shared machines we measured, both runtimes' first
+#   20-50 ms of forwards ran up to 1.7x slower than their steady state).
 # --weights: the ElasticViT supernet; --af-weights: the AutoFormer-T supernet.
 # --limits: evit_bench_model (default: the one built next to run_subnet, if any), which measures
 #   one core's FMA peak, dense GEMM rate and memory read rate; the one-thread times are then also
@@ -26,6 +29,7 @@ prog=compare.sh
 
 rounds=3
 repeat=20
+warmup_ms=300
 filter='^(elastic_.*|AutoFormer-T)$'  # AutoFormer-S and -B only when named (slow)
 batches="1 8"
 threads="1 2"
@@ -48,16 +52,18 @@ skip() {  # a tool is missing: skipped (77), except under CI where it must be th
 }
 positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: '$2' is not a positive integer" 2; }
 
-usage() { sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --rounds|--repeat|--subnets|--batches|--threads|--weights|--af-weights|--run-subnet|--out|--ort-spin|--limits)
+    --rounds|--repeat|--warmup-ms|--subnets|--batches|--threads|--weights|--af-weights|--run-subnet|--out|--ort-spin|--limits)
       [ $# -ge 2 ] || die "$1 needs a value (see --help)" 2
       case "$1" in
         --rounds) positive "$1" "$2"; rounds=$2 ;;
         --repeat) positive "$1" "$2"; repeat=$2 ;;
+        --warmup-ms) [[ "$2" =~ ^[0-9]+$ ]] || die "$1: '$2' is not a whole number of ms" 2
+                     warmup_ms=$2 ;;
         --subnets) filter=$2 ;;
         --batches) batches=$2; for b in $2; do positive "$1" "$b"; done ;;
         --threads) threads=$2; for t in $2; do positive "$1" "$t"; done ;;
@@ -130,13 +136,13 @@ median_of() { sed -n 's/^latency: *median \([0-9.]*\) ms.*/\1/p' <<< "$1"; }
 measure_evit() {  # subnet batch threads
   local log args
   subnet_args "$1"
-  log=$("$run_subnet" "${args[@]}" --batch "$2" --threads "$3" --repeat "$repeat") ||
+  log=$("$run_subnet" "${args[@]}" --batch "$2" --threads "$3" --repeat "$repeat" --warmup-ms "$warmup_ms") ||
     die "run_subnet --arch $1 --batch $2 --threads $3 failed"
   median_of "$log"
 }
 measure_ort() {  # subnet batch threads
   local log
-  log=$("$node" "$root/tools/ort/run.js" "$out/$1-b$2.onnx" --batch "$2" --threads "$3" --repeat "$repeat" "${spin_args[@]}") ||
+  log=$("$node" "$root/tools/ort/run.js" "$out/$1-b$2.onnx" --batch "$2" --threads "$3" --repeat "$repeat" --warmup-ms "$warmup_ms" "${spin_args[@]}") ||
     die "run.js on $1 batch $2 threads $3 failed"
   median_of "$log"
 }
@@ -168,7 +174,7 @@ PY
   ) || die "could not read the limits from $out/limits.json"
 }
 [ "$limits" = none ] || probe_limits
-echo "method:   $rounds round(s) of separate processes, order rotated; each process: 1 warm-up, median of $repeat forwards"
+echo "method:   $rounds round(s) of separate processes, order rotated; each process: untimed forwards for ${warmup_ms} ms (at least 1), then the median of $repeat timed ones"
 echo
 
 # Rounds: every configuration once per round, evit and ORT each in its own process, which one

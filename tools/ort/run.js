@@ -5,8 +5,8 @@
 // (median, p90, in run_subnet's format); writes the logits of the last run as raw float32.
 //
 //   node tools/ort/run.js model.onnx [--input images.f32] [--batch N] [--output logits.f32]
-//                         [--threads T] [--repeat R] [--warmup W] [--seed S] [--spin 0|1]
-//                         [--profile]
+//                         [--threads T] [--repeat R] [--warmup W] [--warmup-ms T] [--seed S]
+//                         [--spin 0|1] [--profile]
 //   node tools/ort/run.js --version      (prints onnxruntime-node's version: is it installed?)
 //
 // --input: raw float32 images (batch x 3 x R x R, R from the model's input shape), whose size gives
@@ -16,6 +16,8 @@
 // spinning is fast on idle cores, costly where other processes share them). onnxruntime-node is
 // looked up in $EVIT_ORT_MODULES, then <repo>/build/ort/node_modules (where tools/dev.sh test
 // installs it: npm install --ignore-scripts onnxruntime-node), then Node's usual places.
+// --warmup W: untimed runs before the timed ones (default 1); --warmup-ms T: and more until T ms
+// have passed since the first (a shared machine's caches and clocks take a while to settle).
 // --profile: also ORT's own per-node profile of the timed runs, summed per operator type and
 // printed as ms per forward (the profile file is removed).
 // Errors: one line "run.js: <reason>" on stderr, exit code 1 (2 for a bad command line).
@@ -51,9 +53,10 @@ function loadOrt() {
 
 function parseArgs(argv) {
   const o = {model: null, input: null, output: null, batch: 1, threads: 1, repeat: 20, warmup: 1,
-             seed: 1, spin: null, batchGiven: false, profile: false};
+             warmupMs: 0, seed: 1, spin: null, batchGiven: false, profile: false};
   const ints = {'--batch': ['batch', 1, 4096], '--threads': ['threads', 1, 256],
                 '--repeat': ['repeat', 0, 100000], '--warmup': ['warmup', 0, 1000],
+                '--warmup-ms': ['warmupMs', 0, 600000],
                 '--seed': ['seed', 0, 2 ** 31 - 1], '--spin': ['spin', 0, 1]};
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
@@ -66,7 +69,7 @@ function parseArgs(argv) {
       continue;
     }
     if (a === '--help' || a === '-h') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 21)
+      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 23)
                                .map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
       process.exit(0);
     }
@@ -200,7 +203,14 @@ async function main() {
     throw new Error(`${o.model}: the model's batch is fixed at ${fixed}, the input has ${batch}`);
   const feeds = {images: new ort.Tensor('float32', data, [batch, 3, r, r])};
   let out = null;
-  for (let i = 0; i < o.warmup; ++i) out = await session.run(feeds);
+  // Untimed runs: --warmup of them, then more until --warmup-ms have passed since the first.
+  let runs = 0;
+  const warmupStart = process.hrtime.bigint();
+  const warmupElapsedMs = () => Number(process.hrtime.bigint() - warmupStart) / 1e6;
+  while (runs < o.warmup || warmupElapsedMs() < o.warmupMs) {
+    out = await session.run(feeds);
+    ++runs;
+  }
   const ms = [];
   for (let i = 0; i < o.repeat; ++i) {
     const t0 = process.hrtime.bigint();
@@ -209,7 +219,7 @@ async function main() {
   }
   if (out === null) out = await session.run(feeds);
   const logits = out.logits;
-  if (profileDir) printProfile(session, profileDir, o.warmup + o.repeat + (o.repeat ? 0 : 1));
+  if (profileDir) printProfile(session, profileDir, runs + o.repeat + (o.repeat ? 0 : 1));
   if (o.output) {
     const bytes = Buffer.from(logits.data.buffer, logits.data.byteOffset, logits.data.byteLength);
     try {
