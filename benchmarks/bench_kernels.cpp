@@ -541,17 +541,31 @@ void BM_pointwise_conv_per_image(benchmark::State& st) { small_plane_bench(st, f
 void BM_pointwise_conv_small(benchmark::State& st) { small_plane_bench(st, true); }
 
 // The head's two vector layers (pooled eC -> hidden, hidden -> 1000 classes) for a batch: one
-// product per sample (each reading the weights, megabytes, again) vs one product over the batch
-// (rows a sample stride apart, as the forward runs it). args: batch, eC, hidden.
-void head_vectors_bench(benchmark::State& st, bool batched) {
+// product per sample (each reading the weights, megabytes, again), one product over the batch
+// (rows a sample stride apart) on the row-major weights, or on the weights packed as panels (as
+// the forward runs it, load_options::pack_weights). args: batch, eC, hidden.
+enum class head_variant { per_sample, batched, packed };
+void head_vectors_bench(benchmark::State& st, head_variant v) {
   const Index batch = st.range(0), ec = st.range(1), hid = st.range(2), classes = 1000;
   const Index ec_max = 6 * 320, stride = ec + hid + 64;  // rows a sample apart, as in a workspace
   const auto w1 = random_vector(2048 * ec_max, 1, -0.05, 0.05), b1 = random_vector(2048, 2);
   const auto w2 = random_vector(classes * hid, 3, -0.05, 0.05), b2 = random_vector(classes, 4);
+  std::vector<float> p1, p2;
+  if (v == head_variant::packed) {
+    p1.resize(static_cast<std::size_t>(evit::kernels::packed_linear_size(2048, ec_max)));
+    p2.resize(static_cast<std::size_t>(evit::kernels::packed_linear_size(classes, hid)));
+    evit::kernels::pack_linear_weight(w1.data(), 2048, ec_max, p1.data());
+    evit::kernels::pack_linear_weight(w2.data(), classes, hid, p2.data());
+  }
   auto buf = random_vector(batch * stride, 5);
   std::vector<float> logits(static_cast<std::size_t>(batch * classes));
   for (auto _ : st) {
-    if (batched) {
+    if (v == head_variant::packed) {
+      evit::kernels::linear_packed<Arch>(batch, ec, hid, buf.data(), stride, p1.data(), ec_max, 0,
+                                         b1.data(), buf.data() + ec, stride, activation::hardswish);
+      evit::kernels::linear_packed<Arch>(batch, hid, classes, buf.data() + ec, stride, p2.data(),
+                                         hid, 0, b2.data(), logits.data(), classes);
+    } else if (v == head_variant::batched) {
       evit::kernels::linear<Arch>(batch, ec, hid, buf.data(), stride, w1.data(), ec_max, 0,
                                   b1.data(), buf.data() + ec, stride, activation::hardswish);
       evit::kernels::linear<Arch>(batch, hid, classes, buf.data() + ec, stride, w2.data(), hid, 0,
@@ -570,8 +584,9 @@ void head_vectors_bench(benchmark::State& st, bool batched) {
   }
   flop_counters(st, 2.0 * double(batch) * double(ec * hid + hid * classes));
 }
-void BM_head_per_sample(benchmark::State& st) { head_vectors_bench(st, false); }
-void BM_head_batched(benchmark::State& st) { head_vectors_bench(st, true); }
+void BM_head_per_sample(benchmark::State& st) { head_vectors_bench(st, head_variant::per_sample); }
+void BM_head_batched(benchmark::State& st) { head_vectors_bench(st, head_variant::batched); }
+void BM_head_packed(benchmark::State& st) { head_vectors_bench(st, head_variant::packed); }
 
 // Squeeze-excite's two FCs (inner -> inner/4 -> inner) and its gating in a late reduction
 // block for a batch: once per sample (each reading W1 and W2, megabytes, again) vs once over the
@@ -676,16 +691,14 @@ void register_all() {
     RegisterBenchmark("gelu_tanh", BM_gelu_tanh)->Arg(n)->ArgName("n");
   }
   // (batch, eC, hidden): elastic_T1's head (e6 x 272, 1984) and elastic_L3's.
-  std::vector<std::vector<long>> head = {{1, 1632, 1984}, {8, 1632, 1984}, {8, 1920, 1984}};
+  std::vector<std::vector<long>> head = {
+      {1, 1632, 1984}, {4, 1632, 1984}, {8, 1632, 1984}, {8, 1920, 1984}};
   if (g_smoke) head = {{2, 1632, 1984}};
-  for (const auto& a : head) {
-    RegisterBenchmark("head_per_sample", BM_head_per_sample)
-        ->Args(a)
-        ->ArgNames({"batch", "eC", "hidden"});
-    RegisterBenchmark("head_batched", BM_head_batched)
-        ->Args(a)
-        ->ArgNames({"batch", "eC", "hidden"});
-  }
+  for (const auto& a : head)
+    for (const auto& fn : {std::make_pair("head_per_sample", BM_head_per_sample),
+                           std::make_pair("head_batched", BM_head_batched),
+                           std::make_pair("head_packed", BM_head_packed)})
+      RegisterBenchmark(fn.first, fn.second)->Args(a)->ArgNames({"batch", "eC", "hidden"});
   // (batch, inner, HW): elastic_T1's last reduction (176 x 6 channels at 2 x 2), a wider one.
   std::vector<std::vector<long>> se = {{8, 1056, 4}, {8, 1536, 4}};
   if (g_smoke) se = {{2, 1056, 4}};

@@ -246,11 +246,12 @@ class load_options {
   }
   bool in_place() const { return in_place_; }
 
-  /// Keep a copy of every transformer layer's linear weights (and the head's per-token layer)
+  /// Keep a copy of every transformer layer's linear weights and of the head's three layers
   /// packed as panels (kernels::pack_linear_weight), which the forward reads 2-3x faster than
-  /// the row-major slices (on by default; the copy is about the size of those tensors, most
-  /// of an official supernet's transformer weights). Off: the forward reads the row-major
-  /// tensors in place; the logits agree within float rounding.
+  /// the row-major slices (the head's vector layers at batch 4-8: 0.5-0.7x the time; at batch 1
+  /// the same) (on by default; the copy is about the size of those tensors, most of an official
+  /// supernet's weights). Off: the forward reads the row-major tensors in place; the logits
+  /// agree within float rounding.
   load_options& pack_weights(bool on) {
     pack_weights_ = on;
     return *this;
@@ -823,8 +824,10 @@ class supernet_weights {
   bn_tensors head_bn;
   const float* head1_w = nullptr;  ///< [hidden, e*C]
   const float* head1_b = nullptr;
+  const float* head1_packed = nullptr;  ///< head1_w packed (pack_linear_weights), or null
   const float* classifier_w = nullptr;  ///< [classes, hidden]
   const float* classifier_b = nullptr;
+  const float* classifier_packed = nullptr;  ///< classifier_w packed, or null
 
  private:
   struct release {
@@ -957,7 +960,7 @@ class supernet_weights {
   }
 
   /// One aligned buffer with the packed linear weights (qkv, proj, fc1, fc2) of every
-  /// transformer layer and the head's per-token layer.
+  /// transformer layer and the head's three layers.
   void pack_linear_weights() {
     struct job {
       const float* w;
@@ -974,6 +977,10 @@ class supernet_weights {
       }
     const tensor_spec& h0 = spec("pre_head_0.weight");
     jobs.push_back({head0_w, h0.shape[0], h0.shape[1], &head0_packed});
+    const tensor_spec& h1 = spec("pre_head_1.weight");
+    jobs.push_back({head1_w, h1.shape[0], h1.shape[1], &head1_packed});
+    const tensor_spec& cl = spec("classifer.weight");
+    jobs.push_back({classifier_w, cl.shape[0], cl.shape[1], &classifier_packed});
     packed_total_ = 0;
     for (const job& j : jobs) packed_total_ += kernels::packed_linear_size(j.out_max, j.in_max);
     packed_.reset(static_cast<float*>(::operator new(

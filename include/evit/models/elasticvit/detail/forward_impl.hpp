@@ -351,14 +351,27 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
       // The two vector layers run as one product over the whole batch (rows one sample apart
       // in the workspace), so that their weights, megabytes at the head, are read once per
       // forward rather than once per sample; pieces of output columns spread over the workers.
-      const Index rows_ld = ws.per_sample_;
+      // On packed panels: each weight read once, whatever the batch (the row-major slices'
+      // dot-product tiles read the weights again for every two samples: at batch 8, 2x the
+      // time; benchmarks/bench_kernels.cpp head_batched).
+      const Index rows_ld = ws.per_sample_, ec_max = Index(b.expand) * c_max;
       sp.columns(hid, 16, [&](Index j0, Index j1, int) {
-        kernels::linear<Arch>(batch, ec, j1 - j0, pooled(0), rows_ld, w_.head1_w, b.expand * c_max,
-                              j0, w_.head1_b, hidden(0) + j0, rows_ld, activation::hardswish);
+        if (w_.head1_packed)
+          kernels::linear_packed<Arch>(batch, ec, j1 - j0, pooled(0), rows_ld, w_.head1_packed,
+                                       ec_max, j0, w_.head1_b, hidden(0) + j0, rows_ld,
+                                       activation::hardswish);
+        else
+          kernels::linear<Arch>(batch, ec, j1 - j0, pooled(0), rows_ld, w_.head1_w, ec_max, j0,
+                                w_.head1_b, hidden(0) + j0, rows_ld, activation::hardswish);
       });
       sp.columns(classes, 16, [&](Index j0, Index j1, int) {
-        kernels::linear<Arch>(batch, hid, j1 - j0, hidden(0), rows_ld, w_.classifier_w, hid, j0,
-                              w_.classifier_b, logits + j0, classes);
+        if (w_.classifier_packed)
+          kernels::linear_packed<Arch>(batch, hid, j1 - j0, hidden(0), rows_ld,
+                                       w_.classifier_packed, hid, j0, w_.classifier_b, logits + j0,
+                                       classes);
+        else
+          kernels::linear<Arch>(batch, hid, j1 - j0, hidden(0), rows_ld, w_.classifier_w, hid, j0,
+                                w_.classifier_b, logits + j0, classes);
       });
       return cur;
     }
