@@ -198,7 +198,14 @@ class block_runner {
 #endif
   }
 
-  // The supernet tensors block `b` reads (at their supernet sizes: b.max).
+  // A linear weight's packed copy (null when the supernet keeps none), which the forward reads
+  // instead of the row-major tensor.
+  static void evict_packed(const float* p, Index out_max, Index in_max) {
+    if (p) evict(p, kernels::packed_linear_size(out_max, in_max));
+  }
+
+  // The supernet tensors block `b` reads (at their supernet sizes: b.max), and their packed
+  // copies.
   void evict_weights(const lut_block& b) {
     const elasticvit::supernet_weights& w = net_->weights();
     const auto s = static_cast<std::size_t>(b.stage);
@@ -235,12 +242,16 @@ class block_runner {
         evict(t.rel_bias, span * span * t.heads_max);
         evict(t.v_conv, dv * 9);
         evict(t.proj_w, c * dv);
+        evict_packed(t.qkv_packed, t.qkv_rows_max, c);
+        evict_packed(t.proj_packed, c, t.proj_in_max);
         break;
       }
       case block_kind::ffn: {
         const auto& t = w.transformer_layers[s][j];
         evict(t.fc1_w, Index(t.hidden_max) * t.width_max);
         evict(t.fc2_w, Index(t.width_max) * t.hidden_max);
+        evict_packed(t.fc1_packed, t.hidden_max, t.width_max);
+        evict_packed(t.fc2_packed, t.width_max, t.hidden_max);
         break;
       }
       case block_kind::head: {
@@ -248,6 +259,9 @@ class block_runner {
         evict(w.head0_w, ec * b.max.in);
         evict(w.head1_w, Index(b.hidden) * ec);
         evict(w.classifier_w, Index(b.classes) * b.hidden);
+        evict_packed(w.head0_packed, ec, b.max.in);
+        evict_packed(w.head1_packed, b.hidden, ec);
+        evict_packed(w.classifier_packed, b.classes, b.hidden);
         break;
       }
     }
