@@ -3,8 +3,9 @@
 // (tests/CMakeLists.txt builds it once per ISA with that ISA's flags and runs it only where the
 // CPU has it: a dispatcher cannot test xsimd itself). Exact where IEEE arithmetic is exact
 // (loads, stores, +, -, *, /, min, max, fma, sums of small integers), bounded in ulps or absolute
-// error where xsimd approximates (exp, erf, tanh; division on NEON). evit uses no masked loads,
-// swizzles, shuffles or conversions of xsimd's; add them here before a kernel uses them.
+// error where xsimd approximates (exp, erf, tanh; division on NEON), and evit's own shuffles
+// (simd::transpose). evit uses no masked loads, swizzles, shuffles or conversions of xsimd's; add
+// them here before a kernel uses them.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -171,6 +172,24 @@ TEST_CASE("simd: transpose_add puts the sum of row i in lane i", "[simd]") {
     for (int i = 0; i < L; ++i) {
       CAPTURE(rep, i);
       CHECK(got.v[i] == expected[static_cast<std::size_t>(i)]);
+    }
+  }
+}
+
+TEST_CASE("simd: transpose swaps rows and lanes, bit for bit", "[simd]") {
+  CAPTURE(Arch::name());
+  B rows[64];
+  for (int r = 0; r < L; ++r) {
+    std::vector<float> x(static_cast<std::size_t>(L));
+    for (int j = 0; j < L; ++j) x[static_cast<std::size_t>(j)] = float(r * 100 + j) + 0.5f;
+    rows[r] = load(x);
+  }
+  evit::simd::transpose(rows);
+  for (int r = 0; r < L; ++r) {
+    const lanes_t got = store(rows[r]);
+    for (int j = 0; j < L; ++j) {
+      CAPTURE(r, j);
+      CHECK(same_bits(got.v[j], float(j * 100 + r) + 0.5f));
     }
   }
 }

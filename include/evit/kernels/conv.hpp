@@ -48,15 +48,15 @@ constexpr bool depthwise_channels_in_lanes(Index W, Index k, Index stride) {
 /// Workspace (elements) of depthwise_conv2d: one zero-padded input plane, split into even and
 /// odd columns when stride = 2 so that both strides load contiguous vectors, plus one vector of
 /// slack per row for the ragged last output vector, and one output plane (an activation that is
-/// not fused, with `accumulate`); with the channels in the lanes, one padded tile of L channels,
-/// their k * k taps and the epilogue's scale and bias.
+/// not fused, with `accumulate`); with the channels in the lanes, one padded input tile and one
+/// output tile of L channels, their k * k taps and the epilogue's scale and bias.
 template <class Arch = simd::default_arch, class T = float>
 constexpr Index depthwise_conv2d_workspace_size(Index H, Index W, Index k, Index stride) {
   const Index L = simd::lanes_v<T, Arch>;
   const Index hp = H + 2 * (k / 2), wp = W + 2 * (k / 2);
-  if (depthwise_channels_in_lanes<Arch, T>(W, k, stride))  // padded tile, taps, scale, bias
-    return (hp * wp + k * k + 2) * L;
   const Index out_plane = conv_out_size(H, k, stride, k / 2) * conv_out_size(W, k, stride, k / 2);
+  if (depthwise_channels_in_lanes<Arch, T>(W, k, stride))  // tiles in and out, taps, scale, bias
+    return (hp * wp + k * k + 2 + out_plane) * L;
   return (stride == 1 ? hp * (wp + 2 * L) : 2 * hp * ((wp + 1) / 2 + 2 * L)) + out_plane;
 }
 
@@ -211,54 +211,84 @@ inline void dw_lanes_tile(const T* t, Index wp, Index oy, Index ox, Index k, con
 
 /// The outputs of `nc` <= L channels c0.. of one image, channels in the lanes: for maps whose
 /// output rows are narrower than a vector, where the plane-wise tiles would be mostly empty
-/// lanes. The planes are transposed into a zero-padded tile, convolved L channels at a time,
-/// and transposed back one output row at a time.
+/// lanes. The planes are transposed into a zero-padded tile, L pixels at a time
+/// (simd::transpose: the scalar transposes they replaced took 90% of the time, perf), convolved
+/// L channels at a time into an output tile, and transposed back.
 template <class Arch, int KS, int S, activation Act, class T>
 void dw_lanes_block(Index nc, Index H, Index W, const T* x, Index k, const T* w, Index w_side, T* y,
                     const epilogue<T>& ep, T* ws) noexcept {
+  using B = xsimd::batch<T, Arch>;
   constexpr Index L = simd::lanes_v<T, Arch>;
   const Index p = k / 2, wp = W + 2 * p, hp = H + 2 * p;
   const Index Ho = conv_out_size(H, k, S, p), Wo = conv_out_size(W, k, S, p);
-  const Index off = (w_side - k) / 2;
+  const Index off = (w_side - k) / 2, hw = H * W, hwo = Ho * Wo;
   T* t = ws;                // hp x wp pixels of L lanes; the border stays zero
   T* wt = t + hp * wp * L;  // k * k taps of L lanes
   T* sc = wt + k * k * L;   // the epilogue's scale and bias per lane
   T* bi = sc + L;
+  T* o = bi + L;  // Ho x Wo output pixels of L lanes
+  // Pixel i = r * W + q of the plane lands at padded pixel (r + p, q + p); lanes of channels past
+  // nc are zero.
+  Index i = 0, r = 0, q = 0;
+  auto next = [&] {  // the padded pixel of (r, q), then one pixel on
+    T* d = t + ((r + p) * wp + q + p) * L;
+    if (++q == W) q = 0, ++r;
+    return d;
+  };
+  for (; i + L <= hw; i += L) {
+    B v[L];
+    for (Index c = 0; c < L; ++c) v[c] = c < nc ? B::load_unaligned(x + c * hw + i) : B(T(0));
+    simd::transpose(v);
+    for (Index j = 0; j < L; ++j) v[j].store_unaligned(next());
+  }
+  for (; i < hw; ++i) {
+    T* d = next();
+    for (Index c = 0; c < L; ++c) d[c] = c < nc ? x[c * hw + i] : T(0);
+  }
   for (Index c = 0; c < nc; ++c) {
-    const T* xc = x + c * H * W;
-    for (Index r = 0; r < H; ++r)
-      for (Index q = 0; q < W; ++q) t[((r + p) * wp + q + p) * L + c] = xc[r * W + q];
     for (Index ky = 0; ky < k; ++ky)
       for (Index kx = 0; kx < k; ++kx)
         wt[(ky * k + kx) * L + c] = w[c * w_side * w_side + (off + ky) * w_side + off + kx];
     sc[c] = ep.row_scale ? ep.alpha * ep.row_scale[c] : ep.alpha;
     bi[c] = ep.row_bias ? ep.row_bias[c] : T(0);
   }
-  for (Index c = nc; c < L; ++c) {  // unused lanes: zero taps, finite values
-    for (Index i = 0; i < k * k; ++i) wt[i * L + c] = T(0);
+  for (Index c = nc; c < L; ++c) {  // unused lanes: zero taps
+    for (Index tap = 0; tap < k * k; ++tap) wt[tap * L + c] = T(0);
     sc[c] = T(0);
     bi[c] = T(0);
   }
-  // One output row (Wo < L pixels of L lanes), written back channel by channel: contiguous
-  // stores of Wo outputs per channel rather than one scattered store per output.
-  alignas(64) T row[L * L];
-  const activation unfused = depthwise_fuses(ep.act) ? activation::none : ep.act;
   const bool has_bias = ep.row_bias != nullptr;
   for (Index oy = 0; oy < Ho; ++oy) {
+    T* row = o + oy * Wo * L;
     Index ox = 0;
     for (; ox + 4 <= Wo; ox += 4)
       dw_lanes_tile<Arch, KS, S, 4, Act>(t, wp, oy, ox, k, wt, sc, bi, has_bias, row + ox * L);
     for (; ox < Wo; ++ox)
       dw_lanes_tile<Arch, KS, S, 1, Act>(t, wp, oy, ox, k, wt, sc, bi, has_bias, row + ox * L);
-    if (unfused != activation::none) activate<Arch>(unfused, row, Wo * L);
+  }
+  const activation unfused = depthwise_fuses(ep.act) ? activation::none : ep.act;
+  if (unfused != activation::none) activate<Arch>(unfused, o, hwo * L);
+  // Back to planes, L output pixels at a time.
+  for (i = 0; i + L <= hwo; i += L) {
+    B v[L];
+    for (Index j = 0; j < L; ++j) v[j] = B::load_unaligned(o + (i + j) * L);
+    simd::transpose(v);
     for (Index c = 0; c < nc; ++c) {
-      T* dst = y + c * Ho * Wo + oy * Wo;
+      T* dst = y + c * hwo + i;
       if (ep.accumulate)
-        for (Index j = 0; j < Wo; ++j) dst[j] += row[j * L + c];
+        (B::load_unaligned(dst) + v[c]).store_unaligned(dst);
       else
-        for (Index j = 0; j < Wo; ++j) dst[j] = row[j * L + c];
+        v[c].store_unaligned(dst);
     }
   }
+  for (; i < hwo; ++i)
+    for (Index c = 0; c < nc; ++c) {
+      T* dst = y + c * hwo + i;
+      if (ep.accumulate)
+        *dst += o[i * L + c];
+      else
+        *dst = o[i * L + c];
+    }
 }
 
 }  // namespace detail

@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: MIT
 // The only file that knows xsimd versions and works around their defects: horizontal reductions,
-// the transposing reduction and fused multiply-add. Read simd/arch.hpp next.
+// the transposing reduction, the transpose and fused multiply-add. Read simd/arch.hpp next.
 #pragma once
 
 #include <cstddef>
 #include <type_traits>
+#include <utility>
 
 #include <xsimd/xsimd.hpp>
 
 #include "evit/simd/namespace.hpp"
 
-#if defined(__AVX512F__)
+#if defined(__SSE2__)
 #include <immintrin.h>
+#endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 
 namespace evit {
@@ -121,6 +125,104 @@ inline xsimd::batch<T, A> transpose_add(const xsimd::batch<T, A>* rows) noexcept
 #endif
   {
     return xsimd::haddp(rows);
+  }
+}
+
+/// Transposes, in place, the L x L matrix whose row i is rows[i] (L = batch::size): afterwards
+/// lane j of rows[i] holds what lane i of rows[j] held. Moves values only (the same bits).
+/// Shuffle intrinsics for floats on AVX-512, AVX, SSE2 and NEON64, where xsimd 8.1 has no
+/// transpose and its zip_lo/zip_hi interleave within 128-bit lanes on AVX and AVX-512 only;
+/// elsewhere through memory (tests/simd/test_primitives.cpp checks every lane on every ISA).
+template <class T, class A>
+inline void transpose(xsimd::batch<T, A>* rows) noexcept {
+  constexpr int L = static_cast<int>(xsimd::batch<T, A>::size);
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_same<T, float>::value && std::is_base_of<xsimd::avx512f, A>::value) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; ++i) r[i] = rows[i];
+    // Within each 128-bit lane l: t[2k], t[2k+1] interleave rows 2k and 2k+1 (columns 4l..4l+3).
+    for (int k = 0; k < 8; ++k) {
+      t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+      t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    // r[4k + e], lane l: column 4l + e of rows 4k .. 4k+3.
+    for (int k = 0; k < 4; ++k) {
+      r[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+      r[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+      r[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+      r[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+    }
+    // Column 4l + e gathers lane l of r[e], r[4 + e], r[8 + e], r[12 + e].
+    for (int e = 0; e < 4; ++e) {
+      const __m512 a = _mm512_shuffle_f32x4(r[e], r[4 + e], 0x88);  // lanes 0, 2
+      const __m512 b = _mm512_shuffle_f32x4(r[e], r[4 + e], 0xDD);  // lanes 1, 3
+      const __m512 c = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0x88);
+      const __m512 d = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0xDD);
+      rows[e] = _mm512_shuffle_f32x4(a, c, 0x88);
+      rows[8 + e] = _mm512_shuffle_f32x4(a, c, 0xDD);
+      rows[4 + e] = _mm512_shuffle_f32x4(b, d, 0x88);
+      rows[12 + e] = _mm512_shuffle_f32x4(b, d, 0xDD);
+    }
+    return;
+  } else
+#endif
+#if XSIMD_WITH_AVX
+      if constexpr (std::is_same<T, float>::value && std::is_base_of<xsimd::avx, A>::value &&
+                    L == 8) {
+    __m256 t[8], r[8];
+    for (int k = 0; k < 4; ++k) {
+      t[2 * k] = _mm256_unpacklo_ps(rows[2 * k], rows[2 * k + 1]);
+      t[2 * k + 1] = _mm256_unpackhi_ps(rows[2 * k], rows[2 * k + 1]);
+    }
+    for (int k = 0; k < 2; ++k) {
+      r[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+      r[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+      r[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+      r[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+    }
+    for (int e = 0; e < 4; ++e) {
+      rows[e] = _mm256_permute2f128_ps(r[e], r[4 + e], 0x20);
+      rows[4 + e] = _mm256_permute2f128_ps(r[e], r[4 + e], 0x31);
+    }
+    return;
+  } else
+#endif
+#if XSIMD_WITH_SSE2
+      if constexpr (std::is_same<T, float>::value && std::is_base_of<xsimd::sse2, A>::value &&
+                    L == 4) {
+    __m128 r0 = rows[0], r1 = rows[1], r2 = rows[2], r3 = rows[3];
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    rows[0] = r0;
+    rows[1] = r1;
+    rows[2] = r2;
+    rows[3] = r3;
+    return;
+  } else
+#endif
+#if XSIMD_WITH_NEON64
+      if constexpr (std::is_same<T, float>::value && std::is_base_of<xsimd::neon64, A>::value &&
+                    L == 4) {
+    const float32x4_t a = vtrn1q_f32(rows[0], rows[1]), b = vtrn2q_f32(rows[0], rows[1]);
+    const float32x4_t c = vtrn1q_f32(rows[2], rows[3]), d = vtrn2q_f32(rows[2], rows[3]);
+    auto lo = [](float32x4_t x, float32x4_t y) {
+      return vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(x), vreinterpretq_f64_f32(y)));
+    };
+    auto hi = [](float32x4_t x, float32x4_t y) {
+      return vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(x), vreinterpretq_f64_f32(y)));
+    };
+    rows[0] = lo(a, c);
+    rows[1] = lo(b, d);
+    rows[2] = hi(a, c);
+    rows[3] = hi(b, d);
+    return;
+  } else
+#endif
+  {
+    alignas(64) T m[L * L];
+    for (int i = 0; i < L; ++i) rows[i].store_aligned(m + i * L);
+    for (int i = 0; i < L; ++i)
+      for (int j = i + 1; j < L; ++j) std::swap(m[i * L + j], m[j * L + i]);
+    for (int i = 0; i < L; ++i) rows[i] = xsimd::batch<T, A>::load_aligned(m + i * L);
   }
 }
 
