@@ -4,8 +4,9 @@
 // CPU has it: a dispatcher cannot test xsimd itself). Exact where IEEE arithmetic is exact
 // (loads, stores, +, -, *, /, min, max, fma, sums of small integers), bounded in ulps or absolute
 // error where xsimd approximates (exp, erf, tanh; division on NEON), and evit's own shuffles
-// (simd::transpose). evit uses no masked loads, swizzles, shuffles or conversions of xsimd's; add
-// them here before a kernel uses them.
+// (simd::transpose), and the conversions and integer lanes of softmax's exp
+// (simd::exp_nonpositive). evit uses no masked loads, swizzles or shuffles of xsimd's; add them
+// here before a kernel uses them.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "evit/core/rng.hpp"
+#include "evit/kernels/softmax.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"
 
@@ -235,4 +237,89 @@ TEST_CASE("simd: erf and tanh within 2e-7 absolute (the GELUs)", "[simd]") {
   INFO("worst |erf - std::erf| " << worst_erf << ", |tanh - std::tanh| " << worst_tanh);
   CHECK(worst_erf <= 2e-7);
   CHECK(worst_tanh <= 2e-7);
+}
+
+TEST_CASE("simd: float <-> int32 conversions, integer add and shift, bit casts", "[simd]") {
+  CAPTURE(Arch::name());
+  using I = xsimd::batch<std::int32_t, Arch>;
+  std::vector<float> x(static_cast<std::size_t>(L));
+  for (int j = 0; j < L; ++j) x[static_cast<std::size_t>(j)] = -130.5f + 37.25f * float(j);
+  alignas(64) std::int32_t k[64];
+  xsimd::nearbyint_as_int(load(x)).store_aligned(k);
+  const lanes_t back = store(xsimd::to_float(I::load_aligned(k)));
+  const lanes_t pow2 = store(xsimd::bitwise_cast<B>((I::load_aligned(k) + I(127)) << 23));
+  for (int j = 0; j < L; ++j) {
+    const float v = x[static_cast<std::size_t>(j)];
+    CAPTURE(j, v);
+    CHECK(k[j] == static_cast<std::int32_t>(std::nearbyint(v)));  // ties to even
+    CHECK(same_bits(back.v[j], static_cast<float>(k[j])));
+    if (k[j] >= -126 && k[j] <= 127) CHECK(same_bits(pow2.v[j], std::ldexp(1.0f, k[j])));
+  }
+}
+
+TEST_CASE("simd: exp_nonpositive within 2 ulp of exp down to log(2^-126), then 0; NaN stays",
+          "[simd]") {
+  CAPTURE(Arch::name());
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = {0.0f,    -0.0f,    -1e-8f,    -0.5f,  -0.6931472f, -1.0f,  -10.0f,
+                          -87.33f, -87.336f, -87.3366f, -88.0f, -100.0f,     -1e30f, -inf};
+  for (int i = 0; i <= 60000; ++i) x.push_back(-90.f * float(i) / 60000.f);
+  while (static_cast<int>(x.size()) % L) x.push_back(-1.0f);
+  const double smallest_normal = double(std::numeric_limits<float>::min());
+  double worst = 0;
+  float worst_at = 0;
+  for (std::size_t i = 0; i < x.size(); i += static_cast<std::size_t>(L)) {
+    const lanes_t got = store(evit::simd::exp_nonpositive(load(x, static_cast<int>(i))));
+    for (int j = 0; j < L; ++j) {
+      const float v = x[i + static_cast<std::size_t>(j)];
+      const double e = std::exp(double(v));
+      if (e >= smallest_normal) {
+        const double u = ulps(got.v[j], static_cast<float>(e));
+        if (u > worst) {
+          worst = u;
+          worst_at = v;
+        }
+      } else {
+        CAPTURE(v, got.v[j]);
+        CHECK((got.v[j] >= 0.0f && std::fabs(double(got.v[j]) - e) < smallest_normal));
+      }
+    }
+  }
+  INFO("worst " << worst << " ulp at x = " << worst_at);
+  CHECK(worst <= 2);
+  const lanes_t nan =
+      store(evit::simd::exp_nonpositive(B(std::numeric_limits<float>::quiet_NaN())));
+  for (int j = 0; j < L; ++j) CHECK(std::isnan(nan.v[j]));
+}
+
+TEST_CASE("softmax_row_unnormalised: exp(x + bias - max) in whole vectors, returns 1 / sum",
+          "[simd][softmax]") {
+  using evit::Index;
+  const Index n = GENERATE(Index(1), Index(L - 1), Index(L), Index(L + 1), Index(49), Index(196));
+  const bool with_bias = GENERATE(false, true);
+  const Index padded = evit::kernels::detail::whole_vectors<Arch, float>(n);
+  CAPTURE(Arch::name(), n, padded, with_bias);
+  REQUIRE(padded % L == 0);
+  REQUIRE((padded >= n && padded < n + L));
+  evit::rng g(24);
+  std::vector<float> x = random_floats(g, int(padded), -30.0, 30.0);
+  std::vector<float> bias = random_floats(g, int(padded), -1.0, 1.0);
+  for (Index i = n; i < padded; ++i) x[std::size_t(i)] = bias[std::size_t(i)] = 1e30f;  // ignored
+  std::vector<double> p(static_cast<std::size_t>(n));
+  double m = -std::numeric_limits<double>::infinity(), s = 0;
+  for (Index i = 0; i < n; ++i) {
+    p[std::size_t(i)] = double(x[std::size_t(i)]) + (with_bias ? double(bias[std::size_t(i)]) : 0);
+    m = std::max(m, p[std::size_t(i)]);
+  }
+  for (double& v : p) s += (v = std::exp(v - m));
+  const float inv = evit::kernels::detail::softmax_row_unnormalised<Arch>(
+      x.data(), with_bias ? bias.data() : nullptr, n);
+  CHECK(std::fabs(double(inv) * s - 1.0) < 1e-6);
+  for (Index i = 0; i < n; ++i) {
+    CAPTURE(i);
+    // x + bias - max rounds to an ulp of 60 (4e-6 absolute), which exp turns into relative error.
+    CHECK(std::fabs(double(x[std::size_t(i)]) - p[std::size_t(i)]) <=
+          2e-5 * p[std::size_t(i)] + 1e-30);
+  }
+  for (Index i = n; i < padded; ++i) CHECK(x[std::size_t(i)] == 0.0f);
 }

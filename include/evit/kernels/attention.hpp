@@ -196,16 +196,18 @@ struct attention_shared {
   }
 };
 
-/// Workspace (elements of T) of attention_heads() for `cfg`: one head's kᵀ and logits, and the
-/// GEMM / V conv / bias-grid scratch. Each worker running heads needs its own.
+/// Workspace (elements of T) of attention_heads() for `cfg`: one head's kᵀ, logits (rows in
+/// whole vectors) and their 1 / sum, and the GEMM / V conv / bias-rows scratch. Each worker running
+/// heads needs its own.
 template <class Arch = simd::default_arch, class T = float>
 constexpr Index attention_heads_workspace_size(const attention_config& cfg) {
-  const Index N = cfg.tokens;
+  const Index N = cfg.tokens, side = cfg.side, grid = 2 * side - 1;
   using detail::round_up64;
-  return round_up64<T>(cfg.qk_dim * N) + round_up64<T>(N * N) +
+  return round_up64<T>(cfg.qk_dim * N) + round_up64<T>(N * detail::whole_vectors<Arch, T>(N)) +
+         round_up64<T>(N) +
          round_up64<T>(std::max({gemm_nn_workspace_size<Arch, T>(std::max(N, cfg.qk_dim)),
                                  depthwise_conv3x3_tokens_workspace_size(cfg.v_dim),
-                                 (2 * cfg.side - 1) * (2 * cfg.side - 1)}));
+                                 side * grid * side + simd::lanes_v<T, Arch> + grid * grid}));
 }
 
 /// Workspace (elements of T) of attention() for `cfg`; independent of the batch size.
@@ -264,13 +266,17 @@ void attention_heads(const attention_config& cfg, const attention_weights<T>& w,
   EVIT_ASSERT((ws_size >= attention_heads_workspace_size<Arch, T>(cfg)));
   (void)ws_size;
   using detail::round_up64;
+  const Index ldp = detail::whole_vectors<Arch, T>(N);  // logits rows in whole vectors
   const T* y = sh.qkv;
-  T* kt = ws;                           // one head's kᵀ [dqk, N]
-  T* sc = kt + round_up64<T>(dqk * N);  // one head's logits [N, N]
-  T* aux = sc + round_up64<T>(N * N);
-  const Index aux_size = round_up64<T>(std::max({gemm_nn_workspace_size<Arch, T>(std::max(N, dqk)),
-                                                 depthwise_conv3x3_tokens_workspace_size(dv),
-                                                 (2 * cfg.side - 1) * (2 * cfg.side - 1)}));
+  T* kt = ws;                            // one head's kᵀ [dqk, N]
+  T* sc = kt + round_up64<T>(dqk * N);   // one head's logits [N, ldp]
+  T* inv = sc + round_up64<T>(N * ldp);  // 1 / sum of each row's exponentials [N]
+  T* aux = inv + round_up64<T>(N);
+  const Index side = cfg.side, grid = 2 * side - 1;
+  const Index aux_size =
+      round_up64<T>(std::max({gemm_nn_workspace_size<Arch, T>(std::max(N, dqk)),
+                              depthwise_conv3x3_tokens_workspace_size(dv),
+                              side * grid * side + simd::lanes_v<T, Arch> + grid * grid}));
   const T scale = T(1.0 / std::sqrt(double(dqk)));
   using clock = std::chrono::steady_clock;
   auto t0 = prof ? clock::now() : clock::time_point{};
@@ -280,7 +286,7 @@ void attention_heads(const attention_config& cfg, const attention_weights<T>& w,
     prof->*slot += std::chrono::duration<double>(t1 - t0).count();
     t0 = t1;
   };
-  const Index R = w.rel_side_max, rel_w = 2 * R - 1, side = cfg.side;
+  const Index R = w.rel_side_max, rel_w = 2 * R - 1;
   for (Index i = head_begin; i < head_end; ++i) {
     if (w.v_conv) {
       depthwise_conv3x3_tokens<Arch>(side, dv, y + cfg.v_col(i), S, w.v_conv + i * dv * 9,
@@ -292,38 +298,39 @@ void attention_heads(const attention_config& cfg, const attention_weights<T>& w,
     const T* k = y + cfg.k_col(i);
     for (Index n = 0; n < N; ++n)
       for (Index d = 0; d < dqk; ++d) kt[d * N + n] = k[n * S + d];
-    gemm_nn<Arch>(N, N, dqk, y + cfg.q_col(i), S, kt, N, sc, N, epilogue<T>{}.with_alpha(scale),
+    gemm_nn<Arch>(N, N, dqk, y + cfg.q_col(i), S, kt, N, sc, ldp, epilogue<T>{}.with_alpha(scale),
                   aux, aux_size);
     lap(&attention_profile::scores);
+    // B_i[p, q] = table[(y1 - y2 + R - 1) (2R - 1) + (x1 - x2 + R - 1), i]. Only offsets
+    // |y1 - y2|, |x1 - x2| < side occur: gather them once, flipped, into a grid
+    // g[(y2 - y1 + side - 1) grid + (x2 - x1 + side - 1)], then copy, for each query column x1,
+    // the side-wide windows g[a][side - 1 - x1 ..] of all rows a into G_x1 [grid, side]: the
+    // bias of query (y1, x1) is then the contiguous run G_x1[side - 1 - y1 ..][..] of N values,
+    // added to its logits as one vector stream.
+    T* rows = aux;                                             // G_x1 for x1 = 0 .. side - 1
+    T* g = aux + side * grid * side + simd::lanes_v<T, Arch>;  // after the rows' over-read
     if (w.rel_bias) {
-      // B_i[p, q] = table[(y1 - y2 + R - 1) (2R - 1) + (x1 - x2 + R - 1), i]. Only offsets
-      // |y1 - y2|, |x1 - x2| < side occur: gather them once, flipped, into a contiguous
-      // (2 side - 1)² grid g[(y2 - y1 + side - 1) (2 side - 1) + (x2 - x1 + side - 1)], so that
-      // each key row of the logits adds a contiguous run of g.
-      const Index gs = 2 * side - 1, hm = w.rel_heads_max;
-      for (Index a = 0; a < gs; ++a)
-        for (Index c = 0; c < gs; ++c)
-          aux[a * gs + c] =
+      const Index hm = w.rel_heads_max;
+      for (Index a = 0; a < grid; ++a)
+        for (Index c = 0; c < grid; ++c)
+          g[a * grid + c] =
               w.rel_bias[((side - 1 - a + R - 1) * rel_w + (side - 1 - c + R - 1)) * hm + i];
-      // Each row's softmax right after its bias, while the row is still in L1.
-      for (Index y1 = 0; y1 < side; ++y1)
-        for (Index x1 = 0; x1 < side; ++x1) {
-          T* row = sc + (y1 * side + x1) * N;
-          for (Index y2 = 0; y2 < side; ++y2) {
-            const T* g = aux + (y2 - y1 + side - 1) * gs + (side - 1 - x1);
-            T* dst = row + y2 * side;
-            for (Index x2 = 0; x2 < side; ++x2) dst[x2] += g[x2];
-          }
-          detail::softmax_row<Arch>(row, N);
-        }
-    } else {
-      softmax_rows<Arch>(N, N, sc, N);
+      for (Index x1 = 0; x1 < side; ++x1)
+        for (Index a = 0; a < grid; ++a)
+          std::copy(g + a * grid + side - 1 - x1, g + a * grid + 2 * side - 1 - x1,
+                    rows + (x1 * grid + a) * side);
+    }
+    for (Index q = 0; q < N; ++q) {
+      const T* bias =
+          w.rel_bias ? rows + ((q % side) * grid + side - 1 - q / side) * side : nullptr;
+      inv[q] = detail::softmax_row_unnormalised<Arch>(sc + q * ldp, bias, N);
     }
     lap(&attention_profile::softmax);
+    // P · v_i, each row scaled by its 1 / sum in the epilogue (before the activation).
     const T* v = w.v_conv ? sh.v_conv + i * dv : y + cfg.v_col(i);
     const Index ldv = w.v_conv ? hdv : S;
-    gemm_nn<Arch>(N, dv, N, sc, N, v, ldv, sh.heads + i * dv, hdv,
-                  epilogue<T>{}.with_activation(cfg.pre_proj), aux, aux_size);
+    gemm_nn<Arch>(N, dv, N, sc, ldp, v, ldv, sh.heads + i * dv, hdv,
+                  epilogue<T>{}.with_row_scale(inv).with_activation(cfg.pre_proj), aux, aux_size);
     lap(&attention_profile::av);
   }
 }

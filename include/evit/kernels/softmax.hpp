@@ -38,7 +38,7 @@ inline void softmax_row(T* x, Index n) noexcept {
   B vs(T(0));
   const B vmax(m);
   for (i = 0; i < nv; i += L) {
-    const B e = xsimd::exp(B::load_unaligned(x + i) - vmax);
+    const B e = simd::exp_nonpositive(B::load_unaligned(x + i) - vmax);
     e.store_unaligned(x + i);
     vs = vs + e;
   }
@@ -51,6 +51,49 @@ inline void softmax_row(T* x, Index n) noexcept {
   const B vinv(inv);
   for (i = 0; i < nv; i += L) (B::load_unaligned(x + i) * vinv).store_unaligned(x + i);
   for (; i < n; ++i) x[i] *= inv;
+}
+
+/// Elements of a row of `n` stored in whole vectors of Arch (softmax_row_unnormalised's rows).
+template <class Arch, class T>
+constexpr Index whole_vectors(Index n) noexcept {
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  return (n + L - 1) / L * L;
+}
+
+/// The unnormalised softmax of one row of n >= 1 logits (plus `bias`, when not null), in place:
+/// x <- exp(x + bias - max), and returns 1 / sum (the caller scales, e.g. in the epilogue of the
+/// product that reads the row). The row is stored in whole_vectors<Arch, T>(n) elements: the
+/// lanes past n are scratch (set to 0 here), so that no element takes a scalar path; `bias` is
+/// read up to the same length (its values past n are ignored).
+template <class Arch, class T>
+inline T softmax_row_unnormalised(T* x, const T* bias, Index n) noexcept {
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  const Index last = whole_vectors<Arch, T>(n) - L;  // the last vector, partly padding
+  alignas(64) T lane[L];
+  for (Index t = 0; t < L; ++t) lane[t] = T(t);
+  const auto valid = B::load_aligned(lane) < B(T(n - last));
+  const B minus_inf(-std::numeric_limits<T>::infinity());
+  B vm = minus_inf;
+  for (Index i = 0; i <= last; i += L) {
+    B v = B::load_unaligned(x + i);
+    if (bias) v = v + B::load_unaligned(bias + i);
+    if (i == last) v = xsimd::select(valid, v, minus_inf);
+    v.store_unaligned(x + i);
+    vm = xsimd::max(vm, v);
+  }
+  T m = simd::reduce_max(vm);
+  // A row of -inf (everything masked) stays finite: exp(-inf - 0) = 0, and the sum guard below.
+  if (!(m > -std::numeric_limits<T>::infinity())) m = T(0);
+  const B vmax(m);
+  B vs(T(0));
+  for (Index i = 0; i <= last; i += L) {
+    const B e = simd::exp_nonpositive(B::load_unaligned(x + i) - vmax);
+    e.store_unaligned(x + i);
+    vs = vs + e;
+  }
+  const T s = simd::reduce_add(vs);
+  return s > T(0) ? T(1) / s : T(0);
 }
 
 }  // namespace detail

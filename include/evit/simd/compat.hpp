@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The only file that knows xsimd versions and works around their defects: horizontal reductions,
-// the transposing reduction, the transpose and fused multiply-add. Read simd/arch.hpp next.
+// the transposing reduction, the transpose, fused multiply-add and softmax's exp. Read
+// simd/arch.hpp next.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 
@@ -107,6 +109,33 @@ inline xsimd::batch<T, A> fma(const xsimd::batch<T, A>& a, const xsimd::batch<T,
 #endif
   {
     return xsimd::fma(a, b, c);
+  }
+}
+
+/// exp(x) for x <= 0 (softmax's logits less their maximum), float: xsimd's range reduction and
+/// polynomial (the same Cephes coefficients, fused multiply-adds through simd::fma) without its
+/// overflow branch, which x <= 0 never takes, and with 2^k written into the exponent bits
+/// directly. Below log(2^-126), where 2^k would leave the normal range, it returns 0 (xsimd
+/// returns denormals down to -88.4: a difference under 1.2e-38). NaN stays NaN. Other types:
+/// xsimd::exp.
+template <class T, class A>
+inline xsimd::batch<T, A> exp_nonpositive(const xsimd::batch<T, A>& x) noexcept {
+  if constexpr (std::is_same<T, float>::value) {
+    using B = xsimd::batch<float, A>;
+    using I = xsimd::batch<std::int32_t, A>;
+    const I ki = xsimd::nearbyint_as_int(x * B(1.44269504088896341f));  // x / ln 2
+    const B k = xsimd::to_float(ki);
+    B r = simd::fma(k, B(-0.693359375f), x);  // ln 2 in two parts: k * 0.693359375 is exact
+    r = simd::fma(k, B(2.12194440e-4f), r);
+    B p = simd::fma(B(1.3997796e-03f), r, B(8.3955629e-03f));
+    p = simd::fma(p, r, B(4.1665401e-02f));
+    p = simd::fma(p, r, B(1.6666277e-01f));
+    p = simd::fma(p, r, B(5.0000000e-01f));
+    p = simd::fma(p, r * r, r) + B(1.0f);
+    const B two_k = xsimd::bitwise_cast<B>((ki + I(127)) << 23);
+    return xsimd::select(x < B(-87.3365478515625f), B(0.0f), p * two_k);
+  } else {
+    return xsimd::exp(x);
   }
 }
 
