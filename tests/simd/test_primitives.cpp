@@ -5,8 +5,8 @@
 // (loads, stores, +, -, *, /, min, max, fma, sums of small integers), bounded in ulps or absolute
 // error where xsimd approximates (exp, erf, tanh; division on NEON), and evit's own shuffles
 // (simd::transpose), and the conversions and integer lanes of softmax's exp
-// (simd::exp_nonpositive). evit uses no masked loads, swizzles or shuffles of xsimd's; add them
-// here before a kernel uses them.
+// (simd::exp_nonpositive), evit's masked loads and stores (simd::load_partial, store_partial).
+// evit uses no swizzles or shuffles of xsimd's; add them here before a kernel uses them.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -322,4 +322,19 @@ TEST_CASE("softmax_row_unnormalised: exp(x + bias - max) in whole vectors, retur
           2e-5 * p[std::size_t(i)] + 1e-30);
   }
   for (Index i = n; i < padded; ++i) CHECK(x[std::size_t(i)] == 0.0f);
+}
+
+TEST_CASE("simd: load_partial and store_partial touch exactly the first n lanes", "[simd]") {
+  CAPTURE(Arch::name());
+  for (int n = 0; n <= L; ++n) {
+    CAPTURE(n);
+    std::vector<float> src(static_cast<std::size_t>(2 * L));
+    for (int j = 0; j < 2 * L; ++j) src[static_cast<std::size_t>(j)] = float(j) + 0.25f;
+    const lanes_t got = store(evit::simd::load_partial<Arch>(src.data(), n));
+    for (int j = 0; j < L; ++j) CHECK(same_bits(got.v[j], j < n ? float(j) + 0.25f : 0.0f));
+    std::vector<float> dst(static_cast<std::size_t>(2 * L), -7.0f);
+    evit::simd::store_partial(B(3.5f), dst.data(), n);
+    for (int j = 0; j < 2 * L; ++j)
+      CHECK(dst[static_cast<std::size_t>(j)] == (j < n ? 3.5f : -7.0f));
+  }
 }

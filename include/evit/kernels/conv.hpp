@@ -130,11 +130,11 @@ inline void dw_tile(const T* even, const T* odd, Index pw, Index oy, Index ox, I
   }
   // The epilogue, with the channel's scale and bias taken once and the flags
   // read from a local copy of `ep` (the stores into y cannot alias it, so nothing is reloaded
-  // after each store): with store_epilogue's per-vector form it took a third of the tile's time
-  // (perf). Every product that feeds an addition is an explicit FMA: with the flags known loop
+  // after each store): with a per-vector epilogue that reread them it took a third of the tile's
+  // time (perf). Every product that feeds an addition is an explicit FMA: with the flags known loop
   // invariants the compiler would otherwise fuse some of them in one tile size and not in
   // another, and a band of rows would differ from the whole map in the last bit (as did
-  // store_epilogue's ragged edge once its flags were invariants).
+  // gemm_nn's scalar ragged edge once its flags were invariants).
   // (ep.col_bias is null here: depthwise_conv2d's precondition.)
   const epilogue<T> e = ep;
   T s = e.alpha;

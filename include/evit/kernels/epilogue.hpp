@@ -72,49 +72,6 @@ struct epilogue {
   }
 };
 
-namespace detail {
-
-/// Epilogue of `n` contiguous outputs of row `i`, columns from `j`, held in `v` (one batch;
-/// n <= batch size, `n < size` stores only the first n lanes and reads no column past them).
-template <activation Act, class Arch, class T>
-inline void store_epilogue(xsimd::batch<T, Arch> v, T* c, Index i, Index j, Index n,
-                           const epilogue<T>& ep) noexcept {
-  using B = xsimd::batch<T, Arch>;
-  constexpr Index L = simd::lanes_v<T, Arch>;
-  T s = ep.alpha;
-  if (ep.row_scale) s *= ep.row_scale[i];
-  v = v * B(s);
-  if (ep.row_bias) v = v + B(ep.row_bias[i]);
-  if (n == L) {
-    if (ep.col_bias) v = v + B::load_unaligned(ep.col_bias + j);
-    v = apply_vector<Act>(v);
-    if (ep.accumulate) v = v + B::load_unaligned(c);
-    v.store_unaligned(c);
-  } else {
-    alignas(64) T tmp[L];
-    v.store_unaligned(tmp);
-    for (Index t = 0; t < n; ++t) {
-      T x = tmp[t];
-      if (ep.col_bias) x += ep.col_bias[j + t];
-      x = apply_scalar<Act>(x);
-      c[t] = ep.accumulate ? c[t] + x : x;
-    }
-  }
-}
-
-/// Scalar epilogue of one output (tails).
-template <activation Act, class T>
-inline void store_epilogue_scalar(T acc, T* c, Index i, Index j, const epilogue<T>& ep) noexcept {
-  T s = ep.alpha;
-  if (ep.row_scale) s *= ep.row_scale[i];
-  T x = acc * s;
-  if (ep.row_bias) x += ep.row_bias[i];
-  if (ep.col_bias) x += ep.col_bias[j];
-  x = apply_scalar<Act>(x);
-  *c = ep.accumulate ? *c + x : x;
-}
-
-}  // namespace detail
 }  // namespace kernels
 }  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit

@@ -260,43 +260,38 @@ inline void nn_tile(Index K, const T* a, Index lda, const T* b, Index ldb, T* c,
     }
   }
   // A local copy of the epilogue: the stores into c cannot alias it, so its fields stay in
-  // registers instead of being reloaded after every store.
+  // registers instead of being reloaded after every store. The arithmetic is unrolled so that
+  // the accumulators never leave the registers (the rolled loop spilled all of them; with
+  // BatchNorm and Hardswish after a short reduction the epilogue took a third of the tile's
+  // time, perf). A whole tile stores whole vectors; the ragged right edge stores the first lanes
+  // of the same vectors (masked loads and stores), so that a column gets the same bits wherever
+  // the panels are cut. Products that feed an addition are explicit FMAs (see dw_tile).
   const epilogue<T> e = ep;
-  if (ncols == NV * L) {
-    // A whole tile: store_epilogue's full-vector arithmetic, unrolled so that the accumulators
-    // never leave the registers (the rolled loop spilled all of them; with BatchNorm and
-    // Hardswish after a short reduction the epilogue took a third of the tile's time, perf).
-    EVIT_UNROLL
-    for (int r = 0; r < MR; ++r) {
-      T s = e.alpha;
-      if (e.row_scale) s *= e.row_scale[i + r];
-      const B scale(s), row_bias(e.row_bias ? e.row_bias[i + r] : T(0));
-      EVIT_UNROLL
-      for (int v = 0; v < NV; ++v) {
-        T* out = c + r * ldc + v * L;
-        B x = acc[r][v] * scale;
-        if (e.row_bias) x = x + row_bias;
-        if (e.col_bias) x = x + B::load_unaligned(e.col_bias + j + v * L);
-        x = apply_vector<Act>(x);
-        if (e.accumulate) x = x + B::load_unaligned(out);
-        x.store_unaligned(out);
-      }
-    }
-    return;
-  }
-  // The ragged right edge: the accumulators copied out explicitly (indexing `acc` in a rolled
-  // loop would make the compiler spill it on the whole-tile path too).
-  alignas(64) T part[MR * NV * L];
+  const B one(T(1));
+  const bool whole = ncols == NV * L;
   EVIT_UNROLL
-  for (int r = 0; r < MR; ++r) EVIT_UNROLL
-  for (int v = 0; v < NV; ++v) acc[r][v].store_aligned(part + (r * NV + v) * L);
-  for (int r = 0; r < MR; ++r)
+  for (int r = 0; r < MR; ++r) {
+    T s = e.alpha;
+    if (e.row_scale) s *= e.row_scale[i + r];
+    const B scale(s), row_bias(e.row_bias ? e.row_bias[i + r] : T(0));
+    EVIT_UNROLL
     for (int v = 0; v < NV; ++v) {
-      const Index n = std::min<Index>(L, ncols - v * L);
-      if (n > 0)
-        store_epilogue<Act, Arch>(B::load_aligned(part + (r * NV + v) * L), c + r * ldc + v * L,
-                                  i + r, j + v * L, n, e);
+      T* out = c + r * ldc + v * L;
+      const int n = whole ? int(L) : int(std::clamp<Index>(ncols - v * L, 0, L));
+      if (n == 0) continue;
+      B x = simd::fma(acc[r][v], scale, row_bias);  // row_bias is 0 when absent
+      if (e.col_bias)
+        x = x + (n == L ? B::load_unaligned(e.col_bias + j + v * L)
+                        : simd::load_partial<Arch>(e.col_bias + j + v * L, n));
+      x = apply_vector<Act>(x);
+      if (e.accumulate)
+        x = simd::fma(x, one, n == L ? B::load_unaligned(out) : simd::load_partial<Arch>(out, n));
+      if (n == L)
+        x.store_unaligned(out);
+      else
+        simd::store_partial(x, out, n);
     }
+  }
 }
 
 template <class Arch, int MR, int NV, activation Act, class T>
@@ -330,13 +325,12 @@ void nn_columns(Index j0, Index M, Index N, Index K, const T* A, Index lda, cons
         for (int v = 0; v < NV; ++v)
           B::load_unaligned(Bm + k * ldb + j + v * L).store_unaligned(ws + k * NR + v * L);
     } else {
-      for (Index k = 0; k < K; ++k) {
-        T* dst = ws + k * NR;
-        const T* src = Bm + k * ldb + j;
-        Index t = 0;
-        for (; t < nc; ++t) dst[t] = src[t];
-        for (; t < NR; ++t) dst[t] = T(0);
-      }
+      for (Index k = 0; k < K; ++k)
+        for (int v = 0; v < NV; ++v) {
+          const int n = int(std::clamp<Index>(nc - v * L, 0, L));
+          simd::load_partial<Arch>(Bm + k * ldb + j + v * L, n)
+              .store_unaligned(ws + k * NR + v * L);
+        }
     }
     nn_rows<Arch, MR, NV, Act>(M, K, A, lda, ws, NR, C + j, ldc, 0, j, nc, ep);
   }

@@ -64,6 +64,12 @@ inline T reduce_min(const xsimd::batch<T, A>& b) noexcept {
 }
 
 namespace detail {
+#if XSIMD_WITH_AVX2
+/// The 8-lane mask of maskload / maskstore whose first n lanes are set (sign bits).
+inline __m256i avx_lane_mask(int n) noexcept {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#endif
 #if XSIMD_WITH_AVX512F
 /// transpose_add for 16 rows of 16 floats. xsimd's haddp for avx512f (8.1.0, the Debian 12
 /// package) returns its lanes out of order: inputs 2-5 land in outputs 4, 5, 2, 3 and inputs 10-13
@@ -109,6 +115,50 @@ inline xsimd::batch<T, A> fma(const xsimd::batch<T, A>& a, const xsimd::batch<T,
 #endif
   {
     return xsimd::fma(a, b, c);
+  }
+}
+
+/// The first n lanes (0 <= n <= size) at `p`, the other lanes 0; reads nothing past p + n
+/// (AVX-512: a masked load; AVX2: maskload; elsewhere a copy through the stack).
+template <class A, class T>
+inline xsimd::batch<T, A> load_partial(const T* p, int n) noexcept {
+  using B = xsimd::batch<T, A>;
+  constexpr int L = static_cast<int>(B::size);
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_base_of<xsimd::avx512f, A>::value && std::is_same<T, float>::value) {
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p);
+  } else
+#endif
+#if XSIMD_WITH_AVX2
+      if constexpr (std::is_base_of<xsimd::avx2, A>::value && std::is_same<T, float>::value) {
+    return _mm256_maskload_ps(p, detail::avx_lane_mask(n));
+  } else
+#endif
+  {
+    alignas(64) T lanes[L] = {};
+    for (int t = 0; t < n; ++t) lanes[t] = p[t];
+    return B::load_aligned(lanes);
+  }
+}
+
+/// Stores the first n lanes (0 <= n <= size) of `b` at `p`; writes nothing past p + n.
+template <class A, class T>
+inline void store_partial(const xsimd::batch<T, A>& b, T* p, int n) noexcept {
+  constexpr int L = static_cast<int>(xsimd::batch<T, A>::size);
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_base_of<xsimd::avx512f, A>::value && std::is_same<T, float>::value) {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), b);
+  } else
+#endif
+#if XSIMD_WITH_AVX2
+      if constexpr (std::is_base_of<xsimd::avx2, A>::value && std::is_same<T, float>::value) {
+    _mm256_maskstore_ps(p, detail::avx_lane_mask(n), b);
+  } else
+#endif
+  {
+    alignas(64) T lanes[L];
+    b.store_aligned(lanes);
+    for (int t = 0; t < n; ++t) p[t] = lanes[t];
   }
 }
 
