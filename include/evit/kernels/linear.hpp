@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <type_traits>
 
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
@@ -87,6 +88,8 @@ void pack_linear_weight(const T* w, Index out_max, Index in_max, T* dst) {
 /// With `groups`, the product runs on groups.count matrices of `rows` rows (a batch of samples'
 /// tokens): each 32-column strip of the weights is read once and then reused from L1/L2 by
 /// every group, rather than read again per sample; every output is computed as with one group.
+/// The first row tile of the first group prefetches its strip ahead (gemm_tiles::
+/// nn_prefetch_rows): the packed weights come from memory once per product.
 template <class Arch = simd::default_arch, class T>
 void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const T* wp,
                    Index in_max, Index r0, const T* bias, T* y, Index ldy,
@@ -106,11 +109,15 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
     for (Index j = r0; j < r0 + out;) {
       const Index panel = j / P, end = std::min(r0 + out, (panel + 1) * P);
       const T* base = wp + panel * in_max * P - panel * P;  // column c of the panel at base + c
-      for (Index c = j; c < end; c += NR)
-        for (Index g = 0; g < groups.count; ++g)
-          detail::nn_rows<Arch, tiles::nn_mr, tiles::nn_nv, Act>(
+      for (Index c = j; c < end; c += NR) {
+        auto group = [&](Index g, auto prefetch) {
+          detail::nn_rows<Arch, tiles::nn_mr, tiles::nn_nv, Act, decltype(prefetch)::value>(
               rows, in, x + g * groups.x_stride, ldx, base + c, P,
               y + g * groups.y_stride + (c - r0), ldy, 0, c - r0, std::min<Index>(NR, end - c), ep);
+        };
+        group(0, std::true_type{});  // streams the strip from memory: prefetches ahead
+        for (Index g = 1; g < groups.count; ++g) group(g, std::false_type{});
+      }
       j = end;
     }
   });
