@@ -224,7 +224,7 @@ TEMPLATE_LIST_TEST_CASE("depthwise_conv3x3_tokens: channels-last 3x3 over the to
 TEMPLATE_LIST_TEST_CASE("conv2d: the 3x3 stride-2 first conv from 3 channels, sliced filters",
                         "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;
-  const Index R = GENERATE(1, 2, 7, 16, 17);
+  const Index R = GENERATE(1, 2, 7, 16, 17, 130);  // 130: wide tiles and a ragged edge
   const Index out = GENERATE(1, 16, 24);
   CAPTURE(Arch::name(), R, out);
   evit::rng g(53);
@@ -248,20 +248,18 @@ TEMPLATE_LIST_TEST_CASE("conv2d: the 3x3 stride-2 first conv from 3 channels, sl
   ref::conv2d(out, in, R, R, x.data(), k, 2, 1, w.data(), in * k * k, expect.data(), ep);
   evit::test::check_close("conv2d", out, Ro * Ro, y.data(), Ro * Ro, expect.data(), Ro * Ro,
                           conv_tol, conv_tol);
-  // Output rows in pieces (as a parallel caller runs them) give the same values; pieces of whole
-  // 32-column panels give them bit for bit.
-  exact_buffer<float> pieces(out * Ro * Ro);
-  const Index step = R == 16 ? 4 : 3;  // 8 x 4 = 32 columns; 3-row pieces cut panels
-  for (Index r0 = 0; r0 < Ro; r0 += step)
-    evit::kernels::conv2d<Arch>(out, in, R, R, x.data(), k, 2, 1, w.data(), in * k * k,
-                                pieces.data(), ep, ws.data(), wsn, r0, std::min(Ro, r0 + step));
-  evit::test::check_close("conv2d in row pieces", out, Ro * Ro, pieces.data(), Ro * Ro,
-                          expect.data(), Ro * Ro, conv_tol, conv_tol);
-  if (R == 16)
+  // Output rows in pieces of any height (as a parallel caller runs them) give the same bits.
+  for (const Index step : {1, 2, 3}) {
+    CAPTURE(step);
+    exact_buffer<float> pieces(out * Ro * Ro);
+    for (Index r0 = 0; r0 < Ro; r0 += step)
+      evit::kernels::conv2d<Arch>(out, in, R, R, x.data(), k, 2, 1, w.data(), in * k * k,
+                                  pieces.data(), ep, ws.data(), wsn, r0, std::min(Ro, r0 + step));
     for (Index i = 0; i < out * Ro * Ro; ++i) {
       CAPTURE(i);
       REQUIRE(pieces[i] == y[i]);
     }
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("conv2d: any kernel, stride and padding, non-square images",
@@ -272,7 +270,7 @@ TEMPLATE_LIST_TEST_CASE("conv2d: any kernel, stride and padding, non-square imag
                                  std::array<Index, 3>{1, 1, 0}, std::array<Index, 3>{3, 3, 0},
                                  std::array<Index, 3>{5, 1, 0}, std::array<Index, 3>{3, 2, 2},
                                  std::array<Index, 3>{2, 2, 3});
-  const Index H = GENERATE(3, 9), W = GENERATE(2, 5, 13, 40);
+  const Index H = GENERATE(3, 9), W = GENERATE(2, 5, 13, 40, 150);
   const Index k = geometry[0], stride = geometry[1], pad = geometry[2];
   CAPTURE(Arch::name(), k, stride, pad, H, W);
   if (H + 2 * pad < k || W + 2 * pad < k) return;  // no output

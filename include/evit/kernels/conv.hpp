@@ -5,8 +5,8 @@
 //                            of a larger supernet kernel (k = 3 from 5 x 5);
 //   depthwise_conv3x3_tokens the 3x3 depthwise conv on V over the token grid (channels last);
 //   pointwise_conv           1x1 convolution = W[:out, :in] · X (kernels/gemm.hpp, gemm_nn);
-//   conv2d                   dense k x k convolution by im2col + gemm_nn (the 3x3 stride-2 first
-//                            conv from 3 channels);
+//   conv2d                   dense k x k convolution, gemm_nn's tiles on the taps read in place
+//                            (the 3x3 stride-2 first conv from 3 channels);
 //   squeeze_excite           avg-pool, 1x1 + bias + ReLU, 1x1 + bias + Hardsigmoid, multiply;
 //   avg_pool_2x2             the MBConv shortcut's pooling (pad 1 on odd sides, zeros counted);
 //   global_avg_pool, mean_rows.
@@ -15,6 +15,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <new>
 
 #include <xsimd/xsimd.hpp>
 
@@ -601,20 +604,53 @@ void pointwise_conv_small(Index out, Index in, Index hw, const T* w, Index ldw, 
   }
 }
 
-/// Workspace of conv2d: the im2col matrix (in * k * k) x (Ho * Wo), plus gemm_nn's panel.
+namespace detail {
+
+/// conv2d's input rows split by column phase (px % stride, px a zero-padded column): phase p of
+/// channel c holds padded columns p, p + stride, ..., so that tap (c, ky, kx) of output row oy
+/// is one contiguous run of Wo pixels, at column kx / stride of phase kx % stride's row
+/// oy * stride + ky. `rows` padded rows from output row `row_begin`'s first.
+struct conv2d_phases {
+  Index in, H, W, k, stride, pad, Wo, row_begin, rows;
+  constexpr Index width() const { return Wo + (k - 1) / stride; }  // columns read per phase row
+  constexpr Index plane() const { return rows * width(); }
+  constexpr Index size() const { return in * stride * plane(); }
+};
+
+/// Elements of T at the head of conv2d's workspace that hold its table of K tap rows (pointers),
+/// wherever in the workspace's first element's alignment the table has to start.
+template <class T>
+constexpr Index conv2d_table_elements(Index K) {
+  return (K * Index(sizeof(const T*)) + Index(alignof(const T*)) + Index(sizeof(T)) - 1) /
+         Index(sizeof(T));
+}
+
+}  // namespace detail
+
+/// Workspace of conv2d: a table of its in * k * k taps, the input rows split by column phase (about
+/// the input's size), and a few vectors beyond them.
 template <class Arch = simd::default_arch, class T = float>
 constexpr Index conv2d_workspace_size(Index in, Index H, Index W, Index k, Index stride,
                                       Index pad) {
-  return in * k * k * conv_out_size(H, k, stride, pad) * conv_out_size(W, k, stride, pad) +
-         gemm_nn_workspace_size<Arch, T>(in * k * k);
+  const Index Ho = conv_out_size(H, k, stride, pad), Wo = conv_out_size(W, k, stride, pad);
+  const detail::conv2d_phases ph{
+      in, H, W, k, stride, pad, Wo, 0, std::max<Index>(0, (Ho - 1) * stride + k)};
+  return detail::conv2d_table_elements<T>(in * k * k) + ph.size() + gemm_tiles<T, Arch>::nn_wide_nr;
 }
 
-/// Dense k x k convolution (groups = 1) of one NCHW image by im2col + gemm_nn: the first `out`
-/// filters and the first `in` input channels of a supernet weight [out_max, in_max, k, k]
-/// (ldw = in_max * k * k; the slice is read in place). ElasticViT's first conv is
-/// conv2d(C_f, 3, R, R, x, 3, 2, 1, w, 27, y, ep) with BatchNorm + Hardswish in `ep`.
-/// Only output rows [row_begin, row_end) are computed when given (a caller running pieces of
-/// the image in parallel passes its piece; the default is every row).
+/// Dense k x k convolution (groups = 1) of one NCHW image: the first `out` filters and the first
+/// `in` input channels of a supernet weight [out_max, in_max, k, k] (ldw = in_max * k * k; the
+/// slice is read in place). ElasticViT's first conv is conv2d(C_f, 3, R, R, x, 3, 2, 1, w, 27, y,
+/// ep) with BatchNorm + Hardswish in `ep`. Only output rows [row_begin, row_end) are computed when
+/// given (a caller running pieces of the image in parallel passes its piece; the default is every
+/// row); every output gets the same bits however the rows are cut.
+///
+/// Without im2col: the input rows are copied once, split by column phase (a stride-2 row into its
+/// even and odd padded columns), so that every tap of an output row is a contiguous run of the
+/// copy, and gemm_nn's tiles read those runs in place through a table of the K = in * k * k taps
+/// (one output row at a time: C[out, Wo] = W[out, K] · taps[K, Wo]). The copy is about the input's
+/// size where im2col's matrix is k² / stride² times it, and no panel is packed.
+/// @param ws,ws_size workspace of conv2d_workspace_size<Arch, T>(in, H, W, k, stride, pad).
 template <class Arch = simd::default_arch, class T>
 void conv2d(Index out, Index in, Index H, Index W, const T* x, Index k, Index stride, Index pad,
             const T* w, Index ldw, T* y, const epilogue<T>& ep, T* ws, Index ws_size,
@@ -622,42 +658,75 @@ void conv2d(Index out, Index in, Index H, Index W, const T* x, Index k, Index st
   EVIT_ASSERT(out >= 0 && in >= 0 && H >= 1 && W >= 1 && k >= 1 && stride >= 1 && pad >= 0);
   EVIT_ASSERT(ldw >= in * k * k);
   EVIT_ASSERT((ws_size >= conv2d_workspace_size<Arch, T>(in, H, W, k, stride, pad)));
+  (void)ws_size;
+  using tiles = gemm_tiles<T, Arch>;
   const Index Ho = conv_out_size(H, k, stride, pad), Wo = conv_out_size(W, k, stride, pad);
   if (row_end < 0) row_end = Ho;
   EVIT_ASSERT(0 <= row_begin && row_begin <= row_end && row_end <= Ho);
-  const Index n = (row_end - row_begin) * Wo, K = in * k * k;
-  if (n == 0) return;
-  T* col = ws;  // col[(ci * k + ky) * k + kx][(oy - row_begin) * Wo + ox]
-  for (Index kx = 0; kx < k; ++kx) {
-    // Output columns [lo, hi) read inside the image (ix = ox * stride + kx - pad in [0, W)); the
-    // others are padding. Without a bounds test per element the strided copy vectorises.
-    const Index off = kx - pad, last = W - 1 - off;  // inside: 0 <= ox * stride + off <= W - 1
-    const Index lo = std::min(Wo, off >= 0 ? 0 : (-off + stride - 1) / stride);
-    const Index hi = last < 0 ? lo : std::max(lo, std::min(Wo, last / stride + 1));
-    for (Index ci = 0; ci < in; ++ci)
-      for (Index ky = 0; ky < k; ++ky) {
-        T* dst = col + ((ci * k + ky) * k + kx) * n;
-        for (Index oy = row_begin; oy < row_end; ++oy) {
-          const Index iy = oy * stride + ky - pad;
-          T* d = dst + (oy - row_begin) * Wo;
-          if (iy < 0 || iy >= H) {
-            std::fill(d, d + Wo, T(0));
-            continue;
-          }
-          const T* row = x + (ci * H + iy) * W;
-          std::fill(d, d + lo, T(0));
-          if (stride == 1)
-            std::copy(row + lo + off, row + hi + off, d + lo);
-          else if (stride == 2)
-            for (Index ox = lo; ox < hi; ++ox) d[ox] = row[2 * ox + off];
-          else
-            for (Index ox = lo; ox < hi; ++ox) d[ox] = row[ox * stride + off];
-          std::fill(d + hi, d + Wo, T(0));
+  const Index K = in * k * k;
+  if (row_end == row_begin || Wo <= 0 || out == 0) return;
+  const detail::conv2d_phases ph{
+      in, H, W, k, stride, pad, Wo, row_begin, (row_end - 1 - row_begin) * stride + k};
+  const Index Wq = ph.width();
+  // The tap table at the first pointer-aligned byte of the workspace, the phase rows after it.
+  void* head = ws;
+  std::size_t room = std::size_t(detail::conv2d_table_elements<T>(K)) * sizeof(T);
+  head = std::align(alignof(const T*), std::size_t(K) * sizeof(const T*), head, room);
+  EVIT_ASSERT(head != nullptr);
+  const T** table = static_cast<const T**>(head);
+  T* phases = ws + detail::conv2d_table_elements<T>(K);
+  for (Index c = 0; c < in; ++c)
+    for (Index r = 0; r < ph.rows; ++r) {
+      const Index iy = row_begin * stride + r - pad;
+      for (Index p = 0; p < stride; ++p) {
+        T* d = phases + (p * in + c) * ph.plane() + r * Wq;
+        if (iy < 0 || iy >= H) {
+          std::fill(d, d + Wq, T(0));
+          continue;
         }
+        // Columns [lo, hi) lie inside the image (ix = q * stride + p - pad in [0, W)).
+        const T* row = x + (c * H + iy) * W;
+        const Index off = p - pad;
+        const Index lo = std::min(Wq, off >= 0 ? 0 : (-off + stride - 1) / stride);
+        const Index last = W - 1 - off;
+        const Index hi = last < 0 ? lo : std::max(lo, std::min(Wq, last / stride + 1));
+        std::fill(d, d + lo, T(0));
+        if (stride == 1)
+          std::copy(row + lo + off, row + hi + off, d + lo);
+        else if (stride == 2)
+          for (Index q = lo; q < hi; ++q) d[q] = row[2 * q + off];
+        else
+          for (Index q = lo; q < hi; ++q) d[q] = row[q * stride + off];
+        std::fill(d + hi, d + Wq, T(0));
       }
-  }
-  gemm_nn<Arch>(out, n, K, w, ldw, col, n, y + row_begin * Wo, Ho * Wo, ep, ws + K * n,
-                ws_size - K * n);
+    }
+  // A tile reads whole vectors: past the last row's Wo columns, into the next row or this tail.
+  std::fill(phases + ph.size(), phases + ph.size() + tiles::nn_wide_nr, T(0));
+  for (Index c = 0; c < in; ++c)
+    for (Index ky = 0; ky < k; ++ky)
+      for (Index kx = 0; kx < k; ++kx)
+        ::new (static_cast<void*>(table + (c * k + ky) * k + kx))
+            const T*(phases + (kx % stride * in + c) * ph.plane() + ky * Wq + kx / stride);
+  // One output row at a time: the wide tile where the reduction is short (as gemm_nn).
+  detail::dispatch_activation(ep.act, [&](auto tag) {
+    constexpr activation Act = decltype(tag)::value;
+    const Index ldc = Ho * Wo;
+    for (Index oy = row_begin; oy < row_end; ++oy) {
+      const Index base = (oy - row_begin) * stride * Wq;
+      Index ox = 0;
+      if constexpr (tiles::nn_has_wide) {
+        if (K <= tiles::nn_wide_max_k)
+          for (; ox + tiles::nn_wide_nr <= Wo; ox += tiles::nn_wide_nr)
+            detail::nn_rows<Arch, tiles::nn_wide_mr, tiles::nn_wide_nv, Act>(
+                out, K, w, ldw, detail::table_rows<T>{table, base + ox}, y + oy * Wo + ox, ldc, 0,
+                oy * Wo + ox, tiles::nn_wide_nr, ep);
+      }
+      for (; ox < Wo; ox += tiles::nn_nr)
+        detail::nn_rows<Arch, tiles::nn_mr, tiles::nn_nv, Act>(
+            out, K, w, ldw, detail::table_rows<T>{table, base + ox}, y + oy * Wo + ox, ldc, 0,
+            oy * Wo + ox, std::min<Index>(tiles::nn_nr, Wo - ox), ep);
+    }
+  });
 }
 
 // ---- pooling, squeeze-excite -------------------------------------------------------------------

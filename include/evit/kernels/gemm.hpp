@@ -244,11 +244,29 @@ void gemm_nt_impl(Index M, Index N, Index K, const T* A, Index lda, const T* Bm,
 
 // ---- gemm_nn ---------------------------------------------------------------------------------
 
-/// One MR x (NV lanes) tile of gemm_nn. With Prefetch, each step of the reduction also asks
-/// for B's row gemm_tiles::nn_prefetch_rows ahead (B streamed from memory: packed weights).
-template <class Arch, int MR, int NV, activation Act, bool Prefetch = false, class T>
-inline void nn_tile(Index K, const T* a, Index lda, const T* b, Index ldb, T* c, Index ldc, Index i,
-                    Index j, Index ncols, const epilogue<T>& ep) noexcept {
+/// The rows of gemm_nn's B: row k at b + k * ld (a matrix, or a packed panel).
+template <class T>
+struct strided_rows {
+  const T* b;
+  Index ld;
+  const T* operator()(Index k) const noexcept { return b + k * ld; }
+};
+
+/// The rows of gemm_nn's B anywhere: row k at table[k] + offset (conv2d's taps, each a run of
+/// its input's pixels, read in place).
+template <class T>
+struct table_rows {
+  const T* const* table;
+  Index offset;
+  const T* operator()(Index k) const noexcept { return table[k] + offset; }
+};
+
+/// One MR x (NV lanes) tile of gemm_nn, B's rows given by `b` (strided_rows, table_rows), each
+/// readable for NV whole vectors. With Prefetch, each step of the reduction also asks for B's
+/// row gemm_tiles::nn_prefetch_rows ahead (B streamed from memory: packed weights).
+template <class Arch, int MR, int NV, activation Act, bool Prefetch = false, class T, class Rows>
+inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i, Index j,
+                    Index ncols, const epilogue<T>& ep) noexcept {
   using B = xsimd::batch<T, Arch>;
   constexpr Index L = static_cast<Index>(B::size);
   B acc[MR][NV];
@@ -261,12 +279,13 @@ inline void nn_tile(Index K, const T* a, Index lda, const T* b, Index ldb, T* c,
       constexpr int per_line = std::max<int>(1, 64 / int(L * sizeof(T)));  // vectors per line
       if (k + ahead < K) {  // rows of this product only (a short one fetches nothing unused)
         EVIT_UNROLL
-        for (int v = 0; v < NV; v += per_line) simd::prefetch(b + (k + ahead) * ldb + v * L);
+        for (int v = 0; v < NV; v += per_line) simd::prefetch(b(k + ahead) + v * L);
       }
     }
     B bv[NV];
+    const T* row = b(k);
     EVIT_UNROLL
-    for (int v = 0; v < NV; ++v) bv[v] = B::load_unaligned(b + k * ldb + v * L);
+    for (int v = 0; v < NV; ++v) bv[v] = B::load_unaligned(row + v * L);
     EVIT_UNROLL
     for (int r = 0; r < MR; ++r) {
       const B av(a[r * lda + k]);
@@ -311,26 +330,26 @@ inline void nn_tile(Index K, const T* a, Index lda, const T* b, Index ldb, T* c,
 
 /// Rows [0, rows) of A against one panel of B: MR-row tiles, then smaller tiles for the rest.
 /// With Prefetch, the first tile prefetches B (the others find it in cache).
-template <class Arch, int MR, int NV, activation Act, bool Prefetch = false, class T>
-inline void nn_rows(Index rows, Index K, const T* a, Index lda, const T* b, Index ldb, T* c,
-                    Index ldc, Index i, Index j, Index ncols, const epilogue<T>& ep) noexcept {
+template <class Arch, int MR, int NV, activation Act, bool Prefetch = false, class T, class Rows>
+inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i,
+                    Index j, Index ncols, const epilogue<T>& ep) noexcept {
   Index r = 0;
   if constexpr (Prefetch) {
     if (rows >= MR) {
-      nn_tile<Arch, MR, NV, Act, true>(K, a, lda, b, ldb, c, ldc, i, j, ncols, ep);
+      nn_tile<Arch, MR, NV, Act, true>(K, a, lda, b, c, ldc, i, j, ncols, ep);
       r = MR;
     }
   }
   for (; r + MR <= rows; r += MR)
-    nn_tile<Arch, MR, NV, Act>(K, a + r * lda, lda, b, ldb, c + r * ldc, ldc, i + r, j, ncols, ep);
+    nn_tile<Arch, MR, NV, Act>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols, ep);
   if constexpr (MR > 1) {
     if (r < rows) {
       constexpr int next = MR > 8 ? 8 : (MR > 4 ? 4 : MR / 2);
       if (Prefetch && r == 0)
-        nn_rows<Arch, next, NV, Act, Prefetch>(rows, K, a, lda, b, ldb, c, ldc, i, j, ncols, ep);
+        nn_rows<Arch, next, NV, Act, Prefetch>(rows, K, a, lda, b, c, ldc, i, j, ncols, ep);
       else
-        nn_rows<Arch, next, NV, Act>(rows - r, K, a + r * lda, lda, b, ldb, c + r * ldc, ldc, i + r,
-                                     j, ncols, ep);
+        nn_rows<Arch, next, NV, Act>(rows - r, K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j,
+                                     ncols, ep);
     }
   }
 }
@@ -358,7 +377,7 @@ void nn_columns(Index j0, Index M, Index N, Index K, const T* A, Index lda, cons
               .store_unaligned(ws + k * NR + v * L);
         }
     }
-    nn_rows<Arch, MR, NV, Act>(M, K, A, lda, ws, NR, C + j, ldc, 0, j, nc, ep);
+    nn_rows<Arch, MR, NV, Act>(M, K, A, lda, strided_rows<T>{ws, NR}, C + j, ldc, 0, j, nc, ep);
   }
 }
 

@@ -112,7 +112,7 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
       for (Index c = j; c < end; c += NR) {
         auto group = [&](Index g, auto prefetch) {
           detail::nn_rows<Arch, tiles::nn_mr, tiles::nn_nv, Act, decltype(prefetch)::value>(
-              rows, in, x + g * groups.x_stride, ldx, base + c, P,
+              rows, in, x + g * groups.x_stride, ldx, detail::strided_rows<T>{base + c, P},
               y + g * groups.y_stride + (c - r0), ldy, 0, c - r0, std::min<Index>(NR, end - c), ep);
         };
         group(0, std::true_type{});  // streams the strip from memory: prefetches ahead

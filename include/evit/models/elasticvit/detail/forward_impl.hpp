@@ -212,11 +212,11 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
   const Index n = Index(b.side) * b.side;
   switch (b.kind) {
     case block_kind::first_conv: {
-      // k x k conv from RGB (+ BN + Hardswish) -> slot 0, in pieces of output rows that hold
-      // whole 32-column panels of its GEMM (so that every piece computes exactly as the whole).
+      // k x k conv from RGB (+ BN + Hardswish) -> slot 0, in pieces of output rows (any cut
+      // computes each output exactly as the whole image does).
       const Index R = b.side_in, k = b.kernel, cf = b.cout, side = b.side;
       const auto ep = m.epilogue(w_.first_bn, cf, activation::hardswish);
-      sp.pieces(side, 32 / std::gcd<Index>(side, 32), [&](Index i, Index r0, Index r1, int wk) {
+      sp.pieces(side, 1, [&](Index i, Index r0, Index r1, int wk) {
         kernels::conv2d<Arch>(cf, 3, R, R, images + i * 3 * R * R, k, b.stride, k / 2,
                               w_.first_conv, 3 * Index(b.max.kernel) * b.max.kernel, ws.act(i, 0),
                               ep, ws.scratch(wk), ws.scratch_size(), r0, r1);
