@@ -5,8 +5,6 @@
 // kernels/conv.hpp.
 #pragma once
 
-#include <xsimd/xsimd.hpp>
-
 #include "evit/core/index.hpp"
 #include "evit/kernels/activation.hpp"
 #include "evit/simd/namespace.hpp"

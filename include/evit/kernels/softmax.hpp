@@ -2,7 +2,6 @@
 // Numerically stable softmax over rows, vectorised, in place (attention probabilities).
 #pragma once
 
-#include <cmath>
 #include <limits>
 
 #include <xsimd/xsimd.hpp>
@@ -19,40 +18,6 @@ namespace kernels {
 
 namespace detail {
 
-/// Softmax of one row of n >= 1 elements, in place: x <- exp(x - max) / sum.
-template <class Arch, class T>
-inline void softmax_row(T* x, Index n) noexcept {
-  using B = xsimd::batch<T, Arch>;
-  constexpr Index L = simd::lanes_v<T, Arch>;
-  T m = -std::numeric_limits<T>::infinity();
-  const Index nv = n - n % L;
-  Index i = 0;
-  if (n >= L) {
-    B vm = B::load_unaligned(x);
-    for (i = L; i < nv; i += L) vm = xsimd::max(vm, B::load_unaligned(x + i));
-    m = simd::reduce_max(vm);
-  }
-  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
-  // A row of -inf (everything masked) stays finite: exp(-inf - 0) = 0, and the sum guard below.
-  if (!(m > -std::numeric_limits<T>::infinity())) m = T(0);
-  B vs(T(0));
-  const B vmax(m);
-  for (i = 0; i < nv; i += L) {
-    const B e = simd::exp_nonpositive(B::load_unaligned(x + i) - vmax);
-    e.store_unaligned(x + i);
-    vs = vs + e;
-  }
-  T s = simd::reduce_add(vs);
-  for (; i < n; ++i) {
-    x[i] = std::exp(x[i] - m);
-    s += x[i];
-  }
-  const T inv = s > T(0) ? T(1) / s : T(0);
-  const B vinv(inv);
-  for (i = 0; i < nv; i += L) (B::load_unaligned(x + i) * vinv).store_unaligned(x + i);
-  for (; i < n; ++i) x[i] *= inv;
-}
-
 /// Elements of a row of `n` stored in whole vectors of Arch (softmax_row_unnormalised's rows).
 template <class Arch, class T>
 constexpr Index whole_vectors(Index n) noexcept {
@@ -60,26 +25,36 @@ constexpr Index whole_vectors(Index n) noexcept {
   return (n + L - 1) / L * L;
 }
 
-/// The unnormalised softmax of one row of n >= 1 logits (plus `bias`, when not null), in place:
-/// x <- exp(x + bias - max), and returns 1 / sum (the caller scales, e.g. in the epilogue of the
-/// product that reads the row). The row is stored in whole_vectors<Arch, T>(n) elements: the
-/// lanes past n are scratch (set to 0 here), so that no element takes a scalar path; `bias` is
-/// read up to the same length (its values past n are ignored).
+/// exp(x + bias - max) over a row of n >= 1 logits (`bias` may be null), in place; returns
+/// 1 / sum. The last vector, partly past n, takes the same path with its extra lanes as -inf
+/// (exp: 0): no element takes a scalar path. With `whole`, the row (and `bias`) is stored in
+/// whole_vectors<Arch, T>(n) elements and its lanes past n are set to 0; without, nothing past
+/// n is read or written (masked loads and stores).
 template <class Arch, class T>
-inline T softmax_row_unnormalised(T* x, const T* bias, Index n) noexcept {
+inline T softmax_exp_row(T* x, const T* bias, Index n, bool whole) noexcept {
   using B = xsimd::batch<T, Arch>;
   constexpr Index L = simd::lanes_v<T, Arch>;
   const Index last = whole_vectors<Arch, T>(n) - L;  // the last vector, partly padding
+  const int tail = int(n - last);
+  auto load = [&](const T* p, Index i) {
+    return whole || i < last ? B::load_unaligned(p + i) : simd::load_partial<Arch>(p + i, tail);
+  };
+  auto store = [&](const B& v, Index i) {
+    if (whole || i < last)
+      v.store_unaligned(x + i);
+    else
+      simd::store_partial(v, x + i, tail);
+  };
   alignas(64) T lane[L];
   for (Index t = 0; t < L; ++t) lane[t] = T(t);
-  const auto valid = B::load_aligned(lane) < B(T(n - last));
+  const auto valid = B::load_aligned(lane) < B(T(tail));
   const B minus_inf(-std::numeric_limits<T>::infinity());
   B vm = minus_inf;
   for (Index i = 0; i <= last; i += L) {
-    B v = B::load_unaligned(x + i);
-    if (bias) v = v + B::load_unaligned(bias + i);
+    B v = load(x, i);
+    if (bias) v = v + load(bias, i);
     if (i == last) v = xsimd::select(valid, v, minus_inf);
-    v.store_unaligned(x + i);
+    if (bias || whole) store(v, i);
     vm = xsimd::max(vm, v);
   }
   T m = simd::reduce_max(vm);
@@ -88,12 +63,37 @@ inline T softmax_row_unnormalised(T* x, const T* bias, Index n) noexcept {
   const B vmax(m);
   B vs(T(0));
   for (Index i = 0; i <= last; i += L) {
-    const B e = simd::exp_nonpositive(B::load_unaligned(x + i) - vmax);
-    e.store_unaligned(x + i);
+    B v = load(x, i);
+    if (i == last && !whole) v = xsimd::select(valid, v, minus_inf);  // loaded as 0
+    const B e = simd::exp_nonpositive(v - vmax);
+    store(e, i);
     vs = vs + e;
   }
   const T s = simd::reduce_add(vs);
   return s > T(0) ? T(1) / s : T(0);
+}
+
+/// The unnormalised softmax of one row of n >= 1 logits (plus `bias`, when not null), in place:
+/// x <- exp(x + bias - max), and returns 1 / sum (the caller scales, e.g. in the epilogue of the
+/// product that reads the row). The row is stored in whole_vectors<Arch, T>(n) elements: the
+/// lanes past n are scratch (set to 0 here); `bias` is read up to the same length (its values
+/// past n are ignored).
+template <class Arch, class T>
+inline T softmax_row_unnormalised(T* x, const T* bias, Index n) noexcept {
+  return softmax_exp_row<Arch>(x, bias, n, true);
+}
+
+/// Softmax of one row of n >= 1 elements, in place: x <- exp(x - max) / sum.
+template <class Arch, class T>
+inline void softmax_row(T* x, Index n) noexcept {
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  const T inv = softmax_exp_row<Arch>(x, static_cast<const T*>(nullptr), n, false);
+  const Index nv = n - n % L;
+  const B vinv(inv);
+  Index i = 0;
+  for (; i < nv; i += L) (B::load_unaligned(x + i) * vinv).store_unaligned(x + i);
+  for (; i < n; ++i) x[i] *= inv;
 }
 
 }  // namespace detail
