@@ -585,10 +585,11 @@ class network {
                  forward_workspace& ws) const;
 
   /// One MBConv block (a conv-stage layer or a reduction) on every sample: x(b) [cin,
-  /// side_in^2] -> y(b) [cout, side^2].
+  /// side_in^2] -> [cout, side^2] in the returned slot: y_slot, or x_slot where the projection
+  /// added itself to an identity shortcut in place.
   template <class Arch>
-  void mbconv(const bn_mode& m, const mbconv_tensors& t, const block& b, forward_workspace& ws,
-              int x_slot, int y_slot, const splitter& sp) const;
+  int mbconv(const bn_mode& m, const mbconv_tensors& t, const block& b, forward_workspace& ws,
+             int x_slot, int y_slot, const splitter& sp) const;
 
   /// One block of the plan on every sample: its input in act slot `cur` (the images for the first
   /// conv), its output in the returned slot; the head writes the logits.

@@ -94,8 +94,8 @@ void network::pointwise(const splitter& sp, Index out, Index in, Index hw, const
 }
 
 template <class Arch>
-void network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk,
-                     forward_workspace& ws, int x_slot, int y_slot, const splitter& sp) const {
+int network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk,
+                    forward_workspace& ws, int x_slot, int y_slot, const splitter& sp) const {
   const Index cin = blk.cin, c = blk.cout, e = blk.expand, k = blk.kernel, stride = blk.stride;
   const Index side_in = blk.side_in, side = blk.side;
   const bool se = blk.se;
@@ -179,7 +179,15 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk
                                           pooled(i0), c0, c1, samples);
     });
   }
-  // 1x1 projection + BN, into y.
+  // 1x1 projection + BN, into y; with an identity shortcut (outside calibration, which needs
+  // the projection's own statistics), added into x in place by its epilogue instead: one pass
+  // over the map fewer, the same sums (x + projection, rounded once).
+  const bool add_in_place = !in_bands && !m.calibrating() && stride == 1 && cin == c;
+  if (add_in_place) {
+    kernels::epilogue<float> ep = pwl_ep;
+    pointwise<Arch>(sp, c, inner, hw, t.pwl, t.inner_max, inner_map, x, ep.with_accumulate(), ws);
+    return x_slot;
+  }
   if (!in_bands) pointwise<Arch>(sp, c, inner, hw, t.pwl, t.inner_max, inner_map, y, pwl_ep, ws);
   if (m.calibrating())
     calibrate_bn<Arch>(m, t.pwl_bn, batch, c, hw, hw, 1, y, activation::none, sp.exec);
@@ -201,6 +209,7 @@ void network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk
       for (Index i = i0; i < i1; ++i) out[i] += s[i];
     });
   }
+  return y_slot;
 }
 
 template <class Arch>
@@ -228,9 +237,8 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
       return 0;
     }
     case block_kind::conv:
-      mbconv<Arch>(m, w_.conv_layers[s][static_cast<std::size_t>(b.layer)], b, ws, cur, 1 - cur,
-                   sp);
-      return 1 - cur;
+      return mbconv<Arch>(m, w_.conv_layers[s][static_cast<std::size_t>(b.layer)], b, ws, cur,
+                          1 - cur, sp);
     case block_kind::reduction: {
       // Planes in (tokens [N, C] after a transformer stage are transposed first), the MBConv,
       // then tokens out.
@@ -241,10 +249,10 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
         });
         cur = planes;
       }
-      const int out = 1 - cur;
-      mbconv<Arch>(m, w_.reduction[s], b, ws, cur, out, sp);
-      sp.samples([&](Index i, int) { transpose(ws.act(i, out), b.cout, n, ws.act(i, cur)); });
-      return cur;
+      const int out = mbconv<Arch>(m, w_.reduction[s], b, ws, cur, 1 - cur, sp);
+      const int tokens = 1 - out;
+      sp.samples([&](Index i, int) { transpose(ws.act(i, out), b.cout, n, ws.act(i, tokens)); });
+      return tokens;
     }
     case block_kind::attention: {
       // x += proj(attention(norm(x))): the per-sample norm, then qkv columns, heads and proj
