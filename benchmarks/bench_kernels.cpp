@@ -460,7 +460,8 @@ void BM_mbconv(benchmark::State& st) {
   flop_counters(st, 2.0 * double(inner * (s.in * H * H + side * side * (s.k * s.k + s.out))));
 }
 
-// The first conv: 3x3 stride 2 from the RGB image (im2col, then the GEMM), BatchNorm + Hardswish.
+// The first conv: 3x3 stride 2 from the RGB image (its taps read in place by the GEMM tiles),
+// BatchNorm + Hardswish.
 // args: out, R (the input side).
 void BM_first_conv(benchmark::State& st) {
   const Index out = st.range(0), R = st.range(1), in = 3, k = 3;

@@ -16,6 +16,8 @@
 //     outputs per token, so a weight slice is read directly from the supernet buffer.
 //   * gemm_nn broadcasts A (the weights, read in place) against K x (NV*L) panels of B (the
 //     activations), each copied once into a small workspace, with an MR x (NV*L) register tile.
+//     Its tiles take B's rows through an accessor (strided_rows, or table_rows: conv2d's taps,
+//     each a run of the input read in place), and linear_packed runs them on packed weights.
 // Neither blocks the reduction dimension: ElasticViT's widest reduction is 1920 (the head), so a
 // whole reduction fits in L2, and an unsplit reduction lets the epilogue run exactly once.
 #pragma once
