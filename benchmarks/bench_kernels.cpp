@@ -6,7 +6,8 @@
 //   copy, memcpy      copy bandwidth, the ceiling of memory-bound ops (counter copy_frac: each op
 //                     against a vector copy of the same bytes, same cache level, same run);
 //   linear_*, mlp_*   ElasticViT shapes, sliced from a larger supernet weight vs a packed copy of
-//                     the slice vs Eigen's product on the slice;
+//                     the slice vs Eigen's product on the slice; linear_packed_stream: packed
+//                     weights from memory, as at batch 1 (counter cached_frac: vs in cache);
 //   attention         GFLOP/s and the time split (qkv, v_conv, scores, softmax, av, proj);
 //   norms, softmax, activations, depthwise conv: GB/s.
 // JSON: --benchmark_format=json. ctest smoke-runs it with --benchmark_min_time=0.01, which this
@@ -183,6 +184,49 @@ void BM_linear_sliced(benchmark::State& st) { linear_bench(st, variant::sliced);
 void BM_linear_packed(benchmark::State& st) { linear_bench(st, variant::packed); }
 void BM_linear_eigen(benchmark::State& st) { linear_bench(st, variant::eigen); }
 void BM_linear_packed_panels(benchmark::State& st) { linear_bench(st, variant::packed_panels); }
+
+// args: tokens N, inputs, outputs. A packed linear layer whose weights come from memory, as in
+// a forward at batch 1 (a subnet's weights, tens of MB, pass through the caches once per image):
+// each iteration runs on the next of many packed copies (512 MiB in all, more than this
+// machine's share of L3). cached_frac: the same product's time on one copy, whose weights stay
+// in cache, over this time (1: the weights' stream costs nothing; the ratio of the minimum
+// times, the two products alternating). linear_packed prefetches each next panel during the
+// current one.
+void BM_linear_packed_stream(benchmark::State& st) {
+  const Index N = st.range(0), in = st.range(1), out = st.range(2);
+  const Index size = evit::kernels::packed_linear_size(out, in);
+  const Index copies = std::max<Index>(2, (g_smoke ? 16 : 512) * Index(1 << 20) / (4 * size));
+  std::vector<float> wp(static_cast<std::size_t>(size * copies));
+  evit::kernels::pack_linear_weight(random_vector(out * in, 1, -0.1, 0.1).data(), out, in,
+                                    wp.data());
+  for (Index c = 1; c < copies; ++c)
+    std::copy(wp.begin(), wp.begin() + size, wp.begin() + c * size);
+  const auto b = random_vector(out, 2);
+  const auto x = random_vector(N * in, 3);
+  std::vector<float> y(static_cast<std::size_t>(N * out));
+  auto product = [&](Index copy) {
+    evit::kernels::linear_packed<Arch>(N, in, out, x.data(), in, wp.data() + copy * size, in, 0,
+                                       b.data(), y.data(), out, activation::hardswish);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  };
+  auto seconds = [&](Index copy) {
+    const auto t0 = clock_type::now();
+    product(copy);
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+  };
+  double streamed = 1e30, cached = 1e30;
+  Index copy = 1;
+  for (auto _ : st) {  // each streamed product followed by an untimed-for-the-rate cached one
+    const double t = seconds(copy);
+    st.SetIterationTime(t);
+    streamed = std::min(streamed, t);
+    cached = std::min(cached, seconds(0));
+    copy = copy + 1 < copies ? copy + 1 : 1;
+  }
+  flop_counters(st, 2.0 * double(N) * double(in) * double(out));
+  st.counters["cached_frac"] = cached / streamed;
+}
 
 // args: tokens N, width C, mlp ratio.
 void mlp_bench(benchmark::State& st, bool sliced) {
@@ -652,6 +696,16 @@ void register_all() {
     RegisterBenchmark(fn.first, fn.second)
         ->ArgsProduct({tokens, widths, ratios})
         ->ArgNames({"N", "C", "ratio"});
+  // (N, in, out): fc1 and fc2 of a 320-wide ElasticViT MLP at 7 x 7 and 14 x 14 tokens, of a
+  // 384-wide one at 4 x 4, the head's 1 x 1280 -> 1000.
+  std::vector<std::vector<long>> streamed = {{49, 320, 1280}, {49, 1280, 320}, {196, 192, 768},
+                                             {196, 768, 192}, {16, 384, 1536}, {1, 1280, 1000}};
+  if (g_smoke) streamed = {{49, 320, 1280}};
+  for (const auto& a : streamed)
+    RegisterBenchmark("linear_packed_stream", BM_linear_packed_stream)
+        ->Args(a)
+        ->ArgNames({"N", "in", "out"})
+        ->UseManualTime();
   RegisterBenchmark("linear_slice_ratio", BM_linear_slice_ratio)
       ->ArgsProduct({tokens, widths, ratios})
       ->ArgNames({"N", "C", "ratio"});

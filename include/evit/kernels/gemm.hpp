@@ -23,6 +23,8 @@
 #pragma once
 
 #include <algorithm>
+#include <tuple>
+#include <utility>
 
 #include <xsimd/xsimd.hpp>
 
@@ -90,9 +92,10 @@ struct gemm_tiles {
   static constexpr int nn_wide_nr = nn_wide_nv * lanes;
   static constexpr int nn_wide_max_k = 96;
   /// linear_packed streams its packed weights from memory once per product (the head at
-  /// batch 8, every layer at batch 1): its first row tile prefetches the panel this many rows
-  /// ahead (64 rows of 32 floats: 8 KiB). A one-off stream of 62 panels of 1632 x 32 floats
-  /// with an 8-row tile ran 0.68x the time with it (0.80x at 16 rows ahead).
+  /// batch 8, every layer at batch 1): the first row tile of its first panel prefetches that
+  /// panel this many rows ahead (64 rows of 32 floats: 8 KiB; a one-off stream of 62 panels of
+  /// 1632 x 32 floats with an 8-row tile ran 0.68x the time with it, 0.80x at 16 rows ahead),
+  /// and the tiles of every panel request the next one (detail::line_stream).
   static constexpr int nn_prefetch_rows = 64;
 };
 
@@ -263,26 +266,49 @@ struct table_rows {
   const T* operator()(Index k) const noexcept { return table[k] + offset; }
 };
 
+/// Cache lines that gemm_nn's tiles request ahead of their use, a share per tile, one or a few
+/// per step of the reduction. linear_packed streams its packed weights from memory: while the
+/// tiles of one panel compute, each asks for its share of the next panel, so that reading the
+/// weights overlaps the arithmetic instead of stalling the first tile of every panel (a panel
+/// of 320 rows against 49 tokens, weights from memory: bench_kernels linear_packed_stream).
+struct line_stream {
+  const char* next = nullptr;  ///< the first line not yet requested
+  Index lines_left = 0;        ///< lines from `next` on still to request
+  Index per_tile = 0;          ///< lines each tile takes from the stream
+  Index per_step = 1;          ///< lines requested per step of the reduction
+  /// Takes a tile's share: its first line and count.
+  std::pair<const char*, Index> take() noexcept {
+    const Index n = std::min(per_tile, lines_left);
+    const char* first = next;
+    next += n * 64;
+    lines_left -= n;
+    return {first, n};
+  }
+};
+
 /// One MR x (NV lanes) tile of gemm_nn, B's rows given by `b` (strided_rows, table_rows), each
-/// readable for NV whole vectors. With Prefetch, each step of the reduction also asks for B's
-/// row gemm_tiles::nn_prefetch_rows ahead (B streamed from memory: packed weights).
-template <class Arch, int MR, int NV, activation Act, bool Prefetch = false, class T, class Rows>
+/// readable for NV whole vectors. With Stream, the tile also requests its share of `pf`'s
+/// lines into L2 (pf->per_step per step of the reduction; into L2 rather than L1: a panel of
+/// weights is up to 240 KiB, and L1 ran 1-4% slower in the bench's linear_packed_stream rows).
+template <class Arch, int MR, int NV, activation Act, bool Stream = false, class T, class Rows>
 inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i, Index j,
-                    Index ncols, const epilogue<T>& ep) noexcept {
+                    Index ncols, const epilogue<T>& ep, line_stream* pf = nullptr) noexcept {
   using B = xsimd::batch<T, Arch>;
   constexpr Index L = static_cast<Index>(B::size);
   B acc[MR][NV];
   EVIT_UNROLL
   for (int r = 0; r < MR; ++r) EVIT_UNROLL
   for (int v = 0; v < NV; ++v) acc[r][v] = B(T(0));
+  [[maybe_unused]] const char* pf_line = nullptr;
+  [[maybe_unused]] Index pf_left = 0, pf_step = 0;
+  if constexpr (Stream) {
+    std::tie(pf_line, pf_left) = pf->take();
+    pf_step = pf->per_step;
+  }
   for (Index k = 0; k < K; ++k) {
-    if constexpr (Prefetch) {
-      constexpr Index ahead = gemm_tiles<T, Arch>::nn_prefetch_rows;
-      constexpr int per_line = std::max<int>(1, 64 / int(L * sizeof(T)));  // vectors per line
-      if (k + ahead < K) {  // rows of this product only (a short one fetches nothing unused)
-        EVIT_UNROLL
-        for (int v = 0; v < NV; v += per_line) simd::prefetch(b(k + ahead) + v * L);
-      }
+    if constexpr (Stream) {
+      for (Index q = 0; q < pf_step && pf_left > 0; ++q, --pf_left, pf_line += 64)
+        simd::prefetch_l2(pf_line);
     }
     B bv[NV];
     const T* row = b(k);
@@ -331,27 +357,20 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
 }
 
 /// Rows [0, rows) of A against one panel of B: MR-row tiles, then smaller tiles for the rest.
-/// With Prefetch, the first tile prefetches B (the others find it in cache).
-template <class Arch, int MR, int NV, activation Act, bool Prefetch = false, class T, class Rows>
+/// With Stream, every tile takes its share of `pf`'s lines.
+template <class Arch, int MR, int NV, activation Act, bool Stream = false, class T, class Rows>
 inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i,
-                    Index j, Index ncols, const epilogue<T>& ep) noexcept {
+                    Index j, Index ncols, const epilogue<T>& ep,
+                    line_stream* pf = nullptr) noexcept {
   Index r = 0;
-  if constexpr (Prefetch) {
-    if (rows >= MR) {
-      nn_tile<Arch, MR, NV, Act, true>(K, a, lda, b, c, ldc, i, j, ncols, ep);
-      r = MR;
-    }
-  }
   for (; r + MR <= rows; r += MR)
-    nn_tile<Arch, MR, NV, Act>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols, ep);
+    nn_tile<Arch, MR, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols,
+                                       ep, pf);
   if constexpr (MR > 1) {
     if (r < rows) {
       constexpr int next = MR > 8 ? 8 : (MR > 4 ? 4 : MR / 2);
-      if (Prefetch && r == 0)
-        nn_rows<Arch, next, NV, Act, Prefetch>(rows, K, a, lda, b, c, ldc, i, j, ncols, ep);
-      else
-        nn_rows<Arch, next, NV, Act>(rows - r, K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j,
-                                     ncols, ep);
+      nn_rows<Arch, next, NV, Act, Stream>(rows - r, K, a + r * lda, lda, b, c + r * ldc, ldc,
+                                           i + r, j, ncols, ep, pf);
     }
   }
 }

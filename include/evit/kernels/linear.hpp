@@ -88,8 +88,9 @@ void pack_linear_weight(const T* w, Index out_max, Index in_max, T* dst) {
 /// With `groups`, the product runs on groups.count matrices of `rows` rows (a batch of samples'
 /// tokens): each 32-column strip of the weights is read once and then reused from L1/L2 by
 /// every group, rather than read again per sample; every output is computed as with one group.
-/// The first row tile of the first group prefetches its strip ahead (gemm_tiles::
-/// nn_prefetch_rows): the packed weights come from memory once per product.
+/// The packed weights come from memory once per product: the first row tile prefetches its
+/// panel ahead (gemm_tiles::nn_prefetch_rows), and the tiles of each panel request the next
+/// panel between them while they compute (detail::line_stream).
 template <class Arch = simd::default_arch, class T>
 void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const T* wp,
                    Index in_max, Index r0, const T* bias, T* y, Index ldy,
@@ -104,19 +105,52 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
   ep.col_bias = bias ? bias + r0 : nullptr;
   ep.act = act;
   ep.accumulate = accumulate;
+  constexpr Index MR = tiles::nn_mr, row_lines = (P * Index(sizeof(T)) + 63) / 64;
+  const Index tiles_per_strip = groups.count * ((rows + MR - 1) / MR);
   detail::dispatch_activation(act, [&](auto tag) {
     constexpr activation Act = decltype(tag)::value;
     for (Index j = r0; j < r0 + out;) {
+      const bool first = j == r0;
       const Index panel = j / P, end = std::min(r0 + out, (panel + 1) * P);
       const T* base = wp + panel * in_max * P - panel * P;  // column c of the panel at base + c
+      // With several row tiles, all tiles of a panel share the next panel's `in` rows between
+      // them, and only the first tile of the product asks for its own panel's rows
+      // nn_prefetch_rows ahead. With one (a few tokens: streaming the weights takes the whole
+      // time), each panel's first tile asks for its own panel ahead, which ran faster.
+      const Index strips = (end - j + NR - 1) / NR;
+      const bool share_next = tiles_per_strip > 1;
+      const bool own_ahead = first || !share_next;
+      detail::line_stream ahead, next;
+      if (own_ahead) {
+        constexpr Index rows_ahead = tiles::nn_prefetch_rows;
+        ahead.next = reinterpret_cast<const char*>(wp + panel * in_max * P + rows_ahead * P);
+        ahead.lines_left = std::max<Index>(0, in - rows_ahead) * row_lines;
+        ahead.per_tile = ahead.lines_left;
+        ahead.per_step = row_lines;
+      }
+      if (share_next && end < r0 + out) {
+        const Index sharing = std::max<Index>(1, strips * tiles_per_strip - (first ? 1 : 0));
+        next.next = reinterpret_cast<const char*>(wp + (panel + 1) * in_max * P);
+        next.lines_left = in * row_lines;
+        next.per_tile = (next.lines_left + sharing - 1) / sharing;
+        next.per_step = (next.per_tile + in - 1) / std::max<Index>(in, 1);
+      }
       for (Index c = j; c < end; c += NR) {
-        auto group = [&](Index g, auto prefetch) {
-          detail::nn_rows<Arch, tiles::nn_mr, tiles::nn_nv, Act, decltype(prefetch)::value>(
-              rows, in, x + g * groups.x_stride, ldx, detail::strided_rows<T>{base + c, P},
-              y + g * groups.y_stride + (c - r0), ldy, 0, c - r0, std::min<Index>(NR, end - c), ep);
+        const Index ncols = std::min<Index>(NR, end - c);
+        auto run = [&](Index g, Index row0, Index nrows, detail::line_stream* pf) {
+          detail::nn_rows<Arch, MR, tiles::nn_nv, Act, true>(
+              nrows, in, x + g * groups.x_stride + row0 * ldx, ldx,
+              detail::strided_rows<T>{base + c, P}, y + g * groups.y_stride + row0 * ldy + (c - r0),
+              ldy, row0, c - r0, ncols, ep, pf);
         };
-        group(0, std::true_type{});  // streams the strip from memory: prefetches ahead
-        for (Index g = 1; g < groups.count; ++g) group(g, std::false_type{});
+        Index g = 0;
+        if (own_ahead && c == j) {  // the panel's first tile, then the rest of its group
+          const Index head = std::min(rows, MR);
+          run(0, 0, head, &ahead);
+          run(0, head, rows - head, &next);
+          g = 1;
+        }
+        for (; g < groups.count; ++g) run(g, 0, rows, &next);
       }
       j = end;
     }

@@ -127,6 +127,16 @@ inline void prefetch(const void* p) noexcept {
 #endif
 }
 
+/// Hint to bring the cache line at `p` into L2 (prefetcht1 on x86): for data wanted a while
+/// later, more than L1 would hold meanwhile (linear_packed's next panel of weights).
+inline void prefetch_l2(const void* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p, 0, 2);
+#else
+  (void)p;
+#endif
+}
+
 }  // namespace simd
 }  // namespace EVIT_ISA_NAMESPACE
 }  // namespace evit
