@@ -128,7 +128,9 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
   // Exact size: a tile reading past the packed copy's padding is an ASan error.
   exact_buffer<float> wp(evit::kernels::packed_linear_size(out_max, in_max));
   evit::kernels::pack_linear_weight(w.data(), out_max, in_max, wp.data());
-  const Index rows = GENERATE(1, 5, 13, 30);
+  // Rows: one tile or less, 13 / 27 / 49 (a full tile's height plus 1-3 rows, which run as two
+  // tiles of 6-8), 30.
+  const Index rows = GENERATE(1, 5, 13, 27, 30, 49);
   // (r0, out, in): whole, one output, the last row, a slice starting and ending inside panels.
   const auto sl =
       GENERATE_COPY(std::vector<Index>{0, out_max, in_max}, std::vector<Index>{0, 1, 1},
@@ -168,6 +170,18 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
         CAPTURE(r, o);
         REQUIRE(y2[r * ldy + o] == y[r * ldy + o]);
       }
+  }
+
+  // Row by row (1-row tiles): the same bits as in the tiles of the whole call.
+  for (Index r = 0; r < rows; ++r) {
+    exact_buffer<float> y1(evit::test::view_size(1, out, ldy));
+    std::copy(before.data() + r * ldy, before.data() + r * ldy + out, y1.data());
+    evit::kernels::linear_packed<Arch>(1, in, out, x.data() + r * ldx, ldx, wp.data(), in_max, r0,
+                                       b.data(), y1.data(), ldy, act, accumulate);
+    for (Index o = 0; o < out; ++o) {
+      CAPTURE(r, o);
+      REQUIRE(y1[o] == y[r * ldy + o]);
+    }
   }
 
   // As three row groups (a batch of three samples, each in its own buffer, as the forward runs

@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include <xsimd/xsimd.hpp>
@@ -356,13 +357,38 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
   }
 }
 
-/// Rows [0, rows) of A against one panel of B: MR-row tiles, then smaller tiles for the rest.
+/// Rows [0, rows) of A against one panel of B: MR-row tiles, then smaller tiles for the rest
+/// (each output is the same sum whatever tile computes it).
 /// With Stream, every tile takes its share of `pf`'s lines.
 template <class Arch, int MR, int NV, activation Act, bool Stream = false, class T, class Rows>
 inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i,
                     Index j, Index ncols, const epilogue<T>& ep,
                     line_stream* pf = nullptr) noexcept {
   Index r = 0;
+  if constexpr (MR == 12) {
+    // 13-15 rows left (49 tokens = 4 x 12 + 1): a 1-3 row tile would wait on its few
+    // accumulators' FMA latency; two tiles of 6-8 rows keep the FMA units busy instead.
+    const Index rem = rows % MR;
+    if (rows > MR && rem >= 1 && rem <= 3) {
+      for (; r + MR + rem < rows; r += MR)
+        nn_tile<Arch, MR, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j,
+                                           ncols, ep, pf);
+      auto tile = [&](auto height) {
+        constexpr int H = decltype(height)::value;
+        nn_tile<Arch, H, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols,
+                                          ep, pf);
+        r += H;
+      };
+      tile(std::integral_constant<int, 7>{});
+      if (rem == 3)
+        tile(std::integral_constant<int, 8>{});
+      else if (rem == 2)
+        tile(std::integral_constant<int, 7>{});
+      else
+        tile(std::integral_constant<int, 6>{});
+      return;
+    }
+  }
   for (; r + MR <= rows; r += MR)
     nn_tile<Arch, MR, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols,
                                        ep, pf);
