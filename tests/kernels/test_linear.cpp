@@ -128,9 +128,9 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
   // Exact size: a tile reading past the packed copy's padding is an ASan error.
   exact_buffer<float> wp(evit::kernels::packed_linear_size(out_max, in_max));
   evit::kernels::pack_linear_weight(w.data(), out_max, in_max, wp.data());
-  // Rows: one tile or less, 13 / 27 / 49 (a full tile's height plus 1-3 rows, which run as two
-  // tiles of 6-8), 30.
-  const Index rows = GENERATE(1, 5, 13, 27, 30, 49);
+  // Rows: one tile or less; 13 / 26 / 27 / 49 (a full 12-row tile's height plus 1-3 rows, which
+  // run as two tiles of 6-8); 8 (a 6-row tile and a 2-row one); 30.
+  const Index rows = GENERATE(1, 5, 8, 13, 26, 27, 30, 49);
   // (r0, out, in): whole, one output, the last row, a slice starting and ending inside panels.
   const auto sl =
       GENERATE_COPY(std::vector<Index>{0, out_max, in_max}, std::vector<Index>{0, 1, 1},
