@@ -120,7 +120,7 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
                         "[kernels][linear]", evit::test::archs) {
   using Arch = TestType;
   const Index P = evit::kernels::linear_panel_width;
-  const Index out_max = 2 * P + 11, in_max = 37;
+  const Index out_max = 5 * P + 11, in_max = 37;
   evit::rng g(33);
   exact_buffer<float> w(out_max * in_max), b(out_max);
   evit::test::fill_uniform(g, w);
@@ -128,14 +128,16 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
   // Exact size: a tile reading past the packed copy's padding is an ASan error.
   exact_buffer<float> wp(evit::kernels::packed_linear_size(out_max, in_max));
   evit::kernels::pack_linear_weight(w.data(), out_max, in_max, wp.data());
-  // Rows: one tile or less; 13 / 26 / 27 / 49 (a full 12-row tile's height plus 1-3 rows, which
-  // run as two tiles of 6-8); 8 (a 6-row tile and a 2-row one); 30.
-  const Index rows = GENERATE(1, 5, 8, 13, 26, 27, 30, 49);
-  // (r0, out, in): whole, one output, the last row, a slice starting and ending inside panels.
-  const auto sl =
-      GENERATE_COPY(std::vector<Index>{0, out_max, in_max}, std::vector<Index>{0, 1, 1},
-                    std::vector<Index>{out_max - 1, 1, in_max},
-                    std::vector<Index>{16, P + 3, in_max - 5}, std::vector<Index>{3, 2 * P, 8});
+  // Rows: 1-3 (tiles spanning up to four panels); one tile or less; 13 / 26 / 27 / 49 (a full
+  // 12-row tile's height plus 1-3 rows, which run as two tiles of 6-8); 8 (a 6-row tile and a
+  // 2-row one); 30.
+  const Index rows = GENERATE(1, 2, 3, 5, 8, 13, 26, 27, 30, 49);
+  // (r0, out, in): whole, one output, the last row, slices starting and ending inside panels
+  // (the middle one with four whole panels between its ragged ends).
+  const auto sl = GENERATE_COPY(
+      std::vector<Index>{0, out_max, in_max}, std::vector<Index>{0, 1, 1},
+      std::vector<Index>{out_max - 1, 1, in_max}, std::vector<Index>{16, P + 3, in_max - 5},
+      std::vector<Index>{3, 2 * P, 8}, std::vector<Index>{P - 3, 4 * P + 7, in_max - 2});
   const Index r0 = sl[0], out = sl[1], in = sl[2];
   const activation act = GENERATE(activation::none, activation::hardswish);
   const bool accumulate = GENERATE(false, true);

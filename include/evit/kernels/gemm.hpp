@@ -98,6 +98,11 @@ struct gemm_tiles {
   /// 1632 x 32 floats with an 8-row tile ran 0.68x the time with it, 0.80x at 16 rows ahead),
   /// and the tiles of every panel request the next one (detail::line_stream).
   static constexpr int nn_prefetch_rows = 64;
+  /// linear_packed with 1-3 rows: vectors per tile, spanning several panels where a panel has
+  /// fewer (8-12 independent accumulators instead of 2-6).
+  static constexpr int nn_few_rows_nv(int rows) {
+    return rows == 1 ? 8 : (rows == 2 || regs >= 32) ? 4 : 2;
+  }
 };
 
 namespace detail {
@@ -256,6 +261,21 @@ struct strided_rows {
   const T* b;
   Index ld;
   const T* operator()(Index k) const noexcept { return b + k * ld; }
+  /// Where the tile's vector v (of `lanes` elements) starts in a row.
+  static constexpr Index vector_offset(int v, Index lanes) noexcept { return v * lanes; }
+};
+
+/// The rows of gemm_nn's B when a tile spans several consecutive packed panels of P columns
+/// (linear_packed with a few rows): row k of each panel at k * P, the panels `panel_stride`
+/// elements apart.
+template <class T, Index P>
+struct panel_rows {
+  const T* b;
+  Index panel_stride;
+  const T* operator()(Index k) const noexcept { return b + k * P; }
+  Index vector_offset(int v, Index lanes) const noexcept {
+    return v * lanes / P * panel_stride + v * lanes % P;
+  }
 };
 
 /// The rows of gemm_nn's B anywhere: row k at table[k] + offset (conv2d's taps, each a run of
@@ -265,6 +285,7 @@ struct table_rows {
   const T* const* table;
   Index offset;
   const T* operator()(Index k) const noexcept { return table[k] + offset; }
+  static constexpr Index vector_offset(int v, Index lanes) noexcept { return v * lanes; }
 };
 
 /// Cache lines that gemm_nn's tiles request ahead of their use, a share per tile, one or a few
@@ -314,7 +335,7 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
     B bv[NV];
     const T* row = b(k);
     EVIT_UNROLL
-    for (int v = 0; v < NV; ++v) bv[v] = B::load_unaligned(row + v * L);
+    for (int v = 0; v < NV; ++v) bv[v] = B::load_unaligned(row + b.vector_offset(v, L));
     EVIT_UNROLL
     for (int r = 0; r < MR; ++r) {
       const B av(a[r * lda + k]);

@@ -109,51 +109,78 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
   const Index tiles_per_strip = groups.count * ((rows + MR - 1) / MR);
   detail::dispatch_activation(act, [&](auto tag) {
     constexpr activation Act = decltype(tag)::value;
-    for (Index j = r0; j < r0 + out;) {
-      const bool first = j == r0;
-      const Index panel = j / P, end = std::min(r0 + out, (panel + 1) * P);
-      const T* base = wp + panel * in_max * P - panel * P;  // column c of the panel at base + c
-      // With several row tiles, all tiles of a panel share the next panel's `in` rows between
-      // them, and only the first tile of the product asks for its own panel's rows
-      // nn_prefetch_rows ahead. With one (a few tokens: streaming the weights takes the whole
-      // time), each panel's first tile asks for its own panel ahead, which ran faster.
-      const Index strips = (end - j + NR - 1) / NR;
-      const bool share_next = tiles_per_strip > 1;
-      const bool own_ahead = first || !share_next;
-      detail::line_stream ahead, next;
-      if (own_ahead) {
-        constexpr Index rows_ahead = tiles::nn_prefetch_rows;
-        ahead.next = reinterpret_cast<const char*>(wp + panel * in_max * P + rows_ahead * P);
-        ahead.lines_left = std::max<Index>(0, in - rows_ahead) * row_lines;
-        ahead.per_tile = ahead.lines_left;
-        ahead.per_step = row_lines;
-      }
-      if (share_next && end < r0 + out) {
-        const Index sharing = std::max<Index>(1, strips * tiles_per_strip - (first ? 1 : 0));
-        next.next = reinterpret_cast<const char*>(wp + (panel + 1) * in_max * P);
-        next.lines_left = in * row_lines;
-        next.per_tile = (next.lines_left + sharing - 1) / sharing;
-        next.per_step = (next.per_tile + in - 1) / std::max<Index>(in, 1);
-      }
-      for (Index c = j; c < end; c += NR) {
-        const Index ncols = std::min<Index>(NR, end - c);
-        auto run = [&](Index g, Index row0, Index nrows, detail::line_stream* pf) {
-          detail::nn_rows<Arch, MR, tiles::nn_nv, Act, true>(
-              nrows, in, x + g * groups.x_stride + row0 * ldx, ldx,
-              detail::strided_rows<T>{base + c, P}, y + g * groups.y_stride + row0 * ldy + (c - r0),
-              ldy, row0, c - r0, ncols, ep, pf);
-        };
-        Index g = 0;
-        if (own_ahead && c == j) {  // the panel's first tile, then the rest of its group
-          const Index head = std::min(rows, MR);
-          run(0, 0, head, &ahead);
-          run(0, head, rows - head, &next);
-          g = 1;
+    // Columns [from, to) panel by panel, in tiles of MR rows x nn_nr columns.
+    auto by_panel = [&](Index from, Index to) {
+      for (Index j = from; j < to;) {
+        const bool first = j == from;
+        const Index panel = j / P, end = std::min(to, (panel + 1) * P);
+        const T* base = wp + panel * in_max * P - panel * P;  // column c of the panel at base + c
+        // With several row tiles, all tiles of a panel share the next panel's `in` rows between
+        // them, and only the first tile of the product asks for its own panel's rows
+        // nn_prefetch_rows ahead. With one (a few tokens: streaming the weights takes the whole
+        // time), each panel's first tile asks for its own panel ahead, which ran faster.
+        const Index strips = (end - j + NR - 1) / NR;
+        const bool share_next = tiles_per_strip > 1;
+        const bool own_ahead = first || !share_next;
+        detail::line_stream ahead, next;
+        if (own_ahead) {
+          constexpr Index rows_ahead = tiles::nn_prefetch_rows;
+          ahead.next = reinterpret_cast<const char*>(wp + panel * in_max * P + rows_ahead * P);
+          ahead.lines_left = std::max<Index>(0, in - rows_ahead) * row_lines;
+          ahead.per_tile = ahead.lines_left;
+          ahead.per_step = row_lines;
         }
-        for (; g < groups.count; ++g) run(g, 0, rows, &next);
+        if (share_next && end < to) {
+          const Index sharing = std::max<Index>(1, strips * tiles_per_strip - (first ? 1 : 0));
+          next.next = reinterpret_cast<const char*>(wp + (panel + 1) * in_max * P);
+          next.lines_left = in * row_lines;
+          next.per_tile = (next.lines_left + sharing - 1) / sharing;
+          next.per_step = (next.per_tile + in - 1) / std::max<Index>(in, 1);
+        }
+        for (Index c = j; c < end; c += NR) {
+          const Index ncols = std::min<Index>(NR, end - c);
+          auto run = [&](Index g, Index row0, Index nrows, detail::line_stream* pf) {
+            detail::nn_rows<Arch, MR, tiles::nn_nv, Act, true>(
+                nrows, in, x + g * groups.x_stride + row0 * ldx, ldx,
+                detail::strided_rows<T>{base + c, P},
+                y + g * groups.y_stride + row0 * ldy + (c - r0), ldy, row0, c - r0, ncols, ep, pf);
+          };
+          Index g = 0;
+          if (own_ahead && c == j) {  // the panel's first tile, then the rest of its group
+            const Index head = std::min(rows, MR);
+            run(0, 0, head, &ahead);
+            run(0, head, rows - head, &next);
+            g = 1;
+          }
+          for (; g < groups.count; ++g) run(g, 0, rows, &next);
+        }
+        j = end;
       }
-      j = end;
-    }
+    };
+    // One to three rows (the head at batch 1, the last stage's tokens): a tile of one panel's
+    // strip holds too few accumulators (rows x nn_nv) to hide the FMA latency while the weights
+    // stream in, so the whole panels run in tiles as wide as several panels
+    // (tiles::nn_few_rows_nv); each output is the same sum and epilogue as in any other tile.
+    auto few_rows = [&](auto height) {
+      constexpr int R = decltype(height)::value, NV = tiles::nn_few_rows_nv(R);
+      constexpr Index width = NV * tiles::lanes, unit = std::max<Index>(width, P);
+      const Index lo = std::min(r0 + out, (r0 + P - 1) / P * P);
+      const Index hi = lo + (r0 + out - lo) / unit * unit;
+      by_panel(r0, lo);
+      for (Index c = lo; c < hi; c += width)
+        detail::nn_tile<Arch, R, NV, Act>(
+            in, x, ldx, detail::panel_rows<T, P>{wp + c / P * in_max * P + c % P, in_max * P},
+            y + (c - r0), ldy, 0, c - r0, width, ep);
+      by_panel(hi, r0 + out);
+    };
+    if (groups.count == 1 && rows == 1)
+      few_rows(std::integral_constant<int, 1>{});
+    else if (groups.count == 1 && rows == 2)
+      few_rows(std::integral_constant<int, 2>{});
+    else if (groups.count == 1 && rows == 3)
+      few_rows(std::integral_constant<int, 3>{});
+    else
+      by_panel(r0, r0 + out);
   });
 }
 
