@@ -157,7 +157,7 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
         j = end;
       }
     };
-    // One to three rows (the head at batch 1, the last stage's tokens): a tile of one panel's
+    // One to three rows (the head's vector layers at batch 1 to 3): a tile of one panel's
     // strip holds too few accumulators (rows x nn_nv) to hide the FMA latency while the weights
     // stream in, so the whole panels run in tiles as wide as several panels
     // (tiles::nn_few_rows_nv); each output is the same sum and epilogue as in any other tile.
