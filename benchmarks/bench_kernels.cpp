@@ -697,9 +697,11 @@ void register_all() {
         ->ArgsProduct({tokens, widths, ratios})
         ->ArgNames({"N", "C", "ratio"});
   // (N, in, out): fc1 and fc2 of a 320-wide ElasticViT MLP at 7 x 7 and 14 x 14 tokens, of a
-  // 384-wide one at 4 x 4, the head's 1 x 1280 -> 1000.
+  // 384-wide one at 4 x 4, the head's 1 x 1280 -> 1000, elastic_T1's head vector layers at
+  // batch 8 (8 x 1632 -> 1984, 8 x 1984 -> 1000).
   std::vector<std::vector<long>> streamed = {{49, 320, 1280}, {49, 1280, 320}, {196, 192, 768},
-                                             {196, 768, 192}, {16, 384, 1536}, {1, 1280, 1000}};
+                                             {196, 768, 192}, {16, 384, 1536}, {1, 1280, 1000},
+                                             {8, 1632, 1984}, {8, 1984, 1000}};
   if (g_smoke) streamed = {{49, 320, 1280}};
   for (const auto& a : streamed)
     RegisterBenchmark("linear_packed_stream", BM_linear_packed_stream)
@@ -802,8 +804,10 @@ void register_all() {
           ->ArgNames({"in", "out", "HW", "bn_hswish"});
   // (batch, in, out, HW): elastic_T1's last reduction (176 -> 1056 at 2x2 in, 1056 -> 272 at
   // 2x2 out), a 4x4 projection and a 1x1 map.
-  std::vector<std::vector<long>> small = {{1, 176, 1056, 4}, {8, 176, 1056, 4}, {8, 1056, 272, 4},
-                                          {8, 384, 96, 16},  {1, 1056, 272, 1}, {8, 1056, 272, 1}};
+  std::vector<std::vector<long>> small = {
+      {1, 176, 1056, 4},  {8, 176, 1056, 4},  {8, 1056, 272, 4},
+      {8, 384, 96, 16},   {1, 1056, 272, 1},  {8, 1056, 272, 1},
+      {1, 176, 1056, 16}, {8, 176, 1056, 16}, {8, 576, 176, 16}};
   if (g_smoke) small = {{2, 176, 1056, 4}};
   for (const auto& a : small) {
     RegisterBenchmark("pointwise_conv_per_image", BM_pointwise_conv_per_image)

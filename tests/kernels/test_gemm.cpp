@@ -134,7 +134,8 @@ TEMPLATE_LIST_TEST_CASE("gemm_nn: matches double reference across tile edges", "
   using Arch = TestType;
   const Index L = evit::simd::lanes<float, Arch>();
   evit::rng g(12);
-  const Index M = GENERATE(1, 2, 5, 6, 7, 13, 25);
+  // 29 and 57: whole and partial 28-row tiles of a last panel one vector wide (N = L, 2L + 1).
+  const Index M = GENERATE(1, 2, 5, 6, 7, 13, 25, 29, 57);
   const Index N = GENERATE_COPY(1, L - 1, L, L + 1, 2 * L, 2 * L + 1, 4 * L + 3);
   const Index K = GENERATE(1, 2, 9, 27);
   const Index off = GENERATE(0, 3);

@@ -333,22 +333,34 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
       auto hidden = [&](Index i) { return ws.inner(i) + forward_workspace::round(ec); };
       const auto bn = m.calibrating() ? std::pair<const float*, const float*>{nullptr, nullptr}
                                       : m.coefficients(w_.head_bn, ec);
-      sp.pieces(ec, 16, [&](Index i, Index j0, Index j1, int) {
-        float* h = ws.act(i, 2);
-        if (w_.head0_packed)
-          kernels::linear_packed<Arch>(n, c, j1 - j0, ws.act(i, cur), c, w_.head0_packed, c_max, j0,
-                                       w_.head0_b, h + j0, ec);
-        else
-          kernels::linear<Arch>(n, c, j1 - j0, ws.act(i, cur), c, w_.head0_w, c_max, j0, w_.head0_b,
-                                h + j0, ec);
+      // BatchNorm, Hardswish and the mean over tokens of sample i's columns [j0, j1).
+      auto normalise_and_pool = [&](Index i, Index j0, Index j1) {
         if (m.calibrating()) return;  // normalised with the batch statistics below
+        float* h = ws.act(i, 2);
         for (Index r = 0; r < n; ++r) {
           float* v = h + r * ec;
           for (Index x = j0; x < j1; ++x) v[x] = v[x] * bn.first[x] + bn.second[x];
           kernels::activate<Arch>(activation::hardswish, v + j0, j1 - j0);
         }
         kernels::mean_rows<Arch>(n, j1 - j0, h + j0, ec, pooled(i) + j0);
-      });
+      };
+      if (w_.head0_packed) {
+        // On packed panels: one product over the whole batch (each worker a piece of the
+        // columns), the weight read once per forward rather than once per sample.
+        const Index i0 = sp.first;
+        sp.columns(ec, 16, [&](Index j0, Index j1, int) {
+          kernels::linear_packed<Arch>(n, c, j1 - j0, ws.act(i0, cur), c, w_.head0_packed, c_max,
+                                       j0, w_.head0_b, ws.act(i0, 2) + j0, ec, activation::none,
+                                       false, ws.samples(batch));
+          for (Index i = i0; i < i0 + batch; ++i) normalise_and_pool(i, j0, j1);
+        });
+      } else {
+        sp.pieces(ec, 16, [&](Index i, Index j0, Index j1, int) {
+          kernels::linear<Arch>(n, c, j1 - j0, ws.act(i, cur), c, w_.head0_w, c_max, j0, w_.head0_b,
+                                ws.act(i, 2) + j0, ec);
+          normalise_and_pool(i, j0, j1);
+        });
+      }
       if (m.calibrating()) {
         calibrate_bn<Arch>(
             m, w_.head_bn, batch, ec, n, 1, ec, [&](Index i) { return ws.act(i, 2); },
