@@ -154,6 +154,10 @@ BENCHMARK_CAPTURE(BM_batch, T1, "elastic_T1")
     ->ArgsProduct({{1, 8}, {0, 1}})
     ->ArgNames({"batch", "packed"})
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_batch, T2, "elastic_T2")
+    ->ArgsProduct({{1, 8}, {0, 1}})
+    ->ArgNames({"batch", "packed"})
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_batch, S2, "elastic_S2")
     ->ArgsProduct({{1, 8}, {0, 1}})
     ->ArgNames({"batch", "packed"})
