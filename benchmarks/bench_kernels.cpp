@@ -555,10 +555,16 @@ void BM_pointwise_conv(benchmark::State& st) {
 // BN + Hardswish): pointwise_conv image by image (32-pixel panels, mostly padding at 1-16
 // pixels; the weights read again per image) vs pointwise_conv_small (the batch's pixels as the
 // rows of one product). args: batch, in, out, HW.
-void small_plane_bench(benchmark::State& st, bool batched) {
+enum class small_plane_variant { per_image, batched, packed };
+void small_plane_bench(benchmark::State& st, small_plane_variant v) {
   const Index batch = st.range(0), in = st.range(1), out = st.range(2), hw = st.range(3);
   const Index stride = (in + out) * hw + 64;
   const auto w = random_vector(out * in, 1), x = random_vector(batch * stride, 2);
+  std::vector<float> wp;
+  if (v == small_plane_variant::packed) {
+    wp.resize(static_cast<std::size_t>(evit::kernels::packed_linear_size(out, in)));
+    evit::kernels::pack_linear_weight(w.data(), out, in, wp.data());
+  }
   const auto sc = random_vector(out, 3, 0.5, 1.5), sh = random_vector(out, 4);
   std::vector<float> y(static_cast<std::size_t>(batch * stride));
   evit::nn::workspace<float> ws(
@@ -569,10 +575,13 @@ void small_plane_bench(benchmark::State& st, bool batched) {
                       .with_row_bias(sh.data())
                       .with_activation(activation::hardswish);
   for (auto _ : st) {
-    if (batched)
+    const evit::kernels::row_groups images{batch, stride, stride};
+    if (v == small_plane_variant::batched)
       evit::kernels::pointwise_conv_small<Arch>(out, in, hw, w.data(), in, x.data(), y.data(),
-                                                evit::kernels::row_groups{batch, stride, stride},
-                                                ep, 0, out, ws.data(), ws.size());
+                                                images, ep, 0, out, ws.data(), ws.size());
+    else if (v == small_plane_variant::packed)
+      evit::kernels::pointwise_conv_small_packed<Arch>(
+          out, in, hw, wp.data(), in, x.data(), y.data(), images, ep, 0, out, ws.data(), ws.size());
     else
       for (Index i = 0; i < batch; ++i)
         evit::kernels::pointwise_conv<Arch>(out, in, hw, w.data(), in, x.data() + i * stride,
@@ -582,8 +591,15 @@ void small_plane_bench(benchmark::State& st, bool batched) {
   }
   flop_counters(st, 2.0 * double(batch * out * in * hw));
 }
-void BM_pointwise_conv_per_image(benchmark::State& st) { small_plane_bench(st, false); }
-void BM_pointwise_conv_small(benchmark::State& st) { small_plane_bench(st, true); }
+void BM_pointwise_conv_per_image(benchmark::State& st) {
+  small_plane_bench(st, small_plane_variant::per_image);
+}
+void BM_pointwise_conv_small(benchmark::State& st) {
+  small_plane_bench(st, small_plane_variant::batched);
+}
+void BM_pointwise_conv_small_packed(benchmark::State& st) {
+  small_plane_bench(st, small_plane_variant::packed);
+}
 
 // The head's two vector layers (pooled eC -> hidden, hidden -> 1000 classes) for a batch: one
 // product per sample (each reading the weights, megabytes, again), one product over the batch
@@ -804,16 +820,20 @@ void register_all() {
           ->ArgNames({"in", "out", "HW", "bn_hswish"});
   // (batch, in, out, HW): elastic_T1's last reduction (176 -> 1056 at 2x2 in, 1056 -> 272 at
   // 2x2 out), a 4x4 projection and a 1x1 map.
-  std::vector<std::vector<long>> small = {
-      {1, 176, 1056, 4},  {8, 176, 1056, 4},  {8, 1056, 272, 4},
-      {8, 384, 96, 16},   {1, 1056, 272, 1},  {8, 1056, 272, 1},
-      {1, 176, 1056, 16}, {8, 176, 1056, 16}, {8, 576, 176, 16}};
+  std::vector<std::vector<long>> small = {{1, 176, 1056, 4},  {8, 176, 1056, 4},  {8, 1056, 272, 4},
+                                          {8, 384, 96, 16},   {1, 1056, 272, 1},  {8, 1056, 272, 1},
+                                          {1, 176, 1056, 16}, {8, 176, 1056, 16}, {8, 576, 176, 16},
+                                          {1, 1056, 256, 9},  {8, 1056, 256, 9},  {8, 176, 256, 9},
+                                          {8, 176, 1056, 25}, {8, 576, 176, 25}};
   if (g_smoke) small = {{2, 176, 1056, 4}};
   for (const auto& a : small) {
     RegisterBenchmark("pointwise_conv_per_image", BM_pointwise_conv_per_image)
         ->Args(a)
         ->ArgNames({"batch", "in", "out", "HW"});
     RegisterBenchmark("pointwise_conv_small", BM_pointwise_conv_small)
+        ->Args(a)
+        ->ArgNames({"batch", "in", "out", "HW"});
+    RegisterBenchmark("pointwise_conv_small_packed", BM_pointwise_conv_small_packed)
         ->Args(a)
         ->ArgNames({"batch", "in", "out", "HW"});
   }

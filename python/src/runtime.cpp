@@ -630,8 +630,9 @@ void bind_runtime(py::module_& m) {
                   "Loads a supernet from a safetensors file with the official tensor names "
                   "(strict: missing, unused or misshapen tensors raise evit.FormatError naming "
                   "them). in_place: use the file's float32 tensors where they lie (mapped, "
-                  "memory_map=True), no copy; pack_weights: also keep the transformer linear "
-                  "weights packed for the GEMM (faster; ElasticViT only); allow_extra_tensors: "
+                  "memory_map=True), no copy; pack_weights: also keep the transformer linear, "
+                  "reduction 1x1 and head weights packed for the GEMM (faster; ElasticViT only); "
+                  "allow_extra_tensors: "
                   "ignore tensors the space does not use. Class names come from the file's "
                   "metadata when it has them.")
       .def_static("random", &random_supernet, py::arg("space"), py::arg("seed") = 1, py::kw_only(),

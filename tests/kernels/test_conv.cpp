@@ -319,16 +319,19 @@ TEMPLATE_LIST_TEST_CASE("pointwise_conv: 1x1 slice of [out_max, in_max] with BN 
                           conv_tol);
 }
 
-TEMPLATE_LIST_TEST_CASE("pointwise_conv_small: a batch of small planes as one product",
-                        "[kernels][conv]", evit::test::archs) {
+TEMPLATE_LIST_TEST_CASE(
+    "pointwise_conv_small(_packed): a batch of small planes as one product, on the weight in place "
+    "or packed",
+    "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;
   const Index out = GENERATE(1, 19, 40);
   const Index in = GENERATE(1, 16, 33);
-  const Index HW = GENERATE(1, 4, 9, 15, 70);  // 70: one image is more than one step
-  const Index count = GENERATE(1, 3, 17);      // 17 images of 4 to 15 pixels: several steps
+  const Index HW = GENERATE(1, 4, 9, 15, 130);  // 130: one image is more than one step
+  const Index count = GENERATE(1, 3, 17);       // 17 images of 4 to 15 pixels: several steps
   const activation act = GENERATE(activation::none, activation::hardswish);
   const bool accumulate = GENERATE(false, true);
-  CAPTURE(Arch::name(), out, in, HW, count, accumulate);
+  const bool packed = GENERATE(false, true);
+  CAPTURE(Arch::name(), out, in, HW, count, accumulate, packed);
   evit::rng g(55);
   const Index out_max = 40, in_max = 40;
   const Index xs = in * HW + 3, ys = out * HW + 5;  // images a fixed distance apart
@@ -345,8 +348,18 @@ TEMPLATE_LIST_TEST_CASE("pointwise_conv_small: a batch of small planes as one pr
   const Index wsn = evit::kernels::pointwise_conv_small_workspace_size(in, out);
   exact_buffer<float> ws(wsn);
   const evit::kernels::row_groups images{count, xs, ys};
-  evit::kernels::pointwise_conv_small<Arch>(out, in, HW, w.data(), in_max, x.data(), y.data(),
-                                            images, ep, 0, out, ws.data(), wsn);
+  exact_buffer<float> wp(evit::kernels::packed_linear_size(out_max, in_max));
+  evit::kernels::pack_linear_weight(w.data(), out_max, in_max, wp.data());
+  // Output channels [o0, o1) of every image into `into`.
+  auto conv = [&](Index o0, Index o1, float* into) {
+    if (packed)
+      evit::kernels::pointwise_conv_small_packed<Arch>(out, in, HW, wp.data(), in_max, x.data(),
+                                                       into, images, ep, o0, o1, ws.data(), wsn);
+    else
+      evit::kernels::pointwise_conv_small<Arch>(out, in, HW, w.data(), in_max, x.data(), into,
+                                                images, ep, o0, o1, ws.data(), wsn);
+  };
+  conv(0, out, y.data());
   for (Index k = 0; k < count; ++k) {
     CAPTURE(k);
     std::vector<float> old(before.data() + k * ys, before.data() + k * ys + out * HW);
@@ -359,10 +372,8 @@ TEMPLATE_LIST_TEST_CASE("pointwise_conv_small: a batch of small planes as one pr
   // Output channels in two pieces split at 16 (as the forward's workers do): the same bits.
   if (out > 16) {
     exact_buffer<float> y2 = before;
-    evit::kernels::pointwise_conv_small<Arch>(out, in, HW, w.data(), in_max, x.data(), y2.data(),
-                                              images, ep, 0, 16, ws.data(), wsn);
-    evit::kernels::pointwise_conv_small<Arch>(out, in, HW, w.data(), in_max, x.data(), y2.data(),
-                                              images, ep, 16, out, ws.data(), wsn);
+    conv(0, 16, y2.data());
+    conv(16, out, y2.data());
     for (Index i = 0; i < count * ys; ++i) {
       CAPTURE(i);
       REQUIRE(y2[i] == y[i]);

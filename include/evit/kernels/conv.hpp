@@ -25,6 +25,7 @@
 #include "evit/kernels/activation.hpp"
 #include "evit/kernels/epilogue.hpp"
 #include "evit/kernels/gemm.hpp"
+#include "evit/kernels/linear.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"
 #include "evit/simd/isa.hpp"
@@ -527,30 +528,23 @@ void pointwise_conv(Index out, Index in, Index HW, const T* w, Index ldw, const 
 
 /// Pixels (rows of its product) per step of pointwise_conv_small: its workspace holds this many
 /// rows of the transposed images and of the product; more pixels are taken in steps.
-constexpr Index pointwise_conv_small_rows = 64;
+constexpr Index pointwise_conv_small_rows = 128;
 
 /// Workspace of pointwise_conv_small for `in` input and `out` output channels.
 constexpr Index pointwise_conv_small_workspace_size(Index in, Index out) {
   return pointwise_conv_small_rows * (in + out);
 }
 
-/// pointwise_conv on `images.count` small NCHW images at once (image g's input at
-/// x + g * images.x_stride, its output at y + g * images.y_stride), output channels
-/// [o_begin, o_end) only. The images' pixels become the rows of one product against the weight
-/// slice, read in place (gemm_nt on the transposed images), so that the weights are read once
-/// for the whole batch and nothing is padded: on the 1x1 to 4x4 maps of the last stages,
-/// pointwise_conv's panels of 32 pixels are mostly padding and each image reads the weights, up
-/// to a megabyte, again (bench_kernels pointwise_conv_small vs pointwise_conv). Each output is
-/// computed the same way whatever the image count, the steps and [o_begin, o_end) (split it at
-/// multiples of 16), so callers may cut the channels over threads.
-/// @param ws,ws_size workspace of pointwise_conv_small_workspace_size(in, o_end - o_begin).
-/// Any hw works; it pays off below about 16 pixels (above, pointwise_conv is faster).
-/// @pre ep.col_bias == nullptr; y does not overlap x.
-template <class Arch = simd::default_arch, class T>
-void pointwise_conv_small(Index out, Index in, Index hw, const T* w, Index ldw, const T* x, T* y,
-                          row_groups images, const epilogue<T>& ep, Index o_begin, Index o_end,
-                          T* ws, Index ws_size) {
-  EVIT_ASSERT(out >= 0 && in >= 0 && hw >= 1 && ldw >= in && images.count >= 0);
+namespace detail {
+
+/// pointwise_conv_small's steps: up to pointwise_conv_small_rows pixels of the images
+/// transposed into rows, product(rows, xt, prod) writing prod [rows, o_end - o_begin] = xt ·
+/// W[o_begin : o_end, :]ᵀ, then the epilogue along each row and each value to its plane.
+template <class Arch, class T, class Product>
+void pointwise_small_steps(Index out, Index in, Index hw, const T* x, T* y, row_groups images,
+                           const epilogue<T>& ep, Index o_begin, Index o_end, T* ws, Index ws_size,
+                           Product&& product) {
+  EVIT_ASSERT(out >= 0 && in >= 0 && hw >= 1 && images.count >= 0);
   EVIT_ASSERT(0 <= o_begin && o_begin <= o_end && o_end <= out && ep.col_bias == nullptr);
   EVIT_ASSERT(ws_size >= pointwise_conv_small_workspace_size(in, o_end - o_begin));
   (void)ws_size;
@@ -569,9 +563,9 @@ void pointwise_conv_small(Index out, Index in, Index hw, const T* w, Index ldw, 
       const T* xg = x + g * images.x_stride + p;
       for (Index i = 0; i < in; ++i) xt[r * in + i] = xg[i * hw];
     }
-    gemm_nt<Arch>(rows, n, in, xt, in, w + o_begin * ldw, ldw, prod, n);
+    product(rows, static_cast<const T*>(xt), prod);
     // The epilogue along each product row (contiguous channels), then each value to its plane.
-    detail::dispatch_activation(ep.act, [&](auto tag) {
+    dispatch_activation(ep.act, [&](auto tag) {
       constexpr activation Act = decltype(tag)::value;
       for (Index r = 0; r < rows; ++r) {
         T* v = prod + r * n;
@@ -581,14 +575,14 @@ void pointwise_conv_small(Index out, Index in, Index hw, const T* w, Index ldw, 
           if (ep.row_scale) s = s * B::load_unaligned(ep.row_scale + o_begin + o);
           B t = B::load_unaligned(v + o) * s;
           if (ep.row_bias) t = t + B::load_unaligned(ep.row_bias + o_begin + o);
-          detail::apply_vector<Act>(t).store_unaligned(v + o);
+          apply_vector<Act>(t).store_unaligned(v + o);
         }
         for (; o < n; ++o) {
           T s = ep.alpha;
           if (ep.row_scale) s *= ep.row_scale[o_begin + o];
           T t = v[o] * s;
           if (ep.row_bias) t += ep.row_bias[o_begin + o];
-          v[o] = detail::apply_scalar<Act>(t);
+          v[o] = apply_scalar<Act>(t);
         }
       }
     });
@@ -602,6 +596,52 @@ void pointwise_conv_small(Index out, Index in, Index hw, const T* w, Index ldw, 
         for (Index o = 0; o < n; ++o) yg[o * hw] = v[o];
     }
   }
+}
+
+}  // namespace detail
+
+/// pointwise_conv on `images.count` small NCHW images at once (image g's input at
+/// x + g * images.x_stride, its output at y + g * images.y_stride), output channels
+/// [o_begin, o_end) only. The images' pixels become the rows of one product against the weight
+/// slice, read in place (gemm_nt on the transposed images), so that the weights are read once
+/// for the whole batch and nothing is padded: on the 1x1 to 4x4 maps of the last stages,
+/// pointwise_conv's panels of 32 pixels are mostly padding and each image reads the weights, up
+/// to a megabyte, again (bench_kernels pointwise_conv_small vs pointwise_conv). Each output is
+/// computed the same way whatever the image count, the steps and [o_begin, o_end) (split it at
+/// multiples of 16), so callers may cut the channels over threads.
+/// @param ws,ws_size workspace of pointwise_conv_small_workspace_size(in, o_end - o_begin).
+/// Any hw works; it pays off below about 16 pixels (above, pointwise_conv is faster).
+/// @pre ep.col_bias == nullptr; y does not overlap x.
+template <class Arch = simd::default_arch, class T>
+void pointwise_conv_small(Index out, Index in, Index hw, const T* w, Index ldw, const T* x, T* y,
+                          row_groups images, const epilogue<T>& ep, Index o_begin, Index o_end,
+                          T* ws, Index ws_size) {
+  EVIT_ASSERT(ldw >= in);
+  const Index n = o_end - o_begin;
+  detail::pointwise_small_steps<Arch>(out, in, hw, x, y, images, ep, o_begin, o_end, ws, ws_size,
+                                      [&](Index rows, const T* xt, T* prod) {
+                                        gemm_nt<Arch>(rows, n, in, xt, in, w + o_begin * ldw, ldw,
+                                                      prod, n);
+                                      });
+}
+
+/// pointwise_conv_small on a weight packed by pack_linear_weight (`in_max` its input width):
+/// the product runs in linear_packed's broadcast tiles on contiguous panels rather than
+/// gemm_nt's dot products (bench_kernels pointwise_conv_small vs pointwise_conv_small_packed).
+/// The same outputs up to the order of each sum's additions; every output is computed the same
+/// way whatever the image count and [o_begin, o_end) (split it at multiples of 16).
+template <class Arch = simd::default_arch, class T>
+void pointwise_conv_small_packed(Index out, Index in, Index hw, const T* wp, Index in_max,
+                                 const T* x, T* y, row_groups images, const epilogue<T>& ep,
+                                 Index o_begin, Index o_end, T* ws, Index ws_size) {
+  EVIT_ASSERT(in_max >= in);
+  const Index n = o_end - o_begin;
+  detail::pointwise_small_steps<Arch>(out, in, hw, x, y, images, ep, o_begin, o_end, ws, ws_size,
+                                      [&](Index rows, const T* xt, T* prod) {
+                                        linear_packed<Arch>(rows, in, n, xt, in, wp, in_max,
+                                                            o_begin, static_cast<const T*>(nullptr),
+                                                            prod, n);
+                                      });
 }
 
 namespace detail {
@@ -918,6 +958,9 @@ void squeeze_excite(Index inner, Index reduced, Index HW, T* x, const squeeze_ex
   EXTERN template void pointwise_conv_small<A, float>(                                             \
       Index, Index, Index, const float*, Index, const float*, float*, row_groups,                  \
       const epilogue<float>&, Index, Index, float*, Index);                                        \
+  EXTERN template void pointwise_conv_small_packed<A, float>(                                      \
+      Index, Index, Index, const float*, Index, const float*, float*, row_groups,                  \
+      const epilogue<float>&, Index, Index, float*, Index);                                        \
   EXTERN template void conv2d<A, float>(Index, Index, Index, Index, const float*, Index, Index,    \
                                         Index, const float*, Index, float*,                        \
                                         const epilogue<float>&, float*, Index, Index, Index);      \
@@ -986,6 +1029,17 @@ inline void pointwise_conv_small<simd::dispatched, float>(Index out, Index in, I
   simd::dispatch([&](auto arch) {
     pointwise_conv_small<decltype(arch)>(out, in, hw, w, ldw, x, y, images, ep, o_begin, o_end, ws,
                                          ws_size);
+  });
+}
+
+template <>
+inline void pointwise_conv_small_packed<simd::dispatched, float>(
+    Index out, Index in, Index hw, const float* wp, Index in_max, const float* x, float* y,
+    row_groups images, const epilogue<float>& ep, Index o_begin, Index o_end, float* ws,
+    Index ws_size) {
+  simd::dispatch([&](auto arch) {
+    pointwise_conv_small_packed<decltype(arch)>(out, in, hw, wp, in_max, x, y, images, ep, o_begin,
+                                                o_end, ws, ws_size);
   });
 }
 

@@ -579,11 +579,12 @@ class network {
 
   /// A 1x1 convolution y(b) [out, hw] = W[:out, :in] · x(b) [in, hw] on every sample, in
   /// pieces of output columns (large planes) or output channels (small ones); below
-  /// small_plane pixels, one product over the whole batch in pieces of output channels.
+  /// small_plane pixels, one product over the whole batch in pieces of output channels, on
+  /// W's `packed` panels when not null.
   template <class Arch>
   void pointwise(const splitter& sp, Index out, Index in, Index hw, const float* w, Index ldw,
-                 const buffer_getter& x, const buffer_getter& y, const kernels::epilogue<float>& ep,
-                 forward_workspace& ws) const;
+                 const float* packed, const buffer_getter& x, const buffer_getter& y,
+                 const kernels::epilogue<float>& ep, forward_workspace& ws) const;
 
   /// One MBConv block (a conv-stage layer or a reduction) on every sample: x(b) [cin,
   /// side_in^2] -> [cout, side^2] in the returned slot: y_slot, or x_slot where the projection

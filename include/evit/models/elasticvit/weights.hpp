@@ -75,6 +75,12 @@ struct mbconv_tensors {
   const float* pwl = nullptr;  ///< [out_max, inner_max]
   bn_tensors pwl_bn;
   const float* shortcut = nullptr;  ///< [out_max, in_max]
+  /// A reduction's 1x1 weights packed as panels (kernels::pack_linear_weight), which its
+  /// convolutions on maps under small_plane pixels read when present (null with
+  /// load_options().pack_weights(false), and in the conv stages).
+  const float* pw_packed = nullptr;
+  const float* pwl_packed = nullptr;
+  const float* shortcut_packed = nullptr;
 };
 
 /// One transformer layer (attention + FFN) at its supernet size.
@@ -246,12 +252,12 @@ class load_options {
   }
   bool in_place() const { return in_place_; }
 
-  /// Keep a copy of every transformer layer's linear weights and of the head's three layers
-  /// packed as panels (kernels::pack_linear_weight), which the forward reads 2-3x faster than
-  /// the row-major slices (the head's vector layers at batch 4-8: 0.5-0.7x the time; at batch 1
-  /// the same) (on by default; the copy is about the size of those tensors, most of an official
-  /// supernet's weights). Off: the forward reads the row-major tensors in place; the logits
-  /// agree within float rounding.
+  /// Keep a copy of every transformer layer's linear weights, of the reductions' 1x1
+  /// convolutions and of the head's three layers packed as panels (kernels::pack_linear_weight),
+  /// which the forward reads 2-3x faster than the row-major slices (the head's vector layers at
+  /// batch 4-8: 0.5-0.7x the time; at batch 1 the same) (on by default; the copy is about the size
+  /// of those tensors, most of an official supernet's weights). Off: the forward reads the
+  /// row-major tensors in place; the logits agree within float rounding.
   load_options& pack_weights(bool on) {
     pack_weights_ = on;
     return *this;
@@ -960,7 +966,7 @@ class supernet_weights {
   }
 
   /// One aligned buffer with the packed linear weights (qkv, proj, fc1, fc2) of every
-  /// transformer layer and the head's three layers.
+  /// transformer layer, the reductions' 1x1 convolutions and the head's three layers.
   void pack_linear_weights() {
     struct job {
       const float* w;
@@ -975,6 +981,12 @@ class supernet_weights {
         jobs.push_back({t.fc1_w, t.hidden_max, t.width_max, &t.fc1_packed});
         jobs.push_back({t.fc2_w, t.width_max, t.hidden_max, &t.fc2_packed});
       }
+    for (mbconv_tensors& r : reduction) {
+      if (r.pwl == nullptr) continue;  // a stage without a reduction
+      if (r.has_pw) jobs.push_back({r.pw, r.inner_max, r.in_max, &r.pw_packed});
+      jobs.push_back({r.pwl, r.out_max, r.inner_max, &r.pwl_packed});
+      jobs.push_back({r.shortcut, r.out_max, r.in_max, &r.shortcut_packed});
+    }
     const tensor_spec& h0 = spec("pre_head_0.weight");
     jobs.push_back({head0_w, h0.shape[0], h0.shape[1], &head0_packed});
     const tensor_spec& h1 = spec("pre_head_1.weight");

@@ -68,15 +68,21 @@ void network::calibrate_bn(const bn_mode& m, const bn_tensors& t, Index batch, I
 
 template <class Arch>
 void network::pointwise(const splitter& sp, Index out, Index in, Index hw, const float* w,
-                        Index ldw, const buffer_getter& x, const buffer_getter& y,
-                        const kernels::epilogue<float>& ep, forward_workspace& ws) const {
+                        Index ldw, const float* packed, const buffer_getter& x,
+                        const buffer_getter& y, const kernels::epilogue<float>& ep,
+                        forward_workspace& ws) const {
   if (hw < small_plane) {  // the whole batch as one product, in pieces of output channels
     const Index i0 = sp.first;
     EVIT_ASSERT(sp.batch == 1 ||
                 (x(i0 + 1) - x(i0) == ws.per_sample_ && y(i0 + 1) - y(i0) == ws.per_sample_));
     sp.columns(out, 16, [&](Index o0, Index o1, int wk) {
-      kernels::pointwise_conv_small<Arch>(out, in, hw, w, ldw, x(i0), y(i0), ws.samples(sp.batch),
-                                          ep, o0, o1, ws.scratch(wk), ws.scratch_size());
+      if (packed)
+        kernels::pointwise_conv_small_packed<Arch>(out, in, hw, packed, ldw, x(i0), y(i0),
+                                                   ws.samples(sp.batch), ep, o0, o1, ws.scratch(wk),
+                                                   ws.scratch_size());
+      else
+        kernels::pointwise_conv_small<Arch>(out, in, hw, w, ldw, x(i0), y(i0), ws.samples(sp.batch),
+                                            ep, o0, o1, ws.scratch(wk), ws.scratch_size());
     });
     return;
   }
@@ -130,7 +136,7 @@ int network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk,
   } else {
     // 1x1 expansion (+ BN + Hardswish); the stem (max expansion 1) has none.
     if (t.has_pw) {
-      pointwise<Arch>(sp, inner, cin, hw_in, t.pw, t.in_max, x, expand, pw_ep, ws);
+      pointwise<Arch>(sp, inner, cin, hw_in, t.pw, t.in_max, t.pw_packed, x, expand, pw_ep, ws);
       if (m.calibrating())
         calibrate_bn<Arch>(m, t.pw_bn, batch, inner, hw_in, hw_in, 1, expand, activation::hardswish,
                            sp.exec);
@@ -185,10 +191,12 @@ int network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk,
   const bool add_in_place = !in_bands && !m.calibrating() && stride == 1 && cin == c;
   if (add_in_place) {
     kernels::epilogue<float> ep = pwl_ep;
-    pointwise<Arch>(sp, c, inner, hw, t.pwl, t.inner_max, inner_map, x, ep.with_accumulate(), ws);
+    pointwise<Arch>(sp, c, inner, hw, t.pwl, t.inner_max, t.pwl_packed, inner_map, x,
+                    ep.with_accumulate(), ws);
     return x_slot;
   }
-  if (!in_bands) pointwise<Arch>(sp, c, inner, hw, t.pwl, t.inner_max, inner_map, y, pwl_ep, ws);
+  if (!in_bands)
+    pointwise<Arch>(sp, c, inner, hw, t.pwl, t.inner_max, t.pwl_packed, inner_map, y, pwl_ep, ws);
   if (m.calibrating())
     calibrate_bn<Arch>(m, t.pwl_bn, batch, c, hw, hw, 1, y, activation::none, sp.exec);
   // Residual: identity; or average pool (stride 2) and/or 1x1 conv without BN (cin != c).
@@ -200,7 +208,7 @@ int network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk,
     });
   const buffer_getter& src = stride == 2 ? pooled : x;
   if (cin != c) {
-    pointwise<Arch>(sp, c, cin, hw, t.shortcut, t.in_max, src, y,
+    pointwise<Arch>(sp, c, cin, hw, t.shortcut, t.in_max, t.shortcut_packed, src, y,
                     kernels::epilogue<float>{}.with_accumulate(true), ws);
   } else {
     sp.pieces(c * hw, 64, [&](Index b, Index i0, Index i1, int) {
