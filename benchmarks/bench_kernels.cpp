@@ -783,8 +783,9 @@ void register_all() {
         ->Args(a)
         ->ArgNames({"batch", "inner", "HW"});
   }
-  std::vector<std::vector<long>> dw = {
-      {72, 56, 3, 1}, {72, 56, 5, 2}, {144, 28, 5, 1}, {240, 14, 3, 2}, {576, 7, 3, 1}};
+  std::vector<std::vector<long>> dw = {{72, 56, 3, 1},  {72, 56, 5, 2},  {144, 28, 5, 1},
+                                       {240, 14, 3, 2}, {576, 7, 3, 1},  {96, 56, 3, 1},
+                                       {144, 28, 3, 1}, {576, 10, 3, 2}, {1056, 5, 3, 2}};
   if (g_smoke) dw = {{72, 28, 3, 1}, {72, 28, 5, 2}};
   for (const auto& a : dw)
     RegisterBenchmark("depthwise_conv", BM_depthwise_conv)

@@ -150,10 +150,9 @@ inline void dw_tile(const T* even, const T* odd, Index pw, Index oy, Index ox, I
     T* out = y + (oy + r) * Wo + ox + v * L;
     const Index n = std::min<Index>(L, Wo - ox - v * L);
     B x = apply_vector<Act>(simd::fma(acc[r][v], scale, row_bias));
-    if (n < L) {  // the ragged right edge: the same vector, n lanes of it stored
-      alignas(64) T part[L];
-      x.store_aligned(part);
-      for (Index t = 0; t < n; ++t) out[t] = e.accumulate ? out[t] + part[t] : part[t];
+    if (n < L) {  // the ragged right edge: the same vector, n lanes of it read and written
+      if (e.accumulate) x = simd::fma(x, one, simd::load_partial<Arch>(out, int(n)));
+      simd::store_partial(x, out, int(n));
       continue;
     }
     if (e.accumulate) x = simd::fma(x, one, B::load_unaligned(out));
@@ -245,6 +244,17 @@ void dw_lanes_block(Index nc, Index H, Index W, const T* x, Index k, const T* w,
     simd::transpose(v);
     for (Index j = 0; j < L; ++j) v[j].store_unaligned(next());
   }
+  // The last n < L pixels: over half a vector, masked loads and the same transpose; fewer, one
+  // by one (a transpose for a pixel or two took longer than the copies, bench_kernels).
+  if (2 * (hw - i) > L) {
+    const int n = int(hw - i);
+    B v[L];
+    for (Index c = 0; c < L; ++c)
+      v[c] = c < nc ? simd::load_partial<Arch>(x + c * hw + i, n) : B(T(0));
+    simd::transpose(v);
+    for (int j = 0; j < n; ++j) v[j].store_unaligned(next());
+    i = hw;
+  }
   for (; i < hw; ++i) {
     T* d = next();
     for (Index c = 0; c < L; ++c) d[c] = c < nc ? x[c * hw + i] : T(0);
@@ -284,6 +294,17 @@ void dw_lanes_block(Index nc, Index H, Index W, const T* x, Index k, const T* w,
       else
         v[c].store_unaligned(dst);
     }
+  }
+  if (2 * (hwo - i) > L) {  // the last n < L pixels, as the input's
+    const int n = int(hwo - i);
+    B v[L];
+    for (Index j = 0; j < L; ++j) v[j] = j < n ? B::load_unaligned(o + (i + j) * L) : B(T(0));
+    simd::transpose(v);
+    for (Index c = 0; c < nc; ++c) {
+      T* dst = y + c * hwo + i;
+      simd::store_partial(ep.accumulate ? simd::load_partial<Arch>(dst, n) + v[c] : v[c], dst, n);
+    }
+    i = hwo;
   }
   for (; i < hwo; ++i)
     for (Index c = 0; c < nc; ++c) {
