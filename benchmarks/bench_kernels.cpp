@@ -651,16 +651,29 @@ void BM_head_packed(benchmark::State& st) { head_vectors_bench(st, head_variant:
 
 // Squeeze-excite's two FCs (inner -> inner/4 -> inner) and its gating in a late reduction
 // block for a batch: once per sample (each reading W1 and W2, megabytes, again) vs once over the
-// batch (vectors and planes a sample stride apart, as the forward runs it). args: batch, inner, HW.
-void squeeze_excite_bench(benchmark::State& st, bool batched) {
+// batch (vectors and planes a sample stride apart) on the row-major weights (gemm_nt's dot-product
+// tiles: the weights read again for every two samples) vs on packed weights (linear_packed: read
+// once; as the forward runs a reduction with load_options::pack_weights). args: batch, inner, HW.
+enum class se_variant { per_sample, batched, packed };
+void squeeze_excite_bench(benchmark::State& st, se_variant variant) {
+  const bool batched = variant != se_variant::per_sample;
   const Index batch = st.range(0), inner = st.range(1), hw = st.range(2), reduced = inner / 4;
   const Index inner_max = 1920, reduced_max = inner_max / 4;
   const Index stride = inner * hw + inner + reduced + 64;  // a sample's planes, then its vectors
   const auto w1 = random_vector(reduced_max * inner_max, 1, -0.05, 0.05);
   const auto w2 = random_vector(inner_max * reduced_max, 2, -0.05, 0.05);
   const auto b1 = random_vector(reduced_max, 3), b2 = random_vector(inner_max, 4);
-  const evit::kernels::squeeze_excite_weights<float> se{w1.data(), inner_max,   b1.data(),
-                                                        w2.data(), reduced_max, b2.data()};
+  evit::kernels::squeeze_excite_weights<float> se{w1.data(), inner_max,   b1.data(),
+                                                  w2.data(), reduced_max, b2.data()};
+  std::vector<float> p1, p2;
+  if (variant == se_variant::packed) {
+    p1.resize(static_cast<std::size_t>(evit::kernels::packed_linear_size(reduced_max, inner_max)));
+    p2.resize(static_cast<std::size_t>(evit::kernels::packed_linear_size(inner_max, reduced_max)));
+    evit::kernels::pack_linear_weight(w1.data(), reduced_max, inner_max, p1.data());
+    evit::kernels::pack_linear_weight(w2.data(), inner_max, reduced_max, p2.data());
+    se.w1_packed = p1.data();
+    se.w2_packed = p2.data();
+  }
   const auto fresh = random_vector(batch * stride, 5, 0.9, 1.1);
   auto buf = fresh;
   float* pooled = buf.data() + inner * hw;  // sample 0's vectors
@@ -689,8 +702,15 @@ void squeeze_excite_bench(benchmark::State& st, bool batched) {
   }
   flop_counters(st, 4.0 * double(batch) * double(inner * reduced));
 }
-void BM_squeeze_excite_per_sample(benchmark::State& st) { squeeze_excite_bench(st, false); }
-void BM_squeeze_excite_batched(benchmark::State& st) { squeeze_excite_bench(st, true); }
+void BM_squeeze_excite_per_sample(benchmark::State& st) {
+  squeeze_excite_bench(st, se_variant::per_sample);
+}
+void BM_squeeze_excite_batched(benchmark::State& st) {
+  squeeze_excite_bench(st, se_variant::batched);
+}
+void BM_squeeze_excite_packed(benchmark::State& st) {
+  squeeze_excite_bench(st, se_variant::packed);
+}
 
 void register_all() {
   using benchmark::RegisterBenchmark;
@@ -773,13 +793,16 @@ void register_all() {
                            std::make_pair("head_packed", BM_head_packed)})
       RegisterBenchmark(fn.first, fn.second)->Args(a)->ArgNames({"batch", "eC", "hidden"});
   // (batch, inner, HW): elastic_T1's last reduction (176 x 6 channels at 2 x 2), a wider one.
-  std::vector<std::vector<long>> se = {{8, 1056, 4}, {8, 1536, 4}};
+  std::vector<std::vector<long>> se = {{8, 1056, 4}, {8, 1536, 4}, {1, 1152, 16}};
   if (g_smoke) se = {{2, 1056, 4}};
   for (const auto& a : se) {
     RegisterBenchmark("squeeze_excite_per_sample", BM_squeeze_excite_per_sample)
         ->Args(a)
         ->ArgNames({"batch", "inner", "HW"});
     RegisterBenchmark("squeeze_excite_batched", BM_squeeze_excite_batched)
+        ->Args(a)
+        ->ArgNames({"batch", "inner", "HW"});
+    RegisterBenchmark("squeeze_excite_packed", BM_squeeze_excite_packed)
         ->Args(a)
         ->ArgNames({"batch", "inner", "HW"});
   }

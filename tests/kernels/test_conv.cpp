@@ -390,7 +390,10 @@ TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoi
   const Index inner = GENERATE(4, 18, 96);
   const Index HW = GENERATE(1, 9, 49);
   const Index reduced = inner / 4;
-  CAPTURE(Arch::name(), inner, reduced, HW);
+  // packed: the FCs on weights packed by pack_linear_weight (linear_packed), in pieces at
+  // multiples of 16; else on the row-major weights (gemm_nt), in uneven pieces.
+  const bool packed = GENERATE(false, true);
+  CAPTURE(Arch::name(), inner, reduced, HW, packed);
   evit::rng g(55);
   const Index inner_max = 144, reduced_max = inner_max / 4;
   exact_buffer<float> w1(reduced_max * inner_max), b1(reduced_max), w2(inner_max * reduced_max),
@@ -398,8 +401,18 @@ TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoi
       ws(evit::kernels::squeeze_excite_workspace_size(inner, reduced));
   for (auto* b : {&w1, &b1, &w2, &b2}) evit::test::fill_uniform(g, *b);
   evit::test::fill_uniform(g, x, -2.0, 2.0);
-  const evit::kernels::squeeze_excite_weights<float> se{w1.data(), inner_max,   b1.data(),
-                                                        w2.data(), reduced_max, b2.data()};
+  evit::kernels::squeeze_excite_weights<float> se{w1.data(), inner_max,   b1.data(),
+                                                  w2.data(), reduced_max, b2.data()};
+  std::vector<float> p1, p2;
+  if (packed) {
+    p1.resize(static_cast<std::size_t>(evit::kernels::packed_linear_size(reduced_max, inner_max)));
+    p2.resize(static_cast<std::size_t>(evit::kernels::packed_linear_size(inner_max, reduced_max)));
+    evit::kernels::pack_linear_weight(w1.data(), reduced_max, inner_max, p1.data());
+    evit::kernels::pack_linear_weight(w2.data(), inner_max, reduced_max, p2.data());
+    se.w1_packed = p1.data();
+    se.w2_packed = p2.data();
+  }
+  const Index fc_step = packed ? 16 : 2, scale_step = packed ? 16 : 5;
   std::vector<double> expect(inner * HW);
   ref::squeeze_excite(inner, reduced, HW, x.data(), se, expect.data());
   const std::vector<float> x0(x.data(), x.data() + x.size());
@@ -413,12 +426,12 @@ TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoi
   for (Index c0 = 0; c0 < inner; c0 += step)
     evit::kernels::squeeze_excite_pool<Arch>(HW, xp.data(), pooled.data(), c0,
                                              std::min(inner, c0 + step));
-  for (Index r0 = 0; r0 < reduced; r0 += 2)
+  for (Index r0 = 0; r0 < reduced; r0 += fc_step)
     evit::kernels::squeeze_excite_squeeze<Arch>(inner, reduced, pooled.data(), se, squeezed.data(),
-                                                r0, std::min(reduced, r0 + 2));
-  for (Index c0 = 0; c0 < inner; c0 += step)
+                                                r0, std::min(reduced, r0 + fc_step));
+  for (Index c0 = 0; c0 < inner; c0 += scale_step)
     evit::kernels::squeeze_excite_scale<Arch>(inner, reduced, HW, xp.data(), se, squeezed.data(),
-                                              pooled.data(), c0, std::min(inner, c0 + step));
+                                              pooled.data(), c0, std::min(inner, c0 + scale_step));
   for (Index i = 0; i < inner * HW; ++i) {
     CAPTURE(i);
     REQUIRE(xp[i] == x[i]);
@@ -434,12 +447,14 @@ TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoi
     evit::kernels::squeeze_excite_pool<Arch>(HW, xs.data() + m * pstride, vs.data() + m * vstride,
                                              0, inner);
   const evit::kernels::row_groups groups{images, vstride, pstride};
-  for (Index r0 = 0; r0 < reduced; r0 += 3)
+  const Index group_step = packed ? 16 : 3;
+  for (Index r0 = 0; r0 < reduced; r0 += group_step)
     evit::kernels::squeeze_excite_squeeze<Arch>(inner, reduced, vs.data(), se, vs.data() + inner,
-                                                r0, std::min(reduced, r0 + 3), groups);
-  for (Index c0 = 0; c0 < inner; c0 += step)
+                                                r0, std::min(reduced, r0 + group_step), groups);
+  for (Index c0 = 0; c0 < inner; c0 += scale_step)
     evit::kernels::squeeze_excite_scale<Arch>(inner, reduced, HW, xs.data(), se, vs.data() + inner,
-                                              vs.data(), c0, std::min(inner, c0 + step), groups);
+                                              vs.data(), c0, std::min(inner, c0 + scale_step),
+                                              groups);
   for (Index m = 0; m < images; ++m) {
     std::vector<float> alone(xs.data() + m * pstride, xs.data() + m * pstride + inner * HW);
     std::vector<float> one(x0.begin(), x0.end());

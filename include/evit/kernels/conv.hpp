@@ -884,6 +884,12 @@ struct squeeze_excite_weights {
   const T* w2 = nullptr;  ///< [inner_max, reduced_max]
   Index ld2 = 0;          ///< reduced_max
   const T* b2 = nullptr;
+  /// W1 and W2 packed by pack_linear_weight (reduced_max x ld1, inner_max x ld2), or null.
+  /// With them the FCs run in linear_packed's broadcast tiles, each weight read once for any
+  /// number of images (gemm_nt's dot-product tiles read it again for every two), and the
+  /// phases' pieces must start at multiples of 16.
+  const T* w1_packed = nullptr;
+  const T* w2_packed = nullptr;
 };
 
 /// Workspace of squeeze_excite: inner + reduced elements.
@@ -913,6 +919,13 @@ void squeeze_excite_squeeze(Index inner, Index reduced, const T* pooled,
   EVIT_ASSERT(inner <= se.ld1 && 0 <= r_begin && r_begin <= r_end && r_end <= reduced);
   EVIT_ASSERT(images.count == 1 || images.x_stride >= std::max(inner, reduced));
   const Index ld = images.count > 1 ? images.x_stride : inner;
+  if (se.w1_packed) {
+    EVIT_ASSERT(r_begin % 16 == 0);
+    linear_packed<Arch>(images.count, inner, r_end - r_begin, pooled, ld, se.w1_packed, se.ld1,
+                        r_begin, se.b1, squeezed + r_begin, std::max(ld, reduced),
+                        activation::relu);
+    return;
+  }
   gemm_nt<Arch>(
       images.count, r_end - r_begin, inner, pooled, ld, se.w1 + r_begin * se.ld1, se.ld1,
       squeezed + r_begin, std::max(ld, reduced),
@@ -930,10 +943,17 @@ void squeeze_excite_scale(Index inner, Index reduced, Index HW, T* x,
   using B = xsimd::batch<T, Arch>;
   constexpr Index L = simd::lanes_v<T, Arch>;
   const Index ld = images.count > 1 ? images.x_stride : inner;
-  gemm_nt<Arch>(images.count, c_end - c_begin, reduced, squeezed, std::max(ld, reduced),
-                se.w2 + c_begin * se.ld2, se.ld2, pooled + c_begin, ld,
-                epilogue<T>{}.with_col_bias(se.b2).cols_from(c_begin).with_activation(
-                    activation::hardsigmoid));
+  if (se.w2_packed) {
+    EVIT_ASSERT(c_begin % 16 == 0);
+    linear_packed<Arch>(images.count, reduced, c_end - c_begin, squeezed, std::max(ld, reduced),
+                        se.w2_packed, se.ld2, c_begin, se.b2, pooled + c_begin, ld,
+                        activation::hardsigmoid);
+  } else {
+    gemm_nt<Arch>(images.count, c_end - c_begin, reduced, squeezed, std::max(ld, reduced),
+                  se.w2 + c_begin * se.ld2, se.ld2, pooled + c_begin, ld,
+                  epilogue<T>{}.with_col_bias(se.b2).cols_from(c_begin).with_activation(
+                      activation::hardsigmoid));
+  }
   for (Index g = 0; g < images.count; ++g) {
     const T* gate = pooled + g * images.x_stride;
     T* xg = x + g * images.y_stride;

@@ -81,6 +81,10 @@ struct mbconv_tensors {
   const float* pw_packed = nullptr;
   const float* pwl_packed = nullptr;
   const float* shortcut_packed = nullptr;
+  /// A reduction's squeeze-excite FCs packed likewise, which its squeeze-excite reads when
+  /// present (at batch 8, each weight read once instead of once per two samples).
+  const float* se1_packed = nullptr;
+  const float* se2_packed = nullptr;
 };
 
 /// One transformer layer (attention + FFN) at its supernet size.
@@ -253,11 +257,11 @@ class load_options {
   bool in_place() const { return in_place_; }
 
   /// Keep a copy of every transformer layer's linear weights, of the reductions' 1x1
-  /// convolutions and of the head's three layers packed as panels (kernels::pack_linear_weight),
-  /// which the forward reads 2-3x faster than the row-major slices (the head's vector layers at
-  /// batch 4-8: 0.5-0.7x the time; at batch 1 the same) (on by default; the copy is about the size
-  /// of those tensors, most of an official supernet's weights). Off: the forward reads the
-  /// row-major tensors in place; the logits agree within float rounding.
+  /// convolutions and squeeze-excite FCs and of the head's three layers packed as panels
+  /// (kernels::pack_linear_weight), which the forward reads 2-3x faster than the row-major slices
+  /// (the head's vector layers at batch 4-8: 0.5-0.7x the time; at batch 1 the same) (on by
+  /// default; the copy is about the size of those tensors, most of an official supernet's weights).
+  /// Off: the forward reads the row-major tensors in place; the logits agree within float rounding.
   load_options& pack_weights(bool on) {
     pack_weights_ = on;
     return *this;
@@ -966,7 +970,8 @@ class supernet_weights {
   }
 
   /// One aligned buffer with the packed linear weights (qkv, proj, fc1, fc2) of every
-  /// transformer layer, the reductions' 1x1 convolutions and the head's three layers.
+  /// transformer layer, the reductions' 1x1 convolutions and squeeze-excite FCs, and the head's
+  /// three layers.
   void pack_linear_weights() {
     struct job {
       const float* w;
@@ -986,6 +991,11 @@ class supernet_weights {
       if (r.has_pw) jobs.push_back({r.pw, r.inner_max, r.in_max, &r.pw_packed});
       jobs.push_back({r.pwl, r.out_max, r.inner_max, &r.pwl_packed});
       jobs.push_back({r.shortcut, r.out_max, r.in_max, &r.shortcut_packed});
+      if (r.has_se) {
+        const Index reduced_max = r.inner_max / model_fixed::se_divisor;
+        jobs.push_back({r.se1_w, reduced_max, r.inner_max, &r.se1_packed});
+        jobs.push_back({r.se2_w, r.inner_max, reduced_max, &r.se2_packed});
+      }
     }
     const tensor_spec& h0 = spec("pre_head_0.weight");
     jobs.push_back({head0_w, h0.shape[0], h0.shape[1], &head0_packed});

@@ -165,6 +165,8 @@ int network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk,
     sw.w2 = t.se2_w;
     sw.ld2 = t.inner_max / model_fixed::se_divisor;
     sw.b2 = t.se2_b;
+    sw.w1_packed = t.se1_packed;
+    sw.w2_packed = t.se2_packed;
     auto pooled = [&](Index b) { return ws.act(tmp(b), 2); };
     auto squeezed = [&](Index b) { return pooled(b) + forward_workspace::round(inner); };
     sp.pieces(inner, 8, [&](Index b, Index c0, Index c1, int) {
@@ -176,11 +178,12 @@ int network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk,
     EVIT_ASSERT(batch == 1 || (pooled(i0 + 1) - pooled(i0) == ws.per_sample_ &&
                                inner_map(i0 + 1) - inner_map(i0) == ws.per_sample_));
     const kernels::row_groups samples = ws.samples(batch);
-    sp.columns(reduced, 8, [&](Index r0, Index r1, int) {
+    // Pieces at multiples of 16: the packed FCs' (any cut gives the same bits).
+    sp.columns(reduced, 16, [&](Index r0, Index r1, int) {
       kernels::squeeze_excite_squeeze<Arch>(inner, reduced, pooled(i0), sw, squeezed(i0), r0, r1,
                                             samples);
     });
-    sp.columns(inner, 8, [&](Index c0, Index c1, int) {
+    sp.columns(inner, 16, [&](Index c0, Index c1, int) {
       kernels::squeeze_excite_scale<Arch>(inner, reduced, hw, inner_map(i0), sw, squeezed(i0),
                                           pooled(i0), c0, c1, samples);
     });
