@@ -454,6 +454,29 @@ void BM_depthwise_conv(benchmark::State& st) {
   flop_counters(st, 2.0 * double(C * Ho * Ho * k * k));
 }
 
+// The same on channels-last maps (the reductions after a transformer stage): the same args,
+// bytes and FLOPs as depthwise_conv's row for the kernel on planes.
+void BM_depthwise_conv_tokens(benchmark::State& st) {
+  const Index C = st.range(0), H = st.range(1), k = st.range(2), s = st.range(3);
+  const Index Ho = evit::kernels::conv_out_size(H, k, s, k / 2);
+  const auto x = random_vector(C * H * H, 1), w = random_vector(C * 25, 2);
+  const auto sc = random_vector(C, 3, 0.5, 1.5), sh = random_vector(C, 4);
+  std::vector<float> y(C * Ho * Ho), taps(w.size());
+  evit::kernels::pack_depthwise_taps(w.data(), C, 5, taps.data());
+  const auto ep = evit::kernels::epilogue<float>{}
+                      .with_row_scale(sc.data())
+                      .with_row_bias(sh.data())
+                      .with_activation(activation::hardswish);
+  for (auto _ : st) {
+    evit::kernels::depthwise_conv2d_tokens<Arch>(H, H, x.data(), C, k, s, taps.data(), 5, C,
+                                                 y.data(), C, ep, 0, C);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  byte_counters(st, 4.0 * double(C * H * H + C * Ho * Ho));
+  flop_counters(st, 2.0 * double(C * Ho * Ho * k * k));
+}
+
 // An MBConv's expansion (BN + Hardswish), depthwise (BN + Hardswish) and projection (BN) on one
 // image: the three whole-map ops (band = 0), or kernels::mbconv_bands with bands of about 2^band
 // expanded floats (the forward's: elasticvit::band_floats). Same bits; the ratio is what banding
@@ -806,14 +829,29 @@ void register_all() {
         ->Args(a)
         ->ArgNames({"batch", "inner", "HW"});
   }
-  std::vector<std::vector<long>> dw = {{72, 56, 3, 1},  {72, 56, 5, 2},  {144, 28, 5, 1},
-                                       {240, 14, 3, 2}, {576, 7, 3, 1},  {96, 56, 3, 1},
-                                       {144, 28, 3, 1}, {576, 10, 3, 2}, {1056, 5, 3, 2}};
+  std::vector<std::vector<long>> dw = {{72, 56, 3, 1},
+                                       {72, 56, 5, 2},
+                                       {144, 28, 5, 1},
+                                       {240, 14, 3, 2},
+                                       {576, 7, 3, 1},
+                                       {96, 56, 3, 1},
+                                       {144, 28, 3, 1},
+                                       {576, 10, 3, 2},
+                                       {1056, 5, 3, 2},
+                                       // the depthwise of M's and L3's reductions on tokens
+                                       {384, 14, 3, 1},
+                                       {576, 14, 3, 2},
+                                       {1152, 7, 3, 2},
+                                       {1536, 8, 3, 2}};
   if (g_smoke) dw = {{72, 28, 3, 1}, {72, 28, 5, 2}};
-  for (const auto& a : dw)
+  for (const auto& a : dw) {
     RegisterBenchmark("depthwise_conv", BM_depthwise_conv)
         ->Args(a)
         ->ArgNames({"C", "H", "k", "stride"});
+    RegisterBenchmark("depthwise_conv_tokens", BM_depthwise_conv_tokens)
+        ->Args(a)
+        ->ArgNames({"C", "H", "k", "stride"});
+  }
   // (in, expand, H, k, stride, out): the MBConvs that run in bands in elastic_L3 (16 -> 32 at
   // 128 -> 64, 32 -> 32 at 64), S2 (16 -> 24 at 112 -> 56) and L1 (16 -> 24 at 128 -> 64, k 5).
   std::vector<std::vector<long>> mb = {{16, 5, 128, 3, 2, 32},

@@ -221,6 +221,92 @@ TEMPLATE_LIST_TEST_CASE("depthwise_conv3x3_tokens: channels-last 3x3 over the to
                           conv_tol, conv_tol);
 }
 
+// The reduction blocks after a transformer stage run on tokens: depthwise_conv2d on
+// channels-last maps, against the plane-wise double reference on the same numbers.
+TEMPLATE_LIST_TEST_CASE("depthwise_conv2d_tokens: channels last, k x k, stride 1 and 2, cropped",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  const Index L = evit::simd::lanes<float, Arch>();
+  const auto kw = GENERATE(std::vector<Index>{3, 3}, std::vector<Index>{3, 5},
+                           std::vector<Index>{5, 5}, std::vector<Index>{1, 3});
+  const Index k = kw[0], w_side = kw[1];
+  const Index stride = GENERATE(1, 2);
+  const Index H = GENERATE(1, 2, 5, 7, 8);
+  const Index W = GENERATE(1, 4, 7);
+  // 3 channels; 4L + 5: a whole block of four vectors and a ragged one.
+  const Index C = GENERATE_COPY(3, 4 * L + 5);
+  const activation act = GENERATE(activation::none, activation::hardswish);
+  CAPTURE(Arch::name(), k, w_side, stride, H, W, C, act);
+  evit::rng g(58);
+  const Index c_max = C + 2, ldx = C + 3, ldy = C + 1;
+  const Index Ho = evit::kernels::conv_out_size(H, k, stride, k / 2),
+              Wo = evit::kernels::conv_out_size(W, k, stride, k / 2);
+  exact_buffer<float> x(H * W * ldx), w(c_max * w_side * w_side), y(Ho * Wo * ldy), scale(c_max),
+      shift(c_max);
+  for (auto* b : {&x, &w, &shift}) evit::test::fill_uniform(g, *b);
+  evit::test::fill_uniform(g, scale, 0.5, 1.5);
+  const auto ep = epilogue<float>{}
+                      .with_row_scale(scale.data())
+                      .with_row_bias(shift.data())
+                      .with_activation(act);
+  // The supernet's kernels tap-major, as the supernet's loader packs them.
+  exact_buffer<float> taps(c_max * w_side * w_side);
+  evit::kernels::pack_depthwise_taps(w.data(), c_max, w_side, taps.data());
+  REQUIRE(taps[1 * c_max + 2] == w[2 * w_side * w_side + 1]);
+  evit::kernels::depthwise_conv2d_tokens<Arch>(H, W, x.data(), ldx, k, stride, taps.data(), w_side,
+                                               c_max, y.data(), ldy, ep, 0, C);
+  std::vector<float> planes(C * H * W);
+  for (Index c = 0; c < C; ++c)
+    for (Index p = 0; p < H * W; ++p) planes[c * H * W + p] = x[p * ldx + c];
+  std::vector<double> expect(C * Ho * Wo), expect_tokens(Ho * Wo * C);
+  ref::depthwise_conv2d(C, H, W, planes.data(), k, stride, w.data(), w_side, expect.data(), ep);
+  for (Index c = 0; c < C; ++c)
+    for (Index p = 0; p < Ho * Wo; ++p) expect_tokens[p * C + c] = expect[c * Ho * Wo + p];
+  evit::test::check_close("depthwise_conv2d_tokens", Ho * Wo, C, y.data(), ldy,
+                          expect_tokens.data(), C, conv_tol, conv_tol);
+  // Channel pieces split at 16, and two images at once (the second at its own strides): the
+  // same bits.
+  const Index xs = H * W * ldx + 7, ys = Ho * Wo * ldy + 3;
+  exact_buffer<float> x2(xs + H * W * ldx), y2(ys + Ho * Wo * ldy);
+  std::copy(x.data(), x.data() + H * W * ldx, x2.data());
+  std::copy(x.data(), x.data() + H * W * ldx, x2.data() + xs);
+  for (Index c0 = 0; c0 < C; c0 += 16)
+    evit::kernels::depthwise_conv2d_tokens<Arch>(
+        H, W, x2.data(), ldx, k, stride, taps.data(), w_side, c_max, y2.data(), ldy, ep, c0,
+        std::min(C, c0 + 16), evit::kernels::row_groups{2, xs, ys});
+  for (Index p = 0; p < Ho * Wo; ++p)
+    for (Index c = 0; c < C; ++c) {
+      CAPTURE(p, c);
+      REQUIRE(y2[p * ldy + c] == y[p * ldy + c]);
+      REQUIRE(y2[ys + p * ldy + c] == y[p * ldy + c]);
+    }
+}
+
+TEMPLATE_LIST_TEST_CASE("avg_pool_2x2_tokens: the shortcut's pooling on channels-last maps",
+                        "[kernels][conv]", evit::test::archs) {
+  using Arch = TestType;
+  const Index L = evit::simd::lanes<float, Arch>();
+  const Index H = GENERATE(1, 2, 3, 7, 8);
+  const Index W = GENERATE(1, 5, 6);
+  const Index C = GENERATE_COPY(3, L + 3);
+  CAPTURE(Arch::name(), H, W, C);
+  evit::rng g(59);
+  const Index Ho = evit::kernels::avg_pool_2x2_out_size(H),
+              Wo = evit::kernels::avg_pool_2x2_out_size(W), ldx = C + 2, ldy = C + 1;
+  exact_buffer<float> x(H * W * ldx), y(Ho * Wo * ldy);
+  evit::test::fill_uniform(g, x);
+  evit::kernels::avg_pool_2x2_tokens<Arch>(C, H, W, x.data(), ldx, y.data(), ldy);
+  std::vector<float> planes(C * H * W);
+  for (Index c = 0; c < C; ++c)
+    for (Index p = 0; p < H * W; ++p) planes[c * H * W + p] = x[p * ldx + c];
+  std::vector<double> expect(C * Ho * Wo), expect_tokens(Ho * Wo * C);
+  ref::avg_pool_2x2(C, H, W, planes.data(), expect.data());
+  for (Index c = 0; c < C; ++c)
+    for (Index p = 0; p < Ho * Wo; ++p) expect_tokens[p * C + c] = expect[c * Ho * Wo + p];
+  evit::test::check_close("avg_pool_2x2_tokens", Ho * Wo, C, y.data(), ldy, expect_tokens.data(), C,
+                          1e-6);
+}
+
 TEMPLATE_LIST_TEST_CASE("conv2d: the 3x3 stride-2 first conv from 3 channels, sliced filters",
                         "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;
@@ -465,6 +551,29 @@ TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoi
       REQUIRE(alone[static_cast<std::size_t>(i)] == one[static_cast<std::size_t>(i)]);
     }
   }
+  // On tokens (channels last; phase 1 as mean_rows): the same bits, transposed.
+  exact_buffer<float> xt(HW * inner), pt(inner), st(reduced), pp(inner);
+  for (Index c = 0; c < inner; ++c)
+    for (Index i = 0; i < HW; ++i) xt[i * inner + c] = x0[static_cast<std::size_t>(c * HW + i)];
+  evit::kernels::mean_rows<Arch>(HW, inner, xt.data(), inner, pt.data());
+  evit::kernels::squeeze_excite_pool<Arch>(HW, x0.data(), pp.data(), 0, inner);
+  for (Index c = 0; c < inner; ++c) {
+    CAPTURE(c);
+    REQUIRE(pt[c] == Approx(pp[c]).margin(1e-6));
+  }
+  for (Index c = 0; c < inner; ++c) pt[c] = pp[c];  // the pooling's order of sums aside
+  for (Index r0 = 0; r0 < reduced; r0 += fc_step)
+    evit::kernels::squeeze_excite_squeeze<Arch>(inner, reduced, pt.data(), se, st.data(), r0,
+                                                std::min(reduced, r0 + fc_step));
+  for (Index c0 = 0; c0 < inner; c0 += scale_step)
+    evit::kernels::squeeze_excite_scale<Arch>(inner, reduced, HW, xt.data(), se, st.data(),
+                                              pt.data(), c0, std::min(inner, c0 + scale_step), {},
+                                              evit::kernels::map_layout::tokens);
+  for (Index c = 0; c < inner; ++c)
+    for (Index i = 0; i < HW; ++i) {
+      CAPTURE(c, i);
+      REQUIRE(xt[i * inner + c] == x[c * HW + i]);
+    }
 }
 
 TEMPLATE_LIST_TEST_CASE("avg_pool_2x2: PyTorch's padding-1-on-odd rule, zeros counted",

@@ -207,3 +207,70 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
         REQUIRE(yg[k * ys + r * ldy + o] == y[r * ldy + o]);
       }
 }
+
+// A 1x1 convolution on channels-last maps: the BatchNorm per output channel as column terms
+// (epilogue::channels_as_columns), with Hardswish, against the double reference; column pieces at
+// 16 and a batch of row groups give the same bits as one call.
+TEMPLATE_LIST_TEST_CASE("linear_packed: a BatchNorm over the columns (channels-last 1x1)",
+                        "[kernels][linear]", evit::test::archs) {
+  using Arch = TestType;
+  const Index out_max = 72, in_max = 40;
+  const Index rows = GENERATE(1, 4, 16, 49);
+  const Index r0 = GENERATE(0, 16);
+  const Index out = out_max - r0 - 5, in = in_max - 3;
+  const bool accumulate = GENERATE(false, true);
+  CAPTURE(Arch::name(), rows, r0, out, in, accumulate);
+  evit::rng g(34);
+  exact_buffer<float> w(out_max * in_max), scale(out_max), shift(out_max), x(rows * in),
+      y(rows * out);
+  evit::test::fill_uniform(g, w);
+  evit::test::fill_uniform(g, scale, 0.5, 1.5);
+  evit::test::fill_uniform(g, shift);
+  evit::test::fill_uniform(g, x);
+  evit::test::fill_uniform(g, y);
+  exact_buffer<float> wp(evit::kernels::packed_linear_size(out_max, in_max));
+  evit::kernels::pack_linear_weight(w.data(), out_max, in_max, wp.data());
+  // The convolution's epilogue over its channels (rows), as the forward builds it.
+  auto conv_ep = epilogue<float>{}
+                     .with_row_scale(scale.data())
+                     .with_row_bias(shift.data())
+                     .with_activation(activation::hardswish)
+                     .with_accumulate(accumulate);
+  const auto ep = conv_ep.channels_as_columns().cols_from(r0);
+  REQUIRE(ep.row_scale == nullptr);
+  REQUIRE(ep.col_scale == scale.data() + r0);
+  std::vector<double> expect(rows * out);
+  for (Index r = 0; r < rows; ++r)
+    for (Index o = 0; o < out; ++o) {
+      double acc = 0;
+      for (Index i = 0; i < in; ++i)
+        acc += double(x[r * in + i]) * double(w[(r0 + o) * in_max + i]);
+      expect[r * out + o] =
+          ref::apply_epilogue(acc, r, o, ep, accumulate ? double(y[r * out + o]) : 0.0);
+    }
+  const exact_buffer<float> before = y;
+  evit::kernels::linear_packed<Arch>(rows, in, out, x.data(), in, wp.data(), in_max, r0, y.data(),
+                                     out, ep);
+  evit::test::check_close("linear_packed (column BatchNorm)", rows, out, y.data(), out,
+                          expect.data(), out, linear_tol(in) + 1e-6);
+  exact_buffer<float> y2 = before;
+  for (Index j0 = 0; j0 < out; j0 += 16) {
+    const Index n = std::min<Index>(16, out - j0);
+    evit::kernels::linear_packed<Arch>(rows, in, n, x.data(), in, wp.data(), in_max, r0 + j0,
+                                       y2.data() + j0, out, ep.cols_from(j0));
+  }
+  const Index xs = rows * in + 3, ys = rows * out + 5;
+  exact_buffer<float> xg(2 * xs + rows * in), yg(2 * ys + rows * out);
+  for (Index k = 0; k < 3; ++k) {
+    std::copy(x.data(), x.data() + rows * in, xg.data() + k * xs);
+    std::copy(before.data(), before.data() + rows * out, yg.data() + k * ys);
+  }
+  evit::kernels::linear_packed<Arch>(rows, in, out, xg.data(), in, wp.data(), in_max, r0, yg.data(),
+                                     out, ep, evit::kernels::row_groups{3, xs, ys});
+  for (Index r = 0; r < rows; ++r)
+    for (Index o = 0; o < out; ++o) {
+      CAPTURE(r, o);
+      REQUIRE(y2[r * out + o] == y[r * out + o]);
+      for (Index k = 0; k < 3; ++k) REQUIRE(yg[k * ys + r * out + o] == y[r * out + o]);
+    }
+}

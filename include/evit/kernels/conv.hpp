@@ -4,11 +4,14 @@
 //   depthwise_conv2d         k x k, stride 1 or 2, padding k/2, kernel cropped from the centre
 //                            of a larger supernet kernel (k = 3 from 5 x 5);
 //   depthwise_conv3x3_tokens the 3x3 depthwise conv on V over the token grid (channels last);
+//   depthwise_conv2d_tokens  depthwise_conv2d on channels-last maps (a reduction block after a
+//                            transformer stage runs on its tokens, 1x1s as linear_packed);
 //   pointwise_conv           1x1 convolution = W[:out, :in] · X (kernels/gemm.hpp, gemm_nn);
 //   conv2d                   dense k x k convolution, gemm_nn's tiles on the taps read in place
 //                            (the 3x3 stride-2 first conv from 3 channels);
 //   squeeze_excite           avg-pool, 1x1 + bias + ReLU, 1x1 + bias + Hardsigmoid, multiply;
-//   avg_pool_2x2             the MBConv shortcut's pooling (pad 1 on odd sides, zeros counted);
+//   avg_pool_2x2             the MBConv shortcut's pooling (pad 1 on odd sides, zeros counted),
+//                            and avg_pool_2x2_tokens on channels-last maps;
 //   global_avg_pool, mean_rows.
 // Every output stage takes an epilogue (kernels/epilogue.hpp): BatchNorm as row_scale/row_bias
 // per output channel, an activation, and `accumulate` for residual adds.
@@ -530,6 +533,124 @@ void depthwise_conv3x3_tokens(Index side, Index C, const T* x, Index ldx, const 
     }
 }
 
+// ---- depthwise k x k on channels-last maps ---------------------------------------------------
+
+namespace detail {
+
+/// Channel vectors per block of depthwise_conv2d_tokens: independent accumulators for the FMA
+/// latency, and one block's taps (k * k * 4 vectors) stay in L1.
+constexpr int dw_tokens_vectors = 4;
+
+/// One block of NV channel vectors of depthwise_conv2d_tokens on one image: `n` channels
+/// (all NV * L unless Partial: then vector v holds the first clamp(n - v L, 0, L) lanes,
+/// read and written masked); `taps` points at the block's first channel of tap (0, 0) of the
+/// k x k crop, tap (ky, kx) at taps + (ky * w_side + kx) * ldw.
+template <class Arch, int NV, bool Partial, activation Act, class T>
+void dw_tokens_block(Index H, Index W, const T* x, Index ldx, Index k, Index stride, const T* taps,
+                     Index w_side, Index ldw, T* y, Index ldy, const xsimd::batch<T, Arch>* scale,
+                     const xsimd::batch<T, Arch>* bias, Index n) noexcept {
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  const Index p = k / 2, Ho = conv_out_size(H, k, stride, p), Wo = conv_out_size(W, k, stride, p);
+  int lanes[NV];
+  for (int v = 0; v < NV; ++v) lanes[v] = int(std::clamp<Index>(n - v * L, 0, L));
+  auto load = [&](const T* at, int v) {
+    return Partial ? simd::load_partial<Arch>(at + v * L, lanes[v]) : B::load_unaligned(at + v * L);
+  };
+  for (Index oy = 0; oy < Ho; ++oy) {
+    const Index iy0 = oy * stride - p;  // the input row of tap row 0
+    const Index ky0 = std::max<Index>(0, -iy0), ky1 = std::min<Index>(k, H - iy0);
+    for (Index ox = 0; ox < Wo; ++ox) {
+      const Index ix0 = ox * stride - p;
+      const Index kx0 = std::max<Index>(0, -ix0), kx1 = std::min<Index>(k, W - ix0);
+      B acc[NV];
+      EVIT_UNROLL
+      for (int v = 0; v < NV; ++v) acc[v] = B(T(0));
+      for (Index ky = ky0; ky < ky1; ++ky) {
+        const T* row = x + ((iy0 + ky) * W + ix0) * ldx;
+        const T* trow = taps + ky * w_side * ldw;
+        for (Index kx = kx0; kx < kx1; ++kx) {
+          EVIT_UNROLL
+          for (int v = 0; v < NV; ++v)
+            acc[v] = simd::fma(load(row + kx * ldx, v), load(trow + kx * ldw, v), acc[v]);
+        }
+      }
+      T* out = y + (oy * Wo + ox) * ldy;
+      EVIT_UNROLL
+      for (int v = 0; v < NV; ++v) {
+        const B r = apply_vector<Act>(simd::fma(acc[v], scale[v], bias[v]));
+        if (Partial)
+          simd::store_partial(r, out + v * L, lanes[v]);
+        else
+          r.store_unaligned(out + v * L);
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+/// Writes depthwise kernels w [C, w_side, w_side] tap-major into dst [w_side * w_side, C] (tap
+/// t of channel c at dst[t * C + c]): the layout depthwise_conv2d_tokens reads, made once when
+/// the supernet is loaded (each tap a contiguous run of channels).
+template <class T>
+void pack_depthwise_taps(const T* w, Index C, Index w_side, T* dst) {
+  const Index taps = w_side * w_side;
+  for (Index c = 0; c < C; ++c)
+    for (Index t = 0; t < taps; ++t) dst[t * C + c] = w[c * taps + t];
+}
+
+/// depthwise_conv2d on channels-last maps (pixel i's channel c at x[i * ldx + c], pixels row by
+/// row: the tokens of a transformer stage), for channels [c_begin, c_end) of images.count
+/// images (image g's map at x + g * images.x_stride, its output at y + g * images.y_stride):
+/// the same padding k / 2, stride, centre crop of w_side x w_side supernet kernels and epilogue
+/// (row_scale/row_bias per channel, activation). The kernels are tap-major
+/// (pack_depthwise_taps): tap t of channel c at taps[t * ldw + c], t over the w_side x w_side
+/// taps. Every output sums its taps in row-major order with FMAs, skipping those in the
+/// padding, whatever the channel range and image count. No workspace.
+/// @pre k odd, k <= w_side, (w_side - k) even; stride 1 or 2; c_end <= ldx, ldy, ldw; no column
+///      terms and no accumulate in `ep`; y does not overlap x.
+template <class Arch = simd::default_arch, class T>
+void depthwise_conv2d_tokens(Index H, Index W, const T* x, Index ldx, Index k, Index stride,
+                             const T* taps, Index w_side, Index ldw, T* y, Index ldy,
+                             const epilogue<T>& ep, Index c_begin, Index c_end,
+                             row_groups images = {}) {
+  EVIT_ASSERT(H >= 1 && W >= 1 && k >= 1 && k % 2 == 1 && k <= w_side && (w_side - k) % 2 == 0);
+  EVIT_ASSERT((stride == 1 || stride == 2) && images.count >= 0);
+  EVIT_ASSERT(0 <= c_begin && c_begin <= c_end && c_end <= ldx && c_end <= ldy && c_end <= ldw);
+  EVIT_ASSERT(!ep.col_bias && !ep.col_scale && !ep.accumulate);
+  using B = xsimd::batch<T, Arch>;
+  constexpr int NV = detail::dw_tokens_vectors;
+  constexpr Index L = simd::lanes_v<T, Arch>, TL = NV * L;
+  const Index off = (w_side - k) / 2;
+  const T* crop = taps + (off * w_side + off) * ldw;  // tap (0, 0) of the k x k crop
+  detail::dispatch_activation(ep.act, [&](auto tag) {
+    constexpr activation Act = decltype(tag)::value;
+    for (Index c0 = c_begin; c0 < c_end; c0 += TL) {
+      const Index n = std::min(TL, c_end - c0);
+      // The block's BatchNorm as vectors (alpha * row_scale rounded as the plane-wise kernel).
+      B scale[NV], bias[NV];
+      for (int v = 0; v < NV; ++v) {
+        const int m = int(std::clamp<Index>(n - v * L, 0, L));
+        scale[v] = B(ep.alpha);
+        if (ep.row_scale)
+          scale[v] = scale[v] * simd::load_partial<Arch>(ep.row_scale + c0 + v * L, m);
+        bias[v] = ep.row_bias ? simd::load_partial<Arch>(ep.row_bias + c0 + v * L, m) : B(T(0));
+      }
+      for (Index g = 0; g < images.count; ++g) {
+        const T* xg = x + g * images.x_stride + c0;
+        T* yg = y + g * images.y_stride + c0;
+        if (n == TL)
+          detail::dw_tokens_block<Arch, NV, false, Act>(H, W, xg, ldx, k, stride, crop + c0, w_side,
+                                                        ldw, yg, ldy, scale, bias, n);
+        else  // the ragged end of the range: masked loads and stores
+          detail::dw_tokens_block<Arch, NV, true, Act>(H, W, xg, ldx, k, stride, crop + c0, w_side,
+                                                       ldw, yg, ldy, scale, bias, n);
+      }
+    }
+  });
+}
+
 // ---- 1x1 and dense convolutions ---------------------------------------------------------------
 
 /// Workspace of pointwise_conv (gemm_nn's panel).
@@ -873,6 +994,42 @@ void avg_pool_2x2(Index C, Index H, Index W, const T* x, T* y) {
   }
 }
 
+/// avg_pool_2x2 on a channels-last map: x [H * W, ldx] -> y [Ho * Wo, ldy], channels [0, C);
+/// the same windows, sums and order as the plane-wise kernel.
+template <class Arch = simd::default_arch, class T>
+void avg_pool_2x2_tokens(Index C, Index H, Index W, const T* x, Index ldx, T* y, Index ldy) {
+  EVIT_ASSERT(C >= 0 && H >= 1 && W >= 1 && ldx >= C && ldy >= C);
+  using B = xsimd::batch<T, Arch>;
+  constexpr Index L = simd::lanes_v<T, Arch>;
+  const Index ph = H % 2, pw = W % 2;
+  const Index Ho = avg_pool_2x2_out_size(H), Wo = avg_pool_2x2_out_size(W);
+  for (Index oy = 0; oy < Ho; ++oy)
+    for (Index ox = 0; ox < Wo; ++ox) {
+      const T* in[4];
+      int taps = 0;
+      for (Index dy = 0; dy < 2; ++dy) {
+        const Index iy = 2 * oy - ph + dy;
+        if (iy < 0 || iy >= H) continue;
+        for (Index dx = 0; dx < 2; ++dx) {
+          const Index ix = 2 * ox - pw + dx;
+          if (ix >= 0 && ix < W) in[taps++] = x + (iy * W + ix) * ldx;
+        }
+      }
+      T* out = y + (oy * Wo + ox) * ldy;
+      Index c = 0;
+      for (; c < C - C % L; c += L) {
+        B s(T(0));
+        for (int t = 0; t < taps; ++t) s = s + B::load_unaligned(in[t] + c);
+        (s * B(T(0.25))).store_unaligned(out + c);
+      }
+      for (; c < C; ++c) {
+        T s = T(0);
+        for (int t = 0; t < taps; ++t) s += in[t][c];
+        out[c] = s * T(0.25);
+      }
+    }
+}
+
 /// Squeeze-excite weights of one supernet block; a block with `inner` active channels and
 /// `reduced` = inner / 4 uses W1[:reduced, :inner] + b1[:reduced] and W2[:inner, :reduced] +
 /// b2[:inner] (docs/elasticvit.md#mbconv: the reduction is relative to the expanded width).
@@ -932,12 +1089,18 @@ void squeeze_excite_squeeze(Index inner, Index reduced, const T* pooled,
       epilogue<T>{}.with_col_bias(se.b1).cols_from(r_begin).with_activation(activation::relu));
 }
 
+/// How an image's `inner` channels of HW pixels lie: planes (NCHW, channel c's pixel i at
+/// x[c * HW + i]) or tokens (channels last, at x[i * inner + c]).
+enum class map_layout { planes, tokens };
+
 /// Phase 3: for channels c in [c_begin, c_end): gate = Hardsigmoid(W2[c, :reduced] · squeezed +
-/// b2[c]) (written over pooled[c], which phase 2 has consumed), x[c, :] *= gate.
+/// b2[c]) (written over pooled[c], which phase 2 has consumed), channel c of x *= gate.
+/// (Phase 1 on tokens is mean_rows.)
 template <class Arch = simd::default_arch, class T>
 void squeeze_excite_scale(Index inner, Index reduced, Index HW, T* x,
                           const squeeze_excite_weights<T>& se, const T* squeezed, T* pooled,
-                          Index c_begin, Index c_end, row_groups images = {}) {
+                          Index c_begin, Index c_end, row_groups images = {},
+                          map_layout layout = map_layout::planes) {
   EVIT_ASSERT(reduced <= se.ld2 && 0 <= c_begin && c_begin <= c_end && c_end <= inner);
   EVIT_ASSERT(images.count == 1 || images.x_stride >= std::max(inner, reduced));
   using B = xsimd::batch<T, Arch>;
@@ -957,6 +1120,16 @@ void squeeze_excite_scale(Index inner, Index reduced, Index HW, T* x,
   for (Index g = 0; g < images.count; ++g) {
     const T* gate = pooled + g * images.x_stride;
     T* xg = x + g * images.y_stride;
+    if (layout == map_layout::tokens) {
+      for (Index i = 0; i < HW; ++i) {
+        T* row = xg + i * inner;
+        Index c = c_begin;
+        for (; c + L <= c_end; c += L)
+          (B::load_unaligned(row + c) * B::load_unaligned(gate + c)).store_unaligned(row + c);
+        for (; c < c_end; ++c) row[c] *= gate[c];
+      }
+      continue;
+    }
     for (Index c = c_begin; c < c_end; ++c) {
       T* xc = xg + c * HW;
       const B s(gate[c]);
@@ -1016,7 +1189,12 @@ void squeeze_excite(Index inner, Index reduced, Index HW, T* x, const squeeze_ex
                                                         float*, Index, Index, row_groups);         \
   EXTERN template void squeeze_excite_scale<A, float>(                                             \
       Index, Index, Index, float*, const squeeze_excite_weights<float>&, const float*, float*,     \
-      Index, Index, row_groups);
+      Index, Index, row_groups, map_layout);                                                       \
+  EXTERN template void depthwise_conv2d_tokens<A, float>(                                          \
+      Index, Index, const float*, Index, Index, Index, const float*, Index, Index, float*, Index,  \
+      const epilogue<float>&, Index, Index, row_groups);                                           \
+  EXTERN template void avg_pool_2x2_tokens<A, float>(Index, Index, Index, const float*, Index,     \
+                                                     float*, Index);
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_CONV_INSTANCES)
 #undef EVIT_CONV_INSTANCES
 
@@ -1142,13 +1320,33 @@ inline void squeeze_excite_squeeze<simd::dispatched, float>(Index inner, Index r
 }
 
 template <>
-inline void squeeze_excite_scale<simd::dispatched, float>(
-    Index inner, Index reduced, Index HW, float* x, const squeeze_excite_weights<float>& se,
-    const float* squeezed, float* pooled, Index c_begin, Index c_end, row_groups images) {
+inline void squeeze_excite_scale<simd::dispatched, float>(Index inner, Index reduced, Index HW,
+                                                          float* x,
+                                                          const squeeze_excite_weights<float>& se,
+                                                          const float* squeezed, float* pooled,
+                                                          Index c_begin, Index c_end,
+                                                          row_groups images, map_layout layout) {
   simd::dispatch([&](auto arch) {
     squeeze_excite_scale<decltype(arch)>(inner, reduced, HW, x, se, squeezed, pooled, c_begin,
-                                         c_end, images);
+                                         c_end, images, layout);
   });
+}
+
+template <>
+inline void depthwise_conv2d_tokens<simd::dispatched, float>(
+    Index H, Index W, const float* x, Index ldx, Index k, Index stride, const float* taps,
+    Index w_side, Index ldw, float* y, Index ldy, const epilogue<float>& ep, Index c_begin,
+    Index c_end, row_groups images) {
+  simd::dispatch([&](auto arch) {
+    depthwise_conv2d_tokens<decltype(arch)>(H, W, x, ldx, k, stride, taps, w_side, ldw, y, ldy, ep,
+                                            c_begin, c_end, images);
+  });
+}
+
+template <>
+inline void avg_pool_2x2_tokens<simd::dispatched, float>(Index C, Index H, Index W, const float* x,
+                                                         Index ldx, float* y, Index ldy) {
+  simd::dispatch([&](auto arch) { avg_pool_2x2_tokens<decltype(arch)>(C, H, W, x, ldx, y, ldy); });
 }
 
 }  // namespace kernels

@@ -366,9 +366,14 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
       const int n = whole ? int(L) : int(std::clamp<Index>(ncols - v * L, 0, L));
       if (n == 0) continue;
       B x = simd::fma(acc[r][v], scale, row_bias);  // row_bias is 0 when absent
-      if (e.col_bias)
-        x = x + (n == L ? B::load_unaligned(e.col_bias + j + v * L)
-                        : simd::load_partial<Arch>(e.col_bias + j + v * L, n));
+      auto col = [&](const T* p) {
+        return n == L ? B::load_unaligned(p + j + v * L)
+                      : simd::load_partial<Arch>(p + j + v * L, n);
+      };
+      if (e.col_scale)  // a BatchNorm over the columns: one rounding, as over rows
+        x = simd::fma(x, col(e.col_scale), e.col_bias ? col(e.col_bias) : B(T(0)));
+      else if (e.col_bias)
+        x = x + col(e.col_bias);
       x = apply_vector<Act>(x);
       if (e.accumulate)
         x = simd::fma(x, one, n == L ? B::load_unaligned(out) : simd::load_partial<Arch>(out, n));
@@ -492,6 +497,7 @@ void gemm_nt(Index M, Index N, Index K, const T* A, Index lda, const T* B, Index
   EVIT_ASSERT(lda >= K && ldb >= K && ldc >= N);
   if (M == 0 || N == 0) return;
   EVIT_ASSERT(C != nullptr && (K == 0 || (A != nullptr && B != nullptr)));
+  EVIT_ASSERT(ep.col_scale == nullptr);  // the dot-product tiles have no column scale
   detail::dispatch_activation(ep.act, [&](auto tag) {
     detail::gemm_nt_impl<Arch, decltype(tag)::value>(M, N, K, A, lda, B, ldb, C, ldc, ep);
   });

@@ -91,20 +91,19 @@ void pack_linear_weight(const T* w, Index out_max, Index in_max, T* dst) {
 /// The packed weights come from memory once per product: the first row tile prefetches its
 /// panel ahead (gemm_tiles::nn_prefetch_rows), and the tiles of each panel request the next
 /// panel between them while they compute (detail::line_stream).
+/// This form takes a whole epilogue `ep` (its column terms indexed from output column 0, i.e.
+/// supernet row r0): e.g. a 1x1 convolution on channels-last maps with its BatchNorm as
+/// col_scale/col_bias (epilogue::channels_as_columns).
 template <class Arch = simd::default_arch, class T>
 void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const T* wp,
-                   Index in_max, Index r0, const T* bias, T* y, Index ldy,
-                   activation act = activation::none, bool accumulate = false,
+                   Index in_max, Index r0, T* y, Index ldy, const epilogue<T>& ep,
                    row_groups groups = {}) {
   EVIT_ASSERT(rows >= 0 && in >= 0 && out >= 0 && r0 >= 0 && in <= in_max && groups.count >= 0);
   if (rows == 0 || out == 0 || groups.count == 0) return;
   using tiles = gemm_tiles<T, Arch>;
   constexpr Index P = linear_panel_width, NR = tiles::nn_nr;
   static_assert(P % NR == 0, "a panel holds whole tiles");
-  epilogue<T> ep;
-  ep.col_bias = bias ? bias + r0 : nullptr;
-  ep.act = act;
-  ep.accumulate = accumulate;
+  const activation act = ep.act;
   constexpr Index MR = tiles::nn_mr, row_lines = (P * Index(sizeof(T)) + 63) / 64;
   const Index tiles_per_strip = groups.count * ((rows + MR - 1) / MR);
   detail::dispatch_activation(act, [&](auto tag) {
@@ -184,6 +183,19 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
   });
 }
 
+/// linear_packed with linear()'s epilogue: bias[r0 : r0 + out] (or none), `act`, `accumulate`.
+template <class Arch = simd::default_arch, class T>
+void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const T* wp,
+                   Index in_max, Index r0, const T* bias, T* y, Index ldy,
+                   activation act = activation::none, bool accumulate = false,
+                   row_groups groups = {}) {
+  epilogue<T> ep;
+  ep.col_bias = bias ? bias + r0 : nullptr;
+  ep.act = act;
+  ep.accumulate = accumulate;
+  linear_packed<Arch>(rows, in, out, x, ldx, wp, in_max, r0, y, ldy, ep, groups);
+}
+
 /// One row block of a stacked weight, written to a column range of the output.
 struct row_block {
   Index w_row0 = 0;  ///< first supernet row of the block
@@ -226,7 +238,10 @@ void linear_blocks(Index rows, Index in, const T* x, Index ldx, const T* w, Inde
                                                float*, Index, Index, Index);                     \
   EXTERN template void linear_packed<A, float>(Index, Index, Index, const float*, Index,         \
                                                const float*, Index, Index, const float*, float*, \
-                                               Index, activation, bool, row_groups);
+                                               Index, activation, bool, row_groups);             \
+  EXTERN template void linear_packed<A, float>(Index, Index, Index, const float*, Index,         \
+                                               const float*, Index, Index, float*, Index,        \
+                                               const epilogue<float>&, row_groups);
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_LINEAR_INSTANCES)
 #undef EVIT_LINEAR_INSTANCES
 
@@ -249,6 +264,16 @@ inline void linear_packed<simd::dispatched, float>(Index rows, Index in, Index o
   simd::dispatch([&](auto arch) {
     linear_packed<decltype(arch)>(rows, in, out, x, ldx, wp, in_max, r0, bias, y, ldy, act,
                                   accumulate, groups);
+  });
+}
+
+template <>
+inline void linear_packed<simd::dispatched, float>(Index rows, Index in, Index out, const float* x,
+                                                   Index ldx, const float* wp, Index in_max,
+                                                   Index r0, float* y, Index ldy,
+                                                   const epilogue<float>& ep, row_groups groups) {
+  simd::dispatch([&](auto arch) {
+    linear_packed<decltype(arch)>(rows, in, out, x, ldx, wp, in_max, r0, y, ldy, ep, groups);
   });
 }
 

@@ -51,6 +51,7 @@ template <class T>
 double apply_epilogue(double acc, Index i, Index j, const epilogue<T>& ep, double old) {
   double v = acc * double(ep.alpha) * (ep.row_scale ? double(ep.row_scale[i]) : 1.0);
   if (ep.row_bias) v += double(ep.row_bias[i]);
+  if (ep.col_scale) v *= double(ep.col_scale[j]);
   if (ep.col_bias) v += double(ep.col_bias[j]);
   v = activate(ep.act, v);
   return ep.accumulate ? old + v : v;

@@ -185,6 +185,21 @@ inline kernels::attention_weights<float> attention_weights_of(const transformer_
       .with_packed(t.qkv_packed, t.proj_packed);
 }
 
+/// The squeeze-excite FCs of an MBConv: the row-major slices, and the packed copies when the
+/// supernet has them.
+inline kernels::squeeze_excite_weights<float> squeeze_excite_weights_of(const mbconv_tensors& t) {
+  kernels::squeeze_excite_weights<float> sw;
+  sw.w1 = t.se1_w;
+  sw.ld1 = t.inner_max;
+  sw.b1 = t.se1_b;
+  sw.w2 = t.se2_w;
+  sw.ld2 = t.inner_max / model_fixed::se_divisor;
+  sw.b2 = t.se2_b;
+  sw.w1_packed = t.se1_packed;
+  sw.w2_packed = t.se2_packed;
+  return sw;
+}
+
 /// The supernet tensors of a transformer layer's FFN, read in place.
 inline kernels::mlp_weights<float> mlp_weights_of(const transformer_tensors& t) {
   kernels::mlp_weights<float> mw;
@@ -592,6 +607,23 @@ class network {
   template <class Arch>
   int mbconv(const bn_mode& m, const mbconv_tensors& t, const block& b, forward_workspace& ws,
              int x_slot, int y_slot, const splitter& sp) const;
+
+  /// Whether reduction `b` runs on tokens (mbconv_tokens): its input arrives as tokens, its
+  /// 1x1 weights are packed, and no BatchNorm is being recalibrated.
+  bool reduction_on_tokens(const bn_mode& m, const mbconv_tensors& t, const block& b) const {
+    return b.kind == block_kind::reduction && b.tokens_in && !m.calibrating() && t.has_pw &&
+           t.pw_packed && t.dw_taps && t.pwl_packed && t.shortcut_packed &&
+           (!b.se || (t.se1_packed && t.se2_packed));
+  }
+
+  /// An MBConv (a reduction after a transformer stage) on channels-last maps: x tokens
+  /// [side_in^2, cin] -> tokens [side^2, cout] in the returned slot (y_slot, or x_slot where the
+  /// projection added itself to an identity shortcut), with no transposes: the 1x1s as
+  /// linear_packed over every sample's pixels (BatchNorm as column terms), the depthwise and
+  /// squeeze-excite on tokens.
+  template <class Arch>
+  int mbconv_tokens(const bn_mode& m, const mbconv_tensors& t, const block& b,
+                    forward_workspace& ws, int x_slot, int y_slot, const splitter& sp) const;
 
   /// One block of the plan on every sample: its input in act slot `cur` (the images for the first
   /// conv), its output in the returned slot; the head writes the logits.

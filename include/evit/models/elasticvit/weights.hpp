@@ -20,6 +20,7 @@
 #include "evit/core/error.hpp"
 #include "evit/core/rng.hpp"
 #include "evit/io/safetensors.hpp"
+#include "evit/kernels/conv.hpp"
 #include "evit/kernels/linear.hpp"
 #include "evit/models/elasticvit/macs.hpp"
 #include "evit/models/elasticvit/plan.hpp"
@@ -85,6 +86,9 @@ struct mbconv_tensors {
   /// present (at batch 8, each weight read once instead of once per two samples).
   const float* se1_packed = nullptr;
   const float* se2_packed = nullptr;
+  /// A reduction's depthwise kernels tap-major (kernels::pack_depthwise_taps, [kernel_max^2,
+  /// inner_max]), which it reads when it runs on tokens (after a transformer stage).
+  const float* dw_taps = nullptr;
 };
 
 /// One transformer layer (attention + FFN) at its supernet size.
@@ -971,12 +975,17 @@ class supernet_weights {
 
   /// One aligned buffer with the packed linear weights (qkv, proj, fc1, fc2) of every
   /// transformer layer, the reductions' 1x1 convolutions and squeeze-excite FCs, and the head's
-  /// three layers.
+  /// three layers; and the reductions' depthwise kernels tap-major.
   void pack_linear_weights() {
     struct job {
       const float* w;
       Index out_max, in_max;
       const float** into;
+      bool taps = false;    // a depthwise weight [out_max channels, in_max^2 taps], tap-major
+      Index size() const {  // whole cache lines, so that the panels after it stay aligned
+        return taps ? (out_max * in_max * in_max + 15) / 16 * 16
+                    : kernels::packed_linear_size(out_max, in_max);
+      }
     };
     std::vector<job> jobs;
     for (auto& stage : transformer_layers)
@@ -991,6 +1000,7 @@ class supernet_weights {
       if (r.has_pw) jobs.push_back({r.pw, r.inner_max, r.in_max, &r.pw_packed});
       jobs.push_back({r.pwl, r.out_max, r.inner_max, &r.pwl_packed});
       jobs.push_back({r.shortcut, r.out_max, r.in_max, &r.shortcut_packed});
+      jobs.push_back({r.dw, r.inner_max, r.kernel_max, &r.dw_taps, true});
       if (r.has_se) {
         const Index reduced_max = r.inner_max / model_fixed::se_divisor;
         jobs.push_back({r.se1_w, reduced_max, r.inner_max, &r.se1_packed});
@@ -1004,15 +1014,18 @@ class supernet_weights {
     const tensor_spec& cl = spec("classifer.weight");
     jobs.push_back({classifier_w, cl.shape[0], cl.shape[1], &classifier_packed});
     packed_total_ = 0;
-    for (const job& j : jobs) packed_total_ += kernels::packed_linear_size(j.out_max, j.in_max);
+    for (const job& j : jobs) packed_total_ += j.size();
     packed_.reset(static_cast<float*>(::operator new(
         static_cast<std::size_t>(std::max<std::int64_t>(packed_total_, 16)) * sizeof(float),
         std::align_val_t(64))));
     float* at = packed_.get();
     for (const job& j : jobs) {
-      kernels::pack_linear_weight(j.w, j.out_max, j.in_max, at);
+      if (j.taps)
+        kernels::pack_depthwise_taps(j.w, j.out_max, j.in_max, at);
+      else
+        kernels::pack_linear_weight(j.w, j.out_max, j.in_max, at);
       *j.into = at;
-      at += kernels::packed_linear_size(j.out_max, j.in_max);
+      at += j.size();
     }
   }
 

@@ -158,15 +158,7 @@ int network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk,
   // sample b live in its act slot 2, free inside an MBConv.
   if (se) {
     const Index reduced = inner / model_fixed::se_divisor;
-    kernels::squeeze_excite_weights<float> sw;
-    sw.w1 = t.se1_w;
-    sw.ld1 = t.inner_max;
-    sw.b1 = t.se1_b;
-    sw.w2 = t.se2_w;
-    sw.ld2 = t.inner_max / model_fixed::se_divisor;
-    sw.b2 = t.se2_b;
-    sw.w1_packed = t.se1_packed;
-    sw.w2_packed = t.se2_packed;
+    const auto sw = squeeze_excite_weights_of(t);
     auto pooled = [&](Index b) { return ws.act(tmp(b), 2); };
     auto squeezed = [&](Index b) { return pooled(b) + forward_workspace::round(inner); };
     sp.pieces(inner, 8, [&](Index b, Index c0, Index c1, int) {
@@ -224,6 +216,87 @@ int network::mbconv(const bn_mode& m, const mbconv_tensors& t, const block& blk,
 }
 
 template <class Arch>
+int network::mbconv_tokens(const bn_mode& m, const mbconv_tensors& t, const block& blk,
+                           forward_workspace& ws, int x_slot, int y_slot,
+                           const splitter& sp) const {
+  const Index cin = blk.cin, c = blk.cout, k = blk.kernel, stride = blk.stride;
+  const Index side_in = blk.side_in, hw_in = side_in * side_in, hw = Index(blk.side) * blk.side;
+  const Index inner = cin * blk.expand;
+  const Index i0 = sp.first;
+  // Every op runs on the whole batch at once (the samples' maps per_sample_ apart), each worker
+  // a piece of the channels; the block-local buffers as in mbconv().
+  const auto tmp = [&](Index b) { return sp.temps >= 0 ? sp.temps : b; };
+  EVIT_ASSERT(sp.batch == 1 || sp.temps < 0);
+  const kernels::row_groups samples = ws.samples(sp.batch);
+  float* const x = ws.act(i0, x_slot);
+  float* const y = ws.act(i0, y_slot);
+  float* const expand = ws.expand(tmp(i0));
+  float* const inner_map = ws.inner(tmp(i0));
+  // 1x1 expansion + BN + Hardswish: [hw_in, cin] -> [hw_in, inner].
+  const auto pw_ep = m.epilogue(t.pw_bn, inner, activation::hardswish).channels_as_columns();
+  sp.columns(inner, 16, [&](Index j0, Index j1, int) {
+    kernels::linear_packed<Arch>(hw_in, cin, j1 - j0, x, cin, t.pw_packed, t.in_max, j0,
+                                 expand + j0, inner, pw_ep.cols_from(j0), samples);
+  });
+  // k x k depthwise + BN + Hardswish: -> [hw, inner].
+  const auto dw_ep = m.epilogue(t.dw_bn, inner, activation::hardswish);
+  sp.columns(inner, 16, [&](Index c0, Index c1, int) {
+    kernels::depthwise_conv2d_tokens<Arch>(side_in, side_in, expand, inner, k, stride, t.dw_taps,
+                                           t.kernel_max, t.inner_max, inner_map, inner, dw_ep, c0,
+                                           c1, samples);
+  });
+  if (blk.se) {  // as in mbconv(), the pooling a mean over the token rows
+    const Index reduced = inner / model_fixed::se_divisor;
+    const auto sw = squeeze_excite_weights_of(t);
+    auto pooled = [&](Index b) { return ws.act(tmp(b), 2); };
+    float* const squeezed = pooled(i0) + forward_workspace::round(inner);
+    sp.pieces(inner, 16, [&](Index b, Index c0, Index c1, int) {
+      kernels::mean_rows<Arch>(hw, c1 - c0, ws.inner(tmp(b)) + c0, inner, pooled(b) + c0);
+    });
+    sp.columns(reduced, 16, [&](Index r0, Index r1, int) {
+      kernels::squeeze_excite_squeeze<Arch>(inner, reduced, pooled(i0), sw, squeezed, r0, r1,
+                                            samples);
+    });
+    sp.columns(inner, 16, [&](Index c0, Index c1, int) {
+      kernels::squeeze_excite_scale<Arch>(inner, reduced, hw, inner_map, sw, squeezed, pooled(i0),
+                                          c0, c1, samples, kernels::map_layout::tokens);
+    });
+  }
+  // 1x1 projection + BN: -> [hw, c], into y; added into x in place with an identity shortcut.
+  const bool add_in_place = stride == 1 && cin == c;
+  kernels::epilogue<float> pwl_ep = m.epilogue(t.pwl_bn, c, activation::none).channels_as_columns();
+  pwl_ep.accumulate = add_in_place;
+  float* const out = add_in_place ? x : y;
+  sp.columns(c, 16, [&](Index j0, Index j1, int) {
+    kernels::linear_packed<Arch>(hw, inner, j1 - j0, inner_map, inner, t.pwl_packed, t.inner_max,
+                                 j0, out + j0, c, pwl_ep.cols_from(j0), samples);
+  });
+  if (add_in_place) return x_slot;
+  // Shortcut: average pool (stride 2) and/or 1x1 conv without BN (cin != c), added into y.
+  auto pooled = [&](Index b) { return ws.act(tmp(b), 3); };
+  if (stride == 2)
+    sp.samples([&](Index b, int) {
+      kernels::avg_pool_2x2_tokens<Arch>(cin, side_in, side_in, ws.act(b, x_slot), cin, pooled(b),
+                                         cin);
+    });
+  const auto src = [&](Index b) { return stride == 2 ? pooled(b) : ws.act(b, x_slot); };
+  if (cin != c) {
+    const auto ep = kernels::epilogue<float>{}.with_accumulate(true);
+    sp.columns(c, 16, [&](Index j0, Index j1, int) {
+      kernels::linear_packed<Arch>(hw, cin, j1 - j0, src(i0), cin, t.shortcut_packed, t.in_max, j0,
+                                   y + j0, c, ep, samples);
+    });
+  } else {
+    sp.pieces(c * hw, 64, [&](Index b, Index e0, Index e1, int) {
+      const float* s = src(b);
+      float* o = ws.act(b, y_slot);
+      for (Index e = e0; e < e1; ++e) o[e] += s[e];
+    });
+  }
+  return y_slot;
+}
+
+template <class Arch>
 int network::run_block(const block& b, const float* images, float* logits, forward_workspace& ws,
                        int cur, const bn_mode& m, const splitter& sp) const {
   const executor_ref exec = sp.exec;
@@ -251,8 +324,11 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
       return mbconv<Arch>(m, w_.conv_layers[s][static_cast<std::size_t>(b.layer)], b, ws, cur,
                           1 - cur, sp);
     case block_kind::reduction: {
-      // Planes in (tokens [N, C] after a transformer stage are transposed first), the MBConv,
-      // then tokens out.
+      // Tokens in (after a transformer stage), tokens out: on tokens throughout. Else planes in
+      // (tokens transposed first when the weights are not packed or BatchNorm is being
+      // recalibrated), the MBConv, then tokens out.
+      const mbconv_tensors& t = w_.reduction[s];
+      if (reduction_on_tokens(m, t, b)) return mbconv_tokens<Arch>(m, t, b, ws, cur, 1 - cur, sp);
       if (b.tokens_in) {
         const int planes = 1 - cur;
         sp.samples([&](Index i, int) {
@@ -260,7 +336,7 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
         });
         cur = planes;
       }
-      const int out = mbconv<Arch>(m, w_.reduction[s], b, ws, cur, 1 - cur, sp);
+      const int out = mbconv<Arch>(m, t, b, ws, cur, 1 - cur, sp);
       const int tokens = 1 - out;
       sp.samples([&](Index i, int) { transpose(ws.act(i, out), b.cout, n, ws.act(i, tokens)); });
       return tokens;
