@@ -263,9 +263,12 @@ class load_options {
   /// Keep a copy of every transformer layer's linear weights, of the reductions' 1x1
   /// convolutions and squeeze-excite FCs and of the head's three layers packed as panels
   /// (kernels::pack_linear_weight), which the forward reads 2-3x faster than the row-major slices
-  /// (the head's vector layers at batch 4-8: 0.5-0.7x the time; at batch 1 the same) (on by
-  /// default; the copy is about the size of those tensors, most of an official supernet's weights).
-  /// Off: the forward reads the row-major tensors in place; the logits agree within float rounding.
+  /// (the head's vector layers at batch 4-8: 0.5-0.7x the time; at batch 1 the same), and of the
+  /// reductions' depthwise kernels tap-major (kernels::pack_depthwise_taps), with which a
+  /// reduction after a transformer stage runs on its tokens (on by default; the copy is about the
+  /// size of those tensors, most of an official supernet's weights). Off: the forward reads the
+  /// row-major tensors in place, those reductions on planes; the logits agree within float
+  /// rounding.
   load_options& pack_weights(bool on) {
     pack_weights_ = on;
     return *this;
