@@ -46,6 +46,14 @@
 #define EVIT_UNROLL
 #endif
 
+/// Forces a function or lambda inline, so that unrolled()'s calls vanish before the compiler
+/// decides where arrays live.
+#if defined(__GNUC__)
+#define EVIT_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define EVIT_ALWAYS_INLINE
+#endif
+
 namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
 namespace kernels {
@@ -108,6 +116,20 @@ struct gemm_tiles {
 };
 
 namespace detail {
+
+/// f(std::integral_constant<int, I>{}) for I = 0 .. N - 1, unrolled in the source: a register
+/// tile indexed only by these constants stays in registers. With loops unrolled by pragma the
+/// compiler kept gemm_nn's accumulator array in memory (zeroed on the stack before the
+/// reduction, stored after it and reloaded by the epilogue: 48 vector stores per 6 x 4 tile, a
+/// third of the tile's time at a reduction of 16, perf annotate).
+template <class F, int... I>
+EVIT_ALWAYS_INLINE inline void unrolled_impl(F& f, std::integer_sequence<int, I...>) {
+  (f(std::integral_constant<int, I>{}), ...);
+}
+template <int N, class F>
+EVIT_ALWAYS_INLINE inline void unrolled(F&& f) {
+  unrolled_impl(f, std::make_integer_sequence<int, N>{});
+}
 
 // ---- gemm_nt ---------------------------------------------------------------------------------
 
@@ -320,9 +342,9 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
   using B = xsimd::batch<T, Arch>;
   constexpr Index L = static_cast<Index>(B::size);
   B acc[MR][NV];
-  EVIT_UNROLL
-  for (int r = 0; r < MR; ++r) EVIT_UNROLL
-  for (int v = 0; v < NV; ++v) acc[r][v] = B(T(0));
+  unrolled<MR>([&](auto r) EVIT_ALWAYS_INLINE {
+    unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE { acc[r][v] = B(T(0)); });
+  });
   [[maybe_unused]] const char* pf_line = nullptr;
   [[maybe_unused]] Index pf_left = 0, pf_step = 0;
   if constexpr (Stream) {
@@ -336,35 +358,29 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
     }
     B bv[NV];
     const T* row = b(k);
-    EVIT_UNROLL
-    for (int v = 0; v < NV; ++v) bv[v] = B::load_unaligned(row + b.vector_offset(v, L));
-    EVIT_UNROLL
-    for (int r = 0; r < MR; ++r) {
+    unrolled<NV>(
+        [&](auto v) EVIT_ALWAYS_INLINE { bv[v] = B::load_unaligned(row + b.vector_offset(v, L)); });
+    unrolled<MR>([&](auto r) EVIT_ALWAYS_INLINE {
       const B av(a[r * lda + k]);
-      EVIT_UNROLL
-      for (int v = 0; v < NV; ++v) acc[r][v] = simd::fma(av, bv[v], acc[r][v]);
-    }
+      unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE { acc[r][v] = simd::fma(av, bv[v], acc[r][v]); });
+    });
   }
   // A local copy of the epilogue: the stores into c cannot alias it, so its fields stay in
-  // registers instead of being reloaded after every store. The arithmetic is unrolled so that
-  // the accumulators never leave the registers (the rolled loop spilled all of them; with
-  // BatchNorm and Hardswish after a short reduction the epilogue took a third of the tile's
-  // time, perf). A whole tile stores whole vectors; the ragged right edge stores the first lanes
-  // of the same vectors (masked loads and stores), so that a column gets the same bits wherever
-  // the panels are cut. Products that feed an addition are explicit FMAs (see dw_tile).
+  // registers instead of being reloaded after every store. A whole tile stores whole vectors;
+  // the ragged right edge stores the first lanes of the same vectors (masked loads and stores),
+  // so that a column gets the same bits wherever the panels are cut. Products that feed an
+  // addition are explicit FMAs (see dw_tile).
   const epilogue<T> e = ep;
   const B one(T(1));
   const bool whole = ncols == NV * L;
-  EVIT_UNROLL
-  for (int r = 0; r < MR; ++r) {
+  unrolled<MR>([&](auto r) EVIT_ALWAYS_INLINE {
     T s = e.alpha;
     if (e.row_scale) s *= e.row_scale[i + r];
     const B scale(s), row_bias(e.row_bias ? e.row_bias[i + r] : T(0));
-    EVIT_UNROLL
-    for (int v = 0; v < NV; ++v) {
+    unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE {
       T* out = c + r * ldc + v * L;
       const int n = whole ? int(L) : int(std::clamp<Index>(ncols - v * L, 0, L));
-      if (n == 0) continue;
+      if (n == 0) return;
       B x = simd::fma(acc[r][v], scale, row_bias);  // row_bias is 0 when absent
       auto col = [&](const T* p) {
         return n == L ? B::load_unaligned(p + j + v * L)
@@ -381,8 +397,8 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
         x.store_unaligned(out);
       else
         simd::store_partial(x, out, n);
-    }
-  }
+    });
+  });
 }
 
 /// Rows [0, rows) of A against one panel of B: MR-row tiles, then smaller tiles for the rest

@@ -139,10 +139,19 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
         for (Index c = j; c < end; c += NR) {
           const Index ncols = std::min<Index>(NR, end - c);
           auto run = [&](Index g, Index row0, Index nrows, detail::line_stream* pf) {
-            detail::nn_rows<Arch, MR, tiles::nn_nv, Act, true>(
-                nrows, in, x + g * groups.x_stride + row0 * ldx, ldx,
-                detail::strided_rows<T>{base + c, P},
-                y + g * groups.y_stride + row0 * ldy + (c - r0), ldy, row0, c - r0, ncols, ep, pf);
+            const T* xg = x + g * groups.x_stride + row0 * ldx;
+            T* yg = y + g * groups.y_stride + row0 * ldy + (c - r0);
+            const detail::strided_rows<T> b{base + c, P};
+            // A strip of at most one vector (a width of 16 mod 32 on AVX-512: 48, 176, 240
+            // channels) runs in a tile one vector wide and taller, rather than in the
+            // two-vector tile whose second vector would be padding: each output is the same
+            // sum and epilogue, the same bits.
+            if (tiles::nn_nv > 1 && ncols <= tiles::lanes)
+              detail::nn_rows<Arch, tiles::nn_narrow_mr, 1, Act, true>(
+                  nrows, in, xg, ldx, b, yg, ldy, row0, c - r0, ncols, ep, pf);
+            else
+              detail::nn_rows<Arch, MR, tiles::nn_nv, Act, true>(nrows, in, xg, ldx, b, yg, ldy,
+                                                                 row0, c - r0, ncols, ep, pf);
           };
           Index g = 0;
           if (own_ahead && c == j) {  // the panel's first tile, then the rest of its group
