@@ -162,6 +162,10 @@ BENCHMARK_CAPTURE(BM_batch, S2, "elastic_S2")
     ->ArgsProduct({{1, 8}, {0, 1}})
     ->ArgNames({"batch", "packed"})
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_batch, M, "elastic_M")
+    ->ArgsProduct({{1, 8}, {0, 1}})
+    ->ArgNames({"batch", "packed"})
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_batch, L3, "elastic_L3")
     ->ArgsProduct({{1, 8}, {0, 1}})
     ->ArgNames({"batch", "packed"})
