@@ -216,6 +216,17 @@ def main():
                         if " MatMul " not in line and " Gemm " not in line or not total \
                                 or float(total.group(1)) <= 0:
                             failures.append("run.js --profile printed %r" % line)
+                        # ElasticViT: every block kind found in the node names, and timed
+                        blocks = next((l for l in printed.splitlines()
+                                       if l.startswith("blocks:")), None)
+                        kinds = dict(re.findall(r"(first_conv|mbconv|reduction|attention|ffn|"
+                                                r"head) ([0-9.]+)", blocks or ""))
+                        if args.set.startswith("autoformer"):
+                            if blocks is not None:
+                                failures.append("run.js --profile printed ElasticViT block kinds "
+                                                "for an AutoFormer model: %r" % blocks)
+                        elif len(kinds) != 6 or min(float(v) for v in kinds.values()) <= 0:
+                            failures.append("run.js --profile printed %r" % blocks)
                     got = np.fromfile(got_path, dtype="<f4")
                     count += 1
                     if got.shape != ref.shape:

@@ -19,7 +19,9 @@
 // --warmup W: untimed runs before the timed ones (default 1); --warmup-ms T: and more until T ms
 // have passed since the first (a shared machine's caches and clocks take a while to settle).
 // --profile: also ORT's own per-node profile of the timed runs, summed per operator type and
-// printed as ms per forward (the profile file is removed).
+// printed as ms per forward (the profile file is removed); for ElasticViT models, also summed per
+// evit block kind (first_conv, mbconv, reduction, attention, ffn, head: the kinds of run_subnet
+// --plan and of evit_bench_model's EVIT_BENCH_PROFILE=1 split), from export_onnx.py's node names.
 // Errors: one line "run.js: <reason>" on stderr, exit code 1 (2 for a bad command line).
 'use strict';
 
@@ -137,6 +139,52 @@ function printProfile(session, dir, runs) {
   console.log(`profile:  ms per forward by operator (ORT's node profile, ${runs} runs): ` +
               rows.map(([op, ms]) => `${op} ${ms.toFixed(3)}`).join(', ') +
               `; nodes total ${total.toFixed(3)}`);
+  const kinds = sumByBlockKind(events.filter((e) => e.cat === 'Node' &&
+                                                    e.name.endsWith('_kernel_time')), runs);
+  if (kinds)
+    console.log('blocks:   ms per forward by evit block kind (the same profile): ' +
+                BLOCK_KINDS.map((k) => `${k} ${kinds.get(k).toFixed(3)}`).join(', '));
+}
+
+const BLOCK_KINDS = ['first_conv', 'mbconv', 'reduction', 'attention', 'ffn', 'head'];
+
+// The node events of one ElasticViT model summed per evit block kind (ms per forward), or null
+// when the names are not export_onnx.py's ElasticViT names. A node's kind comes from its name
+// (the official module path export_onnx.py names it after, which ORT keeps, less a leading "n_",
+// with suffixes such as "_nchwc" or "/MatMulAddFusion/"); a transformer layer's nodes without a
+// kind of their own (its norm, the attention's reshapes) take the kind of their layer (the one
+// holding "qkv" or "fc1"), and nodes ORT inserts (ReorderInput, Transpose_token_*,
+// gemm_input_reshape, a fused activation's HardSigmoid_*) the kind of the node run before them.
+function sumByBlockKind(events, runs) {
+  const layerOf = (name) => {
+    const m = /feature_exactor\.\d+\.layers\.\d+/.exec(name);
+    return m ? m[0] : null;
+  };
+  const layerKind = new Map();
+  for (const e of events) {
+    const layer = layerOf(e.name);
+    if (!layer || /reduction/.test(e.name)) continue;
+    if (/\.qkv/.test(e.name)) layerKind.set(layer, 'attention');
+    else if (/\.fc1/.test(e.name)) layerKind.set(layer, 'ffn');
+  }
+  const kindOf = (name) => {
+    if (/(^|_)first_conv/.test(name)) return 'first_conv';
+    if (/\.reduction/.test(name)) return 'reduction';
+    if (/(^|_)(pre_head|classifier)/.test(name)) return 'head';
+    if (/conv_stem\.|\.(dw_conv|pw_conv|pwl_conv|se_|shortcut_)/.test(name)) return 'mbconv';
+    const layer = layerOf(name);
+    if (layer && layerKind.has(layer)) return layerKind.get(layer);
+    if (layer) return 'mbconv';  // an MBConv's residual add ("...layers.j.0.out")
+    return null;
+  };
+  const sums = new Map(BLOCK_KINDS.map((k) => [k, 0]));
+  let kind = null;
+  for (const e of events) {
+    kind = kindOf(e.name) || kind;
+    if (kind === null) return null;  // a first node without an ElasticViT name
+    sums.set(kind, sums.get(kind) + e.dur / 1000 / runs);
+  }
+  return sums.get('first_conv') > 0 && sums.get('head') > 0 ? sums : null;
 }
 
 async function main() {
