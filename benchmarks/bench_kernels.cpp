@@ -838,6 +838,9 @@ void register_all() {
                                        {144, 28, 3, 1},
                                        {576, 10, 3, 2},
                                        {1056, 5, 3, 2},
+                                       // M's stride-2 MBConvs (plane-wise)
+                                       {48, 112, 3, 2},
+                                       {96, 56, 3, 2},
                                        // the depthwise of M's and L3's reductions on tokens
                                        {384, 14, 3, 1},
                                        {576, 14, 3, 2},

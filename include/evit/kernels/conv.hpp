@@ -52,11 +52,22 @@ constexpr bool depthwise_channels_in_lanes(Index W, Index k, Index stride) {
   return conv_out_size(W, k, stride, k / 2) < simd::lanes_v<T, Arch>;
 }
 
+/// Row pitch (elements) of depthwise_conv2d's zero-padded planes: the padded row (its even or
+/// odd half at stride 2), two vectors of slack for the ragged last vector pair, rounded up to
+/// whole vectors so that every row starts where the first row does (the tiles' loads then split
+/// across cache lines only where their column offset does).
+template <class Arch = simd::default_arch, class T = float>
+constexpr Index depthwise_plane_pitch(Index W, Index k, Index stride) {
+  const Index L = simd::lanes_v<T, Arch>, wp = W + 2 * (k / 2);
+  const Index row = (stride == 1 ? wp : (wp + 1) / 2) + 2 * L;
+  return (row + L - 1) / L * L;
+}
+
 /// Workspace (elements) of depthwise_conv2d: one zero-padded input plane, split into even and
-/// odd columns when stride = 2 so that both strides load contiguous vectors, plus one vector of
-/// slack per row for the ragged last output vector, and one output plane (an activation that is
-/// not fused, with `accumulate`); with the channels in the lanes, one padded input tile and one
-/// output tile of L channels, their k * k taps and the epilogue's scale and bias.
+/// odd columns when stride = 2 so that both strides load contiguous vectors (rows of
+/// depthwise_plane_pitch), and one output plane (an activation that is not fused, with
+/// `accumulate`); with the channels in the lanes, one padded input tile and one output tile of
+/// L channels, their k * k taps and the epilogue's scale and bias.
 template <class Arch = simd::default_arch, class T = float>
 constexpr Index depthwise_conv2d_workspace_size(Index H, Index W, Index k, Index stride) {
   const Index L = simd::lanes_v<T, Arch>;
@@ -64,7 +75,7 @@ constexpr Index depthwise_conv2d_workspace_size(Index H, Index W, Index k, Index
   const Index out_plane = conv_out_size(H, k, stride, k / 2) * conv_out_size(W, k, stride, k / 2);
   if (depthwise_channels_in_lanes<Arch, T>(W, k, stride))  // tiles in and out, taps, scale, bias
     return (hp * wp + k * k + 2 + out_plane) * L;
-  return (stride == 1 ? hp * (wp + 2 * L) : 2 * hp * ((wp + 1) / 2 + 2 * L)) + out_plane;
+  return (stride == 1 ? 1 : 2) * hp * depthwise_plane_pitch<Arch, T>(W, k, stride) + out_plane;
 }
 
 namespace detail {
@@ -329,8 +340,7 @@ template <class Arch, class T>
 void dw_plane_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row0, Index k,
                    Index stride, const T* w, Index w_side, T* y, Index ldy, Index o0, Index o1,
                    const epilogue<T>& ep, T* ws) {
-  constexpr Index L = simd::lanes_v<T, Arch>;
-  const Index p = k / 2, wp = W + 2 * p;
+  const Index p = k / 2;
   const Index Wo = conv_out_size(W, k, stride, p), Ho = o1 - o0;
   if (Ho <= 0) return;
   const Index off = (w_side - k) / 2;
@@ -338,8 +348,7 @@ void dw_plane_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row
   // the image stay zero.
   const Index top = o0 * stride - p, hp = (Ho - 1) * stride + k;
   const Index r_begin = std::max<Index>(0, top), r_end = std::min(H, top + hp);
-  // Row pitch of the padded planes: two vectors of slack for the ragged last vector pair.
-  const Index pw = stride == 1 ? wp + 2 * L : (wp + 1) / 2 + 2 * L;
+  const Index pw = depthwise_plane_pitch<Arch, T>(W, k, stride);
   T* even = ws;
   T* odd = ws + hp * pw;
   T* out_plane = ws + (stride == 1 ? 1 : 2) * hp * pw;
