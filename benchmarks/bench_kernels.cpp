@@ -871,9 +871,11 @@ void register_all() {
           ->Args(args)
           ->ArgNames({"in", "e", "H", "k", "stride", "out", "band"});
     }
-  // (out, R): the official space's first conv at its smallest and largest resolutions.
-  for (const auto& a : g_smoke ? std::vector<std::vector<long>>{{16, 128}}
-                               : std::vector<std::vector<long>>{{16, 128}, {24, 256}})
+  // (out, R): the official space's first conv at its smallest and largest resolutions, and at
+  // 160 and 224 (80 and 112 outputs a row: a last run of one vector on AVX-512).
+  for (const auto& a :
+       g_smoke ? std::vector<std::vector<long>>{{16, 128}}
+               : std::vector<std::vector<long>>{{16, 128}, {16, 160}, {16, 224}, {24, 256}})
     RegisterBenchmark("first_conv", BM_first_conv)->Args(a)->ArgNames({"out", "R"});
   std::vector<std::vector<long>> pw = {
       {24, 144, 3136}, {144, 24, 3136}, {48, 288, 196}, {288, 288, 49}};
