@@ -929,7 +929,7 @@ void conv2d(Index out, Index in, Index H, Index W, const T* x, Index k, Index st
       // Two-vector tiles, and a last run of at most one vector in a one-vector tile rather than
       // in a two-vector tile whose second vector would be all padding (as gemm_nn; 112 outputs
       // a row at 224 pixels are 64 + 32 + 16).
-      const Index narrow = (Wo - ox) % tiles::nn_nr <= tiles::lanes ? (Wo - ox) % tiles::nn_nr : 0;
+      const Index narrow = tiles::nn_narrow_tail(Wo - ox);
       for (; ox < Wo - narrow; ox += tiles::nn_nr)
         detail::nn_rows<Arch, tiles::nn_mr, tiles::nn_nv, Act>(
             out, K, w, ldw, detail::table_rows<T>{table, base + ox}, y + oy * Wo + ox, ldc, 0,

@@ -102,6 +102,9 @@ struct gemm_tiles {
   static constexpr int nn_nr = nn_nv * lanes;
   /// gemm_nn's last panel when it is at most one vector wide: rows per tile of one vector.
   static constexpr int nn_narrow_mr = regs >= 32 ? 28 : 12;
+  /// Of n columns run in nn_nr-wide panels, how many form a last panel of at most one vector,
+  /// run in the one-vector tile (else 0).
+  static constexpr Index nn_narrow_tail(Index n) { return n % nn_nr <= lanes ? n % nn_nr : 0; }
   /// gemm_nn with a short reduction (K <= nn_wide_max_k: the 1x1 convolutions that expand 16-96
   /// channels, attention's Q Kᵀ): a wider tile of as many accumulators, nn_wide_mr rows x
   /// nn_wide_nv vectors, whose K x nn_wide_nr panel of B still fits L1. Per step of the
@@ -506,7 +509,7 @@ void gemm_nn_impl(Index M, Index N, Index K, const T* A, Index lda, const T* Bm,
   // A last panel of at most one vector (16-pixel planes on AVX-512: the late stages' 4 x 4 maps)
   // runs in a tile one vector wide, rather than in the two-vector tile whose second vector
   // would be all padding.
-  const Index narrow = (N - j0) % tiles::nn_nr <= tiles::lanes ? (N - j0) % tiles::nn_nr : 0;
+  const Index narrow = tiles::nn_narrow_tail(N - j0);
   nn_columns<Arch, tiles::nn_mr, tiles::nn_nv, Act>(j0, M, N - narrow, K, A, lda, Bm, ldb, C, ldc,
                                                     ep, ws);
   if (narrow > 0)
