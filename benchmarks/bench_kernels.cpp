@@ -386,6 +386,20 @@ void BM_layer_norm(benchmark::State& st) {
   byte_counters(st, 2.0 * 4.0 * double(N * C));
 }
 
+// args: rows, cols. A conv stage's planes into tokens (the forward's transposes at a
+// reduction), against the bytes it moves.
+void BM_transpose(benchmark::State& st) {
+  const Index rows = st.range(0), cols = st.range(1);
+  const auto x = random_vector(rows * cols, 1);
+  std::vector<float> y(static_cast<std::size_t>(rows * cols));
+  for (auto _ : st) {
+    evit::kernels::transpose<Arch>(rows, cols, x.data(), y.data());
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  byte_counters(st, 2.0 * 4.0 * double(rows * cols));
+}
+
 // args: C, HW.
 void BM_batch_norm_hswish(benchmark::State& st) {
   const Index C = st.range(0), HW = st.range(1);
@@ -796,6 +810,9 @@ void register_all() {
     RegisterBenchmark("sample_norm", BM_sample_norm)->Args(a)->ArgNames({"N", "C"});
     RegisterBenchmark("layer_norm", BM_layer_norm)->Args(a)->ArgNames({"N", "C"});
   }
+  // M's reduction at 224 pixels: its 48 x 28 x 28 input, its 64-channel 14 x 14 output.
+  for (auto a : {std::vector<long>{48, 784}, std::vector<long>{64, 196}})
+    RegisterBenchmark("transpose", BM_transpose)->Args(a)->ArgNames({"rows", "cols"});
   RegisterBenchmark("batch_norm_hswish", BM_batch_norm_hswish)
       ->Args({96, 56 * 56})
       ->ArgNames({"C", "HW"});

@@ -17,5 +17,6 @@
 #include "evit/kernels/reference.hpp"
 #include "evit/kernels/rel_pos_attention.hpp"
 #include "evit/kernels/softmax.hpp"
+#include "evit/kernels/transpose.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/compat.hpp"

@@ -324,21 +324,34 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
       return mbconv<Arch>(m, w_.conv_layers[s][static_cast<std::size_t>(b.layer)], b, ws, cur,
                           1 - cur, sp);
     case block_kind::reduction: {
-      // Tokens in (after a transformer stage), tokens out: on tokens throughout. Else planes in
-      // (tokens transposed first when the weights are not packed or BatchNorm is being
-      // recalibrated), the MBConv, then tokens out.
+      // On tokens throughout where reduction_on_tokens (a conv stage's planes transposed
+      // first). Else planes in (tokens transposed first when the weights are not packed or
+      // BatchNorm is being recalibrated), the MBConv, then tokens out.
       const mbconv_tensors& t = w_.reduction[s];
-      if (reduction_on_tokens(m, t, b)) return mbconv_tokens<Arch>(m, t, b, ws, cur, 1 - cur, sp);
+      if (reduction_on_tokens(m, t, b)) {
+        if (!b.tokens_in) {
+          const int tokens = 1 - cur;
+          sp.samples([&](Index i, int) {
+            kernels::transpose<Arch>(b.cin, Index(b.side_in) * b.side_in, ws.act(i, cur),
+                                     ws.act(i, tokens));
+          });
+          cur = tokens;
+        }
+        return mbconv_tokens<Arch>(m, t, b, ws, cur, 1 - cur, sp);
+      }
       if (b.tokens_in) {
         const int planes = 1 - cur;
         sp.samples([&](Index i, int) {
-          transpose(ws.act(i, cur), Index(b.side_in) * b.side_in, b.cin, ws.act(i, planes));
+          kernels::transpose<Arch>(Index(b.side_in) * b.side_in, b.cin, ws.act(i, cur),
+                                   ws.act(i, planes));
         });
         cur = planes;
       }
       const int out = mbconv<Arch>(m, t, b, ws, cur, 1 - cur, sp);
       const int tokens = 1 - out;
-      sp.samples([&](Index i, int) { transpose(ws.act(i, out), b.cout, n, ws.act(i, tokens)); });
+      sp.samples([&](Index i, int) {
+        kernels::transpose<Arch>(b.cout, n, ws.act(i, out), ws.act(i, tokens));
+      });
       return tokens;
     }
     case block_kind::attention: {
