@@ -769,6 +769,11 @@ void register_all() {
     RegisterBenchmark(fn.first, fn.second)
         ->ArgsProduct({tokens, widths, ratios})
         ->ArgNames({"N", "C", "ratio"});
+  // Token counts whose last row tile is short on AVX-512 (12-row tiles): elastic_T2's and S1's
+  // 3 x 3 last stage (9 rows: one tile of 5 and one of 4), a 5 x 5 grid (25 = 12 + 7 + 6).
+  RegisterBenchmark("linear_packed_panels", BM_linear_packed_panels)
+      ->ArgsProduct({g_smoke ? std::vector<long>{9} : std::vector<long>{9, 25}, {256}, {1, 4}})
+      ->ArgNames({"N", "C", "ratio"});
   // (N, in, out): fc1 and fc2 of a 320-wide ElasticViT MLP at 7 x 7 and 14 x 14 tokens, of a
   // 384-wide one at 4 x 4, the head's 1 x 1280 -> 1000, elastic_T1's head vector layers at
   // batch 8 (8 x 1632 -> 1984, 8 x 1984 -> 1000).
