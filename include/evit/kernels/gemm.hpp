@@ -436,39 +436,20 @@ template <class Arch, int MR, int NV, activation Act, bool Stream = false, class
 inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i,
                     Index j, Index ncols, const epilogue<T>& ep,
                     line_stream* pf = nullptr) noexcept {
-  Index r = 0;
-  if constexpr (MR == 12) {
-    // 13-15 rows left (49 tokens = 4 x 12 + 1): a 1-3 row tile would wait on its few
-    // accumulators' FMA latency; two tiles of 6-8 rows keep the FMA units busy instead.
-    const Index rem = rows % MR;
-    if (rows > MR && rem >= 1 && rem <= 3) {
-      for (; r + MR + rem < rows; r += MR)
-        nn_tile<Arch, MR, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j,
-                                           ncols, ep, pf);
-      auto tile = [&](auto height) {
-        constexpr int H = decltype(height)::value;
-        nn_tile<Arch, H, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols,
-                                          ep, pf);
-        r += H;
-      };
-      tile(std::integral_constant<int, 7>{});
-      if (rem == 3)
-        tile(std::integral_constant<int, 8>{});
-      else if (rem == 2)
-        tile(std::integral_constant<int, 7>{});
-      else
-        tile(std::integral_constant<int, 6>{});
-      return;
-    }
-  }
-  for (; r + MR <= rows; r += MR)
+  Index r = 0, full = rows / MR * MR;
+  // With MR > 8, 1-3 rows past the full tiles are not left to a tile of their own: the last full
+  // tile joins them (49 tokens = 3 x 12 + 7 + 6).
+  if constexpr (MR > 8)
+    if (full > 0 && rows - full >= 1 && rows - full <= 3) full -= MR;
+  for (; r < full; r += MR)
     nn_tile<Arch, MR, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols,
                                        ep, pf);
   if constexpr (MR > 8) {
     // The rest in tiles of at most 8 rows, as even as they go: 9 tokens (elastic_T2's and S1's
     // last stage) as 5 + 4 rows, where 8 + 1 left a one-row tile waiting on the FMA latency of
     // its NV accumulators (evit_bench_kernels linear_packed_panels N:9 on AVX-512: 0.84-0.85 of
-    // the time). Each output is the same sum and epilogue whatever its tile: the same bits.
+    // the time); 13-15 rows as 7 + 6 to 8 + 7. Each output is the same sum and epilogue whatever
+    // its tile: the same bits.
     for (Index rest = rows - r; rest > 0; rest = rows - r) {
       const Index tiles = (rest + 7) / 8, height = (rest + tiles - 1) / tiles;
       auto tile = [&](auto h) {
