@@ -769,8 +769,8 @@ void register_all() {
     RegisterBenchmark(fn.first, fn.second)
         ->ArgsProduct({tokens, widths, ratios})
         ->ArgNames({"N", "C", "ratio"});
-  // Token counts whose last row tile is short on AVX-512 (12-row tiles): elastic_T2's and S1's
-  // 3 x 3 last stage (9 rows: one tile of 5 and one of 4), a 5 x 5 grid (25 = 12 + 7 + 6).
+  // Token counts whose last row tile would be short (6-row tiles): elastic_T2's and S1's 3 x 3
+  // last stage (9 rows: one tile of 5 and one of 4), a 5 x 5 grid (25 = 3 x 6 + 4 + 3).
   RegisterBenchmark("linear_packed_panels", BM_linear_packed_panels)
       ->ArgsProduct({g_smoke ? std::vector<long>{9} : std::vector<long>{9, 25}, {256}, {1, 4}})
       ->ArgNames({"N", "C", "ratio"});

@@ -128,9 +128,8 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
   // Exact size: a tile reading past the packed copy's padding is an ASan error.
   exact_buffer<float> wp(evit::kernels::packed_linear_size(out_max, in_max));
   evit::kernels::pack_linear_weight(w.data(), out_max, in_max, wp.data());
-  // Rows: 1-3 (tiles spanning up to four panels); one tile or less; 13 / 26 / 27 / 49 (a full
-  // 12-row tile's height plus 1-3 rows, which run as two tiles of 6-8); 8 (a 6-row tile and a
-  // 2-row one); 30.
+  // Rows: 1-3 (tiles spanning up to four panels); one tile or less; 8 / 13 / 26 / 27 / 49 (full
+  // 6-row tiles plus 1-3 rows, the last full tile and those rows run as two tiles of 3-5); 30.
   const Index rows = GENERATE(1, 2, 3, 5, 8, 13, 26, 27, 30, 49);
   // (r0, out, in): whole, one output, the last row, slices starting and ending inside panels
   // (the middle one with four whole panels between its ragged ends).

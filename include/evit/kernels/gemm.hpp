@@ -96,9 +96,12 @@ struct gemm_tiles {
   /// rows of >= 1088 floats 15-25% slower (the head's 1248-1984, where the hardware streams
   /// suffice); 384 floats (1.5 KiB) sits between (bench_kernels: head_batched, linear_sliced).
   static constexpr int nt_prefetch_max_k = 1536 / static_cast<int>(sizeof(T));
-  /// gemm_nn: rows per tile and vectors per row (accumulators: nn_mr * nn_nv).
+  /// gemm_nn: rows per tile and vectors per row (accumulators: nn_mr * nn_nv). Six rows on
+  /// AVX-512 too, although its 32 registers hold 12 x 2 accumulators: on an AMD Zen 4 the 6-row
+  /// tile ran linear_packed_panels at 0.95-0.97 and pointwise_conv at 0.94-0.96 of the 12-row
+  /// tile's time, and run_subnet at 0.89-1.00 (batch 1 and 8, elastic_T1 ... L3).
   static constexpr int nn_nv = 2;
-  static constexpr int nn_mr = regs >= 32 ? 12 : 6;
+  static constexpr int nn_mr = 6;
   static constexpr int nn_nr = nn_nv * lanes;
   /// gemm_nn's last panel when it is at most one vector wide: rows per tile of one vector.
   static constexpr int nn_narrow_mr = regs >= 32 ? 28 : 12;
@@ -420,9 +423,6 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
   });
 }
 
-/// Rows [0, rows) of A against one panel of B: MR-row tiles, then smaller tiles for the rest
-/// (each output is the same sum whatever tile computes it).
-/// With Stream, every tile takes its share of `pf`'s lines.
 /// f(std::integral_constant<int, h>) for a run-time h in [1, H].
 template <int H, class F>
 inline void with_height(Index h, F&& f) {
@@ -432,40 +432,33 @@ inline void with_height(Index h, F&& f) {
   f(std::integral_constant<int, H>{});
 }
 
+/// Rows [0, rows) of A against one panel of B: MR-row tiles, then smaller tiles for the rest
+/// (each output is the same sum whatever tile computes it).
+/// With Stream, every tile takes its share of `pf`'s lines.
 template <class Arch, int MR, int NV, activation Act, bool Stream = false, class T, class Rows>
 inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i,
                     Index j, Index ncols, const epilogue<T>& ep,
                     line_stream* pf = nullptr) noexcept {
+  // The rows past the full MR-row tiles run in tiles of at most `most` rows, as even as they go,
+  // and 1-3 of them (with MR > 3) take the last full tile back: 9 tokens (elastic_T2's and
+  // S1's last stage) as 5 + 4 rows rather than 6 + 2 + 1 or 8 + 1, whose short tiles wait on
+  // the FMA latency of their few accumulators (evit_bench_kernels linear_packed_panels N:9).
+  // Each output is the same sum and epilogue whatever its tile: the same bits.
+  constexpr int most = MR < 8 ? MR : 8;
   Index r = 0, full = rows / MR * MR;
-  // With MR > 8, 1-3 rows past the full tiles are not left to a tile of their own: the last full
-  // tile joins them (49 tokens = 3 x 12 + 7 + 6).
-  if constexpr (MR > 8)
+  if constexpr (MR > 3)
     if (full > 0 && rows - full >= 1 && rows - full <= 3) full -= MR;
   for (; r < full; r += MR)
     nn_tile<Arch, MR, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols,
                                        ep, pf);
-  if constexpr (MR > 8) {
-    // The rest in tiles of at most 8 rows, as even as they go: 9 tokens (elastic_T2's and S1's
-    // last stage) as 5 + 4 rows, where 8 + 1 left a one-row tile waiting on the FMA latency of
-    // its NV accumulators (evit_bench_kernels linear_packed_panels N:9 on AVX-512: 0.84-0.85 of
-    // the time); 13-15 rows as 7 + 6 to 8 + 7. Each output is the same sum and epilogue whatever
-    // its tile: the same bits.
-    for (Index rest = rows - r; rest > 0; rest = rows - r) {
-      const Index tiles = (rest + 7) / 8, height = (rest + tiles - 1) / tiles;
-      auto tile = [&](auto h) {
-        constexpr int H = decltype(h)::value;
-        nn_tile<Arch, H, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols,
-                                          ep, pf);
-        r += H;
-      };
-      with_height<8>(height, tile);
-    }
-  } else if constexpr (MR > 1) {
-    if (r < rows) {
-      constexpr int next = MR > 4 ? 4 : MR / 2;
-      nn_rows<Arch, next, NV, Act, Stream>(rows - r, K, a + r * lda, lda, b, c + r * ldc, ldc,
-                                           i + r, j, ncols, ep, pf);
-    }
+  for (Index rest = rows - r; rest > 0; rest = rows - r) {
+    const Index tiles = (rest + most - 1) / most, height = (rest + tiles - 1) / tiles;
+    with_height<most>(height, [&](auto h) {
+      constexpr int H = decltype(h)::value;
+      nn_tile<Arch, H, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols,
+                                        ep, pf);
+      r += H;
+    });
   }
 }
 
