@@ -310,7 +310,7 @@ TEMPLATE_LIST_TEST_CASE("avg_pool_2x2_tokens: the shortcut's pooling on channels
 TEMPLATE_LIST_TEST_CASE("conv2d: the 3x3 stride-2 first conv from 3 channels, sliced filters",
                         "[kernels][conv]", evit::test::archs) {
   using Arch = TestType;
-  // 130: wide tiles and a ragged edge; 224: 112 outputs a row, on AVX-512 64 + 32 + 16 columns.
+  // 130: whole tiles and a ragged edge; 224: 112 outputs a row, on AVX-512 3 x 32 + 16 columns.
   const Index R = GENERATE(1, 2, 7, 16, 17, 130, 224);
   const Index out = GENERATE(1, 16, 24);
   CAPTURE(Arch::name(), R, out);

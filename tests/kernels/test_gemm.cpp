@@ -142,13 +142,13 @@ TEMPLATE_LIST_TEST_CASE("gemm_nn: matches double reference across tile edges", "
   run_gemm_case<Arch, float>({false, M, N, K, off, activation::none, true, true, false, false}, g);
 }
 
-TEMPLATE_LIST_TEST_CASE("gemm_nn: short reductions on the wide tile, epilogues and edges",
-                        "[kernels][gemm]", evit::test::archs) {
+TEMPLATE_LIST_TEST_CASE("gemm_nn: short reductions, epilogues and edges", "[kernels][gemm]",
+                        evit::test::archs) {
   using Arch = TestType;
   const Index L = evit::simd::lanes<float, Arch>();
   evit::rng g(16);
-  // Whole wide panels (4 vectors on AVX-512) and the narrower tile after them, at K up to the
-  // wide tile's limit (96) and just past it; row counts that run as one row, 4 + 3 and 6 + 4 + 3.
+  // Whole two-vector panels and a ragged last one, the expansions' short reductions (K 1-97:
+  // 16-96 input channels); row counts that run as one row, 4 + 3 and 6 + 4 + 3.
   const Index M = GENERATE(1, 7, 13);
   const Index N = GENERATE_COPY(4 * L, 10 * L + 5);
   const Index K = GENERATE(1, 24, 96, 97);

@@ -840,7 +840,7 @@ constexpr Index conv2d_workspace_size(Index in, Index H, Index W, Index k, Index
   const Index Ho = conv_out_size(H, k, stride, pad), Wo = conv_out_size(W, k, stride, pad);
   const detail::conv2d_phases ph{
       in, H, W, k, stride, pad, Wo, 0, std::max<Index>(0, (Ho - 1) * stride + k)};
-  return detail::conv2d_table_elements<T>(in * k * k) + ph.size() + gemm_tiles<T, Arch>::nn_wide_nr;
+  return detail::conv2d_table_elements<T>(in * k * k) + ph.size() + gemm_tiles<T, Arch>::nn_nr;
 }
 
 /// Dense k x k convolution (groups = 1) of one NCHW image: the first `out` filters and the first
@@ -906,30 +906,23 @@ void conv2d(Index out, Index in, Index H, Index W, const T* x, Index k, Index st
       }
     }
   // A tile reads whole vectors: past the last row's Wo columns, into the next row or this tail.
-  std::fill(phases + ph.size(), phases + ph.size() + tiles::nn_wide_nr, T(0));
+  std::fill(phases + ph.size(), phases + ph.size() + tiles::nn_nr, T(0));
   for (Index c = 0; c < in; ++c)
     for (Index ky = 0; ky < k; ++ky)
       for (Index kx = 0; kx < k; ++kx)
         ::new (static_cast<void*>(table + (c * k + ky) * k + kx))
             const T*(phases + (kx % stride * in + c) * ph.plane() + ky * Wq + kx / stride);
-  // One output row at a time: the wide tile where the reduction is short (as gemm_nn).
+  // One output row at a time.
   detail::dispatch_activation(ep.act, [&](auto tag) {
     constexpr activation Act = decltype(tag)::value;
     const Index ldc = Ho * Wo;
     for (Index oy = row_begin; oy < row_end; ++oy) {
       const Index base = (oy - row_begin) * stride * Wq;
-      Index ox = 0;
-      if constexpr (tiles::nn_has_wide) {
-        if (K <= tiles::nn_wide_max_k)
-          for (; ox + tiles::nn_wide_nr <= Wo; ox += tiles::nn_wide_nr)
-            detail::nn_rows<Arch, tiles::nn_wide_mr, tiles::nn_wide_nv, Act>(
-                out, K, w, ldw, detail::table_rows<T>{table, base + ox}, y + oy * Wo + ox, ldc, 0,
-                oy * Wo + ox, tiles::nn_wide_nr, ep);
-      }
       // Two-vector tiles, and a last run of at most one vector in a one-vector tile rather than
       // in a two-vector tile whose second vector would be all padding (as gemm_nn; 112 outputs
-      // a row at 224 pixels are 64 + 32 + 16).
-      const Index narrow = tiles::nn_narrow_tail(Wo - ox);
+      // a row at 224 pixels are 3 x 32 + 16 on AVX-512).
+      const Index narrow = tiles::nn_narrow_tail(Wo);
+      Index ox = 0;
       for (; ox < Wo - narrow; ox += tiles::nn_nr)
         detail::nn_rows<Arch, tiles::nn_mr, tiles::nn_nv, Act>(
             out, K, w, ldw, detail::table_rows<T>{table, base + ox}, y + oy * Wo + ox, ldc, 0,

@@ -108,18 +108,6 @@ struct gemm_tiles {
   /// Of n columns run in nn_nr-wide panels, how many form a last panel of at most one vector,
   /// run in the one-vector tile (else 0).
   static constexpr Index nn_narrow_tail(Index n) { return n % nn_nr <= lanes ? n % nn_nr : 0; }
-  /// gemm_nn with a short reduction (K <= nn_wide_max_k: the 1x1 convolutions that expand 16-96
-  /// channels, attention's Q Kᵀ): a wider tile of as many accumulators, nn_wide_mr rows x
-  /// nn_wide_nv vectors, whose K x nn_wide_nr panel of B still fits L1. Per step of the
-  /// reduction it loads fewer weights (6 broadcasts instead of 12, and no address registers
-  /// spilled), and each output row is stored in longer runs: bench_kernels' pointwise_conv rows
-  /// ran 10-25% faster with it at K = 16-96 on AVX-512, and 5% slower at K = 144, where the
-  /// panel no longer fits L1. AVX-512 only (32 registers, 16 lanes); elsewhere the same tile.
-  static constexpr bool nn_has_wide = regs >= 32 && lanes >= 16;
-  static constexpr int nn_wide_nv = nn_has_wide ? 4 : nn_nv;
-  static constexpr int nn_wide_mr = nn_has_wide ? 6 : nn_mr;
-  static constexpr int nn_wide_nr = nn_wide_nv * lanes;
-  static constexpr int nn_wide_max_k = 96;
   /// linear_packed streams its packed weights from memory once per product (the head at
   /// batch 8, every layer at batch 1): the first row tile of its first panel prefetches that
   /// panel this many rows ahead (64 rows of 32 floats: 8 KiB; a one-off stream of 62 panels of
@@ -493,22 +481,11 @@ template <class Arch, activation Act, class T>
 void gemm_nn_impl(Index M, Index N, Index K, const T* A, Index lda, const T* Bm, Index ldb, T* C,
                   Index ldc, const epilogue<T>& ep, T* ws) noexcept {
   using tiles = gemm_tiles<T, Arch>;
-  Index j0 = 0;
-  if constexpr (tiles::nn_has_wide) {
-    // A short reduction: the whole wide panels first, the rest (under nn_wide_nr columns) with
-    // the narrower tile, whose ragged edge wastes fewer lanes. Each output is the same sequence
-    // of FMAs and the same epilogue in either tile: the same bits.
-    if (K <= tiles::nn_wide_max_k) {
-      j0 = N / tiles::nn_wide_nr * tiles::nn_wide_nr;
-      nn_columns<Arch, tiles::nn_wide_mr, tiles::nn_wide_nv, Act>(0, M, j0, K, A, lda, Bm, ldb, C,
-                                                                  ldc, ep, ws);
-    }
-  }
   // A last panel of at most one vector (16-pixel planes on AVX-512: the late stages' 4 x 4 maps)
   // runs in a tile one vector wide, rather than in the two-vector tile whose second vector
   // would be all padding.
-  const Index narrow = tiles::nn_narrow_tail(N - j0);
-  nn_columns<Arch, tiles::nn_mr, tiles::nn_nv, Act>(j0, M, N - narrow, K, A, lda, Bm, ldb, C, ldc,
+  const Index narrow = tiles::nn_narrow_tail(N);
+  nn_columns<Arch, tiles::nn_mr, tiles::nn_nv, Act>(0, M, N - narrow, K, A, lda, Bm, ldb, C, ldc,
                                                     ep, ws);
   if (narrow > 0)
     nn_columns<Arch, tiles::nn_narrow_mr, 1, Act>(N - narrow, M, N, K, A, lda, Bm, ldb, C, ldc, ep,
@@ -540,8 +517,7 @@ void gemm_nt(Index M, Index N, Index K, const T* A, Index lda, const T* B, Index
 /// panel of B).
 template <class Arch = simd::default_arch, class T = float>
 constexpr Index gemm_nn_workspace_size(Index K) {
-  using tiles = gemm_tiles<T, Arch>;
-  return K * (K <= tiles::nn_wide_max_k ? std::max(tiles::nn_nr, tiles::nn_wide_nr) : tiles::nn_nr);
+  return K * gemm_tiles<T, Arch>::nn_nr;
 }
 
 /// C[M, N] = epilogue(A[M, K] · B[K, N]). Element (i, k) of A is `A[i * lda + k]`, element (k, j)
