@@ -52,9 +52,9 @@ void linear(Index rows, Index in, Index out, const T* x, Index ldx, const T* w, 
 // transpose: panel p holds Wᵀ[0 : in_max, 32 p : 32 p + 32] row after row (32 floats per input).
 // Any slice W[r0 : r0 + out, 0 : in] is then the first `in` rows of a run of panels, read in
 // place and contiguously, in the broadcast form of the GEMM (one token value against a vector of
-// outputs: 24 accumulators on AVX-512 instead of gemm_nt's 16 plus a horizontal reduction per
-// tile), which bench_kernels measures 1.6-2x faster at 16-256 tokens (linear_sliced vs
-// linear_packed_panels). The panel width is a multiple of every ISA's tile width.
+// outputs, gemm_nn's tiles: no horizontal reduction per tile as in gemm_nt), which bench_kernels
+// measured 1.6-2x faster at 16-256 tokens (linear_sliced vs linear_packed_panels, with 12-row
+// tiles on AVX-512 then). The panel width is a multiple of every ISA's tile width.
 
 /// Floats per row of a panel.
 constexpr Index linear_panel_width = 32;
