@@ -228,6 +228,46 @@ void BM_linear_packed_stream(benchmark::State& st) {
   st.counters["cached_frac"] = cached / streamed;
 }
 
+// args: tokens N per sample, samples G, width C, output ratio. A packed linear layer on a
+// batch's token maps, each sample's map in its own buffer (row_groups, as the forward's
+// workspace holds them), the weights in cache. one_matrix_frac: the time of the same G x N rows
+// as one matrix over this time (the ratio of the minimum times, the two products alternating):
+// 1 when the groups run as one sequence of row tiles, below 1 when each group's short last
+// tiles cost extra.
+void BM_linear_packed_groups(benchmark::State& st) {
+  const Index N = st.range(0), G = st.range(1), C = st.range(2), out = st.range(3) * C;
+  const Index stride = (N * std::max(C, out) + 1023) / 1024 * 1024 + 1024;  // apart, as samples
+  std::vector<float> wp(
+      static_cast<std::size_t>(evit::kernels::packed_linear_size(kHiddenMax, kCmax)));
+  evit::kernels::pack_linear_weight(random_vector(kHiddenMax * kCmax, 1, -0.1, 0.1).data(),
+                                    kHiddenMax, kCmax, wp.data());
+  const auto b = random_vector(kHiddenMax, 2);
+  const auto x = random_vector(G * stride, 3);
+  std::vector<float> y(static_cast<std::size_t>(G * stride));
+  auto seconds = [&](bool groups) {
+    const auto t0 = clock_type::now();
+    if (groups)
+      evit::kernels::linear_packed<Arch>(N, C, out, x.data(), C, wp.data(), kCmax, 0, b.data(),
+                                         y.data(), out, activation::hardswish, false,
+                                         evit::kernels::row_groups{G, stride, stride});
+    else
+      evit::kernels::linear_packed<Arch>(G * N, C, out, x.data(), C, wp.data(), kCmax, 0, b.data(),
+                                         y.data(), out, activation::hardswish);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+  };
+  double grouped = 1e30, one = 1e30;
+  for (auto _ : st) {
+    const double t = seconds(true);
+    st.SetIterationTime(t);
+    grouped = std::min(grouped, t);
+    one = std::min(one, seconds(false));
+  }
+  flop_counters(st, 2.0 * double(G * N) * double(C) * double(out));
+  st.counters["one_matrix_frac"] = one / grouped;
+}
+
 // args: tokens N, width C, mlp ratio.
 void mlp_bench(benchmark::State& st, bool sliced) {
   const Index N = st.range(0), C = st.range(1),
@@ -774,6 +814,13 @@ void register_all() {
   RegisterBenchmark("linear_packed_panels", BM_linear_packed_panels)
       ->ArgsProduct({g_smoke ? std::vector<long>{9} : std::vector<long>{9, 25}, {256}, {1, 4}})
       ->ArgNames({"N", "C", "ratio"});
+  // A batch of 8 samples' token maps of 9, 25, 49 and 196 tokens (last tiles of 5 + 4, 4 + 3,
+  // 4 + 3 and 4 rows per sample when each sample runs alone).
+  RegisterBenchmark("linear_packed_groups", BM_linear_packed_groups)
+      ->ArgsProduct(
+          {g_smoke ? std::vector<long>{9} : std::vector<long>{9, 25, 49, 196}, {8}, {256}, {1, 2}})
+      ->ArgNames({"N", "G", "C", "ratio"})
+      ->UseManualTime();
   // (N, in, out): fc1 and fc2 of a 320-wide ElasticViT MLP at 7 x 7 and 14 x 14 tokens, of a
   // 384-wide one at 4 x 4, the head's 1 x 1280 -> 1000, elastic_T1's head vector layers at
   // batch 8 (8 x 1632 -> 1984, 8 x 1984 -> 1000).

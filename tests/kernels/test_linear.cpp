@@ -273,3 +273,48 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: a BatchNorm over the columns (channels-l
       for (Index k = 0; k < 3; ++k) REQUIRE(yg[k * ys + r * out + o] == y[r * out + o]);
     }
 }
+
+// An epilogue with row terms (a scale and bias per row of each group) on row groups: the rows
+// are indexed within their group, so the groups run one by one (not as one sequence of rows);
+// against the double reference, and each group the same bits as a call on that group alone.
+TEMPLATE_LIST_TEST_CASE("linear_packed: row terms on row groups", "[kernels][linear]",
+                        evit::test::archs) {
+  using Arch = TestType;
+  const Index out_max = 40, in_max = 24, out = 37, in = 21, groups = 3;
+  const Index rows = GENERATE(1, 5, 9, 25);
+  CAPTURE(Arch::name(), rows);
+  evit::rng g(35);
+  exact_buffer<float> w(out_max * in_max), scale(rows), shift(rows);
+  evit::test::fill_uniform(g, w);
+  evit::test::fill_uniform(g, scale, 0.5, 1.5);
+  evit::test::fill_uniform(g, shift);
+  exact_buffer<float> wp(evit::kernels::packed_linear_size(out_max, in_max));
+  evit::kernels::pack_linear_weight(w.data(), out_max, in_max, wp.data());
+  const auto ep = epilogue<float>{}
+                      .with_row_scale(scale.data())
+                      .with_row_bias(shift.data())
+                      .with_activation(activation::hardswish);
+  const Index xs = rows * in + 3, ys = rows * out + 5;
+  exact_buffer<float> x(groups * xs), y(groups * ys), alone(rows * out);
+  evit::test::fill_uniform(g, x);
+  evit::kernels::linear_packed<Arch>(rows, in, out, x.data(), in, wp.data(), in_max, 0, y.data(),
+                                     out, ep, evit::kernels::row_groups{groups, xs, ys});
+  for (Index k = 0; k < groups; ++k) {
+    std::vector<double> expect(rows * out);
+    for (Index r = 0; r < rows; ++r)
+      for (Index o = 0; o < out; ++o) {
+        double acc = 0;
+        for (Index i = 0; i < in; ++i)
+          acc += double(x[k * xs + r * in + i]) * double(w[o * in_max + i]);
+        expect[r * out + o] = ref::apply_epilogue(acc, r, o, ep, 0.0);
+      }
+    evit::test::check_close("linear_packed (row terms, groups)", rows, out, y.data() + k * ys, out,
+                            expect.data(), out, linear_tol(in) + 1e-6);
+    evit::kernels::linear_packed<Arch>(rows, in, out, x.data() + k * xs, in, wp.data(), in_max, 0,
+                                       alone.data(), out, ep);
+    for (Index i = 0; i < rows * out; ++i) {
+      CAPTURE(k, i);
+      REQUIRE(alone[i] == y[k * ys + i]);
+    }
+  }
+}
