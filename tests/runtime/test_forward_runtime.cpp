@@ -3,6 +3,7 @@
 // copy when switching subnets, results independent of the executor, and concurrent forwards of
 // different subnets on one supernet equal the sequential ones (this file also runs under
 // ThreadSanitizer in the test command).
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -142,6 +143,29 @@ TEST_CASE("forward: the result does not depend on the executor", "[models][runti
   evit::thread_pool pool(2);
   net.forward(a, images.data(), 3, par.data(), ws2, ev::forward_options().executor(pool));
   CHECK(seq == par);
+}
+
+TEST_CASE("forward: each sample of a batch gets the logits of a forward on it alone",
+          "[models][runtime]") {
+  // A batch runs its first blocks sample by sample (a worker takes one sample through the first
+  // conv and the conv stages) and the rest op by op over the batch (the transformer layers'
+  // products on all samples' rows at once); one image runs every block op by op. Each output is
+  // computed the same way in both orders: the same bits.
+  const net_t& net = shared_net();
+  evit::rng g(6);
+  for (const auto& a : {S::max_arch(), S::min_arch(), S::sample(g)}) {
+    CAPTURE(evit::to_string(S::descriptor(), a));
+    const evit::Index batch = 3, pixels = 3 * evit::Index(a.resolution()) * a.resolution();
+    const auto images = random_images(batch, a.resolution(), 12);
+    std::vector<float> together(static_cast<std::size_t>(batch * 10)), alone(10);
+    ev::forward_workspace ws1, ws2;
+    net.forward(a, images.data(), batch, together.data(), ws1);
+    for (evit::Index i = 0; i < batch; ++i) {
+      CAPTURE(i);
+      net.forward(a, images.data() + i * pixels, 1, alone.data(), ws2);
+      CHECK(std::equal(alone.begin(), alone.end(), together.begin() + i * 10));
+    }
+  }
 }
 
 TEST_CASE("forward: ops cut into pieces over several workers give the sequential result",
