@@ -232,8 +232,10 @@ void BM_linear_packed_stream(benchmark::State& st) {
 // batch's token maps, each sample's map in its own buffer (row_groups, as the forward's
 // workspace holds them), the weights in cache. one_matrix_frac: the time of the same G x N rows
 // as one matrix over this time (the ratio of the minimum times, the two products alternating):
-// 1 when the groups run as one sequence of row tiles, below 1 when each group's short last
-// tiles cost extra.
+// below 1 where each group's last, short row tiles cost extra (on a Zen 4: 0.90 at 25 tokens
+// and 0.94 at 49, whose groups end in tiles of 4 and 3 rows; 0.99-1.00 at 9 and 196). Running
+// the groups' rows as one sequence of tiles (tiles spanning two samples) was measured and not
+// kept: 0.97-0.98 at 25 and 49 tokens, 0.96 at 9 and 196, and level in the model (README).
 void BM_linear_packed_groups(benchmark::State& st) {
   const Index N = st.range(0), G = st.range(1), C = st.range(2), out = st.range(3) * C;
   const Index stride = (N * std::max(C, out) + 1023) / 1024 * 1024 + 1024;  // apart, as samples

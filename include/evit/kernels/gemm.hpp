@@ -342,62 +342,13 @@ struct line_stream {
   }
 };
 
-/// The rows of gemm_nn's A (or C) as one matrix: row r at p + r * ld. tile<N>(r0) views rows
-/// [r0, r0 + N): element (t, k) at row(t)[k].
-template <class T>
-struct matrix_rows {
-  T* p;
-  Index ld;
-  struct view {
-    T* p;
-    Index ld;
-    T* row(Index t) const noexcept { return p + t * ld; }
-  };
-  template <int N>
-  view tile(Index r0) const noexcept {
-    return {p + r0 * ld, ld};
-  }
-};
-
-/// The rows of A (or C) in groups of `rows` rows, `stride` elements from one group's first row
-/// to the next one's (the token maps of a batch's samples, linear_packed's row_groups): row r
-/// at p + (r / rows) * stride + (r % rows) * ld. Run as one sequence of rows, a batch of short
-/// maps fills whole row tiles (linear_packed).
-template <class T>
-struct grouped_rows {
-  T* p;
-  Index ld, rows, stride;
-  template <int N>
-  struct view {
-    T* rows[N];
-    T* row(Index t) const noexcept { return rows[t]; }
-  };
-  template <int N>
-  EVIT_ALWAYS_INLINE view<N> tile(Index r0) const noexcept {
-    view<N> v;
-    T* group = p + r0 / rows * stride;
-    Index q = r0 % rows;  // one division per tile, then steps
-    unrolled<N>([&](auto t) EVIT_ALWAYS_INLINE {
-      v.rows[t] = group + q * ld;
-      if (++q == rows) {
-        q = 0;
-        group += stride;
-      }
-    });
-    return v;
-  }
-};
-
-/// One MR x (NV lanes) tile of gemm_nn: A's and C's rows t < MR at a.row(t) and c.row(t) (the
-/// tile<MR> views of matrix_rows or grouped_rows), B's rows given by `b` (strided_rows,
-/// table_rows), each readable for NV whole vectors; `i` is the row index of the epilogue's row
-/// terms for the tile's first row. With Stream, the tile also requests its share of `pf`'s
+/// One MR x (NV lanes) tile of gemm_nn, B's rows given by `b` (strided_rows, table_rows), each
+/// readable for NV whole vectors. With Stream, the tile also requests its share of `pf`'s
 /// lines into L2 (pf->per_step per step of the reduction; into L2 rather than L1: a panel of
 /// weights is up to 240 KiB, and L1 ran 1-4% slower in the bench's linear_packed_stream rows).
-template <class Arch, int MR, int NV, activation Act, bool Stream = false, class T, class ATile,
-          class Rows, class CTile>
-inline void nn_tile(Index K, ATile a, Rows b, CTile c, Index i, Index j, Index ncols,
-                    const epilogue<T>& ep, line_stream* pf = nullptr) noexcept {
+template <class Arch, int MR, int NV, activation Act, bool Stream = false, class T, class Rows>
+inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i, Index j,
+                    Index ncols, const epilogue<T>& ep, line_stream* pf = nullptr) noexcept {
   using B = xsimd::batch<T, Arch>;
   constexpr Index L = static_cast<Index>(B::size);
   B acc[MR][NV];
@@ -420,7 +371,7 @@ inline void nn_tile(Index K, ATile a, Rows b, CTile c, Index i, Index j, Index n
     unrolled<NV>(
         [&](auto v) EVIT_ALWAYS_INLINE { bv[v] = B::load_unaligned(row + b.vector_offset(v, L)); });
     unrolled<MR>([&](auto r) EVIT_ALWAYS_INLINE {
-      const B av(a.row(r)[k]);
+      const B av(a[r * lda + k]);
       unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE { acc[r][v] = simd::fma(av, bv[v], acc[r][v]); });
     });
   }
@@ -437,7 +388,7 @@ inline void nn_tile(Index K, ATile a, Rows b, CTile c, Index i, Index j, Index n
     if (e.row_scale) s *= e.row_scale[i + r];
     const B scale(s), row_bias(e.row_bias ? e.row_bias[i + r] : T(0));
     unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE {
-      T* out = c.row(r) + v * L;
+      T* out = c + r * ldc + v * L;
       const int n = whole ? int(L) : int(std::clamp<Index>(ncols - v * L, 0, L));
       if (n == 0) return;
       B x = simd::fma(acc[r][v], scale, row_bias);  // row_bias is 0 when absent
@@ -469,46 +420,34 @@ inline void with_height(Index h, F&& f) {
   f(std::integral_constant<int, H>{});
 }
 
-/// Rows [r_begin, r_end) of A (`a`, `c`: matrix_rows or grouped_rows) against one panel of B:
-/// MR-row tiles, then smaller tiles for the rest (each output is the same sum whatever tile
-/// computes it); row r's epilogue row terms at i + r. With Stream, every tile takes its share
-/// of `pf`'s lines.
-template <class Arch, int MR, int NV, activation Act, bool Stream = false, class T, class ARows,
-          class Rows, class CRows>
-inline void nn_row_range(Index r_begin, Index r_end, Index K, ARows a, Rows b, CRows c, Index i,
-                         Index j, Index ncols, const epilogue<T>& ep,
-                         line_stream* pf = nullptr) noexcept {
+/// Rows [0, rows) of A against one panel of B: MR-row tiles, then smaller tiles for the rest
+/// (each output is the same sum whatever tile computes it).
+/// With Stream, every tile takes its share of `pf`'s lines.
+template <class Arch, int MR, int NV, activation Act, bool Stream = false, class T, class Rows>
+inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i,
+                    Index j, Index ncols, const epilogue<T>& ep,
+                    line_stream* pf = nullptr) noexcept {
   // The rows past the full MR-row tiles run in tiles of at most `most` rows, as even as they go,
   // and 1-3 of them (with MR > 3) take the last full tile back: 9 tokens (elastic_T2's and
   // S1's last stage) as 5 + 4 rows rather than 6 + 2 + 1 or 8 + 1, whose short tiles wait on
   // the FMA latency of their few accumulators (evit_bench_kernels linear_packed_panels N:9).
   // Each output is the same sum and epilogue whatever its tile: the same bits.
   constexpr int most = MR < 8 ? MR : 8;
-  const Index rows = r_end - r_begin;
-  Index r = r_begin, full = rows / MR * MR;
+  Index r = 0, full = rows / MR * MR;
   if constexpr (MR > 3)
     if (full > 0 && rows - full >= 1 && rows - full <= 3) full -= MR;
-  for (; r < r_begin + full; r += MR)
-    nn_tile<Arch, MR, NV, Act, Stream>(K, a.template tile<MR>(r), b, c.template tile<MR>(r), i + r,
-                                       j, ncols, ep, pf);
-  for (Index rest = r_end - r; rest > 0; rest = r_end - r) {
+  for (; r < full; r += MR)
+    nn_tile<Arch, MR, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols,
+                                       ep, pf);
+  for (Index rest = rows - r; rest > 0; rest = rows - r) {
     const Index tiles = (rest + most - 1) / most, height = (rest + tiles - 1) / tiles;
     with_height<most>(height, [&](auto h) {
       constexpr int H = decltype(h)::value;
-      nn_tile<Arch, H, NV, Act, Stream>(K, a.template tile<H>(r), b, c.template tile<H>(r), i + r,
-                                        j, ncols, ep, pf);
+      nn_tile<Arch, H, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols,
+                                        ep, pf);
       r += H;
     });
   }
-}
-
-/// nn_rows on one matrix A [rows, K] (row stride lda) into C (row stride ldc).
-template <class Arch, int MR, int NV, activation Act, bool Stream = false, class T, class Rows>
-inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i,
-                    Index j, Index ncols, const epilogue<T>& ep,
-                    line_stream* pf = nullptr) noexcept {
-  nn_row_range<Arch, MR, NV, Act, Stream>(0, rows, K, matrix_rows<const T>{a, lda}, b,
-                                          matrix_rows<T>{c, ldc}, i, j, ncols, ep, pf);
 }
 
 /// Columns [j0, N) of gemm_nn in panels of NV vectors, MR x NV tiles.

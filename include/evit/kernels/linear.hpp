@@ -105,15 +105,7 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
   static_assert(P % NR == 0, "a panel holds whole tiles");
   const activation act = ep.act;
   constexpr Index MR = tiles::nn_mr, row_lines = (P * Index(sizeof(T)) + 63) / 64;
-  // A batch's groups run as one sequence of rows, whose tiles may span two groups: a batch of
-  // short token maps then fills whole row tiles (25 tokens x 8 samples: 32 six-row tiles and two
-  // of 4 rows, rather than 8 x (3 x 6 + 4 + 3) rows). bench_kernels linear_packed_groups, time of
-  // the same rows as one matrix over the groups' time: 0.99 for 9-196 tokens (0.90 at 25 tokens
-  // and 0.94 at 49 group by group). The epilogue's row terms are indexed by the row within its
-  // group: with them, group by group.
-  const bool one_sequence = groups.count > 1 && !ep.row_scale && !ep.row_bias;
-  const Index tiles_per_strip =
-      one_sequence ? (groups.count * rows + MR - 1) / MR : groups.count * ((rows + MR - 1) / MR);
+  const Index tiles_per_strip = groups.count * ((rows + MR - 1) / MR);
   detail::dispatch_activation(act, [&](auto tag) {
     constexpr activation Act = decltype(tag)::value;
     // Columns [from, to) panel by panel, in tiles of MR rows x nn_nr columns.
@@ -146,38 +138,29 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
         }
         for (Index c = j; c < end; c += NR) {
           const Index ncols = std::min<Index>(NR, end - c);
-          // Rows [v0, v1) of `a` (the groups' rows as one sequence, or one group's) into `yc`.
-          auto run = [&](auto a, auto yc, Index v0, Index v1, detail::line_stream* pf) {
+          auto run = [&](Index g, Index row0, Index nrows, detail::line_stream* pf) {
+            const T* xg = x + g * groups.x_stride + row0 * ldx;
+            T* yg = y + g * groups.y_stride + row0 * ldy + (c - r0);
             const detail::strided_rows<T> b{base + c, P};
             // A strip of at most one vector (a width of 16 mod 32 on AVX-512: 48, 176, 240
             // channels) runs in a tile one vector wide and taller, rather than in the
             // two-vector tile whose second vector would be padding: each output is the same
             // sum and epilogue, the same bits.
             if (tiles::nn_nv > 1 && ncols <= tiles::lanes)
-              detail::nn_row_range<Arch, tiles::nn_narrow_mr, 1, Act, true>(v0, v1, in, a, b, yc, 0,
-                                                                            c - r0, ncols, ep, pf);
+              detail::nn_rows<Arch, tiles::nn_narrow_mr, 1, Act, true>(
+                  nrows, in, xg, ldx, b, yg, ldy, row0, c - r0, ncols, ep, pf);
             else
-              detail::nn_row_range<Arch, MR, tiles::nn_nv, Act, true>(v0, v1, in, a, b, yc, 0,
-                                                                      c - r0, ncols, ep, pf);
+              detail::nn_rows<Arch, MR, tiles::nn_nv, Act, true>(nrows, in, xg, ldx, b, yg, ldy,
+                                                                 row0, c - r0, ncols, ep, pf);
           };
-          // The panel's first tile prefetches on `ahead`, the others on `next`.
-          const bool first_tile = own_ahead && c == j;
-          if (one_sequence) {
-            const detail::grouped_rows<const T> a{x, ldx, rows, groups.x_stride};
-            const detail::grouped_rows<T> yc{y + (c - r0), ldy, rows, groups.y_stride};
-            const Index head = first_tile ? std::min(groups.count * rows, MR) : 0;
-            if (head > 0) run(a, yc, 0, head, &ahead);
-            run(a, yc, head, groups.count * rows, &next);
-            continue;
+          Index g = 0;
+          if (own_ahead && c == j) {  // the panel's first tile, then the rest of its group
+            const Index head = std::min(rows, MR);
+            run(0, 0, head, &ahead);
+            run(0, head, rows - head, &next);
+            g = 1;
           }
-          const Index head = first_tile ? std::min(rows, MR) : 0;
-          for (Index g = 0; g < groups.count; ++g) {
-            const detail::matrix_rows<const T> a{x + g * groups.x_stride, ldx};
-            const detail::matrix_rows<T> yc{y + g * groups.y_stride + (c - r0), ldy};
-            const Index h = g == 0 ? head : 0;
-            if (h > 0) run(a, yc, 0, h, &ahead);
-            run(a, yc, h, rows, &next);
-          }
+          for (; g < groups.count; ++g) run(g, 0, rows, &next);
         }
         j = end;
       }
@@ -194,9 +177,8 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
       by_panel(r0, lo);
       for (Index c = lo; c < hi; c += width)
         detail::nn_tile<Arch, R, NV, Act>(
-            in, detail::matrix_rows<const T>{x, ldx}.template tile<R>(0),
-            detail::panel_rows<T, P>{wp + c / P * in_max * P + c % P, in_max * P},
-            detail::matrix_rows<T>{y + (c - r0), ldy}.template tile<R>(0), 0, c - r0, width, ep);
+            in, x, ldx, detail::panel_rows<T, P>{wp + c / P * in_max * P + c % P, in_max * P},
+            y + (c - r0), ldy, 0, c - r0, width, ep);
       by_panel(hi, r0 + out);
     };
     if (groups.count == 1 && rows == 1)
