@@ -241,7 +241,9 @@ class safetensors_file {
     const std::size_t n = static_cast<std::size_t>(t.numel());
     switch (t.type) {
       case dtype::f32:
-        std::memcpy(out, p, n * 4);  // little-endian hosts only (x86-64, aarch64)
+        // A tensor of no elements copies nothing (its `out` may be null, which memcpy may not
+        // be given even for 0 bytes: found by the fuzzer). Little-endian hosts only.
+        if (n > 0) std::memcpy(out, p, n * 4);
         return;
       case dtype::f16:
         for (std::size_t i = 0; i < n; ++i)
@@ -415,6 +417,7 @@ class safetensors_writer {
     std::memcpy(out.data(), head.data(), head.size());
     std::size_t pos = head.size();
     for (const auto& e : entries_) {
+      if (e.values.empty()) continue;  // data() may be null
       std::memcpy(out.data() + pos, e.values.data(), e.values.size() * 4);
       pos += e.values.size() * 4;
     }
@@ -457,8 +460,9 @@ class safetensors_writer {
     const std::string head = header();
     out.write(head.data(), static_cast<std::streamsize>(head.size()));
     for (const auto& e : entries_)
-      out.write(reinterpret_cast<const char*>(e.values.data()),
-                static_cast<std::streamsize>(e.values.size() * 4));
+      if (!e.values.empty())  // data() may be null
+        out.write(reinterpret_cast<const char*>(e.values.data()),
+                  static_cast<std::streamsize>(e.values.size() * 4));
     out.close();
     return !out.fail();
   }
