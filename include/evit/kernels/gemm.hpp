@@ -312,6 +312,11 @@ struct panel_rows {
   }
 };
 
+template <class Rows>
+struct is_panel_rows : std::false_type {};
+template <class T, Index P>
+struct is_panel_rows<panel_rows<T, P>> : std::true_type {};
+
 /// The rows of gemm_nn's B anywhere: row k at table[k] + offset (conv2d's taps, each a run of
 /// its input's pixels, read in place).
 template <class T>
@@ -383,15 +388,58 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
   const epilogue<T> e = ep;
   const B one(T(1));
   const bool whole = ncols == NV * L;
+  // Whole tiles in the usual combinations of terms (a conv stage's BatchNorm over rows, a linear
+  // layer's bias, with or without a residual, a BatchNorm over columns) run the same operations
+  // as the general loop below without its per-vector tests.
+  auto whole_tile = [&](auto has_col_scale, auto has_col_bias, auto add) EVIT_ALWAYS_INLINE {
+    unrolled<MR>([&](auto r) EVIT_ALWAYS_INLINE {
+      T s = e.alpha;
+      if (e.row_scale) s *= e.row_scale[i + r];
+      const B scale(s), row_bias(e.row_bias ? e.row_bias[i + r] : T(0));
+      unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE {
+        T* out = c + r * ldc + v * L;
+        B x = simd::fma(acc[r][v], scale, row_bias);
+        if constexpr (decltype(has_col_scale)::value)
+          x = simd::fma(x, B::load_unaligned(e.col_scale + j + v * L),
+                        B::load_unaligned(e.col_bias + j + v * L));
+        else if constexpr (decltype(has_col_bias)::value)
+          x = x + B::load_unaligned(e.col_bias + j + v * L);
+        x = apply_vector<Act>(x);
+        if constexpr (decltype(add)::value) x = simd::fma(x, one, B::load_unaligned(out));
+        x.store_unaligned(out);
+      });
+    });
+  };
+  // Only the combinations that occur take a path of their own (each is a copy of the tile's
+  // code to compile): the linear layers' bias, their residual (no activation) and a BatchNorm
+  // over channels as columns; the 1x1 convolutions' BatchNorm over rows.
+  using no = std::false_type;
+  using yes = std::true_type;
+  if constexpr (Stream || is_panel_rows<Rows>::value) {
+    if (whole && !e.accumulate && !e.col_scale && e.col_bias) return whole_tile(no{}, yes{}, no{});
+    if constexpr (Act == activation::none)
+      if (whole && e.accumulate && !e.col_scale && e.col_bias)
+        return whole_tile(no{}, yes{}, yes{});
+    if (whole && !e.accumulate && e.col_scale && e.col_bias) return whole_tile(yes{}, yes{}, no{});
+  } else {
+    if (whole && !e.accumulate && !e.col_scale && !e.col_bias) return whole_tile(no{}, no{}, no{});
+  }
+  // Everything else (the ragged right edge, rarer combinations) takes the accumulators through
+  // memory in plain loops, which keeps this path small to compile; each vector gets the same
+  // operations as in whole_tile.
+  T tile[MR][NV * L];
   unrolled<MR>([&](auto r) EVIT_ALWAYS_INLINE {
+    unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE { acc[r][v].store_unaligned(&tile[r][v * L]); });
+  });
+  for (int r = 0; r < MR; ++r) {
     T s = e.alpha;
     if (e.row_scale) s *= e.row_scale[i + r];
     const B scale(s), row_bias(e.row_bias ? e.row_bias[i + r] : T(0));
-    unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE {
+    for (int v = 0; v < NV; ++v) {
       T* out = c + r * ldc + v * L;
       const int n = whole ? int(L) : int(std::clamp<Index>(ncols - v * L, 0, L));
-      if (n == 0) return;
-      B x = simd::fma(acc[r][v], scale, row_bias);  // row_bias is 0 when absent
+      if (n == 0) break;
+      B x = simd::fma(B::load_unaligned(&tile[r][v * L]), scale, row_bias);  // 0 when absent
       auto col = [&](const T* p) {
         return n == L ? B::load_unaligned(p + j + v * L)
                       : simd::load_partial<Arch>(p + j + v * L, n);
@@ -407,8 +455,8 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
         x.store_unaligned(out);
       else
         simd::store_partial(x, out, n);
-    });
-  });
+    }
+  }
 }
 
 /// f(std::integral_constant<int, h>) for a run-time h in [1, H].

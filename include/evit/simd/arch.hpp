@@ -118,9 +118,17 @@ inline constexpr Index lanes_v = detail::lanes_or_max<T, Arch>();
 template <class Arch>
 inline constexpr int vector_registers_v = detail::registers_or_max<Arch>();
 
+// The prefetches are volatile asm where we know the instruction: GCC 12 deleted
+// __builtin_prefetch from nn_tile's prefetch loop once its epilogue had grown (no prefetcht1
+// left in the binary; elastic_T2 at batch 1 took 1.06x its time on an AMD Zen 2).
+
 /// Hint to bring the cache line at `p` towards L1 (a no-op where the compiler has no builtin).
 inline void prefetch(const void* p) noexcept {
-#if defined(__GNUC__) || defined(__clang__)
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+  asm volatile("prefetcht0 (%0)" : : "r"(p));
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+  asm volatile("prfm pldl1keep, [%0]" : : "r"(p));
+#elif defined(__GNUC__) || defined(__clang__)
   __builtin_prefetch(p);
 #else
   (void)p;
@@ -130,7 +138,11 @@ inline void prefetch(const void* p) noexcept {
 /// Hint to bring the cache line at `p` into L2 (prefetcht1 on x86): for data wanted a while
 /// later, more than L1 would hold meanwhile (linear_packed's next panel of weights).
 inline void prefetch_l2(const void* p) noexcept {
-#if defined(__GNUC__) || defined(__clang__)
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+  asm volatile("prefetcht1 (%0)" : : "r"(p));
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+  asm volatile("prfm pldl2keep, [%0]" : : "r"(p));
+#elif defined(__GNUC__) || defined(__clang__)
   __builtin_prefetch(p, 0, 2);
 #else
   (void)p;
