@@ -475,11 +475,27 @@ template <class Arch, int MR, int NV, activation Act, bool Stream = false, class
 inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i,
                     Index j, Index ncols, const epilogue<T>& ep,
                     line_stream* pf = nullptr) noexcept {
-  // The rows past the full MR-row tiles run in tiles of at most `most` rows, as even as they go,
-  // and 1-3 of them (with MR > 3) take the last full tile back: 9 tokens (elastic_T2's and
-  // S1's last stage) as 5 + 4 rows rather than 6 + 2 + 1 or 8 + 1, whose short tiles wait on
+  // Each output is the same sum and epilogue whatever its tile: the same bits. Rows that split
+  // into tiles of MR and MR - 1 rows only do (100 tokens as 15 x 6 + 2 x 5 rather than 16 x 6 +
+  // 4, 25 as 5 x 5 rather than 3 x 6 + 4 + 3): a tile one row short still has the accumulators
+  // to cover the FMA latency, a shorter one has not.
+  if constexpr (MR > 3) {
+    const Index tiles = (rows + MR - 1) / MR;
+    if (tiles * (MR - 1) <= rows) {
+      Index r = 0;
+      for (const Index full = (rows - tiles * (MR - 1)) * MR; r < full; r += MR)
+        nn_tile<Arch, MR, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j,
+                                           ncols, ep, pf);
+      for (; r < rows; r += MR - 1)
+        nn_tile<Arch, MR - 1, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j,
+                                               ncols, ep, pf);
+      return;
+    }
+  }
+  // Otherwise the rows past the full MR-row tiles run in tiles of at most `most` rows, as even
+  // as they go, and 1-3 of them (with MR > 3) take the last full tile back: 9 tokens (elastic_T2's
+  // and S1's last stage) as 5 + 4 rows rather than 6 + 2 + 1 or 8 + 1, whose short tiles wait on
   // the FMA latency of their few accumulators (evit_bench_kernels linear_packed_panels N:9).
-  // Each output is the same sum and epilogue whatever its tile: the same bits.
   constexpr int most = MR < 8 ? MR : 8;
   Index r = 0, full = rows / MR * MR;
   if constexpr (MR > 3)
