@@ -388,25 +388,39 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
   const epilogue<T> e = ep;
   const B one(T(1));
   const bool whole = ncols == NV * L;
-  // Whole tiles in the usual combinations of terms (a conv stage's BatchNorm over rows, a linear
-  // layer's bias, with or without a residual, a BatchNorm over columns) run the same operations
-  // as the general loop below without its per-vector tests.
+  // Row r's scale and bias (zero when absent).
+  auto row_terms = [&](int r) EVIT_ALWAYS_INLINE {
+    T s = e.alpha;
+    if (e.row_scale) s *= e.row_scale[i + r];
+    return std::pair<B, B>(B(s), B(e.row_bias ? e.row_bias[i + r] : T(0)));
+  };
+  // One output vector of `n` lanes at column `col` (n == L but at the ragged edge): row terms,
+  // column terms (a BatchNorm over columns is one rounding, as over rows), activation, residual.
+  // The terms and n come either as compile-time constants (whole tiles in the usual
+  // combinations: no test is left in the unrolled code) or as run-time values (the rest).
+  auto finish = [&](B x, const std::pair<B, B>& row, Index col, auto n, T* out, auto has_col_scale,
+                    auto has_col_bias, auto add) EVIT_ALWAYS_INLINE {
+    auto load = [&](const T* p) EVIT_ALWAYS_INLINE {
+      return n == L ? B::load_unaligned(p) : simd::load_partial<Arch>(p, int(n));
+    };
+    x = simd::fma(x, row.first, row.second);
+    if (has_col_scale)
+      x = simd::fma(x, load(e.col_scale + col), has_col_bias ? load(e.col_bias + col) : B(T(0)));
+    else if (has_col_bias)
+      x = x + load(e.col_bias + col);
+    x = apply_vector<Act>(x);
+    if (add) x = simd::fma(x, one, load(out));
+    if (n == L)
+      x.store_unaligned(out);
+    else
+      simd::store_partial(x, out, int(n));
+  };
   auto whole_tile = [&](auto has_col_scale, auto has_col_bias, auto add) EVIT_ALWAYS_INLINE {
     unrolled<MR>([&](auto r) EVIT_ALWAYS_INLINE {
-      T s = e.alpha;
-      if (e.row_scale) s *= e.row_scale[i + r];
-      const B scale(s), row_bias(e.row_bias ? e.row_bias[i + r] : T(0));
+      const auto row = row_terms(r);
       unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE {
-        T* out = c + r * ldc + v * L;
-        B x = simd::fma(acc[r][v], scale, row_bias);
-        if constexpr (decltype(has_col_scale)::value)
-          x = simd::fma(x, B::load_unaligned(e.col_scale + j + v * L),
-                        B::load_unaligned(e.col_bias + j + v * L));
-        else if constexpr (decltype(has_col_bias)::value)
-          x = x + B::load_unaligned(e.col_bias + j + v * L);
-        x = apply_vector<Act>(x);
-        if constexpr (decltype(add)::value) x = simd::fma(x, one, B::load_unaligned(out));
-        x.store_unaligned(out);
+        finish(acc[r][v], row, j + v * L, std::integral_constant<int, int(L)>{},
+               c + r * ldc + v * L, has_col_scale, has_col_bias, add);
       });
     });
   };
@@ -425,36 +439,18 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
     if (whole && !e.accumulate && !e.col_scale && !e.col_bias) return whole_tile(no{}, no{}, no{});
   }
   // Everything else (the ragged right edge, rarer combinations) takes the accumulators through
-  // memory in plain loops, which keeps this path small to compile; each vector gets the same
-  // operations as in whole_tile.
+  // memory in plain loops, which keeps this path small to compile.
   T tile[MR][NV * L];
   unrolled<MR>([&](auto r) EVIT_ALWAYS_INLINE {
     unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE { acc[r][v].store_unaligned(&tile[r][v * L]); });
   });
   for (int r = 0; r < MR; ++r) {
-    T s = e.alpha;
-    if (e.row_scale) s *= e.row_scale[i + r];
-    const B scale(s), row_bias(e.row_bias ? e.row_bias[i + r] : T(0));
+    const auto row = row_terms(r);
     for (int v = 0; v < NV; ++v) {
-      T* out = c + r * ldc + v * L;
       const int n = whole ? int(L) : int(std::clamp<Index>(ncols - v * L, 0, L));
       if (n == 0) break;
-      B x = simd::fma(B::load_unaligned(&tile[r][v * L]), scale, row_bias);  // 0 when absent
-      auto col = [&](const T* p) {
-        return n == L ? B::load_unaligned(p + j + v * L)
-                      : simd::load_partial<Arch>(p + j + v * L, n);
-      };
-      if (e.col_scale)  // a BatchNorm over the columns: one rounding, as over rows
-        x = simd::fma(x, col(e.col_scale), e.col_bias ? col(e.col_bias) : B(T(0)));
-      else if (e.col_bias)
-        x = x + col(e.col_bias);
-      x = apply_vector<Act>(x);
-      if (e.accumulate)
-        x = simd::fma(x, one, n == L ? B::load_unaligned(out) : simd::load_partial<Arch>(out, n));
-      if (n == L)
-        x.store_unaligned(out);
-      else
-        simd::store_partial(x, out, n);
+      finish(B::load_unaligned(&tile[r][v * L]), row, j + v * L, n, c + r * ldc + v * L,
+             e.col_scale != nullptr, e.col_bias != nullptr, e.accumulate);
     }
   }
 }
