@@ -6,7 +6,8 @@
 // error where xsimd approximates (exp, erf, tanh; division on NEON), and evit's own shuffles
 // (simd::transpose), and the conversions and integer lanes of softmax's exp
 // (simd::exp_nonpositive), evit's masked loads and stores (simd::load_partial, store_partial).
-// evit uses no swizzles or shuffles of xsimd's; add them here before a kernel uses them.
+// evit uses no swizzles or shuffles of xsimd's; add them here before a kernel uses them
+// (simd::split_even_odd: its own shuffles).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -193,6 +194,25 @@ TEST_CASE("simd: transpose swaps rows and lanes, bit for bit", "[simd]") {
       CAPTURE(r, j);
       CHECK(same_bits(got.v[j], float(j * 100 + r) + 0.5f));
     }
+  }
+}
+
+TEST_CASE("simd: split_even_odd puts x[2j] in even[j] and x[2j + 1] in odd[j], bit for bit",
+          "[simd]") {
+  CAPTURE(Arch::name());
+  // Unaligned source and destinations, guard elements around each written run.
+  std::vector<float> x(static_cast<std::size_t>(2 * L + 3)),
+      even(static_cast<std::size_t>(L + 2), -1.f), odd(static_cast<std::size_t>(L + 2), -2.f);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i) * 1.25f - 7.5f;
+  evit::simd::split_even_odd<float, Arch>(x.data() + 1, even.data() + 1, odd.data() + 1);
+  CHECK(same_bits(even[0], -1.f));
+  CHECK(same_bits(odd[0], -2.f));
+  CHECK(same_bits(even[static_cast<std::size_t>(L + 1)], -1.f));
+  CHECK(same_bits(odd[static_cast<std::size_t>(L + 1)], -2.f));
+  for (int j = 0; j < L; ++j) {
+    CAPTURE(j);
+    CHECK(same_bits(even[static_cast<std::size_t>(j + 1)], x[static_cast<std::size_t>(2 * j + 1)]));
+    CHECK(same_bits(odd[static_cast<std::size_t>(j + 1)], x[static_cast<std::size_t>(2 * j + 2)]));
   }
 }
 

@@ -382,7 +382,8 @@ void dw_plane_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row
           padded_row_copy<Arch>(xc + r * W, W, even + (r - top) * pw + p);
       } else {
         // Input column q sits at padded column q + p: even ones go to `even`, odd to `odd`.
-        // One pass over pairs of input columns (the compiler turns it into vector shuffles).
+        // One pass over pairs of input columns, 2L at a time in shuffles (simd::split_even_odd).
+        constexpr Index L = simd::lanes_v<T, Arch>;
         const Index qe = p % 2, qo = 1 - qe;  // first input column of each parity
         for (Index r = r_begin; r < r_end; ++r) {
           const T* xr = xc + r * W;
@@ -390,7 +391,10 @@ void dw_plane_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row
           T* o = odd + (r - top) * pw + (qo + p) / 2;
           T* __restrict from_even = qe == 0 ? e : o;  // input columns 2j
           T* __restrict from_odd = qe == 0 ? o : e;   // input columns 2j + 1
-          for (Index j = 0; j < W / 2; ++j) {
+          Index j = 0;
+          for (; j + L <= W / 2; j += L)
+            simd::split_even_odd<T, Arch>(xr + 2 * j, from_even + j, from_odd + j);
+          for (; j < W / 2; ++j) {
             from_even[j] = xr[2 * j];
             from_odd[j] = xr[2 * j + 1];
           }

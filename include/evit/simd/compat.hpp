@@ -305,6 +305,67 @@ inline void transpose(xsimd::batch<T, A>* rows) noexcept {
   }
 }
 
+/// Splits the 2L values at `x` into their even elements (x[0], x[2], ...: L of them, to `even`)
+/// and odd ones (to `odd`), unaligned (L = the lanes of xsimd::batch<T, A>). Moves values only
+/// (the same bits). A strided-2 depthwise convolution splits its input rows so; as a plain loop
+/// GCC made it lane-crossing permutes (vpermd), and on a Zen 2 the split took as long as the
+/// convolution (perf). On AVX the halves are loaded crosswise so that one in-lane shuffle per
+/// output does it; AVX-512 has a two-source permute; SSE2 a shuffle; NEON loads de-interleaved.
+template <class T, class A>
+inline void split_even_odd(const T* x, T* even, T* odd) noexcept {
+  constexpr int L = static_cast<int>(xsimd::batch<T, A>::size);
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_same<T, float>::value && std::is_base_of<xsimd::avx512f, A>::value) {
+    const __m512i evens =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odds =
+        _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+    _mm512_storeu_ps(even, _mm512_permutex2var_ps(a, evens, b));
+    _mm512_storeu_ps(odd, _mm512_permutex2var_ps(a, odds, b));
+    return;
+  } else
+#endif
+#if XSIMD_WITH_AVX
+      if constexpr (std::is_same<T, float>::value && std::is_base_of<xsimd::avx, A>::value &&
+                    L == 8) {
+    // t0 = x0..x3 | x8..x11 and t1 = x4..x7 | x12..x15: within each 128-bit lane, elements 0
+    // and 2 of t0 then of t1 are the even ones in order, elements 1 and 3 the odd ones.
+    const __m256 t0 =
+        _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(x)), _mm_loadu_ps(x + 8), 1);
+    const __m256 t1 =
+        _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(x + 4)), _mm_loadu_ps(x + 12), 1);
+    _mm256_storeu_ps(even, _mm256_shuffle_ps(t0, t1, 0x88));
+    _mm256_storeu_ps(odd, _mm256_shuffle_ps(t0, t1, 0xDD));
+    return;
+  } else
+#endif
+#if XSIMD_WITH_SSE2
+      if constexpr (std::is_same<T, float>::value && std::is_base_of<xsimd::sse2, A>::value &&
+                    L == 4) {
+    const __m128 a = _mm_loadu_ps(x), b = _mm_loadu_ps(x + 4);
+    _mm_storeu_ps(even, _mm_shuffle_ps(a, b, 0x88));
+    _mm_storeu_ps(odd, _mm_shuffle_ps(a, b, 0xDD));
+    return;
+  } else
+#endif
+#if XSIMD_WITH_NEON64
+      if constexpr (std::is_same<T, float>::value && std::is_base_of<xsimd::neon64, A>::value &&
+                    L == 4) {
+    const float32x4x2_t v = vld2q_f32(x);
+    vst1q_f32(even, v.val[0]);
+    vst1q_f32(odd, v.val[1]);
+    return;
+  } else
+#endif
+  {
+    for (int j = 0; j < L; ++j) {
+      even[j] = x[2 * j];
+      odd[j] = x[2 * j + 1];
+    }
+  }
+}
+
 /// Pins `b` to a register at this point of the program: an empty asm statement that the
 /// compiler must assume reads and rewrites it. GCC otherwise folds one load into several FMA
 /// instructions as memory operands and issues it once per FMA, which makes a register-tiled
