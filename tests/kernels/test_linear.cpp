@@ -20,6 +20,63 @@ namespace {
 double linear_tol(Index in) {
   return 2.0 * double(in + 8) * evit::test::unit_roundoff<float>() * double(in + 1);
 }
+
+// One linear_packed call on `rows` random rows, output columns [r0, r0 + out) of a weight packed
+// from w [out_max, in_max], against the double reference; then the same call as two column
+// pieces split at 16 (as the forward's workers split it) and row by row (1-row tiles): the same
+// bits. Returns the call's input and output for further forms.
+struct packed_call {
+  Index ldx, ldy;
+  exact_buffer<float> x, before, y;
+};
+template <class Arch>
+packed_call check_linear_packed(evit::rng& g, const exact_buffer<float>& w,
+                                const exact_buffer<float>& wp, const exact_buffer<float>& b,
+                                Index in_max, Index rows, Index r0, Index out, Index in,
+                                activation act, bool accumulate) {
+  const Index ldx = evit::test::next_prime(in), ldy = evit::test::next_prime(out + 1);
+  packed_call c{ldx, ldy, exact_buffer<float>(evit::test::view_size(rows, in, ldx), 1),
+                exact_buffer<float>(1), exact_buffer<float>(evit::test::view_size(rows, out, ldy))};
+  auto& x = c.x;
+  auto& y = c.y;
+  evit::test::fill_uniform(g, x);
+  evit::test::fill_uniform(g, y);
+  std::vector<double> expect(rows * out);
+  ref::linear(rows, in, out, x.data(), ldx, w.data(), in_max, r0, b.data(), expect.data(), out,
+              act);
+  if (accumulate)
+    for (Index r = 0; r < rows; ++r)
+      for (Index o = 0; o < out; ++o) expect[r * out + o] += y[r * ldy + o];
+  c.before = y;
+  const auto& before = c.before;
+  evit::kernels::linear_packed<Arch>(rows, in, out, x.data(), ldx, wp.data(), in_max, r0, b.data(),
+                                     y.data(), ldy, act, accumulate);
+  evit::test::check_close("linear_packed", rows, out, y.data(), ldy, expect.data(), out,
+                          linear_tol(in) + (accumulate ? 1e-6 : 0));
+  if (out > 16) {
+    exact_buffer<float> y2 = before;
+    evit::kernels::linear_packed<Arch>(rows, in, 16, x.data(), ldx, wp.data(), in_max, r0, b.data(),
+                                       y2.data(), ldy, act, accumulate);
+    evit::kernels::linear_packed<Arch>(rows, in, out - 16, x.data(), ldx, wp.data(), in_max,
+                                       r0 + 16, b.data(), y2.data() + 16, ldy, act, accumulate);
+    for (Index r = 0; r < rows; ++r)
+      for (Index o = 0; o < out; ++o) {
+        CAPTURE(r, o);
+        REQUIRE(y2[r * ldy + o] == y[r * ldy + o]);
+      }
+  }
+  for (Index r = 0; r < rows; ++r) {
+    exact_buffer<float> y1(evit::test::view_size(1, out, ldy));
+    std::copy(before.data() + r * ldy, before.data() + r * ldy + out, y1.data());
+    evit::kernels::linear_packed<Arch>(1, in, out, x.data() + r * ldx, ldx, wp.data(), in_max, r0,
+                                       b.data(), y1.data(), ldy, act, accumulate);
+    for (Index o = 0; o < out; ++o) {
+      CAPTURE(r, o);
+      REQUIRE(y1[o] == y[r * ldy + o]);
+    }
+  }
+  return c;
+}
 }  // namespace
 
 TEMPLATE_LIST_TEST_CASE("linear: several slices of one supernet weight match the reference",
@@ -140,50 +197,10 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
   const Index r0 = sl[0], out = sl[1], in = sl[2];
   const activation act = GENERATE(activation::none, activation::hardswish);
   const bool accumulate = GENERATE(false, true);
-  const Index ldx = evit::test::next_prime(in), ldy = evit::test::next_prime(out + 1);
-  CAPTURE(Arch::name(), rows, r0, out, in, out_max, in_max, ldx, ldy, accumulate);
-  exact_buffer<float> x(evit::test::view_size(rows, in, ldx), 1),
-      y(evit::test::view_size(rows, out, ldy));
-  evit::test::fill_uniform(g, x);
-  evit::test::fill_uniform(g, y);
-  std::vector<double> expect(rows * out);
-  ref::linear(rows, in, out, x.data(), ldx, w.data(), in_max, r0, b.data(), expect.data(), out,
-              act);
-  if (accumulate)
-    for (Index r = 0; r < rows; ++r)
-      for (Index o = 0; o < out; ++o) expect[r * out + o] += y[r * ldy + o];
-  const exact_buffer<float> before = y;
-  evit::kernels::linear_packed<Arch>(rows, in, out, x.data(), ldx, wp.data(), in_max, r0, b.data(),
-                                     y.data(), ldy, act, accumulate);
-  evit::test::check_close("linear_packed", rows, out, y.data(), ldy, expect.data(), out,
-                          linear_tol(in) + (accumulate ? 1e-6 : 0));
-
-  // Computed in two column pieces split at a multiple of 16 (as the forward's workers do):
-  // the same bits as in one call.
-  if (out > 16) {
-    exact_buffer<float> y2 = before;
-    evit::kernels::linear_packed<Arch>(rows, in, 16, x.data(), ldx, wp.data(), in_max, r0, b.data(),
-                                       y2.data(), ldy, act, accumulate);
-    evit::kernels::linear_packed<Arch>(rows, in, out - 16, x.data(), ldx, wp.data(), in_max,
-                                       r0 + 16, b.data(), y2.data() + 16, ldy, act, accumulate);
-    for (Index r = 0; r < rows; ++r)
-      for (Index o = 0; o < out; ++o) {
-        CAPTURE(r, o);
-        REQUIRE(y2[r * ldy + o] == y[r * ldy + o]);
-      }
-  }
-
-  // Row by row (1-row tiles): the same bits as in the tiles of the whole call.
-  for (Index r = 0; r < rows; ++r) {
-    exact_buffer<float> y1(evit::test::view_size(1, out, ldy));
-    std::copy(before.data() + r * ldy, before.data() + r * ldy + out, y1.data());
-    evit::kernels::linear_packed<Arch>(1, in, out, x.data() + r * ldx, ldx, wp.data(), in_max, r0,
-                                       b.data(), y1.data(), ldy, act, accumulate);
-    for (Index o = 0; o < out; ++o) {
-      CAPTURE(r, o);
-      REQUIRE(y1[o] == y[r * ldy + o]);
-    }
-  }
+  CAPTURE(Arch::name(), rows, r0, out, in, out_max, in_max, accumulate);
+  const auto c = check_linear_packed<Arch>(g, w, wp, b, in_max, rows, r0, out, in, act, accumulate);
+  const Index ldx = c.ldx, ldy = c.ldy;
+  const auto &x = c.x, &before = c.before, &y = c.y;
 
   // As three row groups (a batch of three samples, each in its own buffer, as the forward runs
   // the transformer layers): each group the same bits as the single call above.
@@ -205,6 +222,36 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
         CAPTURE(k, r, o);
         REQUIRE(yg[k * ys + r * ldy + o] == y[r * ldy + o]);
       }
+}
+
+// 4 to 12 rows against a long reduction (the head at batch 4-12) run each panel in blocks of
+// gemm_tiles::nn_block_k rows, the partial sums kept between blocks: against the double
+// reference, and the same bits as row by row (1-row tiles over the whole reduction) and as two
+// column pieces (check_linear_packed).
+TEMPLATE_LIST_TEST_CASE("linear_packed: 4-12 rows in blocks of a long reduction",
+                        "[kernels][linear]", evit::test::archs) {
+  using Arch = TestType;
+  using tiles = evit::kernels::gemm_tiles<float, Arch>;
+  constexpr Index KB = tiles::nn_block_k, min_k = tiles::nn_block_min_k;
+  const Index P = evit::kernels::linear_panel_width;
+  const Index out_max = 3 * P + 11, in_max = min_k + KB + 45;
+  evit::rng g(34);
+  exact_buffer<float> w(out_max * in_max), b(out_max);
+  evit::test::fill_uniform(g, w);
+  evit::test::fill_uniform(g, b);
+  exact_buffer<float> wp(evit::kernels::packed_linear_size(out_max, in_max));
+  evit::kernels::pack_linear_weight(w.data(), out_max, in_max, wp.data());
+  const Index rows = GENERATE(4, 5, 8, 11, 12);
+  // (r0, out, in): whole; inside panels, whole blocks and whole blocks and a row; one output of
+  // a reduction half a block past whole ones.
+  const auto sl = GENERATE_COPY(
+      std::vector<Index>{0, out_max, in_max}, std::vector<Index>{16, P + 3, min_k},
+      std::vector<Index>{P - 3, 2 * P + 7, min_k + 1}, std::vector<Index>{3, 1, min_k + KB / 2});
+  const Index r0 = sl[0], out = sl[1], in = sl[2];
+  const activation act = GENERATE(activation::none, activation::hardswish);
+  const bool accumulate = GENERATE(false, true);
+  CAPTURE(Arch::name(), rows, r0, out, in, accumulate);
+  check_linear_packed<Arch>(g, w, wp, b, in_max, rows, r0, out, in, act, accumulate);
 }
 
 // A 1x1 convolution on channels-last maps: the BatchNorm per output channel as column terms

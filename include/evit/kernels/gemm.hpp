@@ -114,6 +114,17 @@ struct gemm_tiles {
   /// 1632 x 32 floats with an 8-row tile ran 0.68x the time with it, 0.80x at 16 rows ahead),
   /// and the tiles of every panel request the next one (detail::line_stream).
   static constexpr int nn_prefetch_rows = 64;
+  /// linear_packed with 4 to 2 * nn_mr rows (the head and squeeze-excite at batch 4-12) runs
+  /// each panel in blocks of this many rows of its weights, every row tile on a block before
+  /// the next, and requests the lines nn_block_ahead rows past the block while it computes.
+  /// The whole panel per tile left the memory idle while the second and later tiles reread it
+  /// from L2: the head at batch 8 took 0.65-0.75x the time blocked (Zen 2: 128 and 128; 64 or
+  /// 256 rows per block, or two panels at once, were no faster).
+  static constexpr int nn_block_k = 128;
+  static constexpr int nn_block_ahead = 128;
+  /// ... when the reduction is at least this long (a panel of 128 KiB of floats or more, read
+  /// from memory): with 4 rows of 320 the blocks ran 1.07-1.09x the time (the weights in cache).
+  static constexpr int nn_block_min_k = 1024;
   /// linear_packed with 1-3 rows: vectors per tile, spanning several panels where a panel has
   /// fewer (8-12 independent accumulators instead of 2-6).
   static constexpr int nn_few_rows_nv(int rows) {
@@ -351,14 +362,23 @@ struct line_stream {
 /// readable for NV whole vectors. With Stream, the tile also requests its share of `pf`'s
 /// lines into L2 (pf->per_step per step of the reduction; into L2 rather than L1: a panel of
 /// weights is up to 240 KiB, and L1 ran 1-4% slower in the bench's linear_packed_stream rows).
-template <class Arch, int MR, int NV, activation Act, bool Stream = false, class T, class Rows>
+/// With Partial, a reduction may run in blocks of K (linear_packed's few rows): the accumulators
+/// then start from `sums_in` and/or end in `sums_out` (MR x NV vectors, row-major) where these
+/// are given, instead of starting at zero and going through the epilogue. Each sum is the same
+/// chain of FMAs either way. (A compile-time choice: the tests on the other tiles' paths cost
+/// linear_packed_panels 8-12%.)
+template <class Arch, int MR, int NV, activation Act, bool Stream = false, bool Partial = false,
+          class T, class Rows>
 inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i, Index j,
-                    Index ncols, const epilogue<T>& ep, line_stream* pf = nullptr) noexcept {
+                    Index ncols, const epilogue<T>& ep, line_stream* pf = nullptr,
+                    const T* sums_in = nullptr, T* sums_out = nullptr) noexcept {
   using B = xsimd::batch<T, Arch>;
   constexpr Index L = static_cast<Index>(B::size);
   B acc[MR][NV];
   unrolled<MR>([&](auto r) EVIT_ALWAYS_INLINE {
-    unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE { acc[r][v] = B(T(0)); });
+    unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE {
+      acc[r][v] = Partial && sums_in ? B::load_unaligned(sums_in + (r * NV + v) * L) : B(T(0));
+    });
   });
   [[maybe_unused]] const char* pf_line = nullptr;
   [[maybe_unused]] Index pf_left = 0, pf_step = 0;
@@ -379,6 +399,14 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
       const B av(a[r * lda + k]);
       unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE { acc[r][v] = simd::fma(av, bv[v], acc[r][v]); });
     });
+  }
+  if (Partial && sums_out) {
+    unrolled<MR>([&](auto r) EVIT_ALWAYS_INLINE {
+      unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE {
+        acc[r][v].store_unaligned(sums_out + (r * NV + v) * L);
+      });
+    });
+    return;
   }
   // A local copy of the epilogue: the stores into c cannot alias it, so its fields stay in
   // registers instead of being reloaded after every store. A whole tile stores whole vectors;
@@ -466,11 +494,16 @@ inline void with_height(Index h, F&& f) {
 
 /// Rows [0, rows) of A against one panel of B: MR-row tiles, then smaller tiles for the rest
 /// (each output is the same sum whatever tile computes it).
-/// With Stream, every tile takes its share of `pf`'s lines.
-template <class Arch, int MR, int NV, activation Act, bool Stream = false, class T, class Rows>
+/// With Stream, every tile takes its share of `pf`'s lines. `sums_in` / `sums_out`: the rows'
+/// partial sums (rows x NV vectors, row-major), as in nn_tile.
+template <class Arch, int MR, int NV, activation Act, bool Stream = false, bool Partial = false,
+          class T, class Rows>
 inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i,
-                    Index j, Index ncols, const epilogue<T>& ep,
-                    line_stream* pf = nullptr) noexcept {
+                    Index j, Index ncols, const epilogue<T>& ep, line_stream* pf = nullptr,
+                    const T* sums_in = nullptr, T* sums_out = nullptr) noexcept {
+  constexpr Index row_sums = NV * static_cast<Index>(xsimd::batch<T, Arch>::size);
+  auto in_at = [&](Index r) { return sums_in ? sums_in + r * row_sums : nullptr; };
+  auto out_at = [&](Index r) { return sums_out ? sums_out + r * row_sums : nullptr; };
   // Each output is the same sum and epilogue whatever its tile: the same bits. Rows that split
   // into tiles of MR and MR - 1 rows only do (100 tokens as 15 x 6 + 2 x 5 rather than 16 x 6 +
   // 4, 25 as 5 x 5 rather than 3 x 6 + 4 + 3): a tile one row short still has the accumulators
@@ -480,11 +513,11 @@ inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, In
     if (tiles * (MR - 1) <= rows) {
       Index r = 0;
       for (const Index full = (rows - tiles * (MR - 1)) * MR; r < full; r += MR)
-        nn_tile<Arch, MR, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j,
-                                           ncols, ep, pf);
+        nn_tile<Arch, MR, NV, Act, Stream, Partial>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r,
+                                                    j, ncols, ep, pf, in_at(r), out_at(r));
       for (; r < rows; r += MR - 1)
-        nn_tile<Arch, MR - 1, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j,
-                                               ncols, ep, pf);
+        nn_tile<Arch, MR - 1, NV, Act, Stream, Partial>(
+            K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols, ep, pf, in_at(r), out_at(r));
       return;
     }
   }
@@ -497,14 +530,14 @@ inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, In
   if constexpr (MR > 3)
     if (full > 0 && rows - full >= 1 && rows - full <= 3) full -= MR;
   for (; r < full; r += MR)
-    nn_tile<Arch, MR, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols,
-                                       ep, pf);
+    nn_tile<Arch, MR, NV, Act, Stream, Partial>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j,
+                                                ncols, ep, pf, in_at(r), out_at(r));
   for (Index rest = rows - r; rest > 0; rest = rows - r) {
     const Index tiles = (rest + most - 1) / most, height = (rest + tiles - 1) / tiles;
     with_height<most>(height, [&](auto h) {
       constexpr int H = decltype(h)::value;
-      nn_tile<Arch, H, NV, Act, Stream>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols,
-                                        ep, pf);
+      nn_tile<Arch, H, NV, Act, Stream, Partial>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j,
+                                                 ncols, ep, pf, in_at(r), out_at(r));
       r += H;
     });
   }

@@ -90,7 +90,10 @@ void pack_linear_weight(const T* w, Index out_max, Index in_max, T* dst) {
 /// every group, rather than read again per sample; every output is computed as with one group.
 /// The packed weights come from memory once per product: the first row tile prefetches its
 /// panel ahead (gemm_tiles::nn_prefetch_rows), and the tiles of each panel request the next
-/// panel between them while they compute (detail::line_stream).
+/// panel between them while they compute (detail::line_stream). With 4 to 2 * nn_mr rows, no
+/// groups and a long reduction (the head at batch 4-12), each panel runs in blocks of its rows
+/// instead (gemm_tiles::nn_block_k), the partial sums kept between blocks: the same sums, the
+/// same bits.
 /// This form takes a whole epilogue `ep` (its column terms indexed from output column 0, i.e.
 /// supernet row r0): e.g. a 1x1 convolution on channels-last maps with its BatchNorm as
 /// col_scale/col_bias (epilogue::channels_as_columns).
@@ -181,7 +184,45 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
             y + (c - r0), ldy, 0, c - r0, width, ep);
       by_panel(hi, r0 + out);
     };
-    if (groups.count == 1 && rows == 1)
+    // 4 to 2 * MR rows against a long reduction: one or two row tiles per strip, each panel in
+    // blocks of its rows, the partial sums kept in `sums` between blocks (tiles::nn_block_k).
+    auto k_blocked = [&](Index from, Index to) {
+      constexpr Index KB = tiles::nn_block_k, ahead = tiles::nn_block_ahead;
+      alignas(64) T sums[2 * MR * P];
+      const Index row_tiles = (rows + MR - 1) / MR;
+      for (Index j = from; j < to;) {
+        const Index panel = j / P, end = std::min(to, (panel + 1) * P);
+        const T* base = wp + panel * in_max * P - panel * P;  // column c of the panel at base + c
+        const Index tiles_here = (end - j + NR - 1) / NR * row_tiles;
+        const bool next_panel = end < to;
+        for (Index k0 = 0; k0 < in; k0 += KB) {
+          const Index kl = std::min(KB, in - k0), lo = k0 + ahead, hi = k0 + kl + ahead;
+          // The lines `ahead` rows past this block: the panel's own, then the next panel's.
+          detail::line_stream pf;
+          if (lo < in) {
+            pf.next = reinterpret_cast<const char*>(wp + panel * in_max * P + lo * P);
+            pf.lines_left = (std::min(hi, in) - lo) * row_lines;
+          } else if (next_panel) {
+            pf.next = reinterpret_cast<const char*>(wp + (panel + 1) * in_max * P + (lo - in) * P);
+            pf.lines_left = (std::min(hi - in, in) - (lo - in)) * row_lines;
+          }
+          pf.per_tile = (std::max<Index>(pf.lines_left, 0) + tiles_here - 1) / tiles_here;
+          pf.per_step = std::max<Index>(1, (pf.per_tile + kl - 1) / kl);
+          const bool first = k0 == 0, last = k0 + kl == in;
+          for (Index c = j; c < end; c += NR) {
+            T* strip_sums = sums + (c - j) / NR * rows * NR;
+            detail::nn_rows<Arch, MR, tiles::nn_nv, Act, true, true>(
+                rows, kl, x + k0, ldx, detail::strided_rows<T>{base + c + k0 * P, P}, y + (c - r0),
+                ldy, 0, c - r0, std::min<Index>(NR, end - c), ep, &pf, first ? nullptr : strip_sums,
+                last ? nullptr : strip_sums);
+          }
+        }
+        j = end;
+      }
+    };
+    if (groups.count == 1 && rows >= 4 && rows <= 2 * MR && in >= tiles::nn_block_min_k)
+      k_blocked(r0, r0 + out);
+    else if (groups.count == 1 && rows == 1)
       few_rows(std::integral_constant<int, 1>{});
     else if (groups.count == 1 && rows == 2)
       few_rows(std::integral_constant<int, 2>{});
