@@ -248,9 +248,10 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: 4-12 rows in blocks of a long reduction"
       std::vector<Index>{0, out_max, in_max}, std::vector<Index>{16, P + 3, min_k},
       std::vector<Index>{P - 3, 2 * P + 7, min_k + 1}, std::vector<Index>{3, 1, min_k + KB / 2});
   const Index r0 = sl[0], out = sl[1], in = sl[2];
-  const activation act = GENERATE(activation::none, activation::hardswish);
+  // GELU: a tile epilogue that reads its activation at run time, on the unblocked path.
+  const activation act = GENERATE(activation::none, activation::hardswish, activation::gelu_erf);
   const bool accumulate = GENERATE(false, true);
-  CAPTURE(Arch::name(), rows, r0, out, in, accumulate);
+  CAPTURE(Arch::name(), rows, r0, out, in, evit::kernels::activation_name(act), accumulate);
   check_linear_packed<Arch>(g, w, wp, b, in_max, rows, r0, out, in, act, accumulate);
 }
 

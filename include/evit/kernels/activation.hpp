@@ -90,7 +90,21 @@ inline T apply_scalar(T x) noexcept {
     const T u = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
     return T(0.5) * x * (T(1) + std::tanh(u));
   } else {
+    static_assert(A == activation::none, "run_time_activation: call apply_scalar<A>(x, a)");
     return x;
+  }
+}
+
+// The GELUs' erf and tanh are long polynomials: inlined into every tile that applies them they
+// were a quarter of each ISA unit's code, for an epilogue that runs once per output vector.
+template <activation A, class T, class Arch>
+[[gnu::noinline]] xsimd::batch<T, Arch> apply_gelu(xsimd::batch<T, Arch> x) noexcept {
+  using B = xsimd::batch<T, Arch>;
+  if constexpr (A == activation::gelu_erf) {
+    return B(T(0.5)) * x * (B(T(1)) + xsimd::erf(x * B(T(0.70710678118654752440))));
+  } else {
+    const B u = B(T(0.79788456080286535588)) * (x + B(T(0.044715)) * x * x * x);
+    return B(T(0.5)) * x * (B(T(1)) + xsimd::tanh(u));
   }
 }
 
@@ -104,14 +118,46 @@ inline xsimd::batch<T, Arch> apply_vector(const xsimd::batch<T, Arch>& x) noexce
     return x * r * B(T(1.0 / 6.0));
   } else if constexpr (A == activation::hardsigmoid) {
     return xsimd::min(xsimd::max(x + B(T(3)), B(T(0))), B(T(6))) * B(T(1.0 / 6.0));
-  } else if constexpr (A == activation::gelu_erf) {
-    return B(T(0.5)) * x * (B(T(1)) + xsimd::erf(x * B(T(0.70710678118654752440))));
-  } else if constexpr (A == activation::gelu_tanh) {
-    const B u = B(T(0.79788456080286535588)) * (x + B(T(0.044715)) * x * x * x);
-    return B(T(0.5)) * x * (B(T(1)) + xsimd::tanh(u));
+  } else if constexpr (A == activation::gelu_erf || A == activation::gelu_tanh) {
+    return apply_gelu<A>(x);
   } else {
+    static_assert(A == activation::none, "run_time_activation: call apply_vector<A>(x, a)");
     return x;
   }
+}
+
+/// The activation that the GEMM and convolution tiles read at run time (apply_vector<A>(x, a)):
+/// their tiles are compiled for none and hardswish (ElasticViT's epilogues, on its hot paths)
+/// and once for this, which switches per vector over ReLU, Hardsigmoid and the GELUs. Six copies
+/// of every tile were most of each ISA unit's compile time; the switch is one predictable branch
+/// per output vector, and each case is the same per-element function: the same bits.
+inline constexpr activation run_time_activation = static_cast<activation>(-1);
+
+/// dispatch_activation for the tile kernels: f(act_tag<none>), f(act_tag<hardswish>) or
+/// f(act_tag<run_time_activation>).
+template <class F>
+inline decltype(auto) dispatch_epilogue_activation(activation a, F&& f) {
+  if (a == activation::none) return f(act_tag<activation::none>{});
+  if (a == activation::hardswish) return f(act_tag<activation::hardswish>{});
+  return f(act_tag<run_time_activation>{});
+}
+
+/// apply_vector<A>(x), or with A == run_time_activation, apply_vector<a>(x).
+template <activation A, class T, class Arch>
+inline xsimd::batch<T, Arch> apply_vector(const xsimd::batch<T, Arch>& x, activation a) noexcept {
+  if constexpr (A != run_time_activation)
+    return apply_vector<A>(x);
+  else
+    return dispatch_activation(a, [&](auto tag) { return apply_vector<decltype(tag)::value>(x); });
+}
+
+/// apply_scalar<A>(x), or with A == run_time_activation, apply_scalar<a>(x).
+template <activation A, class T>
+inline T apply_scalar(T x, activation a) noexcept {
+  if constexpr (A != run_time_activation)
+    return apply_scalar<A>(x);
+  else
+    return dispatch_activation(a, [&](auto tag) { return apply_scalar<decltype(tag)::value>(x); });
 }
 
 template <activation A, class Arch, class T>

@@ -575,7 +575,7 @@ constexpr int dw_tokens_vectors = 4;
 template <class Arch, int NV, bool Partial, activation Act, class T>
 void dw_tokens_block(Index H, Index W, const T* x, Index ldx, Index k, Index stride, const T* taps,
                      Index w_side, Index ldw, T* y, Index ldy, const xsimd::batch<T, Arch>* scale,
-                     const xsimd::batch<T, Arch>* bias, Index n) noexcept {
+                     const xsimd::batch<T, Arch>* bias, Index n, activation act) noexcept {
   using B = xsimd::batch<T, Arch>;
   constexpr Index L = simd::lanes_v<T, Arch>;
   const Index p = k / 2, Ho = conv_out_size(H, k, stride, p), Wo = conv_out_size(W, k, stride, p);
@@ -605,7 +605,7 @@ void dw_tokens_block(Index H, Index W, const T* x, Index ldx, Index k, Index str
       T* out = y + (oy * Wo + ox) * ldy;
       EVIT_UNROLL
       for (int v = 0; v < NV; ++v) {
-        const B r = apply_vector<Act>(simd::fma(acc[v], scale[v], bias[v]));
+        const B r = apply_vector<Act>(simd::fma(acc[v], scale[v], bias[v]), act);
         if (Partial)
           simd::store_partial(r, out + v * L, lanes[v]);
         else
@@ -651,7 +651,7 @@ void depthwise_conv2d_tokens(Index H, Index W, const T* x, Index ldx, Index k, I
   constexpr Index L = simd::lanes_v<T, Arch>, TL = NV * L;
   const Index off = (w_side - k) / 2;
   const T* crop = taps + (off * w_side + off) * ldw;  // tap (0, 0) of the k x k crop
-  detail::dispatch_activation(ep.act, [&](auto tag) {
+  detail::dispatch_epilogue_activation(ep.act, [&](auto tag) {
     constexpr activation Act = decltype(tag)::value;
     for (Index c0 = c_begin; c0 < c_end; c0 += TL) {
       const Index n = std::min(TL, c_end - c0);
@@ -669,10 +669,10 @@ void depthwise_conv2d_tokens(Index H, Index W, const T* x, Index ldx, Index k, I
         T* yg = y + g * images.y_stride + c0;
         if (n == TL)
           detail::dw_tokens_block<Arch, NV, false, Act>(H, W, xg, ldx, k, stride, crop + c0, w_side,
-                                                        ldw, yg, ldy, scale, bias, n);
+                                                        ldw, yg, ldy, scale, bias, n, ep.act);
         else  // the ragged end of the range: masked loads and stores
           detail::dw_tokens_block<Arch, NV, true, Act>(H, W, xg, ldx, k, stride, crop + c0, w_side,
-                                                       ldw, yg, ldy, scale, bias, n);
+                                                       ldw, yg, ldy, scale, bias, n, ep.act);
       }
     }
   });
@@ -734,7 +734,7 @@ void pointwise_small_steps(Index out, Index in, Index hw, const T* x, T* y, row_
     }
     product(rows, static_cast<const T*>(xt), prod);
     // The epilogue along each product row (contiguous channels), then each value to its plane.
-    dispatch_activation(ep.act, [&](auto tag) {
+    dispatch_epilogue_activation(ep.act, [&](auto tag) {
       constexpr activation Act = decltype(tag)::value;
       for (Index r = 0; r < rows; ++r) {
         T* v = prod + r * n;
@@ -744,14 +744,14 @@ void pointwise_small_steps(Index out, Index in, Index hw, const T* x, T* y, row_
           if (ep.row_scale) s = s * B::load_unaligned(ep.row_scale + o_begin + o);
           B t = B::load_unaligned(v + o) * s;
           if (ep.row_bias) t = t + B::load_unaligned(ep.row_bias + o_begin + o);
-          apply_vector<Act>(t).store_unaligned(v + o);
+          apply_vector<Act>(t, ep.act).store_unaligned(v + o);
         }
         for (; o < n; ++o) {
           T s = ep.alpha;
           if (ep.row_scale) s *= ep.row_scale[o_begin + o];
           T t = v[o] * s;
           if (ep.row_bias) t += ep.row_bias[o_begin + o];
-          v[o] = apply_scalar<Act>(t);
+          v[o] = apply_scalar<Act>(t, ep.act);
         }
       }
     });
@@ -917,7 +917,7 @@ void conv2d(Index out, Index in, Index H, Index W, const T* x, Index k, Index st
         ::new (static_cast<void*>(table + (c * k + ky) * k + kx))
             const T*(phases + (kx % stride * in + c) * ph.plane() + ky * Wq + kx / stride);
   // One output row at a time.
-  detail::dispatch_activation(ep.act, [&](auto tag) {
+  detail::dispatch_epilogue_activation(ep.act, [&](auto tag) {
     constexpr activation Act = decltype(tag)::value;
     const Index ldc = Ho * Wo;
     for (Index oy = row_begin; oy < row_end; ++oy) {

@@ -220,7 +220,7 @@ inline void nt_tile(Index K, const T* const* arow, const T* const* brow, T* c, I
     if (ep.row_scale) v = v * B::load_aligned(rsp + g * L);
     if (ep.row_bias) v = v + B::load_aligned(rbp + g * L);
     if (ep.col_bias) v = v + B::load_unaligned(cbp + g * L);
-    v = apply_vector<Act>(v);
+    v = apply_vector<Act>(v, ep.act);
     if (ep.accumulate) v = v + B::load_aligned(cin + g * L);
     v.store_aligned(out + g * L);
   }
@@ -436,7 +436,7 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
       x = simd::fma(x, load(e.col_scale + col), has_col_bias ? load(e.col_bias + col) : B(T(0)));
     else if (has_col_bias)
       x = x + load(e.col_bias + col);
-    x = apply_vector<Act>(x);
+    x = apply_vector<Act>(x, e.act);
     if (add) x = simd::fma(x, one, load(out));
     if (n == L)
       x.store_unaligned(out);
@@ -601,7 +601,7 @@ void gemm_nt(Index M, Index N, Index K, const T* A, Index lda, const T* B, Index
   if (M == 0 || N == 0) return;
   EVIT_ASSERT(C != nullptr && (K == 0 || (A != nullptr && B != nullptr)));
   EVIT_ASSERT(ep.col_scale == nullptr);  // the dot-product tiles have no column scale
-  detail::dispatch_activation(ep.act, [&](auto tag) {
+  detail::dispatch_epilogue_activation(ep.act, [&](auto tag) {
     detail::gemm_nt_impl<Arch, decltype(tag)::value>(M, N, K, A, lda, B, ldb, C, ldc, ep);
   });
 }
@@ -628,7 +628,7 @@ void gemm_nn(Index M, Index N, Index K, const T* A, Index lda, const T* B, Index
   EVIT_ASSERT(C != nullptr && (K == 0 || (A != nullptr && B != nullptr)));
   EVIT_ASSERT((K == 0 || (ws != nullptr && ws_size >= gemm_nn_workspace_size<Arch, T>(K))));
   (void)ws_size;
-  detail::dispatch_activation(ep.act, [&](auto tag) {
+  detail::dispatch_epilogue_activation(ep.act, [&](auto tag) {
     detail::gemm_nn_impl<Arch, decltype(tag)::value>(M, N, K, A, lda, B, ldb, C, ldc, ep, ws);
   });
 }

@@ -91,12 +91,11 @@ void pack_linear_weight(const T* w, Index out_max, Index in_max, T* dst) {
 /// The packed weights come from memory once per product: the first row tile prefetches its
 /// panel ahead (gemm_tiles::nn_prefetch_rows), and the tiles of each panel request the next
 /// panel between them while they compute (detail::line_stream). With 4 to 2 * nn_mr rows, no
-/// groups and a long reduction (the head at batch 4-12), each panel runs in blocks of its rows
-/// instead (gemm_tiles::nn_block_k), the partial sums kept between blocks: the same sums, the
-/// same bits.
-/// This form takes a whole epilogue `ep` (its column terms indexed from output column 0, i.e.
-/// supernet row r0): e.g. a 1x1 convolution on channels-last maps with its BatchNorm as
-/// col_scale/col_bias (epilogue::channels_as_columns).
+/// groups, a long reduction and no activation or hardswish (the head at batch 4-12), each panel
+/// runs in blocks of its rows instead (gemm_tiles::nn_block_k), the partial sums kept between
+/// blocks: the same sums, the same bits. This form takes a whole epilogue `ep` (its column terms
+/// indexed from output column 0, i.e. supernet row r0): e.g. a 1x1 convolution on channels-last
+/// maps with its BatchNorm as col_scale/col_bias (epilogue::channels_as_columns).
 template <class Arch = simd::default_arch, class T>
 void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const T* wp,
                    Index in_max, Index r0, T* y, Index ldy, const epilogue<T>& ep,
@@ -109,7 +108,7 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
   const activation act = ep.act;
   constexpr Index MR = tiles::nn_mr, row_lines = (P * Index(sizeof(T)) + 63) / 64;
   const Index tiles_per_strip = groups.count * ((rows + MR - 1) / MR);
-  detail::dispatch_activation(act, [&](auto tag) {
+  detail::dispatch_epilogue_activation(act, [&](auto tag) {
     constexpr activation Act = decltype(tag)::value;
     // Columns [from, to) panel by panel, in tiles of MR rows x nn_nr columns.
     auto by_panel = [&](Index from, Index to) {
@@ -186,7 +185,8 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
     };
     // 4 to 2 * MR rows against a long reduction: one or two row tiles per strip, each panel in
     // blocks of its rows, the partial sums kept in `sums` between blocks (tiles::nn_block_k).
-    auto k_blocked = [&](Index from, Index to) {
+    // Generic, so that only the activations that take this path (below) instantiate its tiles.
+    auto k_blocked = [&](auto, Index from, Index to) {
       constexpr Index KB = tiles::nn_block_k, ahead = tiles::nn_block_ahead;
       alignas(64) T sums[2 * MR * P];
       const Index row_tiles = (rows + MR - 1) / MR;
@@ -220,9 +220,14 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
         j = end;
       }
     };
-    if (groups.count == 1 && rows >= 4 && rows <= 2 * MR && in >= tiles::nn_block_min_k)
-      k_blocked(r0, r0 + out);
-    else if (groups.count == 1 && rows == 1)
+    // Only the head's activations (none, hardswish) take the blocked path: the others run
+    // by_panel, the same sums and bits, without a third set of tiles to compile per ISA.
+    constexpr bool blockable = Act == activation::none || Act == activation::hardswish;
+    if constexpr (blockable) {
+      if (groups.count == 1 && rows >= 4 && rows <= 2 * MR && in >= tiles::nn_block_min_k)
+        return k_blocked(tag, r0, r0 + out);
+    }
+    if (groups.count == 1 && rows == 1)
       few_rows(std::integral_constant<int, 1>{});
     else if (groups.count == 1 && rows == 2)
       few_rows(std::integral_constant<int, 2>{});
