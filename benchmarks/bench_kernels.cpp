@@ -228,6 +228,27 @@ void BM_linear_packed_stream(benchmark::State& st) {
   st.counters["cached_frac"] = cached / streamed;
 }
 
+// args: rows N, inputs, outputs. linear_packed's blocked path (4 to 12 rows against a long
+// reduction: the head at batch 4-12) with its weights in cache (1632 x 64: 418 KB, in L2), so
+// that the time is the tiles' arithmetic, not the weights' stream (linear_packed_stream's N:8
+// rows are the same tiles on weights from memory).
+void BM_linear_packed_blocked(benchmark::State& st) {
+  const Index N = st.range(0), in = st.range(1), out = st.range(2);
+  std::vector<float> wp(static_cast<std::size_t>(evit::kernels::packed_linear_size(out, in)));
+  evit::kernels::pack_linear_weight(random_vector(out * in, 1, -0.1, 0.1).data(), out, in,
+                                    wp.data());
+  const auto b = random_vector(out, 2);
+  const auto x = random_vector(N * in, 3);
+  std::vector<float> y(static_cast<std::size_t>(N * out));
+  for (auto _ : st) {
+    evit::kernels::linear_packed<Arch>(N, in, out, x.data(), in, wp.data(), in, 0, b.data(),
+                                       y.data(), out, activation::hardswish);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  flop_counters(st, 2.0 * double(N) * double(in) * double(out));
+}
+
 // args: tokens N per sample, samples G, width C, output ratio. A packed linear layer on a
 // batch's token maps, each sample's map in its own buffer (row_groups, as the forward's
 // workspace holds them), the weights in cache. one_matrix_frac: the time of the same G x N rows
@@ -823,6 +844,10 @@ void register_all() {
           {g_smoke ? std::vector<long>{9} : std::vector<long>{9, 25, 49, 196}, {8}, {256}, {1, 2}})
       ->ArgNames({"N", "G", "C", "ratio"})
       ->UseManualTime();
+  for (long rows : g_smoke ? std::vector<long>{8} : std::vector<long>{4, 5, 6, 7, 8, 9, 12})
+    RegisterBenchmark("linear_packed_blocked", BM_linear_packed_blocked)
+        ->Args({rows, 1632, 64})
+        ->ArgNames({"N", "in", "out"});
   // (N, in, out): fc1 and fc2 of a 320-wide ElasticViT MLP at 7 x 7 and 14 x 14 tokens, of a
   // 384-wide one at 4 x 4, the head's 1 x 1280 -> 1000, elastic_T1's head vector layers at
   // batch 8 (8 x 1632 -> 1984, 8 x 1984 -> 1000).
@@ -950,6 +975,11 @@ void register_all() {
     RegisterBenchmark("first_conv", BM_first_conv)->Args(a)->ArgNames({"out", "R"});
   std::vector<std::vector<long>> pw = {
       {24, 144, 3136}, {144, 24, 3136}, {48, 288, 196}, {288, 288, 49}};
+  // elastic_M's MBConv expansions (from 16-48 channels) and projections
+  const std::vector<std::vector<long>> mbconv_pw = {{16, 48, 12544}, {32, 96, 3136},
+                                                    {48, 144, 784},  {48, 32, 3136},
+                                                    {96, 32, 3136},  {144, 48, 784}};
+  pw.insert(pw.end(), mbconv_pw.begin(), mbconv_pw.end());
   if (g_smoke) pw = {{48, 288, 196}};
   for (const auto& a : pw)
     for (long bn_hswish : {0, 1})
