@@ -93,9 +93,11 @@ void pack_linear_weight(const T* w, Index out_max, Index in_max, T* dst) {
 /// panel between them while they compute (detail::line_stream). With 4 to 2 * nn_mr rows, no
 /// groups, a long reduction and no activation or hardswish (the head at batch 4-12), each panel
 /// runs in blocks of its rows instead (gemm_tiles::nn_block_k), the partial sums kept between
-/// blocks: the same sums, the same bits. This form takes a whole epilogue `ep` (its column terms
-/// indexed from output column 0, i.e. supernet row r0): e.g. a 1x1 convolution on channels-last
-/// maps with its BatchNorm as col_scale/col_bias (epilogue::channels_as_columns).
+/// blocks: the same sums, the same bits.
+///
+/// This form takes a whole epilogue `ep` (its column terms indexed from output column 0, i.e.
+/// supernet row r0): e.g. a 1x1 convolution on channels-last maps with its BatchNorm as
+/// col_scale/col_bias (epilogue::channels_as_columns).
 template <class Arch = simd::default_arch, class T>
 void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const T* wp,
                    Index in_max, Index r0, T* y, Index ldy, const epilogue<T>& ep,
