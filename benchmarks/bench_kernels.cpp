@@ -257,6 +257,8 @@ void BM_linear_packed_blocked(benchmark::State& st) {
 // and 0.94 at 49, whose groups end in tiles of 4 and 3 rows; 0.99-1.00 at 9 and 196). Running
 // the groups' rows as one sequence of tiles (tiles spanning two samples) was measured and not
 // kept: 0.97-0.98 at 25 and 49 tokens, 0.96 at 9 and 196, and level in the model (README).
+// On a Zen 2 (AVX2; 2026-12-06): 0.81 at 4 tokens (8 groups of one 4-row tile, 0.66 of peak),
+// 0.87 at 9, 0.97-0.99 from 16 on.
 void BM_linear_packed_groups(benchmark::State& st) {
   const Index N = st.range(0), G = st.range(1), C = st.range(2), out = st.range(3) * C;
   const Index stride = (N * std::max(C, out) + 1023) / 1024 * 1024 + 1024;  // apart, as samples
@@ -837,11 +839,14 @@ void register_all() {
   RegisterBenchmark("linear_packed_panels", BM_linear_packed_panels)
       ->ArgsProduct({g_smoke ? std::vector<long>{9} : std::vector<long>{9, 25}, {256}, {1, 4}})
       ->ArgNames({"N", "C", "ratio"});
-  // A batch of 8 samples' token maps of 9, 25, 49 and 196 tokens (last tiles of 5 + 4, 4 + 3,
-  // 4 + 3 and 4 rows per sample when each sample runs alone).
+  // A batch of 8 samples' token maps of 4, 9, 16, 25, 49 and 196 tokens (elastic_T1's last two
+  // stages at 4 and 16; each sample's rows in one 4-row tile at 4 tokens, 5 + 4 at 9, 6 + 5 + 5
+  // at 16, tiles of 6 and 5 rows from 25 on).
   RegisterBenchmark("linear_packed_groups", BM_linear_packed_groups)
-      ->ArgsProduct(
-          {g_smoke ? std::vector<long>{9} : std::vector<long>{9, 25, 49, 196}, {8}, {256}, {1, 2}})
+      ->ArgsProduct({g_smoke ? std::vector<long>{9} : std::vector<long>{4, 9, 16, 25, 49, 196},
+                     {8},
+                     {256},
+                     {1, 2}})
       ->ArgNames({"N", "G", "C", "ratio"})
       ->UseManualTime();
   for (long rows : g_smoke ? std::vector<long>{8} : std::vector<long>{4, 5, 6, 7, 8, 9, 12})

@@ -148,10 +148,12 @@ TEMPLATE_LIST_TEST_CASE("gemm_nn: short reductions, epilogues and edges", "[kern
   const Index L = evit::simd::lanes<float, Arch>();
   evit::rng g(16);
   // Whole two-vector panels and a ragged last one, the expansions' short reductions (K 1-97:
-  // 16-96 input channels); row counts that run as one row, 4 + 3 and 6 + 4 + 3.
+  // 16-96 input channels; whole panels read in place up to nn_in_place_max_k, copied past it);
+  // row counts that run as one row, 4 + 3 and 6 + 4 + 3.
   const Index M = GENERATE(1, 7, 13);
   const Index N = GENERATE_COPY(4 * L, 10 * L + 5);
-  const Index K = GENERATE(1, 24, 96, 97);
+  constexpr Index in_place = evit::kernels::gemm_tiles<float, Arch>::nn_in_place_max_k;
+  const Index K = GENERATE_COPY(1, 24, in_place, in_place + 1, 96, 97);
   const int flags = GENERATE(0, 3, 4, 12, 15);
   run_gemm_case<Arch, float>({false, M, N, K, 1, activation::hardswish, (flags & 1) != 0,
                               (flags & 2) != 0, (flags & 4) != 0, (flags & 8) != 0},

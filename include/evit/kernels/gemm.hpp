@@ -15,7 +15,8 @@
 //     weight rows, L = lanes) is reduced by one transposing horizontal add into L contiguous
 //     outputs per token, so a weight slice is read directly from the supernet buffer.
 //   * gemm_nn broadcasts A (the weights, read in place) against K x (NV*L) panels of B (the
-//     activations), each copied once into a small workspace, with an MR x (NV*L) register tile.
+//     activations), each copied once into a small workspace (read in place where the reduction
+//     is short), with an MR x (NV*L) register tile.
 //     Its tiles take B's rows through an accessor (strided_rows, or table_rows: conv2d's taps,
 //     each a run of the input read in place), and linear_packed runs them on packed weights.
 // Neither blocks the reduction dimension: ElasticViT's widest reduction is 1920 (the head), so a
@@ -130,6 +131,12 @@ struct gemm_tiles {
   static constexpr int nn_few_rows_nv(int rows) {
     return rows == 1 ? 8 : (rows == 2 || regs >= 32) ? 4 : 2;
   }
+  /// gemm_nn reads B's panels in place, without the copy, when the reduction is at most this
+  /// long (the MBConv expansions from 16-32 channels): so few rows a plane apart stay within
+  /// the TLB, and the copy was a tenth of the product (Zen 2, AVX2: pointwise_conv 16 -> 48 at
+  /// 112 x 112 and 32 -> 96 at 56 x 56 in 0.96-0.97 of the time; 24 -> 144 0.98-0.99; from 48
+  /// channels on 1.00-1.01).
+  static constexpr int nn_in_place_max_k = 32;
 };
 
 namespace detail {
@@ -551,9 +558,15 @@ void nn_columns(Index j0, Index M, Index N, Index K, const T* A, Index lda, cons
   constexpr int L = static_cast<int>(B::size), NR = NV * L;
   // Every K x NR panel of B is copied once into the workspace (contiguous, zero-padded at the
   // ragged edge) and then swept by all row tiles of A: B's rows are one image plane apart, and
-  // reading them in place costs a TLB miss per row.
+  // reading them in place costs a TLB miss per row. A whole panel of a short reduction is read
+  // in place (gemm_tiles::nn_in_place_max_k): the same sums, the same bits.
   for (Index j = j0; j < N; j += NR) {
     const Index nc = std::min<Index>(NR, N - j);
+    if (nc == NR && K <= gemm_tiles<T, Arch>::nn_in_place_max_k) {
+      nn_rows<Arch, MR, NV, Act>(M, K, A, lda, strided_rows<T>{Bm + j, ldb}, C + j, ldc, 0, j, nc,
+                                 ep);
+      continue;
+    }
     if (nc == NR) {
       for (Index k = 0; k < K; ++k)
         for (int v = 0; v < NV; ++v)
@@ -616,7 +629,8 @@ constexpr Index gemm_nn_workspace_size(Index K) {
 /// C[M, N] = epilogue(A[M, K] · B[K, N]). Element (i, k) of A is `A[i * lda + k]`, element (k, j)
 /// of B is `B[k * ldb + j]`: a 1x1 convolution on an NCHW image passes the weight slice as A and
 /// the image (ld = H*W) as B. Reads exactly [0, M) x [0, K) of A and [0, K) x [0, N) of B. Each
-/// K x nn_nr panel of B (activations, never weights) is copied into `ws` before use.
+/// K x nn_nr panel of B (activations, never weights) is copied into `ws` before use, but for
+/// whole panels of a short reduction (K <= gemm_tiles::nn_in_place_max_k), read in place.
 /// @param ws,ws_size workspace of at least gemm_nn_workspace_size<Arch, T>(K) elements.
 /// @pre M, N, K >= 0; lda >= K; ldb, ldc >= N; C does not overlap A, B or ws.
 template <class Arch = simd::default_arch, class T>
