@@ -255,10 +255,11 @@ void BM_linear_packed_blocked(benchmark::State& st) {
 // as one matrix over this time (the ratio of the minimum times, the two products alternating):
 // below 1 where each group's last, short row tiles cost extra (on a Zen 4: 0.90 at 25 tokens
 // and 0.94 at 49, whose groups end in tiles of 4 and 3 rows; 0.99-1.00 at 9 and 196). Running
-// the groups' rows as one sequence of tiles (tiles spanning two samples) was measured and not
-// kept: 0.97-0.98 at 25 and 49 tokens, 0.96 at 9 and 196, and level in the model (README).
-// On a Zen 2 (AVX2; 2026-12-06): 0.81 at 4 tokens (8 groups of one 4-row tile, 0.66 of peak),
-// 0.87 at 9, 0.97-0.99 from 16 on.
+// the groups' rows as one sequence of tiles (tiles spanning two samples) was measured there and
+// not kept: 0.97-0.98 at 25 and 49 tokens, 0.96 at 9 and 196, and level in the model (README).
+// On a Zen 2 (AVX2; 2026-12-06), group by group: 0.81 at 4 tokens (8 groups of one 4-row tile,
+// 0.66 of peak), 0.87 at 9, 0.97-0.99 from 16 on; so groups of up to 9 rows now run as one
+// sequence (linear_packed): 0.82 of the time at 4 tokens, 0.88 at 9, one_matrix_frac 0.98-0.99.
 void BM_linear_packed_groups(benchmark::State& st) {
   const Index N = st.range(0), G = st.range(1), C = st.range(2), out = st.range(3) * C;
   const Index stride = (N * std::max(C, out) + 1023) / 1024 * 1024 + 1024;  // apart, as samples

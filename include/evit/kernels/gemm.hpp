@@ -365,6 +365,20 @@ struct line_stream {
   }
 };
 
+/// Where the rows of a tile's A and C lie: row r of a matrix at base + r * ld (an Index), or
+/// at base + offsets[r] (row_table: linear_packed's rows gathered across row groups, so that
+/// a tile may take the last rows of one sample and the first of the next).
+struct row_table {
+  const Index* offsets;
+};
+inline Index row_offset(Index ld, Index r) noexcept { return r * ld; }
+inline Index row_offset(row_table t, Index r) noexcept { return t.offsets[r]; }
+/// The rows from row r on: their base's shift and their layout.
+inline Index base_shift(Index ld, Index r) noexcept { return r * ld; }
+inline Index base_shift(row_table, Index) noexcept { return 0; }
+inline Index rows_from(Index ld, Index) noexcept { return ld; }
+inline row_table rows_from(row_table t, Index r) noexcept { return {t.offsets + r}; }
+
 /// One MR x (NV lanes) tile of gemm_nn, B's rows given by `b` (strided_rows, table_rows), each
 /// readable for NV whole vectors. With Stream, the tile also requests its share of `pf`'s
 /// lines into L2 (pf->per_step per step of the reduction; into L2 rather than L1: a panel of
@@ -375,8 +389,8 @@ struct line_stream {
 /// chain of FMAs either way. (A compile-time choice: the tests on the other tiles' paths cost
 /// linear_packed_panels 8-12%.)
 template <class Arch, int MR, int NV, activation Act, bool Stream = false, bool Partial = false,
-          class T, class Rows>
-inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i, Index j,
+          class T, class Rows, class ALd, class CLd>
+inline void nn_tile(Index K, const T* a, ALd lda, Rows b, T* c, CLd ldc, Index i, Index j,
                     Index ncols, const epilogue<T>& ep, line_stream* pf = nullptr,
                     const T* sums_in = nullptr, T* sums_out = nullptr) noexcept {
   using B = xsimd::batch<T, Arch>;
@@ -403,7 +417,7 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
     unrolled<NV>(
         [&](auto v) EVIT_ALWAYS_INLINE { bv[v] = B::load_unaligned(row + b.vector_offset(v, L)); });
     unrolled<MR>([&](auto r) EVIT_ALWAYS_INLINE {
-      const B av(a[r * lda + k]);
+      const B av(a[row_offset(lda, r) + k]);
       unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE { acc[r][v] = simd::fma(av, bv[v], acc[r][v]); });
     });
   }
@@ -455,7 +469,7 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
       const auto row = row_terms(r);
       unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE {
         finish(acc[r][v], row, j + v * L, std::integral_constant<int, int(L)>{},
-               c + r * ldc + v * L, has_col_scale, has_col_bias, add);
+               c + row_offset(ldc, r) + v * L, has_col_scale, has_col_bias, add);
       });
     });
   };
@@ -484,7 +498,7 @@ inline void nn_tile(Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Ind
     for (int v = 0; v < NV; ++v) {
       const int n = whole ? int(L) : int(std::clamp<Index>(ncols - v * L, 0, L));
       if (n == 0) break;
-      finish(B::load_unaligned(&tile[r][v * L]), row, j + v * L, n, c + r * ldc + v * L,
+      finish(B::load_unaligned(&tile[r][v * L]), row, j + v * L, n, c + row_offset(ldc, r) + v * L,
              e.col_scale != nullptr, e.col_bias != nullptr, e.accumulate);
     }
   }
@@ -504,13 +518,16 @@ inline void with_height(Index h, F&& f) {
 /// With Stream, every tile takes its share of `pf`'s lines. `sums_in` / `sums_out`: the rows'
 /// partial sums (rows x NV vectors, row-major), as in nn_tile.
 template <class Arch, int MR, int NV, activation Act, bool Stream = false, bool Partial = false,
-          class T, class Rows>
-inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, Index ldc, Index i,
+          class T, class Rows, class ALd, class CLd>
+inline void nn_rows(Index rows, Index K, const T* a, ALd lda, Rows b, T* c, CLd ldc, Index i,
                     Index j, Index ncols, const epilogue<T>& ep, line_stream* pf = nullptr,
                     const T* sums_in = nullptr, T* sums_out = nullptr) noexcept {
   constexpr Index row_sums = NV * static_cast<Index>(xsimd::batch<T, Arch>::size);
   auto in_at = [&](Index r) { return sums_in ? sums_in + r * row_sums : nullptr; };
   auto out_at = [&](Index r) { return sums_out ? sums_out + r * row_sums : nullptr; };
+  // Rows r, r + 1, ... of A and C.
+  auto a_at = [&](Index r) { return a + base_shift(lda, r); };
+  auto c_at = [&](Index r) { return c + base_shift(ldc, r); };
   // Each output is the same sum and epilogue whatever its tile: the same bits. Rows that split
   // into tiles of MR and MR - 1 rows only do (100 tokens as 15 x 6 + 2 x 5 rather than 16 x 6 +
   // 4, 25 as 5 x 5 rather than 3 x 6 + 4 + 3): a tile one row short still has the accumulators
@@ -520,11 +537,13 @@ inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, In
     if (tiles * (MR - 1) <= rows) {
       Index r = 0;
       for (const Index full = (rows - tiles * (MR - 1)) * MR; r < full; r += MR)
-        nn_tile<Arch, MR, NV, Act, Stream, Partial>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r,
-                                                    j, ncols, ep, pf, in_at(r), out_at(r));
+        nn_tile<Arch, MR, NV, Act, Stream, Partial>(K, a_at(r), rows_from(lda, r), b, c_at(r),
+                                                    rows_from(ldc, r), i + r, j, ncols, ep, pf,
+                                                    in_at(r), out_at(r));
       for (; r < rows; r += MR - 1)
-        nn_tile<Arch, MR - 1, NV, Act, Stream, Partial>(
-            K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j, ncols, ep, pf, in_at(r), out_at(r));
+        nn_tile<Arch, MR - 1, NV, Act, Stream, Partial>(K, a_at(r), rows_from(lda, r), b, c_at(r),
+                                                        rows_from(ldc, r), i + r, j, ncols, ep, pf,
+                                                        in_at(r), out_at(r));
       return;
     }
   }
@@ -537,14 +556,16 @@ inline void nn_rows(Index rows, Index K, const T* a, Index lda, Rows b, T* c, In
   if constexpr (MR > 3)
     if (full > 0 && rows - full >= 1 && rows - full <= 3) full -= MR;
   for (; r < full; r += MR)
-    nn_tile<Arch, MR, NV, Act, Stream, Partial>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j,
-                                                ncols, ep, pf, in_at(r), out_at(r));
+    nn_tile<Arch, MR, NV, Act, Stream, Partial>(K, a_at(r), rows_from(lda, r), b, c_at(r),
+                                                rows_from(ldc, r), i + r, j, ncols, ep, pf,
+                                                in_at(r), out_at(r));
   for (Index rest = rows - r; rest > 0; rest = rows - r) {
     const Index tiles = (rest + most - 1) / most, height = (rest + tiles - 1) / tiles;
     with_height<most>(height, [&](auto h) {
       constexpr int H = decltype(h)::value;
-      nn_tile<Arch, H, NV, Act, Stream, Partial>(K, a + r * lda, lda, b, c + r * ldc, ldc, i + r, j,
-                                                 ncols, ep, pf, in_at(r), out_at(r));
+      nn_tile<Arch, H, NV, Act, Stream, Partial>(K, a_at(r), rows_from(lda, r), b, c_at(r),
+                                                 rows_from(ldc, r), i + r, j, ncols, ep, pf,
+                                                 in_at(r), out_at(r));
       r += H;
     });
   }

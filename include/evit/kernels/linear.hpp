@@ -88,6 +88,8 @@ void pack_linear_weight(const T* w, Index out_max, Index in_max, T* dst) {
 /// With `groups`, the product runs on groups.count matrices of `rows` rows (a batch of samples'
 /// tokens): each 32-column strip of the weights is read once and then reused from L1/L2 by
 /// every group, rather than read again per sample; every output is computed as with one group.
+/// Groups of a few rows (at most nn_mr + 3, other than nn_mr) run as one sequence of rows whose
+/// tiles may span two groups (full tiles rather than each group's one or two short ones).
 /// The packed weights come from memory once per product: the first row tile prefetches its
 /// panel ahead (gemm_tiles::nn_prefetch_rows), and the tiles of each panel request the next
 /// panel between them while they compute (detail::line_stream). With 4 to 2 * nn_mr rows, no
@@ -109,11 +111,28 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
   static_assert(P % NR == 0, "a panel holds whole tiles");
   const activation act = ep.act;
   constexpr Index MR = tiles::nn_mr, row_lines = (P * Index(sizeof(T)) + 63) / 64;
-  const Index tiles_per_strip = groups.count * ((rows + MR - 1) / MR);
+  // Groups of a few rows each (the last stages' 4 or 9 tokens per sample at batch 8) run as
+  // one sequence of G x rows rows, gathered through a table of row offsets, so that a tile may
+  // span two samples: full tiles instead of each group's one or two short ones.
+  constexpr Index gather_max = 128;
+  const bool gather = groups.count > 1 && rows != MR && rows <= MR + 3 &&
+                      groups.count * rows <= gather_max && !ep.row_scale && !ep.row_bias;
+  Index x_rows[gather_max], y_rows[gather_max];  // the gathered rows' offsets from x and y
+  if (gather)
+    for (Index g = 0, v = 0; g < groups.count; ++g)
+      for (Index r = 0; r < rows; ++r, ++v) {
+        x_rows[v] = g * groups.x_stride + r * ldx;
+        y_rows[v] = g * groups.y_stride + r * ldy;
+      }
   detail::dispatch_epilogue_activation(act, [&](auto tag) {
     constexpr activation Act = decltype(tag)::value;
-    // Columns [from, to) panel by panel, in tiles of MR rows x nn_nr columns.
-    auto by_panel = [&](Index from, Index to) {
+    // Columns [from, to) panel by panel, in tiles of MR rows x nn_nr columns: the groups one by
+    // one, or (Gather) their rows as one sequence.
+    auto by_panel = [&](Index from, Index to, auto gathered) {
+      constexpr bool Gather = decltype(gathered)::value;
+      const Index count = Gather ? 1 : groups.count,
+                  group_rows = Gather ? rows * groups.count : rows;
+      const Index tiles_per_strip = count * ((group_rows + MR - 1) / MR);
       for (Index j = from; j < to;) {
         const bool first = j == from;
         const Index panel = j / P, end = std::min(to, (panel + 1) * P);
@@ -143,28 +162,34 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
         for (Index c = j; c < end; c += NR) {
           const Index ncols = std::min<Index>(NR, end - c);
           auto run = [&](Index g, Index row0, Index nrows, detail::line_stream* pf) {
-            const T* xg = x + g * groups.x_stride + row0 * ldx;
-            T* yg = y + g * groups.y_stride + row0 * ldy + (c - r0);
             const detail::strided_rows<T> b{base + c, P};
-            // A strip of at most one vector (a width of 16 mod 32 on AVX-512: 48, 176, 240
-            // channels) runs in a tile one vector wide and taller, rather than in the
-            // two-vector tile whose second vector would be padding: each output is the same
-            // sum and epilogue, the same bits.
-            if (tiles::nn_nv > 1 && ncols <= tiles::lanes)
-              detail::nn_rows<Arch, tiles::nn_narrow_mr, 1, Act, true>(
-                  nrows, in, xg, ldx, b, yg, ldy, row0, c - r0, ncols, ep, pf);
+            auto tiles_of = [&](const T* xg, auto ld_x, T* yg, auto ld_y) {
+              // A strip of at most one vector (a width of 16 mod 32 on AVX-512: 48, 176, 240
+              // channels) runs in a tile one vector wide and taller, rather than in the
+              // two-vector tile whose second vector would be padding: each output is the same
+              // sum and epilogue, the same bits.
+              if (tiles::nn_nv > 1 && ncols <= tiles::lanes)
+                detail::nn_rows<Arch, tiles::nn_narrow_mr, 1, Act, true>(
+                    nrows, in, xg, ld_x, b, yg, ld_y, row0, c - r0, ncols, ep, pf);
+              else
+                detail::nn_rows<Arch, MR, tiles::nn_nv, Act, true>(nrows, in, xg, ld_x, b, yg, ld_y,
+                                                                   row0, c - r0, ncols, ep, pf);
+            };
+            if constexpr (Gather)
+              tiles_of(x, detail::row_table{x_rows + row0}, y + (c - r0),
+                       detail::row_table{y_rows + row0});
             else
-              detail::nn_rows<Arch, MR, tiles::nn_nv, Act, true>(nrows, in, xg, ldx, b, yg, ldy,
-                                                                 row0, c - r0, ncols, ep, pf);
+              tiles_of(x + g * groups.x_stride + row0 * ldx, ldx,
+                       y + g * groups.y_stride + row0 * ldy + (c - r0), ldy);
           };
           Index g = 0;
           if (own_ahead && c == j) {  // the panel's first tile, then the rest of its group
-            const Index head = std::min(rows, MR);
+            const Index head = std::min(group_rows, MR);
             run(0, 0, head, &ahead);
-            run(0, head, rows - head, &next);
+            run(0, head, group_rows - head, &next);
             g = 1;
           }
-          for (; g < groups.count; ++g) run(g, 0, rows, &next);
+          for (; g < count; ++g) run(g, 0, group_rows, &next);
         }
         j = end;
       }
@@ -178,12 +203,12 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
       constexpr Index width = NV * tiles::lanes, unit = std::max<Index>(width, P);
       const Index lo = std::min(r0 + out, (r0 + P - 1) / P * P);
       const Index hi = lo + (r0 + out - lo) / unit * unit;
-      by_panel(r0, lo);
+      by_panel(r0, lo, std::false_type{});
       for (Index c = lo; c < hi; c += width)
         detail::nn_tile<Arch, R, NV, Act>(
             in, x, ldx, detail::panel_rows<T, P>{wp + c / P * in_max * P + c % P, in_max * P},
             y + (c - r0), ldy, 0, c - r0, width, ep);
-      by_panel(hi, r0 + out);
+      by_panel(hi, r0 + out, std::false_type{});
     };
     // 4 to 2 * MR rows against a long reduction: one or two row tiles per strip, each panel in
     // blocks of its rows, the partial sums kept in `sums` between blocks (tiles::nn_block_k).
@@ -222,10 +247,12 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
         j = end;
       }
     };
-    // Only the head's activations (none, hardswish) take the blocked path: the others run
-    // by_panel, the same sums and bits, without a third set of tiles to compile per ISA.
+    // Only the activations of the head and the transformer layers (none, hardswish) take the
+    // blocked path and the gathered rows: the others run by_panel group by group, the same sums
+    // and bits, without more sets of tiles to compile per ISA.
     constexpr bool blockable = Act == activation::none || Act == activation::hardswish;
     if constexpr (blockable) {
+      if (gather) return by_panel(r0, r0 + out, std::true_type{});
       if (groups.count == 1 && rows >= 4 && rows <= 2 * MR && in >= tiles::nn_block_min_k)
         return k_blocked(tag, r0, r0 + out);
     }
@@ -236,7 +263,7 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
     else if (groups.count == 1 && rows == 3)
       few_rows(std::integral_constant<int, 3>{});
     else
-      by_panel(r0, r0 + out);
+      by_panel(r0, r0 + out, std::false_type{});
   });
 }
 
