@@ -116,7 +116,8 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
   // span two samples: full tiles instead of each group's one or two short ones.
   constexpr Index gather_max = 128;
   const bool gather = groups.count > 1 && rows != MR && rows <= MR + 3 &&
-                      groups.count * rows <= gather_max && !ep.row_scale && !ep.row_bias;
+                      groups.count * rows <= gather_max && !ep.row_scale && !ep.row_bias &&
+                      (act == activation::none || act == activation::hardswish);
   Index x_rows[gather_max], y_rows[gather_max];  // the gathered rows' offsets from x and y
   if (gather)
     for (Index g = 0, v = 0; g < groups.count; ++g)
