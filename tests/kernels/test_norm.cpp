@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // kernels/norm.hpp: per-token LayerNorm, ElasticViT's per-sample norm, BatchNorm on NCHW planes
 // and on rows, BatchNorm coefficients as an epilogue, and folding.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -104,6 +105,49 @@ TEMPLATE_LIST_TEST_CASE("batch_norm: NCHW planes and channels-last rows, sliced 
   ref::batch_norm_rows(HW, C, xt.data(), C, bn, expect_t.data(), C, act);
   evit::test::check_close("batch_norm_rows", HW, C, yt.data(), C, expect_t.data(), C, norm_tol,
                           norm_tol);
+}
+
+TEMPLATE_LIST_TEST_CASE("batch_norm: a row's tail gets the bits of the vector lanes",
+                        "[kernels][norm]", evit::test::archs) {
+  // The same values at the end of a short row (a partial vector) and inside a longer one (whole
+  // vectors) must come out bit for bit the same, for every activation, the GELUs included.
+  using Arch = TestType;
+  const Index L = evit::simd::lanes<float, Arch>();
+  const activation act =
+      GENERATE(activation::none, activation::relu, activation::hardswish, activation::hardsigmoid,
+               activation::gelu_erf, activation::gelu_tanh);
+  CAPTURE(Arch::name(), evit::kernels::activation_name(act));
+  const Index shorter = 2 * L + 3, longer = 3 * L, C = 3 * L;
+  evit::rng g(44);
+  std::vector<float> mean(C), var(C), gamma(C), beta(C), x(C * longer);
+  evit::test::fill_uniform(g, mean.data(), C, -1.0, 1.0);
+  evit::test::fill_uniform(g, var.data(), C, 0.1, 2.0);
+  evit::test::fill_uniform(g, gamma.data(), C, -1.5, 1.5);
+  evit::test::fill_uniform(g, beta.data(), C, -1.0, 1.0);
+  evit::test::fill_uniform(g, x.data(), C * longer, -3.0, 3.0);
+  const batch_norm_params<float> bn{mean.data(), var.data(), gamma.data(), beta.data(), 1e-5f};
+  auto differ = [](const std::vector<float>& a, Index lda, const std::vector<float>& b, Index ldb,
+                   Index rows, Index cols) {
+    Index n = 0;
+    for (Index r = 0; r < rows; ++r)
+      for (Index c = 0; c < cols; ++c) n += a[r * lda + c] != b[r * ldb + c];
+    return n;
+  };
+  // NCHW planes of `shorter` and of `longer` pixels, the first `shorter` the same.
+  std::vector<float> xs(C * shorter), ys(C * shorter), yl(C * longer);
+  for (Index c = 0; c < C; ++c)
+    for (Index p = 0; p < shorter; ++p) xs[c * shorter + p] = x[c * longer + p];
+  evit::kernels::batch_norm_nchw<Arch>(C, shorter, xs.data(), bn, ys.data(), act);
+  evit::kernels::batch_norm_nchw<Arch>(C, longer, x.data(), bn, yl.data(), act);
+  CHECK(differ(ys, shorter, yl, longer, C, shorter) == 0);
+  // Channels-last rows of `shorter` and of `longer` channels (the same first channels).
+  std::vector<float> ws(evit::kernels::batch_norm_rows_workspace_size(C));
+  std::fill(ys.begin(), ys.end(), 0.0f);
+  evit::kernels::batch_norm_rows<Arch>(C, shorter, x.data(), longer, bn, ys.data(), shorter, act,
+                                       ws.data(), Index(ws.size()));
+  evit::kernels::batch_norm_rows<Arch>(C, longer, x.data(), longer, bn, yl.data(), longer, act,
+                                       ws.data(), Index(ws.size()));
+  CHECK(differ(ys, shorter, yl, longer, C, shorter) == 0);
 }
 
 TEMPLATE_LIST_TEST_CASE("batch_norm: coefficients as an epilogue equal folding equal conv then BN",

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
-// Element-wise activations (ReLU, Hardswish, Hardsigmoid, GELU erf/tanh), scalar and vector
-// forms, in place on strided rows. The GEMM and convolution epilogues (kernels/epilogue.hpp)
+// Element-wise activations (ReLU, Hardswish, Hardsigmoid, GELU erf/tanh) on vectors, in place
+// on strided rows. The GEMM and convolution epilogues (kernels/epilogue.hpp)
 // reuse the same per-element functions, so a fused activation is bit-identical to this one.
 #pragma once
 
-#include <cmath>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
 #include "evit/core/index.hpp"
 #include "evit/simd/arch.hpp"
+#include "evit/simd/compat.hpp"
 #include "evit/simd/isa.hpp"
 #include "evit/simd/namespace.hpp"
 
@@ -66,34 +66,10 @@ inline decltype(auto) dispatch_activation(activation a, F&& f) {
   return f(act_tag<activation::none>{});
 }
 
-/// min(max(x, 0), 6) with plain comparisons: std::fmin/fmax are libm calls at -O2/-O3.
-template <class T>
-inline T relu6(T x) noexcept {
-  const T r = x > T(0) ? x : T(0);
-  return r < T(6) ? r : T(6);
-}
-
 // Hardswish = x * relu6(x + 3) / 6 and Hardsigmoid = relu6(x + 3) / 6, as PyTorch defines them.
 // GELU(erf) = x/2 (1 + erf(x / sqrt 2)); GELU(tanh) = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715
-// x^3))).
-template <activation A, class T>
-inline T apply_scalar(T x) noexcept {
-  if constexpr (A == activation::relu) {
-    return x > T(0) ? x : T(0);
-  } else if constexpr (A == activation::hardswish) {
-    return x * relu6(x + T(3)) * T(1.0 / 6.0);
-  } else if constexpr (A == activation::hardsigmoid) {
-    return relu6(x + T(3)) * T(1.0 / 6.0);
-  } else if constexpr (A == activation::gelu_erf) {
-    return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
-  } else if constexpr (A == activation::gelu_tanh) {
-    const T u = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
-    return T(0.5) * x * (T(1) + std::tanh(u));
-  } else {
-    static_assert(A == activation::none, "run_time_activation: call apply_scalar<A>(x, a)");
-    return x;
-  }
-}
+// x^3))). Vector forms only: a row's tail runs as a partial vector, so that every element of
+// every kernel gets the same bits, wherever a row ends (see activate_span).
 
 // The GELUs' erf and tanh are long polynomials: inlined into every tile that applies them they
 // were a quarter of each ISA unit's code, for an epilogue that runs once per output vector.
@@ -151,15 +127,9 @@ inline xsimd::batch<T, Arch> apply_vector(const xsimd::batch<T, Arch>& x, activa
     return dispatch_activation(a, [&](auto tag) { return apply_vector<decltype(tag)::value>(x); });
 }
 
-/// apply_scalar<A>(x), or with A == run_time_activation, apply_scalar<a>(x).
-template <activation A, class T>
-inline T apply_scalar(T x, activation a) noexcept {
-  if constexpr (A != run_time_activation)
-    return apply_scalar<A>(x);
-  else
-    return dispatch_activation(a, [&](auto tag) { return apply_scalar<decltype(tag)::value>(x); });
-}
-
+// A row's tail (fewer than a vector) goes through the vector form as one partial vector: a
+// scalar GELU (std::erf, std::tanh) differed from xsimd's polynomials in the last bits, and a
+// value's bits must not depend on where a row ends.
 template <activation A, class Arch, class T>
 inline void activate_span(T* x, Index n) noexcept {
   using B = xsimd::batch<T, Arch>;
@@ -167,7 +137,9 @@ inline void activate_span(T* x, Index n) noexcept {
   const Index nv = n - n % L;
   for (Index i = 0; i < nv; i += L)
     apply_vector<A>(B::load_unaligned(x + i)).store_unaligned(x + i);
-  for (Index i = nv; i < n; ++i) x[i] = apply_scalar<A>(x[i]);
+  if (const int tail = static_cast<int>(n - nv); tail > 0)
+    simd::store_partial<Arch>(apply_vector<A>(simd::load_partial<Arch>(x + nv, tail)), x + nv,
+                              tail);
 }
 
 }  // namespace detail

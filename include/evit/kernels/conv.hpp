@@ -746,12 +746,12 @@ void pointwise_small_steps(Index out, Index in, Index hw, const T* x, T* y, row_
           if (ep.row_bias) t = t + B::load_unaligned(ep.row_bias + o_begin + o);
           apply_vector<Act>(t, ep.act).store_unaligned(v + o);
         }
-        for (; o < n; ++o) {
-          T s = ep.alpha;
-          if (ep.row_scale) s *= ep.row_scale[o_begin + o];
-          T t = v[o] * s;
-          if (ep.row_bias) t += ep.row_bias[o_begin + o];
-          v[o] = apply_scalar<Act>(t, ep.act);
+        if (const int tail = static_cast<int>(n - o); tail > 0) {  // as the lanes round it
+          B s(ep.alpha);
+          if (ep.row_scale) s = s * simd::load_partial<Arch>(ep.row_scale + o_begin + o, tail);
+          B t = simd::load_partial<Arch>(v + o, tail) * s;
+          if (ep.row_bias) t = t + simd::load_partial<Arch>(ep.row_bias + o_begin + o, tail);
+          simd::store_partial<Arch>(apply_vector<Act>(t, ep.act), v + o, tail);
         }
       }
     });

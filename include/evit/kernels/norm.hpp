@@ -172,7 +172,10 @@ void batch_norm_nchw(Index C, Index HW, const T* x, const batch_norm_params<T>& 
       for (; i < HW - HW % L; i += L)
         detail::apply_vector<A>(simd::fma(B::load_unaligned(xc + i), B(s), B(b)))
             .store_unaligned(yc + i);
-      for (; i < HW; ++i) yc[i] = detail::apply_scalar<A>(xc[i] * s + b);
+      if (const int tail = static_cast<int>(HW - i); tail > 0)  // as the lanes round it
+        simd::store_partial<Arch>(
+            detail::apply_vector<A>(simd::fma(simd::load_partial<Arch>(xc + i, tail), B(s), B(b))),
+            yc + i, tail);
     }
   });
 }
@@ -205,7 +208,12 @@ void batch_norm_rows(Index rows, Index C, const T* x, Index ldx, const batch_nor
         detail::apply_vector<A>(simd::fma(B::load_unaligned(xr + i), B::load_unaligned(scale + i),
                                           B::load_unaligned(shift + i)))
             .store_unaligned(yr + i);
-      for (; i < C; ++i) yr[i] = detail::apply_scalar<A>(xr[i] * scale[i] + shift[i]);
+      if (const int tail = static_cast<int>(C - i); tail > 0)  // as the lanes round it
+        simd::store_partial<Arch>(
+            detail::apply_vector<A>(simd::fma(simd::load_partial<Arch>(xr + i, tail),
+                                              simd::load_partial<Arch>(scale + i, tail),
+                                              simd::load_partial<Arch>(shift + i, tail))),
+            yr + i, tail);
     }
   });
 }
