@@ -986,6 +986,12 @@ void register_all() {
                                                     {48, 144, 784},  {48, 32, 3136},
                                                     {96, 32, 3136},  {144, 48, 784}};
   pw.insert(pw.end(), mbconv_pw.begin(), mbconv_pw.end());
+  // Expansions on planes of a multiple of 4 KiB (the rows of a panel read in place all in one L1
+  // set): elastic_L3's at 128 x 128 and 64 x 64, elastic_S1's at 96 x 96, elastic_T1's at 64 x 64
+  // and 32 x 32
+  const std::vector<std::vector<long>> aliased_pw = {
+      {16, 80, 16384}, {32, 160, 4096}, {16, 48, 9216}, {16, 48, 4096}, {24, 72, 1024}};
+  pw.insert(pw.end(), aliased_pw.begin(), aliased_pw.end());
   if (g_smoke) pw = {{48, 288, 196}};
   for (const auto& a : pw)
     for (long bn_hswish : {0, 1})
