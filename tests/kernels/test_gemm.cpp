@@ -76,11 +76,11 @@ void run_gemm_case(const gemm_case& c, evit::rng& g) {
       c.nt ? evit::test::view_size(c.N, c.K, ldb) : evit::test::view_size(c.K, c.N, ldb), c.off);
   exact_buffer<T> C(evit::test::view_size(c.M, c.N, ldc), c.off);
   exact_buffer<T> rs(c.M), rb(c.M), cb(c.N);
-  evit::test::fill_uniform(g, A);
+  evit::test::fill_uniform(g, A.data(), Index(A.size()));
   evit::test::fill_uniform(g, B);
   evit::test::fill_uniform(g, C);
-  evit::test::fill_uniform(g, rs, 0.5, 2.0);
-  evit::test::fill_uniform(g, rb);
+  evit::test::fill_uniform(g, rs.data(), Index(rs.size()), 0.5, 2.0);
+  evit::test::fill_uniform(g, rb.data(), Index(rb.size()));
   evit::test::fill_uniform(g, cb);
   std::vector<T> old(C.data(), C.data() + C.size());
   epilogue<T> ep;
@@ -158,6 +158,40 @@ TEMPLATE_LIST_TEST_CASE("gemm_nn: short reductions, epilogues and edges", "[kern
   run_gemm_case<Arch, float>({false, M, N, K, 1, activation::hardswish, (flags & 1) != 0,
                               (flags & 2) != 0, (flags & 4) != 0, (flags & 8) != 0},
                              g);
+}
+
+TEMPLATE_LIST_TEST_CASE("gemm_nn: rows a multiple of 4 KiB apart give the bits of packed rows",
+                        "[kernels][gemm]", evit::test::archs) {
+  // Planes of 32 x 32 (4 KiB) and 64 x 64: short reductions read in place, or copied where the
+  // rows crowd one L1 set (gemm_tiles::nn_copy_set_aliased); either way the sums of a B whose
+  // rows are contiguous, bit for bit, and the double reference's.
+  using Arch = TestType;
+  const Index L = evit::simd::lanes<float, Arch>();
+  evit::rng g(17);
+  const Index ldb = GENERATE(1024, 4096);
+  const Index K = GENERATE(9, 16, 32);
+  const Index M = 13, N = 4 * L + 3;
+  CAPTURE(Arch::name(), ldb, K);
+  std::vector<float> A(M * K), Bpacked(K * N), Bplane(K * ldb), rs(M), rb(M);
+  evit::test::fill_uniform(g, A.data(), Index(A.size()));
+  evit::test::fill_uniform(g, Bpacked.data(), Index(Bpacked.size()));
+  evit::test::fill_uniform(g, rs.data(), Index(rs.size()), 0.5, 2.0);
+  evit::test::fill_uniform(g, rb.data(), Index(rb.size()));
+  for (Index k = 0; k < K; ++k) std::copy_n(Bpacked.begin() + k * N, N, Bplane.begin() + k * ldb);
+  epilogue<float> ep;
+  ep.row_scale = rs.data();
+  ep.row_bias = rb.data();
+  ep.act = activation::hardswish;
+  const Index wsn = evit::kernels::gemm_nn_workspace_size<Arch, float>(K);
+  std::vector<float> ws(wsn), from_packed(M * N), from_plane(M * N);
+  evit::kernels::gemm_nn<Arch>(M, N, K, A.data(), K, Bpacked.data(), N, from_packed.data(), N, ep,
+                               ws.data(), wsn);
+  evit::kernels::gemm_nn<Arch>(M, N, K, A.data(), K, Bplane.data(), ldb, from_plane.data(), N, ep,
+                               ws.data(), wsn);
+  REQUIRE(from_plane == from_packed);
+  std::vector<double> expect(M * N);
+  ref::gemm_nn(M, N, K, A.data(), K, Bplane.data(), ldb, expect.data(), N, ep);
+  evit::test::check_close("gemm_nn", M, N, from_plane.data(), N, expect.data(), N, 1e-5, 1e-5);
 }
 
 TEMPLATE_LIST_TEST_CASE("gemm: every epilogue feature and activation", "[kernels][gemm]",

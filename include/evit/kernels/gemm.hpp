@@ -137,6 +137,13 @@ struct gemm_tiles {
   /// 112 x 112 and 32 -> 96 at 56 x 56 in 0.96-0.97 of the time; 24 -> 144 0.98-0.99; from 48
   /// channels on 1.00-1.01).
   static constexpr int nn_in_place_max_k = 32;
+  /// ... except where more than 8 of those rows fall in one L1 set (rows a multiple of 4 KiB
+  /// apart: planes of 32 x 32, 64 x 64, 96 x 96, 128 x 128) and evict each other between the
+  /// row tiles: then the panel is copied. On 512-bit vectors (AVX-512) only, where it was measured
+  /// to pay (Zen 5: pointwise_conv 16 -> 80 at 128 x 128 and 32 -> 160 at 64 x 64 in 0.49-0.55 of
+  /// the time, run_subnet elastic_L3 batch 1 0.91); on an AVX2 Zen 2, L3 batch 1 ran 1.02x the
+  /// time.
+  static constexpr bool nn_copy_set_aliased = lanes * sizeof(T) == 64;
 };
 
 namespace detail {
@@ -580,10 +587,15 @@ void nn_columns(Index j0, Index M, Index N, Index K, const T* A, Index lda, cons
   // Every K x NR panel of B is copied once into the workspace (contiguous, zero-padded at the
   // ragged edge) and then swept by all row tiles of A: B's rows are one image plane apart, and
   // reading them in place costs a TLB miss per row. A whole panel of a short reduction is read
-  // in place (gemm_tiles::nn_in_place_max_k): the same sums, the same bits.
+  // in place (gemm_tiles::nn_in_place_max_k) unless its rows crowd one L1 set
+  // (gemm_tiles::nn_copy_set_aliased): the same sums, the same bits.
+  using tiles = gemm_tiles<T, Arch>;
+  const bool set_aliased = K > 8 && (ldb * Index(sizeof(T))) % 4096 == 0;
+  const bool in_place =
+      K <= tiles::nn_in_place_max_k && !(tiles::nn_copy_set_aliased && set_aliased);
   for (Index j = j0; j < N; j += NR) {
     const Index nc = std::min<Index>(NR, N - j);
-    if (nc == NR && K <= gemm_tiles<T, Arch>::nn_in_place_max_k) {
+    if (nc == NR && in_place) {
       // A call of its own: one call for both panels, B chosen at run time, ran 0.4-0.9% slower
       // (run_subnet T1 batch 8, M batch 1, T2 batch 8).
       nn_rows<Arch, MR, NV, Act>(M, K, A, lda, strided_rows<T>{Bm + j, ldb}, C + j, ldc, 0, j, nc,
@@ -653,7 +665,8 @@ constexpr Index gemm_nn_workspace_size(Index K) {
 /// of B is `B[k * ldb + j]`: a 1x1 convolution on an NCHW image passes the weight slice as A and
 /// the image (ld = H*W) as B. Reads exactly [0, M) x [0, K) of A and [0, K) x [0, N) of B. Each
 /// K x nn_nr panel of B (activations, never weights) is copied into `ws` before use, but for
-/// whole panels of a short reduction (K <= gemm_tiles::nn_in_place_max_k), read in place.
+/// whole panels of a short reduction (K <= gemm_tiles::nn_in_place_max_k), read in place where
+/// its rows do not crowd one L1 set (gemm_tiles::nn_copy_set_aliased).
 /// @param ws,ws_size workspace of at least gemm_nn_workspace_size<Arch, T>(K) elements.
 /// @pre M, N, K >= 0; lda >= K; ldb, ldc >= N; C does not overlap A, B or ws.
 template <class Arch = simd::default_arch, class T>
