@@ -940,9 +940,14 @@ void register_all() {
                                        {144, 28, 3, 1},
                                        {576, 10, 3, 2},
                                        {1056, 5, 3, 2},
-                                       // M's stride-2 MBConvs (plane-wise)
+                                       // M's stride-2 MBConvs (plane-wise), T2's (rows of
+                                       // 80 and 40: halves of 40 and 20, partial vectors on
+                                       // AVX-512) and T1's (64)
                                        {48, 112, 3, 2},
                                        {96, 56, 3, 2},
+                                       {48, 80, 3, 2},
+                                       {72, 40, 3, 2},
+                                       {48, 64, 3, 2},
                                        // the depthwise of M's and L3's reductions on tokens
                                        {384, 14, 3, 1},
                                        {576, 14, 3, 2},

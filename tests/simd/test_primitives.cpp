@@ -7,7 +7,7 @@
 // (simd::transpose), and the conversions and integer lanes of softmax's exp
 // (simd::exp_nonpositive), evit's masked loads and stores (simd::load_partial, store_partial).
 // evit uses no swizzles or shuffles of xsimd's; add them here before a kernel uses them
-// (simd::split_even_odd: its own shuffles).
+// (simd::split_even_odd and split_even_odd_partial: its own shuffles).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -213,6 +213,26 @@ TEST_CASE("simd: split_even_odd puts x[2j] in even[j] and x[2j + 1] in odd[j], b
     CAPTURE(j);
     CHECK(same_bits(even[static_cast<std::size_t>(j + 1)], x[static_cast<std::size_t>(2 * j + 1)]));
     CHECK(same_bits(odd[static_cast<std::size_t>(j + 1)], x[static_cast<std::size_t>(2 * j + 2)]));
+  }
+}
+
+TEST_CASE("simd: split_even_odd_partial splits the first 2n values only, bit for bit", "[simd]") {
+  CAPTURE(Arch::name());
+  for (int n = 0; n <= L; ++n) {
+    CAPTURE(n);
+    // Exactly 2n source values (a read past them would be a read past the buffer under the
+    // sanitizers) and guard elements after each written run.
+    std::vector<float> x(static_cast<std::size_t>(2 * n)),
+        even(static_cast<std::size_t>(n + 1), -1.f), odd(static_cast<std::size_t>(n + 1), -2.f);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i) * 0.75f + 3.25f;
+    evit::simd::split_even_odd_partial<float, Arch>(x.data(), n, even.data(), odd.data());
+    for (int j = 0; j < n; ++j) {
+      CAPTURE(j);
+      CHECK(same_bits(even[static_cast<std::size_t>(j)], x[static_cast<std::size_t>(2 * j)]));
+      CHECK(same_bits(odd[static_cast<std::size_t>(j)], x[static_cast<std::size_t>(2 * j + 1)]));
+    }
+    CHECK(same_bits(even[static_cast<std::size_t>(n)], -1.f));
+    CHECK(same_bits(odd[static_cast<std::size_t>(n)], -2.f));
   }
 }
 
