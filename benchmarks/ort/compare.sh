@@ -13,7 +13,7 @@
 #   bash benchmarks/ort/compare.sh [--rounds 3] [--repeat 20] [--warmup-ms 300] [--subnets REGEX]
 #                                  [--batches "1 8"] [--threads "1 2"] [--weights FILE] [--af-weights FILE]
 #                                  [--run-subnet PATH] [--out DIR] [--ort-spin 0|1]
-#                                  [--limits PATH|none]
+#                                  [--limits PATH|none] [--isa native|avx2]
 # --warmup-ms: each process's untimed forwards before its timed ones, evit and ORT alike: one, then
 #   more until this many ms have passed (on the shared machines we measured, both runtimes' first
 #   20-50 ms of forwards ran up to 1.7x slower than their steady state).
@@ -22,6 +22,10 @@
 #   one core's FMA peak, dense GEMM rate and memory read rate; the one-thread times are then also
 #   printed over the floors these set (2 x MACs at the GEMM rate; the subnet's weights read once).
 # --ort-spin: ORT's intra-op threads spin while waiting (1) or not (0); default: ORT's own (1).
+# --isa avx2: both sides on AVX2 + FMA kernels on an AVX-512 CPU (the AVX2-only goal measured
+#   where no AVX2-only CPU is at hand): evit with EVIT_ISA=avx2, ORT from a copy of
+#   onnxruntime-node whose MLAS skips its AVX-512 kernels (tools/ort/mlas_avx2.py, in
+#   OUT/ort-avx2). Default native: each picks its own kernels from the CPU.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -40,6 +44,7 @@ out="$root/build/ort-compare"
 spin_args=()
 limits=auto
 python=/usr/bin/python3
+isa_choice=native
 node=$(command -v node || echo /usr/bin/node)
 subnets=(elastic_T1 elastic_T2 elastic_S1 elastic_S2 elastic_M elastic_L1 elastic_L1.5 elastic_L2
          elastic_L3 AutoFormer-T AutoFormer-S AutoFormer-B)
@@ -52,12 +57,12 @@ skip() {  # a tool is missing: skipped (77), except under CI where it must be th
 }
 positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: '$2' is not a positive integer" 2; }
 
-usage() { sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,28p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --rounds|--repeat|--warmup-ms|--subnets|--batches|--threads|--weights|--af-weights|--run-subnet|--out|--ort-spin|--limits)
+    --rounds|--repeat|--warmup-ms|--subnets|--batches|--threads|--weights|--af-weights|--run-subnet|--out|--ort-spin|--limits|--isa)
       [ $# -ge 2 ] || die "$1 needs a value (see --help)" 2
       case "$1" in
         --rounds) positive "$1" "$2"; rounds=$2 ;;
@@ -72,6 +77,8 @@ while [ $# -gt 0 ]; do
         --run-subnet) run_subnet=$2 ;;
         --out) out=$2 ;;
         --limits) limits=$2 ;;
+        --isa) [[ "$2" =~ ^(native|avx2)$ ]] || die "--isa: '$2' is not native or avx2" 2
+               isa_choice=$2 ;;
         --ort-spin) [[ "$2" =~ ^[01]$ ]] || die "--ort-spin: '$2' is not 0 or 1" 2
                     spin_args=(--spin "$2") ;;
       esac
@@ -100,6 +107,15 @@ fi
 ort_version=$("$node" "$root/tools/ort/run.js" --version 2>&1) || skip "$ort_version"
 
 mkdir -p "$out"
+ort_kernels="MLAS picks its kernels from the CPU"
+if [ "$isa_choice" = avx2 ]; then
+  grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo || die "--isa avx2: this CPU has no AVX2 + FMA"
+  export EVIT_ISA=avx2  # run_subnet and the limits probe
+  "$python" "$root/tools/ort/mlas_avx2.py" "${EVIT_ORT_MODULES:-$root/build/ort/node_modules}" \
+    "$out/ort-avx2/node_modules" > /dev/null || die "--isa avx2: tools/ort/mlas_avx2.py failed"
+  export EVIT_ORT_MODULES="$out/ort-avx2/node_modules"
+  ort_kernels="MLAS's AVX-512 kernels switched off: AVX2 + FMA (tools/ort/mlas_avx2.py)"
+fi
 weights_args=()
 [ -z "$weights" ] || weights_args=(--weights "$weights")
 af_weights_args=()
@@ -156,7 +172,7 @@ echo "machine:  ${cpu:-unknown CPU} (family ${family:-?}), $(nproc) cores; CPU f
 echo "evit:     isa $isa; run_subnet, ${weights:-random official-size supernet (seed 1)}; AutoFormer-T: ${af_weights:-random autoformer-t supernet (seed 1)}"
 spin="ORT's default (on)"
 [ ${#spin_args[@]} -eq 0 ] || spin=$([ "${spin_args[1]}" = 1 ] && echo on || echo off)
-echo "ort:      $ort_version, CPU provider, intra_op threads as below (spinning: $spin), inter_op 1, sequential, all graph optimisations; BN folded (ElasticViT), batch fixed"
+echo "ort:      $ort_version, CPU provider, intra_op threads as below (spinning: $spin), inter_op 1, sequential, all graph optimisations; BN folded (ElasticViT), batch fixed; $ort_kernels"
 # The machine's limits, with evit's probes (one core, the ISA evit runs): measured before and after
 # the rounds, the higher of the two kept (a busy phase of a shared machine lowers a probe too).
 peak=""; gemm=""; gbps=""

@@ -389,8 +389,8 @@ void dw_plane_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row
           const T* xr = xc + r * W;
           T* e = even + (r - top) * pw + (qe + p) / 2;
           T* o = odd + (r - top) * pw + (qo + p) / 2;
-          T* __restrict from_even = qe == 0 ? e : o;  // input columns 2j
-          T* __restrict from_odd = qe == 0 ? o : e;   // input columns 2j + 1
+          T* from_even = qe == 0 ? e : o;  // input columns 2j
+          T* from_odd = qe == 0 ? o : e;   // input columns 2j + 1
           Index j = 0;
           for (; j + L <= W / 2; j += L)
             simd::split_even_odd<T, Arch>(xr + 2 * j, from_even + j, from_odd + j);

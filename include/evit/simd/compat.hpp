@@ -379,9 +379,9 @@ inline void split_even_odd(const T* x, T* even, T* odd) noexcept {
 /// split_even_odd for the first 2n values at `x` only (0 <= n <= L): x[2j] to even[j] and
 /// x[2j + 1] to odd[j] for j < n; reads nothing past x + 2n, writes nothing past even + n and
 /// odd + n. The ragged end of a row whose half is not a multiple of L (rows of 56 or 80 pixels
-/// on AVX-512): element by element it took twice as long as the whole row's convolution
-/// (perf, a stride-2 depthwise of 96 channels of 56 x 56). Masked loads and stores around the
-/// same permutes as split_even_odd, on registers; other ISAs element by element.
+/// on AVX-512), element by element, cost a stride-2 depthwise of 96 channels of 56 x 56 a tenth
+/// of its time (evit_bench_kernels, before/after). Masked loads and stores around the same
+/// permutes as split_even_odd, on registers; other ISAs element by element.
 template <class T, class A>
 inline void split_even_odd_partial(const T* x, int n, T* even, T* odd) noexcept {
   using B = xsimd::batch<T, A>;
