@@ -25,7 +25,8 @@
 # --isa avx2: both sides on AVX2 + FMA kernels on an AVX-512 CPU (the AVX2-only goal measured
 #   where no AVX2-only CPU is at hand): evit with EVIT_ISA=avx2, ORT from a copy of
 #   onnxruntime-node whose MLAS skips its AVX-512 kernels (tools/ort/mlas_avx2.py, in
-#   OUT/ort-avx2). Default native: each picks its own kernels from the CPU.
+#   OUT/ort-avx2); both with glibc's AVX2 memcpy and memset (GLIBC_TUNABLES). Default native:
+#   each picks its own kernels from the CPU.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -57,7 +58,7 @@ skip() {  # a tool is missing: skipped (77), except under CI where it must be th
 }
 positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1: '$2' is not a positive integer" 2; }
 
-usage() { sed -n '3,28p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,29p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -114,7 +115,9 @@ if [ "$isa_choice" = avx2 ]; then
   "$python" "$root/tools/ort/mlas_avx2.py" "${EVIT_ORT_MODULES:-$root/build/ort/node_modules}" \
     "$out/ort-avx2/node_modules" > /dev/null || die "--isa avx2: tools/ort/mlas_avx2.py failed"
   export EVIT_ORT_MODULES="$out/ort-avx2/node_modules"
-  ort_kernels="MLAS's AVX-512 kernels switched off: AVX2 + FMA (tools/ort/mlas_avx2.py)"
+  # glibc's memcpy and memset too, in both processes (else its AVX-512 forms).
+  export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD"
+  ort_kernels="MLAS's AVX-512 kernels switched off: AVX2 + FMA (tools/ort/mlas_avx2.py); glibc's AVX2 string functions"
 fi
 weights_args=()
 [ -z "$weights" ] || weights_args=(--weights "$weights")

@@ -139,11 +139,14 @@ struct gemm_tiles {
   static constexpr int nn_in_place_max_k = 32;
   /// ... except where more than 8 of those rows fall in one L1 set (rows a multiple of 4 KiB
   /// apart: planes of 32 x 32, 64 x 64, 96 x 96, 128 x 128) and evict each other between the
-  /// row tiles: then the panel is copied. On 512-bit vectors (AVX-512) only, where it was measured
-  /// to pay (Zen 5: pointwise_conv 16 -> 80 at 128 x 128 and 32 -> 160 at 64 x 64 in 0.49-0.55 of
-  /// the time, run_subnet elastic_L3 batch 1 0.91); on an AVX2 Zen 2, L3 batch 1 ran 1.02x the
-  /// time.
-  static constexpr bool nn_copy_set_aliased = lanes * sizeof(T) == 64;
+  /// row tiles: then the panel is copied. On 256- and 512-bit vectors, where it was measured to
+  /// pay. AVX-512 on a Zen 5: pointwise_conv 16 -> 80 at 128 x 128 and 32 -> 160 at 64 x 64 in
+  /// 0.49-0.55 of the time, run_subnet elastic_L3 batch 1 0.91. AVX2 on the same Zen 5:
+  /// pointwise_conv on these planes 0.57-0.79, run_subnet T1 batch 8, L3 batch 1 and 8, L2
+  /// batch 1, L1 and S1 batch 8 0.93-0.97 (medians of 5-12 rounds); on a Zen 2 an earlier form
+  /// (more than 16 rows) ran L3 batch 1 in 1.02x the time, T1 batch 8 in 0.99x. Not measured
+  /// on 128-bit vectors (SSE2, NEON), which read such panels in place.
+  static constexpr bool nn_copy_set_aliased = lanes * sizeof(T) >= 32;
 };
 
 namespace detail {
