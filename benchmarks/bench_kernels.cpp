@@ -260,6 +260,9 @@ void BM_linear_packed_blocked(benchmark::State& st) {
 // On a Zen 2 (AVX2; 2026-12-06), group by group: 0.81 at 4 tokens (8 groups of one 4-row tile,
 // 0.66 of peak), 0.87 at 9, 0.97-0.99 from 16 on; so groups of up to 9 rows now run as one
 // sequence (linear_packed): 0.82 of the time at 4 tokens, 0.88 at 9, one_matrix_frac 0.98-0.99.
+// On a Zen 5 held to AVX2 (2026-12-07), group by group: one_matrix_frac 0.95 at 16 tokens, 0.93
+// at 25, 0.96 at 49; so every group size that is not a multiple of the 6-row tile (up to 512 rows
+// in all) now runs as one sequence.
 void BM_linear_packed_groups(benchmark::State& st) {
   const Index N = st.range(0), G = st.range(1), C = st.range(2), out = st.range(3) * C;
   const Index stride = (N * std::max(C, out) + 1023) / 1024 * 1024 + 1024;  // apart, as samples

@@ -187,7 +187,8 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
   evit::kernels::pack_linear_weight(w.data(), out_max, in_max, wp.data());
   // Rows: 1-3 (tiles spanning up to four panels); one tile or less; 8 / 13 / 26 / 27 / 49 (full
   // 6-row tiles plus 1-3 rows, the last full tile and those rows run as two tiles of 3-5); 30.
-  // As row groups below, 1-5, 8 and 9 rows per group run gathered (tiles spanning groups).
+  // As row groups below, every count but 30 runs gathered (not a multiple of the 6-row tile:
+  // tiles spanning groups).
   const Index rows = GENERATE(1, 2, 3, 4, 5, 8, 9, 13, 26, 27, 30, 49);
   // (r0, out, in): whole, one output, the last row, slices starting and ending inside panels
   // (the middle one with four whole panels between its ragged ends).
@@ -205,7 +206,7 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
 
   // As three row groups (a batch of three samples, each in its own buffer, as the forward runs
   // the transformer layers): each group the same bits as the single call above, also where the
-  // groups' rows run as one sequence of tiles that span two or three groups (up to 9 rows).
+  // groups' rows run as one sequence of tiles that span two or three groups.
   const Index xs = evit::test::view_size(rows, in, ldx) + 7;
   const Index ys = evit::test::view_size(rows, out, ldy) + 5;
   exact_buffer<float> xg(2 * xs + evit::test::view_size(rows, in, ldx)),

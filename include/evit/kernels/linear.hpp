@@ -88,8 +88,8 @@ void pack_linear_weight(const T* w, Index out_max, Index in_max, T* dst) {
 /// With `groups`, the product runs on groups.count matrices of `rows` rows (a batch of samples'
 /// tokens): each 32-column strip of the weights is read once and then reused from L1/L2 by
 /// every group, rather than read again per sample; every output is computed as with one group.
-/// Groups of a few rows (at most nn_mr + 3, other than nn_mr) run as one sequence of rows whose
-/// tiles may span two groups (full tiles rather than each group's one or two short ones).
+/// Groups whose rows are not a multiple of nn_mr (up to 512 rows in all) run as one sequence of
+/// rows whose tiles may span two groups (full tiles rather than each group's short ones).
 /// The packed weights come from memory once per product: the first row tile prefetches its
 /// panel ahead (gemm_tiles::nn_prefetch_rows), and the tiles of each panel request the next
 /// panel between them while they compute (detail::line_stream). With 4 to 2 * nn_mr rows, no
@@ -111,12 +111,14 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
   static_assert(P % NR == 0, "a panel holds whole tiles");
   const activation act = ep.act;
   constexpr Index MR = tiles::nn_mr, row_lines = (P * Index(sizeof(T)) + 63) / 64;
-  // Groups of a few rows each (the last stages' 4 or 9 tokens per sample at batch 8) run as
-  // one sequence of G x rows rows, gathered through a table of row offsets, so that a tile may
-  // span two samples: full tiles instead of each group's one or two short ones.
-  constexpr Index gather_max = 128;
-  const bool gather = groups.count > 1 && rows != MR && rows <= MR + 3 &&
-                      groups.count * rows <= gather_max && !ep.row_scale && !ep.row_bias &&
+  // Groups whose rows do not split into whole MR-row tiles (4, 9, 16, 25 or 64 tokens per
+  // sample at batch 8) run as one sequence of G x rows rows, gathered through a table of row
+  // offsets, so that a tile may span two samples: full tiles instead of each group's short ones.
+  // Up to 512 rows (8 KiB of offsets on the stack); larger groups (196 tokens) lose little to
+  // their one short tile (evit_bench_kernels linear_packed_groups, one_matrix_frac).
+  constexpr Index gather_max = 512;
+  const bool gather = groups.count > 1 && rows % MR != 0 && groups.count * rows <= gather_max &&
+                      !ep.row_scale && !ep.row_bias &&
                       (act == activation::none || act == activation::hardswish);
   Index x_rows[gather_max], y_rows[gather_max];  // the gathered rows' offsets from x and y
   if (gather)
