@@ -5,6 +5,7 @@
 // ThreadSanitizer in the test command).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <new>
 #include <thread>
@@ -143,6 +144,53 @@ TEST_CASE("forward: the result does not depend on the executor", "[models][runti
   evit::thread_pool pool(2);
   net.forward(a, images.data(), 3, par.data(), ws2, ev::forward_options().executor(pool));
   CHECK(seq == par);
+}
+
+TEST_CASE("forward: a profile times the blocks in the order they run, allocating nothing",
+          "[models][runtime]") {
+  // At batch >= workers the conv blocks go sample by sample; a profiled forward keeps that
+  // order (the same logits bit for bit), and each kind of block in the plan gets time.
+  const net_t& net = shared_net();
+  const evit::arch a = S::max_arch();
+  std::vector<ev::block> plan;
+  ev::build_plan(S::descriptor(), a, plan);
+  const evit::Index batch = 3;
+  const auto images = random_images(batch, a.resolution(), 9);
+  std::vector<float> plain(batch * 10), profiled(batch * 10);
+  evit::thread_pool pool(2);
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    const auto opts = threads == 1 ? ev::forward_options() : ev::forward_options().executor(pool);
+    ev::forward_workspace ws;
+    net.forward(a, images.data(), batch, plain.data(), ws, opts);
+    ev::forward_profile prof;
+    auto with_profile = opts;
+    with_profile.profile(prof);
+    g_allocations = 0;
+    g_counting = true;
+    const auto t0 = std::chrono::steady_clock::now();
+    net.forward(a, images.data(), batch, profiled.data(), ws, with_profile);
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    g_counting = false;
+    CHECK(g_allocations.load() == 0);
+    CHECK(profiled == plain);
+    const double by_kind[] = {prof.first_conv, prof.mbconv, prof.reduction,
+                              prof.attention,  prof.ffn,    prof.head};
+    for (const ev::block& b : plan) {
+      CAPTURE(ev::block_kind_name(b.kind));
+      CHECK(by_kind[static_cast<int>(b.kind)] > 0);
+    }
+    // Every kind's time is a part of the call's: the run's wall time split, not the workers'
+    // summed times.
+    CHECK(prof.total() <= wall);
+    // Op by op over the batch instead: the same logits.
+    auto op_by_op = opts;
+    op_by_op.sample_by_sample(false);
+    std::vector<float> by_op(batch * 10);
+    net.forward(a, images.data(), batch, by_op.data(), ws, op_by_op);
+    CHECK(by_op == plain);
+  }
 }
 
 TEST_CASE("forward: each sample of a batch gets the logits of a forward on it alone",

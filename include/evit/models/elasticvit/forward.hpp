@@ -115,7 +115,9 @@ struct intermediates {
   std::map<std::string, tensor> by_name;
 };
 
-/// Seconds spent per block type, accumulated over forwards when a forward_workspace points to it.
+/// Seconds spent per block kind, accumulated over the forwards whose forward_options point to it.
+/// The forward keeps its order: where a run of blocks goes sample by sample (batch >= workers),
+/// the run's wall time is split between the kinds by the workers' own per-block times.
 struct forward_profile {
   double first_conv = 0, mbconv = 0, reduction = 0, attention = 0, ffn = 0, head = 0;
   double total() const { return first_conv + mbconv + reduction + attention + ffn + head; }
@@ -145,13 +147,22 @@ class forward_options {
     inter_ = &into;
     return *this;
   }
-  /// Adds the time of each block kind to `into` (a clock read per block).
+  /// Adds the time of each block kind to `into` (a clock read per block; see forward_profile).
   forward_options& profile(forward_profile& into) {
     profile_ = &into;
     return *this;
   }
 
+  /// With at least as many samples as workers, takes each sample through the runs of conv
+  /// blocks on its own (default: its feature maps stay in the caches from op to op); false runs
+  /// every block op by op over the batch. The same logits either way.
+  forward_options& sample_by_sample(bool on) {
+    sample_by_sample_ = on;
+    return *this;
+  }
+
   executor_ref executor() const { return exec_; }
+  bool sample_by_sample() const { return sample_by_sample_; }
   const bn_override* bn() const { return bn_; }
   intermediates* kept_intermediates() const { return inter_; }
   forward_profile* profiled() const { return profile_; }
@@ -165,6 +176,7 @@ class forward_options {
   const bn_override* bn_ = nullptr;
   intermediates* inter_ = nullptr;
   forward_profile* profile_ = nullptr;
+  bool sample_by_sample_ = true;
 };
 
 /// The attention call of an attention block (fixed head dimension, Hardswish before proj). The
@@ -641,7 +653,7 @@ class network {
   template <class Arch>
   void run(const arch& a, const float* images, Index batch, float* logits, forward_workspace& ws,
            const bn_override* use, intermediates* inter, forward_profile* profile,
-           bn_override* calib, executor_ref exec) const;
+           bn_override* calib, executor_ref exec, bool sample_by_sample = true) const;
 
   supernet_weights w_;
 };
@@ -657,12 +669,12 @@ inline namespace EVIT_ISA_NAMESPACE {
 namespace elasticvit {
 
 // The forward pass per ISA: compiled once per ISA in a dispatching program (simd/isa.hpp).
-#define EVIT_FORWARD_INSTANCES(EXTERN, A)                                                      \
-  EXTERN template void network::run<A>(const arch&, const float*, Index, float*,               \
-                                       forward_workspace&, const bn_override*, intermediates*, \
-                                       forward_profile*, bn_override*, executor_ref) const;    \
-  EXTERN template int network::run_block<A>(const block&, const float*, float*,                \
-                                            forward_workspace&, int, const bn_mode&,           \
+#define EVIT_FORWARD_INSTANCES(EXTERN, A)                                                         \
+  EXTERN template void network::run<A>(const arch&, const float*, Index, float*,                  \
+                                       forward_workspace&, const bn_override*, intermediates*,    \
+                                       forward_profile*, bn_override*, executor_ref, bool) const; \
+  EXTERN template int network::run_block<A>(const block&, const float*, float*,                   \
+                                            forward_workspace&, int, const bn_mode&,              \
                                             const splitter&) const;
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_FORWARD_INSTANCES)
 #undef EVIT_FORWARD_INSTANCES
@@ -671,7 +683,7 @@ inline void network::forward(const arch& a, const float* images, Index batch, fl
                              forward_workspace& ws, const forward_options& opts) const {
   simd::dispatch([&](auto arch) {
     run<decltype(arch)>(a, images, batch, logits, ws, opts.bn(), opts.kept_intermediates(),
-                        opts.profiled(), nullptr, opts.executor());
+                        opts.profiled(), nullptr, opts.executor(), opts.sample_by_sample());
   });
 }
 

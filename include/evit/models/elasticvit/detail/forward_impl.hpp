@@ -4,6 +4,11 @@
 // MBConv and run, as templates instantiated on first use, or compiled once (see forward.hpp).
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <iterator>
+
 #include "evit/simd/namespace.hpp"
 
 namespace evit {
@@ -502,7 +507,8 @@ int network::run_block(const block& b, const float* images, float* logits, forwa
 template <class Arch>
 void network::run(const arch& a, const float* images, Index batch, float* logits,
                   forward_workspace& ws, const bn_override* use, intermediates* inter,
-                  forward_profile* profile, bn_override* calib, executor_ref exec) const {
+                  forward_profile* profile, bn_override* calib, executor_ref exec,
+                  bool sample_by_sample) const {
   const space_descriptor& d = space();
   validate(d, a);
   if (batch < 1) throw invalid_argument("forward: batch " + std::to_string(batch) + " < 1");
@@ -530,9 +536,16 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
   // each op's weights read once for the batch.
   // benchmarks/bench_model.cpp BM_batch_order: 0.79-0.98 of the op-by-op time per image at batch
   // 8. Each op computes as in the op-by-op order (one piece per sample): the same logits bit
-  // for bit. BatchNorm calibration (statistics over the batch at each op), intermediates and
-  // profiles keep the op-by-op order.
-  const bool by_sample = sp.parts == 1 && batch > 1 && !m.calibrating() && !inter && !profile;
+  // for bit. BatchNorm calibration (statistics over the batch at each op) and intermediates
+  // keep the op-by-op order. A profile times what runs: in a run taken sample by sample, each
+  // worker times its blocks, and the run's wall time is split between the block kinds in
+  // proportion to the workers' summed times (exact with one worker).
+  const bool by_sample =
+      sample_by_sample && sp.parts == 1 && batch > 1 && !m.calibrating() && !inter;
+  static constexpr double forward_profile::*by_kind[] = {
+      &forward_profile::first_conv, &forward_profile::mbconv, &forward_profile::reduction,
+      &forward_profile::attention,  &forward_profile::ffn,    &forward_profile::head};
+  constexpr int kinds = int(std::size(by_kind));
   auto sample_major = [](const block& b) {
     return b.kind == block_kind::first_conv || b.kind == block_kind::conv ||
            (b.kind == block_kind::reduction && Index(b.side) * b.side >= small_plane);
@@ -542,24 +555,36 @@ void network::run(const arch& a, const float* images, Index batch, float* logits
       std::size_t e = k;  // the run of blocks [k, e)
       while (e < ws.plan_.size() && sample_major(ws.plan_[e])) ++e;
       int after = cur;  // the act slot after the run (the same for every sample)
+      std::atomic<std::int64_t> kind_ns[kinds] = {};  // the workers' summed block times
       exec.parallel_for(batch, [&](Index i, int worker) {
         single_worker one{worker};
         const splitter alone{one, 1, 1, i, worker};
         int c = cur;
-        for (std::size_t j = k; j < e; ++j)
+        for (std::size_t j = k; j < e; ++j) {
+          const auto t0 = profile ? clock::now() : clock::time_point{};
           c = run_block<Arch>(ws.plan_[j], images, logits, ws, c, m, alone);
+          if (profile)
+            kind_ns[static_cast<int>(ws.plan_[j].kind)] +=
+                std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - t0).count();
+        }
         if (i == 0) after = c;
       });
       cur = after;
+      if (profile) {
+        const auto now = clock::now();
+        const double wall = std::chrono::duration<double>(now - mark).count();
+        double summed = 0;
+        for (const auto& ns : kind_ns) summed += double(ns.load());
+        for (int q = 0; q < kinds && summed > 0; ++q)
+          profile->*by_kind[q] += wall * double(kind_ns[q].load()) / summed;
+        mark = now;
+      }
       k = e - 1;
       continue;
     }
     const block& b = ws.plan_[k];
     cur = run_block<Arch>(b, images, logits, ws, cur, m, sp);
     if (profile) {
-      static constexpr double forward_profile::*by_kind[] = {
-          &forward_profile::first_conv, &forward_profile::mbconv, &forward_profile::reduction,
-          &forward_profile::attention,  &forward_profile::ffn,    &forward_profile::head};
       const auto now = clock::now();
       profile->*by_kind[static_cast<int>(b.kind)] +=
           std::chrono::duration<double>(now - mark).count();
