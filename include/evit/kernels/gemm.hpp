@@ -97,12 +97,15 @@ struct gemm_tiles {
   /// rows of >= 1088 floats 15-25% slower (the head's 1248-1984, where the hardware streams
   /// suffice); 384 floats (1.5 KiB) sits between (bench_kernels: head_batched, linear_sliced).
   static constexpr int nt_prefetch_max_k = 1536 / static_cast<int>(sizeof(T));
-  /// gemm_nn: rows per tile and vectors per row (accumulators: nn_mr * nn_nv). Six rows on
-  /// AVX-512 too, although its 32 registers hold 12 x 2 accumulators: on an AMD Zen 4 the 6-row
-  /// tile ran linear_packed_panels at 0.95-0.97 and pointwise_conv at 0.94-0.96 of the 12-row
-  /// tile's time, and run_subnet at 0.89-1.00 (batch 1 and 8, elastic_T1 ... L3).
+  /// gemm_nn: rows per tile and vectors per row (accumulators: nn_mr * nn_nv). Six rows; eight
+  /// on AVX-512, whose 32 registers hold 8 x 2 accumulators with room to spare: the spaces'
+  /// channel counts are multiples of 8, so 32, 48, 80, 96 rows run in whole 8-row tiles instead
+  /// of 6- and 5-row ones (Zen 4: whole forwards 0.95-0.995 of the 6-row time, README). NEON's
+  /// 32 registers of 4 lanes were not measured and keep six. Not 12 on AVX-512: on a Zen 4 the
+  /// 6-row tile ran linear_packed_panels at 0.95-0.97 and pointwise_conv at 0.94-0.96 of the
+  /// 12-row tile's time, and run_subnet at 0.89-1.00 (batch 1 and 8).
   static constexpr int nn_nv = 2;
-  static constexpr int nn_mr = 6;
+  static constexpr int nn_mr = lanes >= 16 ? 8 : 6;
   static constexpr int nn_nr = nn_nv * lanes;
   /// gemm_nn's last panel when it is at most one vector wide: rows per tile of one vector.
   static constexpr int nn_narrow_mr = regs >= 32 ? 28 : 12;
