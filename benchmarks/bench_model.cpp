@@ -172,8 +172,8 @@ BENCHMARK_CAPTURE(BM_batch, L3, "elastic_L3")
     ->Unit(benchmark::kMillisecond);
 
 // Batch 8 taken through the blocks sample by sample (the default when there are at least as many
-// samples as workers) against op by op over the batch, interleaved forward by forward in one run.
-// (forward_options().sample_by_sample(false)). Counters: medians in ms per image, and their ratio.
+// samples as workers) against op by op over the batch (forward_options().sample_by_sample(false)),
+// interleaved forward by forward in one run. Counters: medians in ms per image, and their ratio.
 void BM_batch_order(benchmark::State& st, const char* name) {
   const evit::arch& a = ev::released(name);
   const evit::Index batch = st.range(0);
