@@ -29,3 +29,28 @@ TEMPLATE_LIST_TEST_CASE("transpose: y[j, i] = x[i, j], exactly, writing nothing 
       if (y[j * rows + i] != x[i * cols + j]) ++bad;
   CHECK(bad == 0);
 }
+
+TEMPLATE_LIST_TEST_CASE(
+    "transpose with leading dimensions: a block of x into a block of y, "
+    "nothing outside them touched",
+    "[kernels][transpose]", evit::test::archs) {
+  // attention's kᵀ: N tokens x dqk columns of the qkv rows (ldx = the qkv width) into dqk x N.
+  using Arch = TestType;
+  const Index L = evit::simd::lanes<float, Arch>();
+  const Index rows = GENERATE_COPY(1, L + 1, 196);
+  const Index cols = GENERATE_COPY(1, L - 1, 16, 2 * L + 3);
+  const Index ldx = cols + 5, ldy = rows + 3;
+  CAPTURE(Arch::name(), rows, cols);
+  exact_buffer<float> x(rows * ldx), y(cols * ldy);
+  for (Index e = 0; e < rows * ldx; ++e) x[e] = 1.0f + float(e) / 4096.0f;
+  for (Index e = 0; e < cols * ldy; ++e) y[e] = -1.0f;
+  evit::kernels::transpose<Arch>(rows, cols, x.data(), ldx, y.data(), ldy);
+  Index bad = 0, touched = 0;
+  for (Index j = 0; j < cols; ++j)
+    for (Index i = 0; i < ldy; ++i) {
+      if (i < rows && y[j * ldy + i] != x[i * ldx + j]) ++bad;
+      if (i >= rows && y[j * ldy + i] != -1.0f) ++touched;
+    }
+  CHECK(bad == 0);
+  CHECK(touched == 0);
+}

@@ -24,6 +24,7 @@
 #include "evit/kernels/gemm.hpp"
 #include "evit/kernels/linear.hpp"
 #include "evit/kernels/softmax.hpp"
+#include "evit/kernels/transpose.hpp"
 #include "evit/simd/arch.hpp"
 #include "evit/simd/isa.hpp"
 #include "evit/simd/namespace.hpp"
@@ -294,10 +295,9 @@ void attention_heads(const attention_config& cfg, const attention_weights<T>& w,
       lap(&attention_profile::v_conv);
     }
     // logits = (q_i · k_iᵀ) / sqrt(dqk): kᵀ is copied (dqk x N, activations only) so that the
-    // product runs on gemm_nn's broadcast tile instead of 16-long dot products.
-    const T* k = y + cfg.k_col(i);
-    for (Index n = 0; n < N; ++n)
-      for (Index d = 0; d < dqk; ++d) kt[d * N + n] = k[n * S + d];
+    // product runs on gemm_nn's broadcast tile instead of 16-long dot products; in L x L blocks
+    // (element by element, the copy was a fifth of this function's own time, perf).
+    transpose<Arch>(N, dqk, y + cfg.k_col(i), S, kt, N);
     gemm_nn<Arch>(N, N, dqk, y + cfg.q_col(i), S, kt, N, sc, ldp, epilogue<T>{}.with_alpha(scale),
                   aux, aux_size);
     lap(&attention_profile::scores);

@@ -19,13 +19,13 @@ namespace evit {
 inline namespace EVIT_ISA_NAMESPACE {
 namespace kernels {
 
-/// y[j * rows + i] = x[i * cols + j] for i < rows, j < cols: x [rows, cols] -> y [cols, rows],
-/// both contiguous. Moves values only (the same bits). Reads exactly x's rows * cols elements
-/// and writes exactly y's.
-/// @pre rows, cols >= 0; x and y do not overlap.
+/// y[j * ldy + i] = x[i * ldx + j] for i < rows, j < cols: x [rows, cols] -> y [cols, rows].
+/// Moves values only (the same bits). Reads exactly those rows * cols elements of x and writes
+/// exactly those of y.
+/// @pre rows, cols >= 0; ldx >= cols; ldy >= rows; x and y do not overlap.
 template <class Arch = simd::default_arch, class T>
-void transpose(Index rows, Index cols, const T* x, T* y) {
-  EVIT_ASSERT(rows >= 0 && cols >= 0);
+void transpose(Index rows, Index cols, const T* x, Index ldx, T* y, Index ldy) {
+  EVIT_ASSERT(rows >= 0 && cols >= 0 && ldx >= cols && ldy >= rows);
   using B = xsimd::batch<T, Arch>;
   constexpr Index L = B::size;
   for (Index i0 = 0; i0 < rows; i0 += L) {
@@ -34,14 +34,14 @@ void transpose(Index rows, Index cols, const T* x, T* y) {
       const Index nj = std::min(L, cols - j0);
       B v[L];
       for (Index i = 0; i < L; ++i) {
-        const T* src = x + (i0 + i) * cols + j0;
+        const T* src = x + (i0 + i) * ldx + j0;
         v[i] = i >= ni   ? B(T(0))
                : nj == L ? B::load_unaligned(src)
                          : simd::load_partial<Arch>(src, int(nj));
       }
       simd::transpose(v);  // v[j] holds column j0 + j of rows i0 .. i0 + L - 1
       for (Index j = 0; j < nj; ++j) {
-        T* dst = y + (j0 + j) * rows + i0;
+        T* dst = y + (j0 + j) * ldy + i0;
         if (ni == L)
           v[j].store_unaligned(dst);
         else
@@ -51,16 +51,29 @@ void transpose(Index rows, Index cols, const T* x, T* y) {
   }
 }
 
+/// transpose of contiguous matrices: x [rows, cols] -> y [cols, rows].
+template <class Arch = simd::default_arch, class T>
+void transpose(Index rows, Index cols, const T* x, T* y) {
+  transpose<Arch>(rows, cols, x, cols, y, rows);
+}
+
 // The entry point for float: compiled once per ISA in a dispatching program (simd/isa.hpp), and
 // run through simd::dispatch() when called with simd::dispatched.
-#define EVIT_TRANSPOSE_INSTANCES(EXTERN, A) \
-  EXTERN template void transpose<A, float>(Index, Index, const float*, float*);
+#define EVIT_TRANSPOSE_INSTANCES(EXTERN, A)                                     \
+  EXTERN template void transpose<A, float>(Index, Index, const float*, float*); \
+  EXTERN template void transpose<A, float>(Index, Index, const float*, Index, float*, Index);
 EVIT_FOR_EACH_DISPATCH_ARCH(EVIT_TRANSPOSE_INSTANCES)
 #undef EVIT_TRANSPOSE_INSTANCES
 
 template <>
 inline void transpose<simd::dispatched, float>(Index rows, Index cols, const float* x, float* y) {
   simd::dispatch([&](auto arch) { transpose<decltype(arch)>(rows, cols, x, y); });
+}
+
+template <>
+inline void transpose<simd::dispatched, float>(Index rows, Index cols, const float* x, Index ldx,
+                                               float* y, Index ldy) {
+  simd::dispatch([&](auto arch) { transpose<decltype(arch)>(rows, cols, x, ldx, y, ldy); });
 }
 
 }  // namespace kernels
