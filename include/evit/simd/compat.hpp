@@ -162,6 +162,25 @@ inline void store_partial(const xsimd::batch<T, A>& b, T* p, int n) noexcept {
   }
 }
 
+namespace detail {
+
+/// exp(x) / 2^k for k = round(x / ln 2): the range reduction and Cephes polynomial of xsimd's
+/// exp, float (ln 2 in two parts: k * 0.693359375 is exact).
+template <class A>
+inline xsimd::batch<float, A> exp_reduced(const xsimd::batch<float, A>& x,
+                                          const xsimd::batch<float, A>& k) noexcept {
+  using B = xsimd::batch<float, A>;
+  B r = simd::fma(k, B(-0.693359375f), x);
+  r = simd::fma(k, B(2.12194440e-4f), r);
+  B p = simd::fma(B(1.3997796e-03f), r, B(8.3955629e-03f));
+  p = simd::fma(p, r, B(4.1665401e-02f));
+  p = simd::fma(p, r, B(1.6666277e-01f));
+  p = simd::fma(p, r, B(5.0000000e-01f));
+  return simd::fma(p, r * r, r) + B(1.0f);
+}
+
+}  // namespace detail
+
 /// exp(x) for x <= 0 (softmax's logits less their maximum), float: xsimd's range reduction and
 /// polynomial (the same Cephes coefficients, fused multiply-adds through simd::fma) without its
 /// overflow branch, which x <= 0 never takes, and with 2^k written into the exponent bits
@@ -178,13 +197,7 @@ inline xsimd::batch<T, A> exp_nonpositive(const xsimd::batch<T, A>& x) noexcept 
     // of 16-256 took 0.86-0.99x the time (bench_kernels softmax, Zen 4).
     using B = xsimd::batch<float, A>;
     const B k(_mm512_roundscale_ps(x * B(1.44269504088896341f), _MM_FROUND_TO_NEAREST_INT));
-    B r = simd::fma(k, B(-0.693359375f), x);
-    r = simd::fma(k, B(2.12194440e-4f), r);
-    B p = simd::fma(B(1.3997796e-03f), r, B(8.3955629e-03f));
-    p = simd::fma(p, r, B(4.1665401e-02f));
-    p = simd::fma(p, r, B(1.6666277e-01f));
-    p = simd::fma(p, r, B(5.0000000e-01f));
-    p = simd::fma(p, r * r, r) + B(1.0f);
+    const B p = detail::exp_reduced(x, k);
     return xsimd::select(x < B(-87.3365478515625f), B(0.0f), B(_mm512_scalef_ps(p, k)));
   } else
 #endif
@@ -192,14 +205,7 @@ inline xsimd::batch<T, A> exp_nonpositive(const xsimd::batch<T, A>& x) noexcept 
     using B = xsimd::batch<float, A>;
     using I = xsimd::batch<std::int32_t, A>;
     const I ki = xsimd::nearbyint_as_int(x * B(1.44269504088896341f));  // x / ln 2
-    const B k = xsimd::to_float(ki);
-    B r = simd::fma(k, B(-0.693359375f), x);  // ln 2 in two parts: k * 0.693359375 is exact
-    r = simd::fma(k, B(2.12194440e-4f), r);
-    B p = simd::fma(B(1.3997796e-03f), r, B(8.3955629e-03f));
-    p = simd::fma(p, r, B(4.1665401e-02f));
-    p = simd::fma(p, r, B(1.6666277e-01f));
-    p = simd::fma(p, r, B(5.0000000e-01f));
-    p = simd::fma(p, r * r, r) + B(1.0f);
+    const B p = detail::exp_reduced(x, xsimd::to_float(ki));
     const B two_k = xsimd::bitwise_cast<B>((ki + I(127)) << 23);
     return xsimd::select(x < B(-87.3365478515625f), B(0.0f), p * two_k);
   } else {
