@@ -129,11 +129,16 @@ struct gemm_tiles {
   /// ... when the reduction is at least this long (a panel of 128 KiB of floats or more, read
   /// from memory): with 4 rows of 320 the blocks ran 1.07-1.09x the time (the weights in cache).
   static constexpr int nn_block_min_k = 1024;
-  /// linear_packed with 1-3 rows: vectors per tile, spanning several panels where a panel has
-  /// fewer (8-12 independent accumulators instead of 2-6).
+  /// linear_packed with 1 to nn_few_rows_max rows: vectors per tile, spanning several panels
+  /// where a panel has fewer (8-20 independent accumulators instead of 2-10).
   static constexpr int nn_few_rows_nv(int rows) {
     return rows == 1 ? 8 : (rows == 2 || regs >= 32) ? 4 : 2;
   }
+  /// ... up to this many rows: 3, and 5 on AVX-512 (4 x 4 and 5 x 4 vectors in its 32
+  /// registers; elastic_T1's last stage has 4 tokens). Zen 4, one panel-packed product of C =
+  /// 96 or 320 inputs and 4C outputs, weights in cache, best of 9 runs: 4 rows 0.62 -> 0.75 of
+  /// the FMA peak at C = 96 and 0.48 -> 0.53 at 320, 5 rows 0.86 -> 0.89-0.95.
+  static constexpr int nn_few_rows_max = regs >= 32 && lanes >= 16 ? 5 : 3;
   /// gemm_nn reads B's panels in place, without the copy, when the reduction is at most this
   /// long (the MBConv expansions from 16-32 channels): so few rows a plane apart stay within
   /// the TLB, and the copy was a tenth of the product (Zen 2, AVX2: pointwise_conv 16 -> 48 at

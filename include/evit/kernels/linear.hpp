@@ -197,10 +197,11 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
         j = end;
       }
     };
-    // One to three rows (the head's vector layers at batch 1 to 3): a tile of one panel's
-    // strip holds too few accumulators (rows x nn_nv) to hide the FMA latency while the weights
-    // stream in, so the whole panels run in tiles as wide as several panels
-    // (tiles::nn_few_rows_nv); each output is the same sum and epilogue as in any other tile.
+    // One to nn_few_rows_max rows (the head's vector layers at batch 1 to 3; on AVX-512 also
+    // the 4 tokens of a 2 x 2 map): a tile of one panel's strip holds too few accumulators
+    // (rows x nn_nv) to hide the FMA latency while the weights stream in, so the whole panels
+    // run in tiles as wide as several panels (tiles::nn_few_rows_nv); each output is the same
+    // sum and epilogue as in any other tile.
     auto few_rows = [&](auto height) {
       constexpr int R = decltype(height)::value, NV = tiles::nn_few_rows_nv(R);
       constexpr Index width = NV * tiles::lanes, unit = std::max<Index>(width, P);
@@ -259,12 +260,8 @@ void linear_packed(Index rows, Index in, Index out, const T* x, Index ldx, const
       if (groups.count == 1 && rows >= 4 && rows <= 2 * MR && in >= tiles::nn_block_min_k)
         return k_blocked(tag, r0, r0 + out);
     }
-    if (groups.count == 1 && rows == 1)
-      few_rows(std::integral_constant<int, 1>{});
-    else if (groups.count == 1 && rows == 2)
-      few_rows(std::integral_constant<int, 2>{});
-    else if (groups.count == 1 && rows == 3)
-      few_rows(std::integral_constant<int, 3>{});
+    if (groups.count == 1 && rows <= tiles::nn_few_rows_max)
+      detail::with_height<tiles::nn_few_rows_max>(rows, few_rows);
     else
       by_panel(r0, r0 + out, std::false_type{});
   });
