@@ -5,9 +5,10 @@
 // (loads, stores, +, -, *, /, min, max, fma, sums of small integers), bounded in ulps or absolute
 // error where xsimd approximates (exp, erf, tanh; division on NEON), and evit's own shuffles
 // (simd::transpose), and the conversions and integer lanes of softmax's exp
-// (simd::exp_nonpositive), evit's masked loads and stores (simd::load_partial, store_partial).
-// evit uses no swizzles or shuffles of xsimd's; add them here before a kernel uses them
-// (simd::split_even_odd and split_even_odd_partial: its own shuffles).
+// (simd::exp_nonpositive), evit's masked loads and stores (simd::load_partial, store_partial,
+// load_masked). evit uses no swizzles or shuffles of xsimd's; add them here before a kernel uses
+// them (simd::split_even_odd, split_even_odd_partial, even_odd_lanes and lanes_from: its own
+// shuffles).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -402,4 +403,52 @@ TEST_CASE("simd: load_partial and store_partial touch exactly the first n lanes"
     for (int j = 0; j < 2 * L; ++j)
       CHECK(dst[static_cast<std::size_t>(j)] == (j < n ? 3.5f : -7.0f));
   }
+}
+
+TEST_CASE("simd: load_masked reads exactly the lanes lane_bits sets, the others 0", "[simd]") {
+  CAPTURE(Arch::name());
+  CHECK(evit::simd::lane_bits(0, 0) == 0u);
+  CHECK(evit::simd::lane_bits(2, 5) == 0x1cu);
+  CHECK(evit::simd::lane_bits(5, 2) == 0u);
+  CHECK(evit::simd::lane_bits(0, 32) == ~0u);
+  for (int lo = 0; lo <= L; ++lo)
+    for (int hi = lo; hi <= L; ++hi) {
+      CAPTURE(lo, hi);
+      // Exactly the hi - lo values read (a read of another lane would be past the buffer under
+      // the sanitizers), at lanes lo .. hi - 1 of a vector that starts before the buffer.
+      std::vector<float> src(static_cast<std::size_t>(std::max(1, hi - lo)));
+      for (int j = lo; j < hi; ++j) src[static_cast<std::size_t>(j - lo)] = float(j) * 1.5f - 4.f;
+      const auto at = reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(src.data()) -
+                                                     sizeof(float) * std::size_t(lo));
+      const lanes_t got = store(evit::simd::load_masked<Arch>(at, evit::simd::lane_bits(lo, hi)));
+      for (int j = 0; j < L; ++j)
+        CHECK(same_bits(got.v[j], j >= lo && j < hi ? float(j) * 1.5f - 4.f : 0.0f));
+    }
+}
+
+namespace {
+template <int N>
+void check_lanes_from(const B& a, const B& b, const std::vector<float>& ab) {
+  CAPTURE(N);
+  const lanes_t got = store(evit::simd::lanes_from<N>(a, b));
+  for (int j = 0; j < L; ++j) CHECK(same_bits(got.v[j], ab[static_cast<std::size_t>(N + j)]));
+}
+}  // namespace
+
+TEST_CASE("simd: even_odd_lanes and lanes_from rearrange two vectors, bit for bit", "[simd]") {
+  CAPTURE(Arch::name());
+  std::vector<float> ab(static_cast<std::size_t>(2 * L));
+  for (int j = 0; j < 2 * L; ++j) ab[static_cast<std::size_t>(j)] = float(j) * -0.75f + 2.5f;
+  const B a = load(ab), b = load(ab, L);
+  const auto [even, odd] = evit::simd::even_odd_lanes(a, b);
+  const lanes_t e = store(even), o = store(odd);
+  for (int j = 0; j < L; ++j) {
+    CAPTURE(j);
+    CHECK(same_bits(e.v[j], ab[static_cast<std::size_t>(2 * j)]));
+    CHECK(same_bits(o.v[j], ab[static_cast<std::size_t>(2 * j + 1)]));
+  }
+  check_lanes_from<0>(a, b, ab);
+  check_lanes_from<1>(a, b, ab);
+  check_lanes_from<2>(a, b, ab);
+  check_lanes_from<L - 1>(a, b, ab);
 }

@@ -96,12 +96,128 @@ inline void dispatch_depthwise_activation(activation a, F&& f) {
   f(act_tag<activation::none>{});
 }
 
+/// The zero-padded input rows of dw_plane_rows, copied into its workspace: padded row i at
+/// i * pw of `even` (at stride 2 its even padded columns there and its odd ones in `odd`).
+template <class T>
+struct dw_padded_rows {
+  const T* even;
+  const T* odd;
+  Index pw;
+
+  Index row(Index i) const noexcept { return i * pw; }
+  /// What a tile's loads need to know of its columns (from output column ox).
+  template <class Arch, int S, int KS, int NV>
+  Index columns(Index ox) const noexcept {
+    return ox;
+  }
+  /// The L inputs of tap column kx for the tile's output vector v, from padded row `r`.
+  template <class Arch, int S>
+  xsimd::batch<T, Arch> load(Index r, Index ox, Index kx, Index v) const noexcept {
+    const T* base = (S == 1 ? even + ox + kx : ((kx & 1) ? odd : even) + ox + kx / 2) + r;
+    return xsimd::batch<T, Arch>::load_unaligned(base + v * simd::lanes_v<T, Arch>);
+  }
+};
+
+/// The input rows of dw_plane_rows at stride 2, read in place: padded row i is image row top + i
+/// (a row of zeros above and below the image), and the columns outside [0, W) load as zeros
+/// (lane masks computed once per tile). A tile loads each of its rows once, as the 2 NV + 1
+/// vectors of image columns it spans, and makes every tap column's vectors from them in
+/// registers: their even or odd columns (kx even or odd), shifted by kx / 2. (One masked load
+/// pair per tap and vector took more masks than AVX-512 has mask registers, and ran slower.)
+template <class T>
+struct dw_image_rows {
+  const T* x;  ///< image row 0
+  const T* zeros;
+  Index top, H, W, p;
+
+  const T* row(Index i) const noexcept {
+    const Index iy = top + i;
+    return iy >= 0 && iy < H ? x + iy * W : zeros;
+  }
+  /// The lanes of the vector from image column c that lie in [0, W).
+  template <class Arch>
+  unsigned lanes_inside(Index c) const noexcept {
+    constexpr Index L = simd::lanes_v<T, Arch>;
+    return simd::lane_bits(int(std::clamp<Index>(-c, 0, L)), int(std::clamp<Index>(W - c, 0, L)));
+  }
+  /// A tile's first image column and the lane masks of the vectors of a row it loads.
+  template <int NV>
+  struct tile_columns {
+    Index first;
+    unsigned bits[2 * NV + 1];
+  };
+  template <class Arch, int S, int KS, int NV>
+  tile_columns<NV> columns(Index ox) const noexcept {
+    static_assert(S == 2, "dw_image_rows: stride 2");
+    constexpr Index L = simd::lanes_v<T, Arch>;
+    tile_columns<NV> t{2 * ox - p, {}};
+    for (int m = 0; m < 2 * NV + 1; ++m) t.bits[m] = lanes_inside<Arch>(t.first + m * L);
+    return t;
+  }
+  /// in[kx][v]: the inputs of tap column kx for the tile's output vector v, from row `r`
+  /// (a compile-time kernel side KS).
+  template <class Arch, int S, int KS, int NV>
+  void load_row(const T* r, const tile_columns<NV>& t,
+                xsimd::batch<T, Arch> (&in)[KS][NV]) const noexcept {
+    using B = xsimd::batch<T, Arch>;
+    constexpr Index L = simd::lanes_v<T, Arch>;
+    // The taps past the tile's last vector come from the even or odd half of the last one.
+    static_assert((KS - 1) / 2 <= L / 2, "dw_image_rows: a kernel side up to L + 1");
+    B q[2 * NV + 1], even[NV + 1], odd[NV + 1];
+    unrolled<2 * NV + 1>([&](auto m) EVIT_ALWAYS_INLINE {
+      q[m] = simd::load_masked<Arch>(r + t.first + m * L, t.bits[m]);
+    });
+    unrolled<NV + 1>([&](auto v) EVIT_ALWAYS_INLINE {  // the last: the columns past the tile
+      std::tie(even[v], odd[v]) =
+          simd::even_odd_lanes(q[2 * v], q[std::min<int>(2 * v + 1, 2 * NV)]);
+    });
+    unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE {
+      unrolled<KS>([&](auto kx) EVIT_ALWAYS_INLINE {
+        constexpr int shift = kx / 2;
+        if constexpr (kx % 2 == 0)
+          in[kx][v] = simd::lanes_from<shift>(even[v], even[v + 1]);
+        else
+          in[kx][v] = simd::lanes_from<shift>(odd[v], odd[v + 1]);
+      });
+    });
+  }
+  /// One tap column's vector for the tile's output vector v, for a run-time kernel side: two
+  /// masked loads.
+  template <class Arch, int S, int NV>
+  xsimd::batch<T, Arch> load(const T* r, const tile_columns<NV>& t, Index kx,
+                             Index v) const noexcept {
+    constexpr Index L = simd::lanes_v<T, Arch>;
+    const Index c = t.first + kx + 2 * v * L;
+    return simd::even_odd_lanes(simd::load_masked<Arch>(r + c, lanes_inside<Arch>(c)),
+                                simd::load_masked<Arch>(r + c + L, lanes_inside<Arch>(c + L)))
+        .first;
+  }
+};
+
+/// Whether dw_plane_rows reads its input rows in place at stride 2 (dw_image_rows) rather than
+/// splitting them into padded even and odd rows first: on AVX-512, whose masked loads and
+/// two-source permutes make the edges and the split cheap in registers. Zen 4, MBConvs in bands
+/// (expansion, depthwise, projection) at stride 2: 0.89-0.98 of the time with the split copies,
+/// which had taken about as long as the depthwise tiles (perf); the same bits. At stride 1
+/// reading in place ran 0.98-1.05 of the time of the padded copies, which stay.
+template <class Arch, class T>
+constexpr bool depthwise_reads_in_place() {
+  return std::is_same<T, float>::value && std::is_base_of<xsimd::avx512f, Arch>::value;
+}
+
+/// Whether a dw_tile source loads a whole row's taps at once (dw_image_rows).
+template <class Src>
+struct has_load_row : std::false_type {};
+template <class T>
+struct has_load_row<dw_image_rows<T>> : std::true_type {};
+
 /// `RR` output rows from row oy times `NV` vectors of L outputs from column ox: RR * NV
 /// independent accumulation chains (FMA latency x throughput needs about 8; a single chain of
-/// k² dependent FMAs would run at a quarter of the FMA rate).
-template <class Arch, int KS, int S, int RR, int NV, activation Act, class T>
-inline void dw_tile(const T* even, const T* odd, Index pw, Index oy, Index ox, Index Wo, Index k,
-                    const T* wk, Index wld, T* y, Index c, const epilogue<T>& ep) noexcept {
+/// k² dependent FMAs would run at a quarter of the FMA rate). `src` gives the input rows
+/// (dw_padded_rows or dw_image_rows: the same values, so the same bits).
+template <class Arch, int KS, int S, int RR, int NV, activation Act, class T, class Src>
+inline void dw_tile(const Src& src, Index oy, Index ox, Index Wo, Index k, const T* wk, Index wld,
+                    T* y, Index c, const epilogue<T>& ep) noexcept {
   using B = xsimd::batch<T, Arch>;
   constexpr Index L = simd::lanes_v<T, Arch>;
   const Index kk = KS > 0 ? KS : k;
@@ -109,19 +225,27 @@ inline void dw_tile(const T* even, const T* odd, Index pw, Index oy, Index ox, I
   EVIT_UNROLL
   for (int r = 0; r < RR; ++r) EVIT_UNROLL
   for (int v = 0; v < NV; ++v) acc[r][v] = B(T(0));
+  const auto cols = src.template columns<Arch, S, KS, NV>(ox);
   if constexpr (KS > 0) {
     // Each loaded input vector feeds every output row of the tile that reads it (up to KS of
     // them at stride 1): (RR - 1) * S + KS input rows loaded per tap column instead of RR * KS.
     // Every accumulator still adds its taps in (ky, kx) order: the same bits as the loop below.
     EVIT_UNROLL
     for (int ir = 0; ir < (RR - 1) * S + KS; ++ir) {
+      const auto row = src.row(oy * S + ir);
+      [[maybe_unused]] B row_in[KS][NV];
+      if constexpr (has_load_row<Src>::value)
+        src.template load_row<Arch, S, KS, NV>(row, cols, row_in);
       EVIT_UNROLL
       for (int kx = 0; kx < KS; ++kx) {
-        const T* base =
-            (S == 1 ? even + ox + kx : ((kx & 1) ? odd : even) + ox + kx / 2) + (oy * S + ir) * pw;
         B in[NV];
         EVIT_UNROLL
-        for (int v = 0; v < NV; ++v) in[v] = B::load_unaligned(base + v * L);
+        for (int v = 0; v < NV; ++v) {
+          if constexpr (has_load_row<Src>::value)
+            in[v] = row_in[kx][v];
+          else
+            in[v] = src.template load<Arch, S>(row, cols, kx, v);
+        }
         EVIT_UNROLL
         for (int r = 0; r < RR; ++r) {
           const int ky = ir - r * S;
@@ -137,12 +261,13 @@ inline void dw_tile(const T* even, const T* odd, Index pw, Index oy, Index ox, I
       const T* wr = wk + ky * wld;
       for (Index kx = 0; kx < kk; ++kx) {
         const B wv(wr[kx]);
-        const T* base = S == 1 ? even + ox + kx : ((kx & 1) ? odd : even) + ox + kx / 2;
         EVIT_UNROLL
-        for (int r = 0; r < RR; ++r) EVIT_UNROLL
-        for (int v = 0; v < NV; ++v)
-          acc[r][v] =
-              simd::fma(wv, B::load_unaligned(base + ((oy + r) * S + ky) * pw + v * L), acc[r][v]);
+        for (int r = 0; r < RR; ++r) {
+          const auto row = src.row((oy + r) * S + ky);
+          EVIT_UNROLL
+          for (int v = 0; v < NV; ++v)
+            acc[r][v] = simd::fma(wv, src.template load<Arch, S>(row, cols, kx, v), acc[r][v]);
+        }
       }
     }
   }
@@ -174,27 +299,43 @@ inline void dw_tile(const T* even, const T* odd, Index pw, Index oy, Index ox, I
   }
 }
 
+/// dw_tile as a call of its own, for the tiles of several rows: inlined into dw_plane (as GCC
+/// chose for some instantiations once the input rows became a template parameter) they ran
+/// 1.03-1.16x the time (Zen 4, AVX-512, MBConvs in bands); the one-row tiles stay inline.
+template <class Arch, int KS, int S, int RR, int NV, activation Act, class T, class Src>
+[[gnu::noinline]] void dw_tile_call(const Src& src, Index oy, Index ox, Index Wo, Index k,
+                                    const T* wk, Index wld, T* y, Index c,
+                                    const epilogue<T>& ep) noexcept {
+  dw_tile<Arch, KS, S, RR, NV, Act>(src, oy, ox, Wo, k, wk, wld, y, c, ep);
+}
+
 /// Output rows [oy, oy + RR) of one plane: pairs of vectors, then a last single vector.
-template <class Arch, int KS, int S, int RR, activation Act, class T>
-inline void dw_row_block(const T* even, const T* odd, Index pw, Index oy, Index Wo, Index k,
-                         const T* wk, Index wld, T* y, Index c, const epilogue<T>& ep) noexcept {
+template <class Arch, int KS, int S, int RR, activation Act, class T, class Src>
+inline void dw_row_block(const Src& src, Index oy, Index Wo, Index k, const T* wk, Index wld, T* y,
+                         Index c, const epilogue<T>& ep) noexcept {
   constexpr Index L = simd::lanes_v<T, Arch>;
+  auto tile = [&](Index ox, auto nv) {
+    constexpr int NV = decltype(nv)::value;
+    if constexpr (RR > 1)
+      dw_tile_call<Arch, KS, S, RR, NV, Act>(src, oy, ox, Wo, k, wk, wld, y, c, ep);
+    else
+      dw_tile<Arch, KS, S, RR, NV, Act>(src, oy, ox, Wo, k, wk, wld, y, c, ep);
+  };
   Index ox = 0;
   for (; ox + L < Wo; ox += 2 * L)  // at least one full vector and part of a second
-    dw_tile<Arch, KS, S, RR, 2, Act>(even, odd, pw, oy, ox, Wo, k, wk, wld, y, c, ep);
-  if (ox < Wo) dw_tile<Arch, KS, S, RR, 1, Act>(even, odd, pw, oy, ox, Wo, k, wk, wld, y, c, ep);
+    tile(ox, std::integral_constant<int, 2>{});
+  if (ox < Wo) tile(ox, std::integral_constant<int, 1>{});
 }
 
 /// One output plane. KS > 0: compile-time kernel side; KS == 0: run-time side `k`.
-template <class Arch, int KS, int S, activation Act, class T>
-void dw_plane(const T* even, const T* odd, Index pw, Index Ho, Index Wo, Index k, const T* wk,
-              Index wld, T* y, Index c, const epilogue<T>& ep) noexcept {
+template <class Arch, int KS, int S, activation Act, class T, class Src>
+void dw_plane(const Src& src, Index Ho, Index Wo, Index k, const T* wk, Index wld, T* y, Index c,
+              const epilogue<T>& ep) noexcept {
   constexpr int RR = 4;
   Index oy = 0;
   for (; oy < Ho - Ho % RR; oy += RR)
-    dw_row_block<Arch, KS, S, RR, Act>(even, odd, pw, oy, Wo, k, wk, wld, y, c, ep);
-  for (; oy < Ho; ++oy)
-    dw_row_block<Arch, KS, S, 1, Act>(even, odd, pw, oy, Wo, k, wk, wld, y, c, ep);
+    dw_row_block<Arch, KS, S, RR, Act>(src, oy, Wo, k, wk, wld, y, c, ep);
+  for (; oy < Ho; ++oy) dw_row_block<Arch, KS, S, 1, Act>(src, oy, Wo, k, wk, wld, y, c, ep);
 }
 
 /// `NX` outputs of row oy from column ox with the channels in the lanes: t is the padded tile
@@ -348,25 +489,28 @@ inline void padded_row_copy(const T* src, Index W, T* dst) noexcept {
   if (q < W) simd::load_partial<Arch>(src + q, int(W - q)).store_unaligned(dst + q);
 }
 
-/// depthwise_conv2d_rows, plane-wise (no checks): the zero-padded input rows of the band are
-/// built in ws once per channel, then convolved.
+/// depthwise_conv2d_rows, plane-wise (no checks): per channel, the band's input rows read in
+/// place (stride 2 where depthwise_reads_in_place) or copied into zero-padded rows in ws (split
+/// into even and odd columns at stride 2), then convolved.
 template <class Arch, class T>
 void dw_plane_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row0, Index k,
                    Index stride, const T* w, Index w_side, T* y, Index ldy, Index o0, Index o1,
                    const epilogue<T>& ep, T* ws) {
+  const bool in_place = depthwise_reads_in_place<Arch, T>() && stride == 2;
   const Index p = k / 2;
   const Index Wo = conv_out_size(W, k, stride, p), Ho = o1 - o0;
   if (Ho <= 0) return;
   const Index off = (w_side - k) / 2;
-  // The padded band holds image rows [top, top + hp): row r at padded row r - top; rows outside
-  // the image stay zero.
+  // The band reads image rows [top, top + hp): row r as padded row r - top; rows outside the
+  // image are zeros.
   const Index top = o0 * stride - p, hp = (Ho - 1) * stride + k;
   const Index r_begin = std::max<Index>(0, top), r_end = std::min(H, top + hp);
   const Index pw = depthwise_plane_pitch<Arch, T>(W, k, stride);
   T* even = ws;
   T* odd = ws + hp * pw;
-  T* out_plane = ws + (stride == 1 ? 1 : 2) * hp * pw;
-  // The borders of the padded planes stay zero for every channel; only the interior is rewritten.
+  T* out_plane = ws + (in_place ? W : (stride == 1 ? 1 : 2) * hp * pw);
+  // The borders of the padded planes stay zero for every channel; only the interior is
+  // rewritten. (In place: one row of zeros.)
   std::fill(ws, out_plane, T(0));
   // An activation the tiles do not fuse: they store the affine result (into the output, or with
   // `accumulate` into out_plane), then one pass activates it (and adds it to the output).
@@ -377,9 +521,27 @@ void dw_plane_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row
     constexpr activation A = decltype(tag)::value;
     for (Index c = 0; c < C; ++c) {
       const T* xc = x + c * ldx - x_row0 * W;  // image row r at xc + r * W
-      if (stride == 1) {
+      const T* wk = w + c * w_side * w_side + off * w_side + off;
+      T* yc = y + c * ldy;
+      T* yt = activate_after && ep.accumulate ? out_plane : yc;
+      auto convolve = [&](const auto& src, auto stride_tag) {
+        constexpr int S = decltype(stride_tag)::value;
+        if (k == 3)
+          detail::dw_plane<Arch, 3, S, A>(src, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
+        else if (k == 5)
+          detail::dw_plane<Arch, 5, S, A>(src, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
+        else
+          detail::dw_plane<Arch, 0, S, A>(src, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
+      };
+      using one = std::integral_constant<int, 1>;
+      using two = std::integral_constant<int, 2>;
+      if (in_place) {
+        if constexpr (depthwise_reads_in_place<Arch, T>())
+          convolve(dw_image_rows<T>{xc, ws, top, H, W, p}, two{});
+      } else if (stride == 1) {
         for (Index r = r_begin; r < r_end; ++r)
           padded_row_copy<Arch>(xc + r * W, W, even + (r - top) * pw + p);
+        convolve(dw_padded_rows<T>{even, odd, pw}, one{});
       } else {
         // Input column q sits at padded column q + p: even ones go to `even`, odd to `odd`.
         // One pass over pairs of input columns, 2L at a time in shuffles (simd::split_even_odd).
@@ -399,24 +561,7 @@ void dw_plane_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row
                                                   from_odd + j);
           if (W % 2 == 1) from_even[W / 2] = xr[W - 1];
         }
-      }
-      const T* wk = w + c * w_side * w_side + off * w_side + off;
-      T* yc = y + c * ldy;
-      T* yt = activate_after && ep.accumulate ? out_plane : yc;
-      if (stride == 1) {
-        if (k == 3)
-          detail::dw_plane<Arch, 3, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
-        else if (k == 5)
-          detail::dw_plane<Arch, 5, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
-        else
-          detail::dw_plane<Arch, 0, 1, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
-      } else {
-        if (k == 3)
-          detail::dw_plane<Arch, 3, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
-        else if (k == 5)
-          detail::dw_plane<Arch, 5, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
-        else
-          detail::dw_plane<Arch, 0, 2, A>(even, odd, pw, Ho, Wo, k, wk, w_side, yt, c, tile_ep);
+        convolve(dw_padded_rows<T>{even, odd, pw}, two{});
       }
       if (activate_after) {
         activate<Arch>(ep.act, yt, Ho * Wo);

@@ -118,27 +118,43 @@ inline xsimd::batch<T, A> fma(const xsimd::batch<T, A>& a, const xsimd::batch<T,
   }
 }
 
-/// The first n lanes (0 <= n <= size) at `p`, the other lanes 0; reads nothing past p + n
-/// (AVX-512: a masked load; AVX2: maskload; elsewhere a copy through the stack).
+/// The lanes [lo, hi) of a vector as bits (bit j: lane j; 0 <= lo, hi <= 32).
+constexpr unsigned lane_bits(int lo, int hi) noexcept {
+  return hi <= lo ? 0u : (hi >= 32 ? ~0u : (1u << hi) - 1u) & ~((1u << lo) - 1u);
+}
+
+/// The lanes of the vector at `p` whose bit is set in `bits` (lane_bits), the other lanes 0;
+/// reads only those lanes' elements, so `p` itself may point before or past the buffer they lie
+/// in (the edges of an unpadded image row; AVX-512: a masked load; AVX2: maskload; elsewhere a
+/// copy through the stack).
 template <class A, class T>
-inline xsimd::batch<T, A> load_partial(const T* p, int n) noexcept {
+inline xsimd::batch<T, A> load_masked(const T* p, unsigned bits) noexcept {
   using B = xsimd::batch<T, A>;
   constexpr int L = static_cast<int>(B::size);
 #if XSIMD_WITH_AVX512F
   if constexpr (std::is_base_of<xsimd::avx512f, A>::value && std::is_same<T, float>::value) {
-    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p);
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>(bits), p);
   } else
 #endif
 #if XSIMD_WITH_AVX2
       if constexpr (std::is_base_of<xsimd::avx2, A>::value && std::is_same<T, float>::value) {
-    return _mm256_maskload_ps(p, detail::avx_lane_mask(n));
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256i set = _mm256_and_si256(_mm256_set1_epi32(int(bits)), bit);
+    return _mm256_maskload_ps(p, _mm256_cmpeq_epi32(set, bit));
   } else
 #endif
   {
     alignas(64) T lanes[L] = {};
-    for (int t = 0; t < n; ++t) lanes[t] = p[t];
+    for (int t = 0; t < L; ++t)
+      if (bits >> t & 1u) lanes[t] = p[t];
     return B::load_aligned(lanes);
   }
+}
+
+/// The first n lanes (0 <= n <= size) at `p`, the other lanes 0; reads nothing past p + n.
+template <class A, class T>
+inline xsimd::batch<T, A> load_partial(const T* p, int n) noexcept {
+  return load_masked<A>(p, lane_bits(0, n));
 }
 
 /// Stores the first n lanes (0 <= n <= size) of `b` at `p`; writes nothing past p + n.
@@ -342,6 +358,54 @@ inline even_odd_512 split_even_odd_512(__m512 a, __m512 b) noexcept {
 }
 }  // namespace detail
 #endif
+
+/// The even and the odd elements of the 2L values a | b (a's lanes, then b's), in order: the
+/// taps of a stride-2 row from two loaded vectors (AVX-512: two-source permutes; elsewhere
+/// through the stack).
+template <class T, class A>
+inline std::pair<xsimd::batch<T, A>, xsimd::batch<T, A>> even_odd_lanes(
+    const xsimd::batch<T, A>& a, const xsimd::batch<T, A>& b) noexcept {
+  using B = xsimd::batch<T, A>;
+  constexpr int L = static_cast<int>(B::size);
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_same<T, float>::value && std::is_base_of<xsimd::avx512f, A>::value) {
+    const auto eo = detail::split_even_odd_512(a, b);
+    return {B(eo.even), B(eo.odd)};
+  } else
+#endif
+  {
+    alignas(64) T ab[2 * L], e[L], o[L];
+    a.store_aligned(ab);
+    b.store_aligned(ab + L);
+    for (int j = 0; j < L; ++j) e[j] = ab[2 * j], o[j] = ab[2 * j + 1];
+    return {B::load_aligned(e), B::load_aligned(o)};
+  }
+}
+
+/// Lanes N .. N + L - 1 of the 2L values a | b (0 <= N < L): a shifted down by N lanes, b's
+/// first N lanes after it (AVX-512: valignd; elsewhere through the stack).
+template <int N, class T, class A>
+inline xsimd::batch<T, A> lanes_from(const xsimd::batch<T, A>& a,
+                                     const xsimd::batch<T, A>& b) noexcept {
+  using B = xsimd::batch<T, A>;
+  constexpr int L = static_cast<int>(B::size);
+  static_assert(N >= 0 && N < L, "lanes_from: 0 <= N < lanes");
+  if constexpr (N == 0) {
+    return a;
+  } else
+#if XSIMD_WITH_AVX512F
+      if constexpr (std::is_same<T, float>::value && std::is_base_of<xsimd::avx512f, A>::value) {
+    return _mm512_castsi512_ps(
+        _mm512_alignr_epi32(_mm512_castps_si512(b), _mm512_castps_si512(a), N));
+  } else
+#endif
+  {
+    alignas(64) T ab[2 * L];
+    a.store_aligned(ab);
+    b.store_aligned(ab + L);
+    return B::load_unaligned(ab + N);
+  }
+}
 
 /// Splits the 2L values at `x` into their even elements (x[0], x[2], ...: L of them, to `even`)
 /// and odd ones (to `odd`), unaligned (L = the lanes of xsimd::batch<T, A>). Moves values only
