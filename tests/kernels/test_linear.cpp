@@ -185,8 +185,9 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
   // Exact size: a tile reading past the packed copy's padding is an ASan error.
   exact_buffer<float> wp(evit::kernels::packed_linear_size(out_max, in_max));
   evit::kernels::pack_linear_weight(w.data(), out_max, in_max, wp.data());
-  // Rows: 1-3 (tiles spanning up to four panels); one tile or less; 8 / 13 / 26 / 27 / 49 (full
-  // 6-row tiles plus 1-3 rows, the last full tile and those rows run as two tiles of 3-5); 30.
+  // Rows: 1-3, and 4-5 on AVX-512 (gemm_tiles::nn_few_rows_max: tiles spanning several panels);
+  // one tile or less; 8 / 13 / 26 / 27 / 49 (full 6-row tiles plus 1-3 rows, the last full tile
+  // and those rows run as two tiles of 3-5); 30.
   // As row groups below, every count but 30 runs gathered (not a multiple of the 6-row tile:
   // tiles spanning groups).
   const Index rows = GENERATE(1, 2, 3, 4, 5, 8, 9, 13, 26, 27, 30, 49);

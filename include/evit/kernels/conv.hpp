@@ -172,13 +172,16 @@ struct dw_image_rows {
           simd::even_odd_lanes(q[2 * v], q[std::min<int>(2 * v + 1, 2 * NV)]);
     });
     unrolled<NV>([&](auto v) EVIT_ALWAYS_INLINE {
-      unrolled<KS>([&](auto kx) EVIT_ALWAYS_INLINE {
+      // The shift is a template argument: the taps unrolled in the source in every build (in
+      // unoptimised ones unrolled() is a plain loop).
+      auto tap = [&](auto kx) EVIT_ALWAYS_INLINE {
         constexpr int shift = kx / 2;
         if constexpr (kx % 2 == 0)
           in[kx][v] = simd::lanes_from<shift>(even[v], even[v + 1]);
         else
           in[kx][v] = simd::lanes_from<shift>(odd[v], odd[v + 1]);
-      });
+      };
+      unrolled_impl(tap, std::make_integer_sequence<int, KS>{});
     });
   }
   /// One tap column's vector for the tile's output vector v, for a run-time kernel side: two
