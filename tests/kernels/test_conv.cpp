@@ -33,7 +33,7 @@ TEMPLATE_LIST_TEST_CASE("depthwise_conv2d: k x k, stride 1 and 2, cropped supern
   const Index stride = GENERATE(1, 2);
   const Index H = GENERATE_COPY(1, 2, 3, 8, L + 1, 2 * L + 3);
   // 3L - 2 and 4L - 2: at stride 2 rows whose half ends in a partial vector (L/2 - 1 and L - 1
-  // pairs past the whole vectors: simd::split_even_odd_partial).
+  // pairs past the whole vectors: simd::split_even_odd_padded, whose zeros land in the padding).
   const Index W = GENERATE_COPY(1, 4, 7, L, 2 * L + 1, 3 * L - 2, 4 * L - 2);
   // 3 channels; L + 5: a full block of L channels and a partial one on the channels-last path.
   const Index C = GENERATE_COPY(3, L + 5);

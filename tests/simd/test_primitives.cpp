@@ -7,7 +7,7 @@
 // (simd::transpose), and the conversions and integer lanes of softmax's exp
 // (simd::exp_nonpositive), evit's masked loads and stores (simd::load_partial, store_partial,
 // load_masked). evit uses no swizzles or shuffles of xsimd's; add them here before a kernel uses
-// them (simd::split_even_odd, split_even_odd_partial, even_odd_lanes and lanes_from: its own
+// them (simd::split_even_odd, split_even_odd_padded, even_odd_lanes and lanes_from: its own
 // shuffles).
 #include <algorithm>
 #include <cmath>
@@ -217,23 +217,25 @@ TEST_CASE("simd: split_even_odd puts x[2j] in even[j] and x[2j + 1] in odd[j], b
   }
 }
 
-TEST_CASE("simd: split_even_odd_partial splits the first 2n values only, bit for bit", "[simd]") {
+TEST_CASE("simd: split_even_odd_padded splits the first 2n values, then zeros, bit for bit",
+          "[simd]") {
   CAPTURE(Arch::name());
   for (int n = 0; n <= L; ++n) {
     CAPTURE(n);
     // Exactly 2n source values (a read past them would be a read past the buffer under the
-    // sanitizers) and guard elements after each written run.
+    // sanitizers); L values written to each output, then a guard element.
     std::vector<float> x(static_cast<std::size_t>(2 * n)),
-        even(static_cast<std::size_t>(n + 1), -1.f), odd(static_cast<std::size_t>(n + 1), -2.f);
+        even(static_cast<std::size_t>(L + 1), -1.f), odd(static_cast<std::size_t>(L + 1), -2.f);
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i) * 0.75f + 3.25f;
-    evit::simd::split_even_odd_partial<float, Arch>(x.data(), n, even.data(), odd.data());
-    for (int j = 0; j < n; ++j) {
+    evit::simd::split_even_odd_padded<float, Arch>(x.data(), n, even.data(), odd.data());
+    for (int j = 0; j < L; ++j) {
       CAPTURE(j);
-      CHECK(same_bits(even[static_cast<std::size_t>(j)], x[static_cast<std::size_t>(2 * j)]));
-      CHECK(same_bits(odd[static_cast<std::size_t>(j)], x[static_cast<std::size_t>(2 * j + 1)]));
+      const auto i = static_cast<std::size_t>(j);
+      CHECK(same_bits(even[i], j < n ? x[2 * i] : 0.f));
+      CHECK(same_bits(odd[i], j < n ? x[2 * i + 1] : 0.f));
     }
-    CHECK(same_bits(even[static_cast<std::size_t>(n)], -1.f));
-    CHECK(same_bits(odd[static_cast<std::size_t>(n)], -2.f));
+    CHECK(same_bits(even[static_cast<std::size_t>(L)], -1.f));
+    CHECK(same_bits(odd[static_cast<std::size_t>(L)], -2.f));
   }
 }
 

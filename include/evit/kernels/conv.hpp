@@ -559,9 +559,9 @@ void dw_plane_rows(Index C, Index H, Index W, const T* x, Index ldx, Index x_row
           Index j = 0;
           for (; j + L <= W / 2; j += L)
             simd::split_even_odd<T, Arch>(xr + 2 * j, from_even + j, from_odd + j);
-          if (j < W / 2)
-            simd::split_even_odd_partial<T, Arch>(xr + 2 * j, int(W / 2 - j), from_even + j,
-                                                  from_odd + j);
+          if (j < W / 2)  // whole vectors, zeros past the row: its right padding and slack
+            simd::split_even_odd_padded<T, Arch>(xr + 2 * j, int(W / 2 - j), from_even + j,
+                                                 from_odd + j);
           if (W % 2 == 1) from_even[W / 2] = xr[W - 1];
         }
         convolve(dw_padded_rows<T>{even, odd, pw}, two{});

@@ -464,17 +464,18 @@ inline void split_even_odd(const T* x, T* even, T* odd) noexcept {
   }
 }
 
-/// split_even_odd for the first 2n values at `x` only (0 <= n <= L): x[2j] to even[j] and
-/// x[2j + 1] to odd[j] for j < n; reads nothing past x + 2n, writes nothing past even + n and
-/// odd + n. The ragged end of a row whose half is not a multiple of L (rows of 56 or 80 pixels
-/// on AVX-512), element by element, cost a stride-2 depthwise of 96 channels of 56 x 56 a tenth
-/// of its time (evit_bench_kernels, before/after). Masked loads and stores around the same
-/// permutes as split_even_odd, on registers; other ISAs element by element.
+/// split_even_odd for the first 2n values at `x` only (0 <= n <= L), in whole vectors: even[j] =
+/// x[2j] and odd[j] = x[2j + 1] for j < n, and 0 for n <= j < L. Reads nothing past x + 2n;
+/// writes L values at `even` and at `odd` (the ragged end of a zero-padded row, whose padding
+/// and slack take the zeros: depthwise_plane_pitch). Masked loads around the same permutes as
+/// split_even_odd, then plain stores; other ISAs element by element. The ragged ends of rows
+/// whose half is not a multiple of L (28 or 56 pixels) took a tenth of a stride-2 depthwise
+/// element by element (AVX-512), and on AVX2 their masked stores (vmaskmovps, slow on AMD
+/// cores) took 17% of an MBConv of 32 -> 48 channels at 56 x 56 (perf): plain stores, below.
 template <class T, class A>
-inline void split_even_odd_partial(const T* x, int n, T* even, T* odd) noexcept {
+inline void split_even_odd_padded(const T* x, int n, T* even, T* odd) noexcept {
   using B = xsimd::batch<T, A>;
   constexpr int L = static_cast<int>(B::size);
-  if (n <= 0) return;
   [[maybe_unused]] auto halves = [&] {  // x[0, 2n) as two vectors, zero past 2n
     const B a = load_partial<A>(x, 2 * n < L ? 2 * n : L);
     const B b = 2 * n > L ? load_partial<A>(x + L, 2 * n - L) : B(T(0));
@@ -484,8 +485,8 @@ inline void split_even_odd_partial(const T* x, int n, T* even, T* odd) noexcept 
   if constexpr (std::is_same<T, float>::value && std::is_base_of<xsimd::avx512f, A>::value) {
     const auto [a, b] = halves();
     const auto [e, o] = detail::split_even_odd_512(a, b);
-    store_partial<A, T>(B(e), even, n);
-    store_partial<A, T>(B(o), odd, n);
+    B(e).store_unaligned(even);
+    B(o).store_unaligned(odd);
     return;
   } else
 #endif
@@ -495,15 +496,15 @@ inline void split_even_odd_partial(const T* x, int n, T* even, T* odd) noexcept 
     const auto [a, b] = halves();
     // As in split_even_odd: a.lo | b.lo and a.hi | b.hi, then one in-lane shuffle per output.
     const __m256 t0 = _mm256_permute2f128_ps(a, b, 0x20), t1 = _mm256_permute2f128_ps(a, b, 0x31);
-    store_partial<A, T>(B(_mm256_shuffle_ps(t0, t1, 0x88)), even, n);
-    store_partial<A, T>(B(_mm256_shuffle_ps(t0, t1, 0xDD)), odd, n);
+    B(_mm256_shuffle_ps(t0, t1, 0x88)).store_unaligned(even);
+    B(_mm256_shuffle_ps(t0, t1, 0xDD)).store_unaligned(odd);
     return;
   } else
 #endif
   {
-    for (int j = 0; j < n; ++j) {
-      even[j] = x[2 * j];
-      odd[j] = x[2 * j + 1];
+    for (int j = 0; j < L; ++j) {
+      even[j] = j < n ? x[2 * j] : T(0);
+      odd[j] = j < n ? x[2 * j + 1] : T(0);
     }
   }
 }
