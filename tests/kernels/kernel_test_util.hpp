@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -108,6 +109,33 @@ void check_close(const std::string& what, Index rows, Index cols, const T* got, 
     }
   INFO(what << ": " << bad << " of " << rows * cols << " outside tolerance\n" << first.str());
   CHECK(bad == 0);
+}
+
+/// Requires got[r * ldg + c] and want[r * ldw + c] to hold the same bits for a rows x cols block
+/// (one computation run whole and in pieces): one assertion per block, reporting how many differ
+/// and the first few. (An assertion per element was most of some tests' time under the
+/// sanitizers and qemu: millions of them.)
+template <class T>
+void require_same_bits(const std::string& what, Index rows, Index cols, const T* got, Index ldg,
+                       const T* want, Index ldw) {
+  Index bad = 0;
+  std::ostringstream first;
+  for (Index r = 0; r < rows; ++r)
+    for (Index c = 0; c < cols; ++c) {
+      const T g = got[r * ldg + c], w = want[r * ldw + c];
+      if (std::memcmp(&g, &w, sizeof(T)) != 0) {
+        if (bad < 4) first << "  [" << r << ", " << c << "] got " << g << " expected " << w << "\n";
+        ++bad;
+      }
+    }
+  INFO(what << ": " << bad << " of " << rows * cols << " differ in their bits\n" << first.str());
+  REQUIRE(bad == 0);
+}
+
+/// require_same_bits on n contiguous elements.
+template <class T>
+void require_same_bits(const std::string& what, Index n, const T* got, const T* want) {
+  require_same_bits(what, 1, n, got, n, want, n);
 }
 
 }  // namespace evit::test

@@ -68,10 +68,8 @@ TEMPLATE_LIST_TEST_CASE("depthwise_conv2d: k x k, stride 1 and 2, cropped supern
     evit::kernels::depthwise_conv2d<Arch>(C - 4, H, W, x.data() + 4 * H * W, k, stride,
                                           w.data() + 4 * w_side * w_side, w_side,
                                           y2.data() + 4 * Ho * Wo, ep.rows_from(4), ws.data(), wsn);
-    for (Index i = 0; i < C * Ho * Wo; ++i) {
-      CAPTURE(i);
-      REQUIRE(y2[i] == y[i]);
-    }
+    evit::test::require_same_bits("depthwise_conv2d in two pieces", C * Ho * Wo, y2.data(),
+                                  y.data());
   }
 }
 
@@ -276,12 +274,11 @@ TEMPLATE_LIST_TEST_CASE("depthwise_conv2d_tokens: channels last, k x k, stride 1
     evit::kernels::depthwise_conv2d_tokens<Arch>(
         H, W, x2.data(), ldx, k, stride, taps.data(), w_side, c_max, y2.data(), ldy, ep, c0,
         std::min(C, c0 + 16), evit::kernels::row_groups{2, xs, ys});
-  for (Index p = 0; p < Ho * Wo; ++p)
-    for (Index c = 0; c < C; ++c) {
-      CAPTURE(p, c);
-      REQUIRE(y2[p * ldy + c] == y[p * ldy + c]);
-      REQUIRE(y2[ys + p * ldy + c] == y[p * ldy + c]);
-    }
+  for (const Index image : {0, 1}) {
+    CAPTURE(image);
+    evit::test::require_same_bits("depthwise_conv2d_tokens, two images", Ho * Wo, C,
+                                  y2.data() + image * ys, ldy, y.data(), ldy);
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("avg_pool_2x2_tokens: the shortcut's pooling on channels-last maps",
@@ -344,10 +341,8 @@ TEMPLATE_LIST_TEST_CASE("conv2d: the 3x3 stride-2 first conv from 3 channels, sl
     for (Index r0 = 0; r0 < Ro; r0 += step)
       evit::kernels::conv2d<Arch>(out, in, R, R, x.data(), k, 2, 1, w.data(), in * k * k,
                                   pieces.data(), ep, ws.data(), wsn, r0, std::min(Ro, r0 + step));
-    for (Index i = 0; i < out * Ro * Ro; ++i) {
-      CAPTURE(i);
-      REQUIRE(pieces[i] == y[i]);
-    }
+    evit::test::require_same_bits("conv2d in pieces of rows", out * Ro * Ro, pieces.data(),
+                                  y.data());
   }
 }
 
@@ -465,14 +460,15 @@ TEMPLATE_LIST_TEST_CASE(
     exact_buffer<float> y2 = before;
     conv(0, 16, y2.data());
     conv(16, out, y2.data());
-    for (Index i = 0; i < count * ys; ++i) {
-      CAPTURE(i);
-      REQUIRE(y2[i] == y[i]);
-    }
+    evit::test::require_same_bits("pointwise_conv_small in two pieces", count * ys, y2.data(),
+                                  y.data());
   }
   // The gaps between the images are not written.
-  for (Index k = 0; k < count; ++k)
-    for (Index i = out * HW; i < ys; ++i) REQUIRE(y[k * ys + i] == before[k * ys + i]);
+  for (Index k = 0; k < count; ++k) {
+    CAPTURE(k);
+    evit::test::require_same_bits("the gap after an image", ys - out * HW,
+                                  y.data() + k * ys + out * HW, before.data() + k * ys + out * HW);
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoid, in place",
@@ -523,10 +519,7 @@ TEMPLATE_LIST_TEST_CASE("squeeze_excite: inner/4 reduction, ReLU then Hardsigmoi
   for (Index c0 = 0; c0 < inner; c0 += scale_step)
     evit::kernels::squeeze_excite_scale<Arch>(inner, reduced, HW, xp.data(), se, squeezed.data(),
                                               pooled.data(), c0, std::min(inner, c0 + scale_step));
-  for (Index i = 0; i < inner * HW; ++i) {
-    CAPTURE(i);
-    REQUIRE(xp[i] == x[i]);
-  }
+  evit::test::require_same_bits("squeeze_excite in pieces", inner * HW, xp.data(), x.data());
   // Phases 2 and 3 on three images at once (vectors and planes at their own strides), in pieces:
   // each image the same bits as alone (image 1 is x0's, the others differ).
   const Index images = 3, vstride = inner + reduced + 7, pstride = inner * HW + 5;

@@ -59,21 +59,16 @@ packed_call check_linear_packed(evit::rng& g, const exact_buffer<float>& w,
                                        y2.data(), ldy, act, accumulate);
     evit::kernels::linear_packed<Arch>(rows, in, out - 16, x.data(), ldx, wp.data(), in_max,
                                        r0 + 16, b.data(), y2.data() + 16, ldy, act, accumulate);
-    for (Index r = 0; r < rows; ++r)
-      for (Index o = 0; o < out; ++o) {
-        CAPTURE(r, o);
-        REQUIRE(y2[r * ldy + o] == y[r * ldy + o]);
-      }
+    evit::test::require_same_bits("linear_packed in two pieces of outputs", rows, out, y2.data(),
+                                  ldy, y.data(), ldy);
   }
   for (Index r = 0; r < rows; ++r) {
     exact_buffer<float> y1(evit::test::view_size(1, out, ldy));
     std::copy(before.data() + r * ldy, before.data() + r * ldy + out, y1.data());
     evit::kernels::linear_packed<Arch>(1, in, out, x.data() + r * ldx, ldx, wp.data(), in_max, r0,
                                        b.data(), y1.data(), ldy, act, accumulate);
-    for (Index o = 0; o < out; ++o) {
-      CAPTURE(r, o);
-      REQUIRE(y1[o] == y[r * ldy + o]);
-    }
+    CAPTURE(r);
+    evit::test::require_same_bits("linear_packed on one row", out, y1.data(), y.data() + r * ldy);
   }
   return c;
 }
@@ -118,11 +113,8 @@ TEMPLATE_LIST_TEST_CASE("linear: several slices of one supernet weight match the
   exact_buffer<float> y2(evit::test::view_size(rows, out, ldy));
   evit::kernels::linear<Arch>(rows, in, out, x.data(), ldx, packed.data(), in, 0, pb.data(),
                               y2.data(), ldy, act);
-  for (Index r = 0; r < rows; ++r)
-    for (Index o = 0; o < out; ++o) {
-      CAPTURE(r, o);
-      REQUIRE(y2[r * ldy + o] == y[r * ldy + o]);
-    }
+  evit::test::require_same_bits("linear on a packed copy", rows, out, y2.data(), ldy, y.data(),
+                                ldy);
 }
 
 TEMPLATE_LIST_TEST_CASE("linear: accumulate adds into the output (residual)", "[kernels][linear]",
@@ -220,12 +212,11 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: slices of a panel-packed weight match th
   evit::kernels::linear_packed<Arch>(rows, in, out, xg.data(), ldx, wp.data(), in_max, r0, b.data(),
                                      yg.data(), ldy, act, accumulate,
                                      evit::kernels::row_groups{3, xs, ys});
-  for (Index k = 0; k < 3; ++k)
-    for (Index r = 0; r < rows; ++r)
-      for (Index o = 0; o < out; ++o) {
-        CAPTURE(k, r, o);
-        REQUIRE(yg[k * ys + r * ldy + o] == y[r * ldy + o]);
-      }
+  for (Index k = 0; k < 3; ++k) {
+    CAPTURE(k);
+    evit::test::require_same_bits("linear_packed, a group", rows, out, yg.data() + k * ys, ldy,
+                                  y.data(), ldy);
+  }
 }
 
 // 4 to 12 rows against a long reduction (the head at batch 4-12) run each panel in blocks of
@@ -318,12 +309,13 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: a BatchNorm over the columns (channels-l
   }
   evit::kernels::linear_packed<Arch>(rows, in, out, xg.data(), in, wp.data(), in_max, r0, yg.data(),
                                      out, ep, evit::kernels::row_groups{3, xs, ys});
-  for (Index r = 0; r < rows; ++r)
-    for (Index o = 0; o < out; ++o) {
-      CAPTURE(r, o);
-      REQUIRE(y2[r * out + o] == y[r * out + o]);
-      for (Index k = 0; k < 3; ++k) REQUIRE(yg[k * ys + r * out + o] == y[r * out + o]);
-    }
+  evit::test::require_same_bits("linear_packed in pieces of columns", rows * out, y2.data(),
+                                y.data());
+  for (Index k = 0; k < 3; ++k) {
+    CAPTURE(k);
+    evit::test::require_same_bits("linear_packed, a group", rows * out, yg.data() + k * ys,
+                                  y.data());
+  }
 }
 
 // An epilogue with row terms (a scale and bias per row of each group) on row groups: the rows
@@ -364,9 +356,8 @@ TEMPLATE_LIST_TEST_CASE("linear_packed: row terms on row groups", "[kernels][lin
                             expect.data(), out, linear_tol(in) + 1e-6);
     evit::kernels::linear_packed<Arch>(rows, in, out, x.data() + k * xs, in, wp.data(), in_max, 0,
                                        alone.data(), out, ep);
-    for (Index i = 0; i < rows * out; ++i) {
-      CAPTURE(k, i);
-      REQUIRE(alone[i] == y[k * ys + i]);
-    }
+    CAPTURE(k);
+    evit::test::require_same_bits("linear_packed on a group alone", rows * out, alone.data(),
+                                  y.data() + k * ys);
   }
 }

@@ -63,10 +63,7 @@ TEMPLATE_LIST_TEST_CASE("mbconv_bands: bands of rows equal the whole-map ops bit
   REQUIRE(s.expanded_size() <= inner * H * H);
   evit::kernels::mbconv_bands<Arch>(s, x.data(), w, e_ep, d_ep, p_ep, yb.data(), expanded.data(),
                                     band.data(), ws.data(), wsn);
-  for (Index i = 0; i < out * side * side; ++i) {
-    CAPTURE(i);
-    REQUIRE(yb[i] == y[i]);
-  }
+  evit::test::require_same_bits("mbconv_bands", out * side * side, yb.data(), y.data());
 }
 
 TEST_CASE("mbconv_band_rows: about the asked floats per band, one row to the whole map",
